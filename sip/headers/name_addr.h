@@ -1,0 +1,43 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sip/headers/params.h"
+#include "sip/result.h"
+#include "sip/uri.h"
+
+namespace catchline::sip {
+
+/// name-addr or addr-spec with header parameters (RFC 3261 §20.10, §25.1): the value of
+/// From, To, Contact (one element), Route, Record-Route, P-Asserted-Identity, Refer-To...
+/// In the addr-spec form (no <>), parameters after the URI belong to the header, not the URI.
+struct NameAddr {
+  std::string_view display_name;  // without quotes, escapes not resolved; "" when absent
+  bool display_quoted = false;    // true when it was a quoted-string: use unquote()
+  std::string_view uri_text;      // the URI as written, without < >
+  Uri uri;
+  ParamList params;               // header parameters: ";tag=abc;expires=60"
+
+  std::string_view tag() const;   // the tag parameter, "" when absent
+  /// The display name with quotes and escapes resolved.
+  std::string display() const;
+};
+
+/// Parses one name-addr / addr-spec element. Errors: "Bad From: ..." style reasons are made by
+/// the caller; this one says what part failed ("bad URI", "unclosed <", "unclosed quote").
+Result<NameAddr> parse_name_addr(std::string_view text);
+
+/// One Contact element (RFC 3261 §20.10): either "*" or a name-addr with expires/q.
+struct Contact {
+  bool star = false;
+  NameAddr address;
+  std::optional<std::uint32_t> expires;  // the expires parameter, when present
+  std::optional<float> q;
+};
+
+/// Parses one Contact element (use HeaderList to split a header line).
+Result<Contact> parse_contact(std::string_view text);
+
+}  // namespace catchline::sip
