@@ -1,0 +1,60 @@
+#pragma once
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "pbx/directory.h"
+
+namespace catchline::app {
+
+/// A configuration error: "catchline.yaml:14: pickup_groups: expected a list, got "sales"".
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// SIP settings (`sip:` section).
+struct SipSettings {
+  std::vector<std::string> listen{"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"};
+  std::string domain = "pbx.example.test";  // digest realm and host part of our URIs
+  std::chrono::milliseconds no_answer_timeout{30'000};
+  bool log_messages = false;  // log every SIP message sent and received
+  std::chrono::milliseconds t1{500};
+  std::chrono::milliseconds t2{4'000};
+  std::chrono::milliseconds t4{5'000};
+};
+
+/// Registrar settings (`registrar:` section), RFC 3261 §10.
+struct RegistrarSettings {
+  std::chrono::seconds min_expires{60};
+  std::chrono::seconds max_expires{3600};
+  std::chrono::seconds default_expires{3600};
+};
+
+/// Storage settings (`storage:` section).
+struct StorageSettings {
+  std::string path = "var/catchline.db";  // SQLite, created on first start
+};
+
+/// The whole configuration file.
+struct Config {
+  std::string file;  // where it was read from, for messages
+  SipSettings sip;
+  RegistrarSettings registrar;
+  StorageSettings storage;
+  std::vector<pbx::Extension> extensions;
+};
+
+/// Reads and checks a configuration file. Unknown keys and invalid values throw ConfigError
+/// naming the file, the line and what is wrong.
+Config load_config(const std::string& path);
+
+/// The same from text (tests); `name` stands for the file name in messages.
+Config parse_config(const std::string& text, const std::string& name);
+
+/// Parses a duration such as "30s", "500ms", "5m", "1h". Throws std::invalid_argument.
+std::chrono::milliseconds parse_duration(const std::string& text);
+
+}  // namespace catchline::app
