@@ -1,0 +1,236 @@
+#include "store/database.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+namespace catchline::store {
+namespace {
+
+// Versioned migrations: entry N brings the schema from version N to N+1. Never edit a
+// released entry; append a new one.
+constexpr const char* kMigrations[] = {
+    R"(CREATE TABLE registrations (
+         extension TEXT NOT NULL,
+         contact TEXT NOT NULL,
+         expires_at INTEGER NOT NULL,
+         source TEXT NOT NULL,
+         call_id TEXT NOT NULL,
+         cseq INTEGER NOT NULL,
+         user_agent TEXT NOT NULL,
+         PRIMARY KEY (extension, contact));
+       CREATE TABLE calls (
+         id INTEGER PRIMARY KEY,
+         call_id TEXT NOT NULL,
+         caller TEXT NOT NULL,
+         dialled TEXT NOT NULL,
+         legs TEXT NOT NULL,
+         answered_by TEXT NOT NULL,
+         start_ms INTEGER NOT NULL,
+         ring_ms INTEGER NOT NULL,
+         answer_ms INTEGER NOT NULL,
+         end_ms INTEGER NOT NULL,
+         disposition TEXT NOT NULL,
+         hangup_by TEXT NOT NULL,
+         pickup_kind TEXT NOT NULL,
+         picked_from TEXT NOT NULL);
+       CREATE INDEX calls_by_start ON calls (start_ms);)",
+};
+
+void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
+  sqlite3_bind_text(stmt, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+
+std::string column_text(sqlite3_stmt* stmt, int index) {
+  const unsigned char* text = sqlite3_column_text(stmt, index);
+  return text == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(text));
+}
+
+}  // namespace
+
+Database::Database(const std::string& path) : path_(path) {
+  std::filesystem::path file(path);
+  if (file.has_parent_path()) {
+    std::error_code ignored;
+    std::filesystem::create_directories(file.parent_path(), ignored);
+  }
+  if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) {
+    std::string why = db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw StoreError(fmt::format("{}: cannot open database: {}", path, why));
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  exec("PRAGMA journal_mode=WAL");
+  // WAL with NORMAL sync: a crash loses at most the last batch, never corrupts the file.
+  exec("PRAGMA synchronous=NORMAL");
+  migrate();
+  upsert_registration_ = prepare(
+      "INSERT INTO registrations (extension, contact, expires_at, source, call_id, cseq, "
+      "user_agent) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (extension, contact) DO UPDATE SET "
+      "expires_at = excluded.expires_at, source = excluded.source, call_id = excluded.call_id, "
+      "cseq = excluded.cseq, user_agent = excluded.user_agent");
+  delete_registration_ = prepare("DELETE FROM registrations WHERE extension = ? AND contact = ?");
+  insert_call_ = prepare(
+      "INSERT INTO calls (call_id, caller, dialled, legs, answered_by, start_ms, ring_ms, "
+      "answer_ms, end_ms, disposition, hangup_by, pickup_kind, picked_from) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+}
+
+Database::~Database() {
+  sqlite3_finalize(upsert_registration_);
+  sqlite3_finalize(delete_registration_);
+  sqlite3_finalize(insert_call_);
+  sqlite3_close(db_);
+}
+
+void Database::exec(const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string why = error != nullptr ? error : "unknown error";
+    sqlite3_free(error);
+    throw StoreError(fmt::format("{}: {}", path_, why));
+  }
+}
+
+sqlite3_stmt* Database::prepare(const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+    throw StoreError(fmt::format("{}: {}", path_, sqlite3_errmsg(db_)));
+  }
+  return stmt;
+}
+
+int Database::schema_version() {
+  sqlite3_stmt* stmt = prepare("PRAGMA user_version");
+  int version = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int(stmt, 0) : 0;
+  sqlite3_finalize(stmt);
+  return version;
+}
+
+void Database::migrate() {
+  int version = schema_version();
+  constexpr int kLatest = static_cast<int>(std::size(kMigrations));
+  if (version > kLatest) {
+    throw StoreError(fmt::format("{}: schema version {} is newer than this program ({})", path_,
+                                 version, kLatest));
+  }
+  for (; version < kLatest; ++version) {
+    begin();
+    exec(kMigrations[version]);
+    exec(fmt::format("PRAGMA user_version = {}", version + 1).c_str());
+    commit();
+  }
+}
+
+void Database::begin() { exec("BEGIN"); }
+void Database::commit() { exec("COMMIT"); }
+void Database::exec_rollback() { exec("ROLLBACK"); }
+
+void Database::upsert_registration(const RegistrationRow& row) {
+  sqlite3_stmt* stmt = upsert_registration_;
+  bind_text(stmt, 1, row.extension);
+  bind_text(stmt, 2, row.contact);
+  sqlite3_bind_int64(stmt, 3, row.expires_at);
+  bind_text(stmt, 4, row.source);
+  bind_text(stmt, 5, row.call_id);
+  sqlite3_bind_int64(stmt, 6, row.cseq);
+  bind_text(stmt, 7, row.user_agent);
+  int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) {
+    throw StoreError(fmt::format("{}: {}", path_, sqlite3_errmsg(db_)));
+  }
+}
+
+void Database::delete_registration(const std::string& extension, const std::string& contact) {
+  sqlite3_stmt* stmt = delete_registration_;
+  bind_text(stmt, 1, extension);
+  bind_text(stmt, 2, contact);
+  int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) {
+    throw StoreError(fmt::format("{}: {}", path_, sqlite3_errmsg(db_)));
+  }
+}
+
+void Database::delete_expired_registrations(std::int64_t now_unix) {
+  sqlite3_stmt* stmt = prepare("DELETE FROM registrations WHERE expires_at <= ?");
+  sqlite3_bind_int64(stmt, 1, now_unix);
+  sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+}
+
+std::vector<RegistrationRow> Database::load_registrations(std::int64_t now_unix) {
+  sqlite3_stmt* stmt = prepare(
+      "SELECT extension, contact, expires_at, source, call_id, cseq, user_agent "
+      "FROM registrations WHERE expires_at > ?");
+  sqlite3_bind_int64(stmt, 1, now_unix);
+  std::vector<RegistrationRow> rows;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    RegistrationRow row;
+    row.extension = column_text(stmt, 0);
+    row.contact = column_text(stmt, 1);
+    row.expires_at = sqlite3_column_int64(stmt, 2);
+    row.source = column_text(stmt, 3);
+    row.call_id = column_text(stmt, 4);
+    row.cseq = static_cast<std::uint32_t>(sqlite3_column_int64(stmt, 5));
+    row.user_agent = column_text(stmt, 6);
+    rows.push_back(std::move(row));
+  }
+  sqlite3_finalize(stmt);
+  return rows;
+}
+
+void Database::insert_call(const CallRecord& r) {
+  sqlite3_stmt* stmt = insert_call_;
+  bind_text(stmt, 1, r.call_id);
+  bind_text(stmt, 2, r.caller);
+  bind_text(stmt, 3, r.dialled);
+  bind_text(stmt, 4, r.legs);
+  bind_text(stmt, 5, r.answered_by);
+  sqlite3_bind_int64(stmt, 6, r.start_ms);
+  sqlite3_bind_int64(stmt, 7, r.ring_ms);
+  sqlite3_bind_int64(stmt, 8, r.answer_ms);
+  sqlite3_bind_int64(stmt, 9, r.end_ms);
+  bind_text(stmt, 10, r.disposition);
+  bind_text(stmt, 11, r.hangup_by);
+  bind_text(stmt, 12, r.pickup_kind);
+  bind_text(stmt, 13, r.picked_from);
+  int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) {
+    throw StoreError(fmt::format("{}: {}", path_, sqlite3_errmsg(db_)));
+  }
+}
+
+std::vector<CallRecord> Database::load_calls(std::int64_t since_ms) {
+  sqlite3_stmt* stmt = prepare(
+      "SELECT call_id, caller, dialled, legs, answered_by, start_ms, ring_ms, answer_ms, end_ms, "
+      "disposition, hangup_by, pickup_kind, picked_from FROM calls WHERE start_ms >= ? "
+      "ORDER BY start_ms, id");
+  sqlite3_bind_int64(stmt, 1, since_ms);
+  std::vector<CallRecord> rows;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    CallRecord r;
+    r.call_id = column_text(stmt, 0);
+    r.caller = column_text(stmt, 1);
+    r.dialled = column_text(stmt, 2);
+    r.legs = column_text(stmt, 3);
+    r.answered_by = column_text(stmt, 4);
+    r.start_ms = sqlite3_column_int64(stmt, 5);
+    r.ring_ms = sqlite3_column_int64(stmt, 6);
+    r.answer_ms = sqlite3_column_int64(stmt, 7);
+    r.end_ms = sqlite3_column_int64(stmt, 8);
+    r.disposition = column_text(stmt, 9);
+    r.hangup_by = column_text(stmt, 10);
+    r.pickup_kind = column_text(stmt, 11);
+    r.picked_from = column_text(stmt, 12);
+    rows.push_back(std::move(r));
+  }
+  sqlite3_finalize(stmt);
+  return rows;
+}
+
+}  // namespace catchline::store

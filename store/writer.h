@@ -1,0 +1,59 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <variant>
+
+#include "store/database.h"
+#include "store/records.h"
+
+namespace catchline::store {
+
+/// Thread-safe. Writes registrations and call records on its own thread, a whole batch per
+/// SQLite transaction, so that the signaling thread never waits on disk: callers only append
+/// to a queue under a short lock.
+class StoreWriter {
+ public:
+  /// Opens the database at once (so a bad path fails at start-up) and starts the thread.
+  explicit StoreWriter(const std::string& path);
+  /// Writes what is queued, then stops.
+  ~StoreWriter();
+  StoreWriter(const StoreWriter&) = delete;
+  StoreWriter& operator=(const StoreWriter&) = delete;
+
+  void save_registration(RegistrationRow row);
+  void delete_registration(std::string extension, std::string contact);
+  void save_call(CallRecord record);
+  /// Blocks until everything queued before the call is written (tests, shutdown).
+  void flush();
+  /// How many writes failed (logged); the writer goes on with the next batch.
+  std::uint64_t failures() const;
+
+ private:
+  struct DeleteRegistration {
+    std::string extension;
+    std::string contact;
+  };
+  using Operation = std::variant<RegistrationRow, DeleteRegistration, CallRecord>;
+
+  void push(Operation op);
+  void run();
+
+  std::unique_ptr<Database> db_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable written_;
+  std::deque<Operation> queue_;
+  std::uint64_t queued_ = 0;   // operations ever queued
+  std::uint64_t done_ = 0;     // operations ever written (or failed)
+  std::uint64_t failures_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace catchline::store
