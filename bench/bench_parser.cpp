@@ -13,7 +13,6 @@
 
 #include <charconv>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -205,13 +204,14 @@ std::string_view view_or_empty(const char* text) {
   return text == nullptr ? std::string_view{} : std::string_view(text);
 }
 
-/// A generic parameter's value by name ("" when absent). oSIP2 takes a non-const name.
-std::string_view osip_param(osip_list_t* params, const char* name) {
-  char buffer[16];
-  std::strncpy(buffer, name, sizeof buffer - 1);
-  buffer[sizeof buffer - 1] = '\0';
+// oSIP2 looks parameters up by a non-const name.
+char kBranchName[] = "branch";
+char kTagName[] = "tag";
+
+/// A generic parameter's value by name ("" when absent).
+std::string_view osip_param(osip_list_t* params, char* name) {
   osip_generic_param_t* param = nullptr;
-  if (osip_uri_param_get_byname(params, buffer, &param) != 0 || param == nullptr) {
+  if (osip_uri_param_get_byname(params, name, &param) != 0 || param == nullptr) {
     return {};
   }
   return view_or_empty(param->gvalue);
@@ -226,9 +226,9 @@ bool osip_read_essentials(osip_message_t* message, Essentials& out) {
       message->to == nullptr || message->call_id == nullptr || message->cseq == nullptr) {
     return false;
   }
-  out.branch = osip_param(&via->via_params, "branch");
-  out.from_tag = osip_param(&message->from->gen_params, "tag");
-  out.to_tag = osip_param(&message->to->gen_params, "tag");
+  out.branch = osip_param(&via->via_params, kBranchName);
+  out.from_tag = osip_param(&message->from->gen_params, kTagName);
+  out.to_tag = osip_param(&message->to->gen_params, kTagName);
   // oSIP2 keeps Call-ID split at '@' (number and host); both halves are read.
   out.call_id = view_or_empty(message->call_id->number);
   out.call_id_host = view_or_empty(message->call_id->host);
