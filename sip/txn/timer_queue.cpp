@@ -1,0 +1,131 @@
+#include "sip/txn/timer_queue.h"
+
+#include <utility>
+
+namespace catchline::sip::txn {
+
+Timer::~Timer() { cancel(); }
+
+void Timer::cancel() {
+  if (queue_ != nullptr) {
+    queue_->cancel(*this);
+  }
+}
+
+TimerQueue::~TimerQueue() {
+  for (Timer* timer : heap_) {
+    timer->queue_ = nullptr;
+  }
+}
+
+void TimerQueue::schedule_at(Timer& timer, TimePoint deadline, TimerHandler& handler,
+                             std::uint16_t tag) {
+  if (timer.queue_ != nullptr) {
+    timer.queue_->cancel(timer);
+  }
+  timer.queue_ = this;
+  timer.handler_ = &handler;
+  timer.deadline_ = deadline;
+  timer.order_ = next_order_++;
+  timer.tag_ = tag;
+  heap_.push_back(&timer);
+  timer.position_ = static_cast<std::uint32_t>(heap_.size() - 1);
+  sift_up(heap_.size() - 1);
+  // Only a new head changes when the driver must wake.
+  if (observer_ != nullptr && heap_.front() == &timer) {
+    observer_->on_earlier_deadline(deadline);
+  }
+}
+
+void TimerQueue::cancel(Timer& timer) {
+  if (timer.queue_ != this) {
+    return;
+  }
+  remove_at(timer.position_);
+}
+
+std::optional<TimePoint> TimerQueue::next_deadline() const {
+  if (heap_.empty()) {
+    return std::nullopt;
+  }
+  return heap_.front()->deadline_;
+}
+
+std::size_t TimerQueue::run() {
+  const TimePoint now = clock_->now();
+  std::size_t fired = 0;
+  while (!heap_.empty() && heap_.front()->deadline_ <= now) {
+    Timer* timer = heap_.front();
+    remove_at(0);
+    ++fired;
+    // The timer is out of the queue before the handler runs: the handler may destroy it.
+    timer->handler_->on_timer(*timer);
+  }
+  return fired;
+}
+
+void TimerQueue::remove_at(std::size_t position) {
+  Timer* removed = heap_[position];
+  removed->queue_ = nullptr;
+  Timer* last = heap_.back();
+  heap_.pop_back();
+  if (position == heap_.size()) {
+    return;
+  }
+  place(position, last);
+  if (position > 0 && earlier(last, heap_[(position - 1) / 2])) {
+    sift_up(position);
+  } else {
+    sift_down(position);
+  }
+}
+
+void TimerQueue::sift_up(std::size_t position) {
+  Timer* moving = heap_[position];
+  while (position > 0) {
+    std::size_t parent = (position - 1) / 2;
+    if (!earlier(moving, heap_[parent])) {
+      break;
+    }
+    place(position, heap_[parent]);
+    position = parent;
+  }
+  place(position, moving);
+}
+
+void TimerQueue::sift_down(std::size_t position) {
+  Timer* moving = heap_[position];
+  const std::size_t count = heap_.size();
+  while (true) {
+    std::size_t child = 2 * position + 1;
+    if (child >= count) {
+      break;
+    }
+    if (child + 1 < count && earlier(heap_[child + 1], heap_[child])) {
+      ++child;
+    }
+    if (!earlier(heap_[child], moving)) {
+      break;
+    }
+    place(position, heap_[child]);
+    position = child;
+  }
+  place(position, moving);
+}
+
+std::size_t run_for(TimerQueue& queue, ManualClock& clock, Duration span) {
+  const TimePoint end = clock.now() + span;
+  std::size_t fired = 0;
+  while (true) {
+    auto next = queue.next_deadline();
+    if (!next || *next > end) {
+      break;
+    }
+    clock.set(*next);
+    fired += queue.run();
+  }
+  clock.set(end);
+  return fired;
+}
+
+}  // namespace catchline::sip::txn
