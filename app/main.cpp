@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/calls_command.h"
+#include "app/config.h"
 #include "app/parse_command.h"
 
 int main(int argc, char** argv) {
@@ -17,7 +19,34 @@ int main(int argc, char** argv) {
   parse->add_option("file", parse_input, "The message; - reads standard input")
       ->default_val("-");
 
+  std::string check_file;
+  CLI::App* check = app.add_subcommand(
+      "check-config", "Check a configuration file: prints file:line: what is wrong, or OK");
+  check->add_option("file", check_file, "The YAML configuration")->required();
+
+  std::string calls_db = "var/catchline.db";
+  std::string calls_since;
+  bool calls_json = false;
+  CLI::App* calls = app.add_subcommand("calls", "Print call records, oldest first");
+  calls->add_option("--db", calls_db, "The SQLite file (storage.path)")->capture_default_str();
+  calls->add_option("--since", calls_since, "2026-11-25, 2026-11-25T09:00:00 (UTC) or 2h");
+  calls->add_flag("--json", calls_json, "One JSON object per line");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (check->parsed()) {
+    try {
+      catchline::app::Config config = catchline::app::load_config(check_file);
+      std::cout << check_file << ": OK (" << config.extensions.size() << " extensions)\n";
+      return 0;
+    } catch (const catchline::app::ConfigError& e) {
+      std::cerr << e.what() << "\n";
+      return 1;
+    }
+  }
+  if (calls->parsed()) {
+    return catchline::app::run_calls(calls_db, calls_since, calls_json, std::cout, std::cerr);
+  }
 
   if (parse->parsed()) {
     if (parse_input == "-") {
