@@ -12,6 +12,13 @@ namespace catchline::sip {
 /// The standard reason phrase of a status code ("Ringing" for 180); "" for unknown codes.
 std::string_view default_reason(int status);
 
+/// Where a request really came from, so that a response can carry `received`/`rport` in its
+/// top Via (RFC 3261 §18.2.1, RFC 3581 §4).
+struct ReceivedFrom {
+  std::string_view address;  // "192.0.2.1" or "2001:db8::1" (no brackets)
+  std::uint16_t port = 0;
+};
+
 /// Builds one outgoing SIP message as text: start line, headers in the order added, then
 /// Content-Length (always, computed from the body) and the body. Values are written as given:
 /// the caller passes valid header text. Output is always a complete, parseable message.
@@ -23,9 +30,14 @@ class MessageBuilder {
   /// A status line; an empty reason takes default_reason(status).
   static MessageBuilder response(int status, std::string_view reason = {});
 
+  /// Appends "Name: value" under the header's canonical long name; Header::Other has no name
+  /// and is ignored (use the string overload).
   MessageBuilder& header(Header header, std::string_view value);
+  /// Appends "name: value" with the name as given.
   MessageBuilder& header(std::string_view name, std::string_view value);
-  /// Copies every header line of kind `header` from `from`, in order, as received.
+  /// Copies every header line of kind `header` from `from`, in order, with its value as
+  /// received under the canonical long name. Header::Other copies every unknown header line
+  /// with the name it was received under.
   MessageBuilder& copy_headers(const Message& from, Header header);
   /// Sets the body and its Content-Type (an empty body writes no Content-Type).
   MessageBuilder& body(std::string_view content_type, std::string_view body);
@@ -34,23 +46,25 @@ class MessageBuilder {
   std::string finish() &&;
 
  private:
-  MessageBuilder() = default;
+  friend MessageBuilder response_to(const Message&, int, std::string_view, std::string_view,
+                                    std::optional<ReceivedFrom>);
+  explicit MessageBuilder(std::size_t reserve) { text_.reserve(reserve); }
+  void start_response(int status, std::string_view reason);
+  void line(std::string_view name, std::string_view value);
+
   std::string text_;
   std::string body_;
   std::string content_type_;
 };
 
-/// Where a request really came from, so that a response can carry `received`/`rport` in its
-/// top Via (RFC 3261 §18.2.1, RFC 3581 §4).
-struct ReceivedFrom {
-  std::string_view address;  // "192.0.2.1" or "2001:db8::1" (no brackets)
-  std::uint16_t port = 0;
-};
-
-/// A response to `request` (RFC 3261 §8.2.6): copies every Via, From, To, Call-ID, CSeq;
-/// adds `;tag=to_tag` to To when To has no tag and to_tag is not empty; when `received` is set,
-/// the top Via gains received= (when it differs from sent-by) and the rport value (when the
-/// request asked for rport). Add further headers and a body, then finish().
+/// A response to `request` (RFC 3261 §8.2.6): copies every Via, From, To, Call-ID, CSeq (and,
+/// for a 100, Timestamp: §8.2.6.1); adds `;tag=to_tag` to To when To has no tag and to_tag is
+/// not empty (a To that has a tag keeps it). When `received` is set, the top Via entry (only
+/// it, even when its header line holds more entries) gains `received=address` when the address
+/// differs from the sent-by host (RFC 3261 §18.2.1) or when the request asked for rport, which
+/// RFC 3581 §4 requires even for an equal address; and a valueless `rport` becomes
+/// `rport=port`. A top Via that already has received= keeps it. Add further headers and a
+/// body, then finish().
 MessageBuilder response_to(const Message& request, int status, std::string_view reason = {},
                            std::string_view to_tag = {},
                            std::optional<ReceivedFrom> received = std::nullopt);

@@ -1,0 +1,284 @@
+#include "sip/headers/auth.h"
+
+#include <string>
+
+namespace catchline::sip {
+namespace {
+
+// LWS may still hold folded line breaks (RFC 3261 §7.3.1), so CR and LF count as space.
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+// token (RFC 3261 §25.1): alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
+bool is_token_char(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+    return true;
+  }
+  switch (c) {
+    case '-':
+    case '.':
+    case '!':
+    case '%':
+    case '*':
+    case '_':
+    case '+':
+    case '`':
+    case '\'':
+    case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// token68 (RFC 7235 §2.1): ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then "=" padding.
+bool is_token68_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
+// An unquoted value: any visible character but the list separator and the quote, so that the
+// token rule's stricter set does not reject what deployed phones send.
+bool is_bare_value_char(char c) { return c > ' ' && c < 0x7F && c != ',' && c != '"'; }
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool same_name(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+class Cursor {
+ public:
+  explicit Cursor(std::string_view text) : text_(text) {}
+  bool done() const { return pos_ >= text_.size(); }
+  char peek() const { return text_[pos_]; }
+  std::size_t pos() const { return pos_; }
+  void seek(std::size_t pos) { pos_ = pos; }
+  void advance() { ++pos_; }
+  void skip_space() {
+    while (!done() && is_space(peek())) {
+      ++pos_;
+    }
+  }
+  template <typename Pred>
+  std::string_view take_while(Pred pred) {
+    std::size_t start = pos_;
+    while (!done() && pred(peek())) {
+      ++pos_;
+    }
+    return text_.substr(start, pos_ - start);
+  }
+  std::string_view text() const { return text_; }
+
+ private:
+  std::string_view text_;
+  std::size_t pos_ = 0;
+};
+
+ParseError fault(std::string_view what, std::string_view detail, std::size_t offset) {
+  std::string reason;
+  reason.reserve(6 + what.size() + 2 + detail.size());
+  reason.append("Bad ").append(what).append(": ").append(detail);
+  return fail(std::move(reason), offset);
+}
+
+}  // namespace
+
+bool AuthValue::is_digest() const { return same_name(scheme_, "Digest"); }
+
+const AuthParam* AuthValue::find(std::string_view name) const {
+  for (std::size_t i = 0; i < count_; ++i) {
+    if (same_name(params_[i].name, name)) {
+      return &params_[i];
+    }
+  }
+  return nullptr;
+}
+
+std::optional<std::string_view> AuthValue::get(std::string_view name) const {
+  const AuthParam* param = find(name);
+  if (param == nullptr) {
+    return std::nullopt;
+  }
+  return param->value;
+}
+
+std::optional<std::string> AuthValue::get_unescaped(std::string_view name) const {
+  const AuthParam* param = find(name);
+  if (param == nullptr) {
+    return std::nullopt;
+  }
+  if (!param->escaped) {
+    return std::string(param->value);
+  }
+  // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F): the escaped character stands for itself.
+  std::string text;
+  text.reserve(param->value.size());
+  for (std::size_t i = 0; i < param->value.size(); ++i) {
+    char c = param->value[i];
+    if (c == '\\' && i + 1 < param->value.size()) {
+      c = param->value[++i];
+    }
+    text.push_back(c);
+  }
+  return text;
+}
+
+Result<AuthValue> parse_auth_value(std::string_view value, std::string_view what) {
+  AuthValue out;
+  Cursor in(value);
+  in.skip_space();
+  out.scheme_ = in.take_while(is_token_char);
+  if (out.scheme_.empty()) {
+    return fault(what, "no scheme", in.pos());
+  }
+  if (in.done()) {
+    return out;
+  }
+  // RFC 7235 §2.1: the scheme is separated from what follows by at least one space.
+  if (!is_space(in.peek())) {
+    return fault(what, "no space after scheme", in.pos());
+  }
+  in.skip_space();
+  if (in.done()) {
+    return out;
+  }
+
+  // token68 form: the whole rest is one token68, possibly ending in '=' padding.
+  {
+    std::size_t start = in.pos();
+    std::string_view token = in.take_while(is_token68_char);
+    while (!in.done() && in.peek() == '=') {
+      in.advance();
+    }
+    std::size_t padded_end = in.pos();
+    in.skip_space();
+    if (!token.empty() && in.done()) {
+      out.token68_ = value.substr(start, padded_end - start);
+      return out;
+    }
+    in.seek(start);
+  }
+
+  bool expect_param = true;
+  while (true) {
+    in.skip_space();
+    // Empty list elements are allowed by the #rule (RFC 7230 §7): ", ," is skipped.
+    while (!in.done() && in.peek() == ',') {
+      in.advance();
+      in.skip_space();
+    }
+    if (in.done()) {
+      break;
+    }
+    if (!expect_param) {
+      return fault(what, "expected ','", in.pos());
+    }
+    std::size_t name_at = in.pos();
+    std::string_view name = in.take_while(is_token_char);
+    if (name.empty()) {
+      return fault(what, "parameter name", in.pos());
+    }
+    bool spaced = !in.done() && is_space(in.peek());
+    in.skip_space();
+    if (in.done() || in.peek() != '=') {
+      // "..., Digest realm=..." is a second challenge; RFC 3261 §7.3.1 keeps one per line.
+      if (spaced && !in.done() && is_token_char(in.peek())) {
+        return fault(what, "two schemes in one header", name_at);
+      }
+      return fault(what, std::string("no value for ").append(name), in.pos());
+    }
+    in.advance();
+    in.skip_space();
+    AuthParam param;
+    param.name = name;
+    if (!in.done() && in.peek() == '"') {
+      in.advance();
+      std::size_t start = in.pos();
+      bool closed = false;
+      while (!in.done()) {
+        char c = in.peek();
+        if (c == '\\') {
+          param.escaped = true;
+          in.advance();
+          if (in.done()) {
+            break;
+          }
+          in.advance();
+          continue;
+        }
+        if (c == '"') {
+          closed = true;
+          break;
+        }
+        in.advance();
+      }
+      if (!closed) {
+        return fault(what, "unclosed quote", start - 1);
+      }
+      param.value = value.substr(start, in.pos() - start);
+      param.quoted = true;
+      in.advance();
+    } else {
+      param.value = in.take_while(is_bare_value_char);
+      if (param.value.empty()) {
+        return fault(what, std::string("no value for ").append(name), in.pos());
+      }
+    }
+    // RFC 7235 §2.1: each parameter name occurs once per challenge; a second `response`
+    // or `nonce` would make the answer depend on which one a reader picks.
+    if (out.find(name) != nullptr) {
+      return fault(what, std::string("duplicate parameter ").append(name), name_at);
+    }
+    if (out.count_ == AuthValue::kMaxParams) {
+      return fault(what, "too many parameters", name_at);
+    }
+    out.params_[out.count_++] = param;
+    expect_param = false;
+    in.skip_space();
+    if (!in.done() && in.peek() == ',') {
+      expect_param = true;
+    }
+  }
+  return out;
+}
+
+Result<Challenge> parse_challenge(std::string_view value) {
+  auto parsed = parse_auth_value(value, "challenge");
+  if (!parsed) {
+    return parsed.error();
+  }
+  Challenge challenge;
+  static_cast<AuthValue&>(challenge) = *parsed;
+  return challenge;
+}
+
+Result<Credentials> parse_credentials(std::string_view value) {
+  auto parsed = parse_auth_value(value, "credentials");
+  if (!parsed) {
+    return parsed.error();
+  }
+  Credentials credentials;
+  static_cast<AuthValue&>(credentials) = *parsed;
+  return credentials;
+}
+
+void append_quoted(std::string& out, std::string_view text) {
+  out.push_back('"');
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+    }
+    out.push_back(c);
+  }
+  out.push_back('"');
+}
+
+}  // namespace catchline::sip
