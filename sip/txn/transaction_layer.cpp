@@ -1,0 +1,825 @@
+#include "sip/txn/transaction_layer.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <functional>
+#include <utility>
+
+#include "sip/headers/via.h"
+#include "sip/transport/routing.h"
+
+namespace catchline::sip::txn {
+namespace {
+
+using transport::Peer;
+
+bool has_cookie(std::string_view branch) { return branch.starts_with(kBranchCookie); }
+
+// "4711 ACK": the CSeq of an ACK or CANCEL built from a request (RFC 3261 §17.1.1.3, §9.1).
+std::string cseq_value(std::uint32_t number, std::string_view method) {
+  char digits[16];
+  auto end = std::to_chars(digits, digits + sizeof digits, number).ptr;
+  std::string value(digits, end);
+  value += ' ';
+  value += method;
+  return value;
+}
+
+std::size_t mix(std::size_t seed, std::size_t value) {
+  return seed ^ (value + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2));
+}
+
+// ACK is matched against the INVITE that created the transaction (RFC 3261 §17.2.3).
+Method match_class(Method method) { return method == Method::Ack ? Method::Invite : method; }
+
+}  // namespace
+
+std::size_t TransactionLayer::KeyHash::operator()(const ServerKey& key) const {
+  // The branch is unique by itself in practice; sent-by only breaks ties in operator==.
+  return mix(std::hash<std::string_view>{}(key.branch), static_cast<std::size_t>(key.method));
+}
+
+std::size_t TransactionLayer::KeyHash::operator()(const ClientKey& key) const {
+  return mix(std::hash<std::string_view>{}(key.branch), static_cast<std::size_t>(key.method));
+}
+
+std::size_t TransactionLayer::KeyHash::operator()(const RequestKey& key) const {
+  std::size_t seed = std::hash<std::string_view>{}(key.call_id);
+  seed = mix(seed, std::hash<std::string_view>{}(key.from_tag));
+  return mix(seed, key.cseq * 31u + static_cast<std::size_t>(key.method));
+}
+
+TransactionLayer::TransactionLayer(transport::Sender& sender, TimerQueue& timers,
+                                   TransactionUser& user, TimerSettings settings)
+    : sender_(sender), timers_(timers), user_(user), settings_(settings) {}
+
+TransactionLayer::~TransactionLayer() = default;
+
+// ---------------------------------------------------------------- identities
+
+TransactionId TransactionLayer::allocate(std::uint32_t& index) {
+  if (!free_slots_.empty()) {
+    index = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  return (static_cast<TransactionId>(slots_[index].generation) << 32) | index;
+}
+
+Transaction* TransactionLayer::find(TransactionId id) {
+  const auto index = static_cast<std::uint32_t>(id);
+  const auto generation = static_cast<std::uint32_t>(id >> 32);
+  if (index >= slots_.size() || slots_[index].generation != generation) {
+    return nullptr;
+  }
+  return slots_[index].transaction.get();
+}
+
+void TransactionLayer::release(TransactionId id) {
+  const auto index = static_cast<std::uint32_t>(id);
+  Slot& slot = slots_[index];
+  std::unique_ptr<Transaction> dying = std::move(slot.transaction);
+  // A new generation makes every id handed out for this slot stale; 0 is never used, so that
+  // no id equals kNoTransaction.
+  if (++slot.generation == 0) {
+    slot.generation = 1;
+  }
+  free_slots_.push_back(index);
+}
+
+ServerTransaction* TransactionLayer::find_server(TransactionId id) {
+  Transaction* transaction = find(id);
+  if (transaction == nullptr || !transaction->server_side_) {
+    return nullptr;
+  }
+  return static_cast<ServerTransaction*>(transaction);
+}
+
+ClientTransaction* TransactionLayer::find_client(TransactionId id) {
+  Transaction* transaction = find(id);
+  if (transaction == nullptr || transaction->server_side_) {
+    return nullptr;
+  }
+  return static_cast<ClientTransaction*>(transaction);
+}
+
+TransactionLayer::ServerKey TransactionLayer::server_key(const ServerTransaction& transaction) {
+  const Message& request = transaction.request_;
+  const Method method = match_class(request.method());
+  return ServerKey{request.branch(), transaction.sent_by(), method,
+                   method == Method::Other ? request.method_name() : std::string_view{}};
+}
+
+TransactionLayer::ClientKey TransactionLayer::client_key(const ClientTransaction& transaction) {
+  const Message& request = transaction.request_;
+  const Method method = request.method();
+  return ClientKey{request.branch(), method,
+                   method == Method::Other ? request.method_name() : std::string_view{}};
+}
+
+TransactionLayer::RequestKey TransactionLayer::request_key(const Message& request, Method method) {
+  return RequestKey{request.call_id(), request.from_tag(), request.cseq_number(), method,
+                    method == Method::Other ? request.method_name() : std::string_view{}};
+}
+
+void TransactionLayer::arm(Transaction& transaction, Timer& timer, Duration delay, TimerName name) {
+  timers_.schedule_in(timer, delay, transaction, static_cast<std::uint16_t>(name));
+}
+
+// ---------------------------------------------------------------- incoming
+
+void TransactionLayer::on_message(Message&& message, const Peer& source) {
+  if (message.is_request()) {
+    handle_request(std::move(message), source);
+  } else {
+    handle_response(message, source);
+  }
+}
+
+void TransactionLayer::handle_request(Message&& request, const Peer& source) {
+  auto via = parse_via(request.top_via());
+  if (!via) {
+    // parse_message() guarantees a parsable top Via; this is a broken invariant upstream.
+    spdlog::warn("drop request from={} reason=\"top Via: {}\"", source.to_string(),
+                 via.error().reason);
+    return;
+  }
+  const Method method = request.method();
+  if (method == Method::Ack) {
+    handle_ack(request, via->sent_by, source);
+    return;
+  }
+  if (ServerTransaction* transaction = match_server(request, via->sent_by, method)) {
+    absorb_retransmission(*transaction);
+    return;
+  }
+  if (method == Method::Cancel) {
+    handle_cancel(std::move(request), *via, source);
+    return;
+  }
+  // RFC 3261 §8.2.2.2: the same request reached us twice by different paths (a forking proxy
+  // upstream); only the first one is processed.
+  if (request.to_tag().empty() && is_merged(request)) {
+    spdlog::debug("merged request call_id={} cseq={} from={}", request.call_id(),
+                  request.cseq_number(), source.to_string());
+    ServerTransaction& transaction = create_server(std::move(request), *via, source, false);
+    respond(transaction, 482);
+    return;
+  }
+  if (!user_.should_create_transaction(request, source)) {
+    return;
+  }
+  ServerTransaction& transaction = create_server(std::move(request), *via, source, true);
+  const TransactionId id = transaction.id();
+  user_.on_request(transaction, transaction.request(), source);
+
+  // RFC 3261 §17.2.1: an INVITE gets 100 Trying unless the TU answered first.
+  ServerTransaction* invite = find_server(id);
+  if (invite == nullptr || !invite->is_invite() || invite->last_status_ != 0 ||
+      !std::holds_alternative<ServerTransaction::Proceeding>(invite->state_)) {
+    return;
+  }
+  if (settings_.trying_delay <= Duration::zero()) {
+    send_trying(*invite);
+  } else {
+    arm(*invite, invite->retransmit_timer_, settings_.trying_delay, TimerName::Trying);
+  }
+}
+
+ServerTransaction* TransactionLayer::match_server(const Message& request, std::string_view sent_by,
+                                                  Method method) {
+  const Method kind = match_class(method);
+  const std::string_view name = kind == Method::Other ? request.method_name() : std::string_view{};
+  if (has_cookie(request.branch())) {
+    auto found = servers_.find(ServerKey{request.branch(), sent_by, kind, name});
+    return found == servers_.end() ? nullptr : found->second;
+  }
+  // RFC 3261 §17.2.3, last part: an RFC 2543 peer's request matches on Request-URI, To tag,
+  // From tag, Call-ID, CSeq and top Via; its ACK on all of these but with the To tag of our
+  // response.
+  auto [first, last] = requests_.equal_range(
+      RequestKey{request.call_id(), request.from_tag(), request.cseq_number(), kind, name});
+  for (; first != last; ++first) {
+    ServerTransaction* candidate = first->second;
+    const Message& original = candidate->request_;
+    if (has_cookie(original.branch()) || original.request_uri() != request.request_uri() ||
+        original.top_via() != request.top_via()) {
+      continue;
+    }
+    if (method == Method::Ack ? request.to_tag() == candidate->to_tag()
+                              : request.to_tag() == original.to_tag()) {
+      return candidate;
+    }
+  }
+  return nullptr;
+}
+
+bool TransactionLayer::is_merged(const Message& request) {
+  const Method method = request.method();
+  return requests_.count(request_key(request, method)) != 0;
+}
+
+ServerTransaction& TransactionLayer::create_server(Message&& request, const Via& via,
+                                                   const Peer& source, bool may_index) {
+  // Everything derived from `via` (it views the request text) is taken before the request
+  // moves; offsets stay valid when borrowed text becomes owned.
+  const Peer target = transport::response_target(via, source);
+  const auto sent_by_offset = static_cast<std::uint32_t>(via.sent_by.data() - request.raw().data());
+  const auto sent_by_length = static_cast<std::uint32_t>(via.sent_by.size());
+  if (!request.owns_text()) {
+    request.take_ownership();
+  }
+  std::uint32_t index = 0;
+  const TransactionId id = allocate(index);
+  auto owned = std::make_unique<ServerTransaction>(*this, id, std::move(request), source, target);
+  ServerTransaction& transaction = *owned;
+  slots_[index].transaction = std::move(owned);
+  transaction.sent_by_offset_ = sent_by_offset;
+  transaction.sent_by_length_ = sent_by_length;
+  ++server_count_;
+
+  const Message& stored = transaction.request_;
+  const bool cookie = has_cookie(stored.branch());
+  if (cookie) {
+    servers_.emplace(server_key(transaction), &transaction);
+  }
+  // Indexed by Call-ID/From tag/CSeq when merging (§8.2.2.2, no To tag), RFC 2543 matching
+  // (no cookie) or 2xx ACK matching (INVITE) may need it.
+  if (may_index && (!cookie || stored.to_tag().empty() || transaction.is_invite())) {
+    requests_.emplace(request_key(stored, match_class(stored.method())), &transaction);
+    transaction.indexed_by_request_ = true;
+  }
+  if (!transaction.is_invite()) {
+    // A non-INVITE the TU never answers would live forever; by 64*T1 the client has given up.
+    arm(transaction, transaction.timeout_timer_, settings_.transaction_timeout(),
+        TimerName::Abandoned);
+  }
+  return transaction;
+}
+
+void TransactionLayer::absorb_retransmission(ServerTransaction& transaction) {
+  const bool resend = std::holds_alternative<ServerTransaction::Proceeding>(transaction.state_) ||
+                      std::holds_alternative<ServerTransaction::Completed>(transaction.state_);
+  if (resend && !transaction.last_response_.empty()) {
+    // RFC 3261 §17.2.1/§17.2.2: a retransmitted request gets the last response again.
+    sender_.send(transaction.response_target_, transaction.last_response_);
+    return;
+  }
+  if (transaction.is_invite() &&
+      std::holds_alternative<ServerTransaction::Proceeding>(transaction.state_)) {
+    // Still waiting for the TU (trying_delay): the client is retransmitting, tell it now.
+    send_trying(transaction);
+  }
+  // Trying (non-INVITE without a response yet), Confirmed, Accepted (RFC 6026 §8.5): absorbed.
+}
+
+void TransactionLayer::handle_ack(const Message& ack, std::string_view sent_by,
+                                  const Peer& source) {
+  ServerTransaction* transaction = match_server(ack, sent_by, Method::Ack);
+  if (transaction != nullptr) {
+    if (std::holds_alternative<ServerTransaction::Completed>(transaction->state_)) {
+      // RFC 3261 §17.2.1: the ACK of a non-2xx final; absorb further ones for timer I.
+      transaction->state_ = ServerTransaction::Confirmed{};
+      transaction->retransmit_timer_.cancel();
+      arm(*transaction, transaction->timeout_timer_,
+          transaction->reliable_ ? Duration::zero() : settings_.t4, TimerName::I);
+      return;
+    }
+    if (!std::holds_alternative<ServerTransaction::Accepted>(transaction->state_)) {
+      return;  // Confirmed: a retransmitted ACK
+    }
+  } else {
+    // The ACK of a 2xx is a transaction of its own with a new branch (§17.1.1.3): find the
+    // INVITE by Call-ID, From tag and CSeq number (§13.3.1.4, RFC 6026 §8.5).
+    auto [first, last] = requests_.equal_range(request_key(ack, Method::Invite));
+    for (; first != last; ++first) {
+      if (std::holds_alternative<ServerTransaction::Accepted>(first->second->state_)) {
+        transaction = first->second;
+        break;
+      }
+    }
+  }
+  if (transaction == nullptr) {
+    user_.on_stray_ack(ack, source);
+    return;
+  }
+  auto& accepted = std::get<ServerTransaction::Accepted>(transaction->state_);
+  if (accepted.acknowledged) {
+    return;
+  }
+  accepted.acknowledged = true;
+  transaction->retransmit_timer_.cancel();
+  // Only retransmitted INVITEs can still arrive, and those are absorbed: the 2xx text is done.
+  std::string().swap(transaction->last_response_);
+  user_.on_ack(*transaction, ack, source);
+}
+
+void TransactionLayer::handle_cancel(Message&& cancel, const Via& via, const Peer& source) {
+  // RFC 3261 §9.2: the INVITE is found by matching the CANCEL as if it were that INVITE.
+  ServerTransaction* invite = match_server(cancel, via.sent_by, Method::Invite);
+  ServerTransaction& transaction = create_server(std::move(cancel), via, source, true);
+  if (invite == nullptr) {
+    respond(transaction, 481);
+    return;
+  }
+  // §9.2: the 200 to the CANCEL carries the To tag of the INVITE's responses.
+  transaction.to_tag_ = std::string(invite->to_tag());
+  respond(transaction, 200);
+  if (std::holds_alternative<ServerTransaction::Proceeding>(invite->state_) &&
+      !invite->cancelled_) {
+    invite->cancelled_ = true;
+    user_.on_cancel(*invite, transaction.request());
+  }
+}
+
+void TransactionLayer::handle_response(const Message& response, const Peer& source) {
+  const Method method = response.cseq_method();
+  auto found = clients_.find(
+      ClientKey{response.branch(), method,
+                method == Method::Other ? response.cseq_method_name() : std::string_view{}});
+  if (found == clients_.end()) {
+    user_.on_stray_response(response, source);
+    return;
+  }
+  ClientTransaction& transaction = *found->second;
+  if (transaction.is_invite()) {
+    handle_invite_response(transaction, response);
+  } else {
+    handle_non_invite_response(transaction, response);
+  }
+}
+
+void TransactionLayer::handle_invite_response(ClientTransaction& transaction,
+                                              const Message& response) {
+  using Client = ClientTransaction;
+  const int status = response.status();
+  const bool unanswered = std::holds_alternative<Client::Calling>(transaction.state_) ||
+                          std::holds_alternative<Client::Proceeding>(transaction.state_);
+  if (status < 200) {
+    if (!unanswered) {
+      return;
+    }
+    // RFC 3261 §17.1.1.2: a provisional stops retransmissions and timer B.
+    transaction.state_ = Client::Proceeding{};
+    transaction.retransmit_timer_.cancel();
+    if (transaction.timeout_timer_.tag() == static_cast<std::uint16_t>(TimerName::B)) {
+      transaction.timeout_timer_.cancel();
+    }
+    transaction.last_status_ = status;
+    if (transaction.cancel_requested_ && !transaction.cancel_sent_) {
+      send_cancel(transaction);
+    }
+    user_.on_response(transaction, response);
+    return;
+  }
+  if (status < 300) {
+    if (unanswered) {
+      // RFC 6026 §7.2: stay (Accepted) for 64*T1 so that retransmitted and forked 2xx reach
+      // the TU through this transaction; each is ACKed by its dialog, not here.
+      transaction.state_ = Client::Accepted{};
+      transaction.retransmit_timer_.cancel();
+      arm(transaction, transaction.timeout_timer_, settings_.transaction_timeout(), TimerName::M);
+    } else if (!std::holds_alternative<Client::Accepted>(transaction.state_)) {
+      return;
+    }
+    transaction.last_status_ = status;
+    user_.on_response(transaction, response);
+    return;
+  }
+  if (std::holds_alternative<Client::Completed>(transaction.state_)) {
+    // §17.1.1.2: every retransmission of the final is ACKed again, and not passed up.
+    sender_.send(transaction.destination_, transaction.ack_);
+    return;
+  }
+  if (!unanswered) {
+    return;
+  }
+  transaction.state_ = Client::Completed{};
+  transaction.retransmit_timer_.cancel();
+  transaction.last_status_ = status;
+  // §17.1.1.3: the ACK of a non-2xx belongs to the transaction: same Request-URI, top Via
+  // (same branch), Route, From, Call-ID and CSeq number; the To of the response.
+  const Message& request = transaction.request_;
+  auto ack = MessageBuilder::request(Method::Ack, request.request_uri());
+  ack.header(Header::Via, request.top_via())
+      .copy_headers(request, Header::Route)
+      .header(Header::MaxForwards, "70")
+      .copy_headers(request, Header::From)
+      .copy_headers(response, Header::To)
+      .copy_headers(request, Header::CallId)
+      .header(Header::CSeq, cseq_value(request.cseq_number(), "ACK"));
+  transaction.ack_ = std::move(ack).finish();
+  sender_.send(transaction.destination_, transaction.ack_);
+  arm(transaction, transaction.timeout_timer_,
+      transaction.reliable_ ? Duration::zero() : settings_.timer_d, TimerName::D);
+  user_.on_response(transaction, response);
+}
+
+void TransactionLayer::handle_non_invite_response(ClientTransaction& transaction,
+                                                  const Message& response) {
+  using Client = ClientTransaction;
+  if (!std::holds_alternative<Client::Trying>(transaction.state_) &&
+      !std::holds_alternative<Client::Proceeding>(transaction.state_)) {
+    return;  // Completed: retransmissions are absorbed (§17.1.2.2)
+  }
+  const int status = response.status();
+  transaction.last_status_ = status;
+  if (status < 200) {
+    // Timer E keeps running, at T2 from its next firing.
+    transaction.state_ = Client::Proceeding{};
+    user_.on_response(transaction, response);
+    return;
+  }
+  transaction.state_ = Client::Completed{};
+  transaction.retransmit_timer_.cancel();
+  arm(transaction, transaction.timeout_timer_,
+      transaction.reliable_ ? Duration::zero() : settings_.t4, TimerName::K);
+  user_.on_response(transaction, response);
+}
+
+// ---------------------------------------------------------------- server side
+
+bool TransactionLayer::send_response(ServerTransaction& transaction, int status, std::string text) {
+  using Server = ServerTransaction;
+  if (status < 100 || status > 699) {
+    return false;
+  }
+  if (transaction.is_invite()) {
+    if (!std::holds_alternative<Server::Proceeding>(transaction.state_)) {
+      return false;
+    }
+    sender_.send(transaction.response_target_, text);
+    transaction.last_response_ = std::move(text);
+    transaction.last_status_ = status;
+    transaction.retransmit_timer_.cancel();  // a pending delayed 100 Trying
+    if (status < 200) {
+      return true;
+    }
+    transaction.interval_ = settings_.t1;
+    if (status < 300) {
+      // RFC 3261 §13.3.1.4: the UAS core retransmits the 2xx until the ACK, at T1 doubling
+      // to T2, on every transport (a UDP hop may lie beyond a proxy); RFC 6026 keeps the
+      // transaction to absorb retransmitted INVITEs meanwhile (timer L).
+      transaction.state_ = Server::Accepted{};
+      arm(transaction, transaction.retransmit_timer_, settings_.t1, TimerName::Retransmit2xx);
+      arm(transaction, transaction.timeout_timer_, settings_.transaction_timeout(), TimerName::L);
+      return true;
+    }
+    transaction.state_ = Server::Completed{};
+    if (!transaction.reliable_) {
+      arm(transaction, transaction.retransmit_timer_, settings_.t1, TimerName::G);
+    }
+    arm(transaction, transaction.timeout_timer_, settings_.transaction_timeout(), TimerName::H);
+    return true;
+  }
+  if (!std::holds_alternative<Server::Trying>(transaction.state_) &&
+      !std::holds_alternative<Server::Proceeding>(transaction.state_)) {
+    return false;
+  }
+  sender_.send(transaction.response_target_, text);
+  transaction.last_response_ = std::move(text);
+  transaction.last_status_ = status;
+  if (status < 200) {
+    transaction.state_ = Server::Proceeding{};
+    return true;
+  }
+  transaction.state_ = Server::Completed{};
+  arm(transaction, transaction.timeout_timer_,
+      transaction.reliable_ ? Duration::zero() : settings_.transaction_timeout(), TimerName::J);
+  return true;
+}
+
+bool TransactionLayer::respond(ServerTransaction& transaction, int status,
+                               std::string_view reason) {
+  if (status < 100 || status > 699) {
+    return false;
+  }
+  return send_response(transaction, status,
+                       std::move(transaction.make_response(status, reason)).finish());
+}
+
+void TransactionLayer::send_trying(ServerTransaction& transaction) {
+  auto response = transaction.make_response(100);
+  // RFC 3261 §8.2.6.1: a 100 echoes the request's Timestamp.
+  response.copy_headers(transaction.request_, Header::Timestamp);
+  send_response(transaction, 100, std::move(response).finish());
+}
+
+MessageBuilder TransactionLayer::make_stateless_response(const Message& request, const Peer& source,
+                                                         int status,
+                                                         std::string_view reason) const {
+  const std::string tag =
+      status > 100 && request.to_tag().empty() ? random_token(12) : std::string();
+  const std::string address = source.address.to_string();
+  return response_to(request, status, reason, tag, ReceivedFrom{address, source.port});
+}
+
+void TransactionLayer::send_stateless_response(const Message& request, const Peer& source,
+                                               std::string_view text) {
+  auto via = parse_via(request.top_via());
+  if (!via) {
+    spdlog::warn("drop response to={} reason=\"top Via: {}\"", source.to_string(),
+                 via.error().reason);
+    return;
+  }
+  sender_.send(transport::response_target(*via, source), text);
+}
+
+void TransactionLayer::on_server_timer(ServerTransaction& transaction, TimerName name) {
+  using Server = ServerTransaction;
+  switch (name) {
+    case TimerName::Trying:
+      if (std::holds_alternative<Server::Proceeding>(transaction.state_) &&
+          transaction.last_status_ == 0) {
+        send_trying(transaction);
+      }
+      return;
+    case TimerName::G:
+      if (!std::holds_alternative<Server::Completed>(transaction.state_)) {
+        return;
+      }
+      sender_.send(transaction.response_target_, transaction.last_response_);
+      transaction.interval_ = std::min(2 * transaction.interval_, settings_.t2);
+      arm(transaction, transaction.retransmit_timer_, transaction.interval_, TimerName::G);
+      return;
+    case TimerName::Retransmit2xx:
+      if (!std::holds_alternative<Server::Accepted>(transaction.state_) ||
+          transaction.acknowledged()) {
+        return;
+      }
+      sender_.send(transaction.response_target_, transaction.last_response_);
+      transaction.interval_ = std::min(2 * transaction.interval_, settings_.t2);
+      arm(transaction, transaction.retransmit_timer_, transaction.interval_,
+          TimerName::Retransmit2xx);
+      return;
+    case TimerName::H:
+    case TimerName::L: {
+      const bool waiting = name == TimerName::H
+                               ? std::holds_alternative<Server::Completed>(transaction.state_)
+                               : std::holds_alternative<Server::Accepted>(transaction.state_) &&
+                                     !transaction.acknowledged();
+      const TransactionId id = transaction.id_;
+      if (waiting) {
+        spdlog::debug("ack timeout call_id={} status={}", transaction.request_.call_id(),
+                      transaction.last_status_);
+        user_.on_ack_timeout(transaction);
+      }
+      if (ServerTransaction* still = find_server(id)) {
+        terminate(*still);
+      }
+      return;
+    }
+    case TimerName::I:
+    case TimerName::J:
+      terminate(transaction);
+      return;
+    case TimerName::Abandoned:
+      spdlog::warn("unanswered request method={} call_id={} from={}",
+                   transaction.request_.method_name(), transaction.request_.call_id(),
+                   transaction.source_.to_string());
+      terminate(transaction);
+      return;
+    default:
+      return;
+  }
+}
+
+void TransactionLayer::terminate(ServerTransaction& transaction) {
+  transaction.state_ = ServerTransaction::Terminated{};
+  if (has_cookie(transaction.request_.branch())) {
+    auto found = servers_.find(server_key(transaction));
+    if (found != servers_.end() && found->second == &transaction) {
+      servers_.erase(found);
+    }
+  }
+  if (transaction.indexed_by_request_) {
+    const Message& request = transaction.request_;
+    auto [first, last] = requests_.equal_range(request_key(request, match_class(request.method())));
+    for (; first != last; ++first) {
+      if (first->second == &transaction) {
+        requests_.erase(first);
+        break;
+      }
+    }
+  }
+  --server_count_;
+  release(transaction.id_);
+}
+
+// ---------------------------------------------------------------- client side
+
+Result<TransactionId> TransactionLayer::send_request(std::string text, const Peer& destination) {
+  auto request = parse_message(std::move(text));
+  if (!request) {
+    return request.error();
+  }
+  return send_request(std::move(*request), destination);
+}
+
+Result<TransactionId> TransactionLayer::send_request(Message request, const Peer& destination) {
+  if (!request.is_request()) {
+    return fail("Bad request: a response has no client transaction");
+  }
+  if (request.method() == Method::Ack) {
+    return fail("Bad request: ACK has no client transaction");
+  }
+  if (!has_cookie(request.branch())) {
+    return fail("Bad request: Via branch lacks the magic cookie");
+  }
+  const Method method = request.method();
+  if (clients_.count(
+          ClientKey{request.branch(), method,
+                    method == Method::Other ? request.method_name() : std::string_view{}}) != 0) {
+    return fail("Bad request: Via branch already in use");
+  }
+  if (!request.owns_text()) {
+    request.take_ownership();
+  }
+  return start_client(std::move(request), destination);
+}
+
+TransactionId TransactionLayer::start_client(Message&& request, const Peer& destination) {
+  std::uint32_t index = 0;
+  const TransactionId id = allocate(index);
+  auto owned = std::make_unique<ClientTransaction>(*this, id, std::move(request), destination);
+  ClientTransaction& transaction = *owned;
+  slots_[index].transaction = std::move(owned);
+  clients_.emplace(client_key(transaction), &transaction);
+  ++client_count_;
+
+  sender_.send(destination, transaction.request_.raw());
+  const bool invite = transaction.is_invite();
+  if (!transaction.reliable_) {
+    transaction.interval_ = settings_.t1;
+    arm(transaction, transaction.retransmit_timer_, settings_.t1,
+        invite ? TimerName::A : TimerName::E);
+  }
+  arm(transaction, transaction.timeout_timer_, settings_.transaction_timeout(),
+      invite ? TimerName::B : TimerName::F);
+  return id;
+}
+
+CancelOutcome TransactionLayer::cancel(TransactionId invite, std::string_view reason) {
+  using Client = ClientTransaction;
+  ClientTransaction* transaction = find_client(invite);
+  if (transaction == nullptr) {
+    return CancelOutcome::TooLate;
+  }
+  if (!transaction->is_invite()) {
+    return CancelOutcome::NotInvite;
+  }
+  const bool calling = std::holds_alternative<Client::Calling>(transaction->state_);
+  if (!calling && !std::holds_alternative<Client::Proceeding>(transaction->state_)) {
+    return CancelOutcome::TooLate;
+  }
+  if (transaction->cancel_requested_) {
+    return CancelOutcome::AlreadyRequested;
+  }
+  transaction->cancel_requested_ = true;
+  transaction->cancel_reason_ = std::string(reason);
+  if (calling) {
+    // RFC 3261 §9.1: no CANCEL before a provisional; it leaves when the first one arrives.
+    return CancelOutcome::Pending;
+  }
+  send_cancel(*transaction);
+  return CancelOutcome::Sent;
+}
+
+void TransactionLayer::send_cancel(ClientTransaction& invite) {
+  // RFC 3261 §9.1: Request-URI, Call-ID, To, From, CSeq number and the single Via of the
+  // INVITE (same branch), its Route set; method CANCEL.
+  const Message& request = invite.request_;
+  auto cancel = MessageBuilder::request(Method::Cancel, request.request_uri());
+  cancel.header(Header::Via, request.top_via())
+      .copy_headers(request, Header::Route)
+      .header(Header::MaxForwards, "70")
+      .copy_headers(request, Header::From)
+      .copy_headers(request, Header::To)
+      .copy_headers(request, Header::CallId)
+      .header(Header::CSeq, cseq_value(request.cseq_number(), "CANCEL"));
+  if (!invite.cancel_reason_.empty()) {
+    cancel.header(Header::Reason, invite.cancel_reason_);
+  }
+  std::string().swap(invite.cancel_reason_);
+  invite.cancel_sent_ = true;
+  auto parsed = parse_message(std::move(cancel).finish());
+  if (!parsed) {
+    spdlog::error("cancel not built call_id={} reason=\"{}\"", request.call_id(),
+                  parsed.error().reason);
+    return;
+  }
+  const Peer destination = invite.destination_;
+  arm(invite, invite.timeout_timer_, settings_.transaction_timeout(), TimerName::CancelWait);
+  start_client(std::move(*parsed), destination);
+}
+
+void TransactionLayer::send_stateless(const Peer& destination, std::string_view text) {
+  sender_.send(destination, text);
+}
+
+void TransactionLayer::on_client_timer(ClientTransaction& transaction, TimerName name) {
+  using Client = ClientTransaction;
+  bool timed_out = false;
+  switch (name) {
+    case TimerName::A:
+      if (!std::holds_alternative<Client::Calling>(transaction.state_)) {
+        return;
+      }
+      // RFC 3261 §17.1.1.2: A doubles each time (2*T1, 4*T1, ...) until B fires.
+      sender_.send(transaction.destination_, transaction.request_.raw());
+      transaction.interval_ *= 2;
+      arm(transaction, transaction.retransmit_timer_, transaction.interval_, TimerName::A);
+      return;
+    case TimerName::E:
+      if (std::holds_alternative<Client::Trying>(transaction.state_)) {
+        // §17.1.2.2: doubling, capped at T2.
+        transaction.interval_ = std::min(2 * transaction.interval_, settings_.t2);
+      } else if (std::holds_alternative<Client::Proceeding>(transaction.state_)) {
+        // §17.1.2.2: after a provisional, every T2.
+        transaction.interval_ = settings_.t2;
+      } else {
+        return;
+      }
+      sender_.send(transaction.destination_, transaction.request_.raw());
+      arm(transaction, transaction.retransmit_timer_, transaction.interval_, TimerName::E);
+      return;
+    case TimerName::B:
+      timed_out = std::holds_alternative<Client::Calling>(transaction.state_);
+      break;
+    case TimerName::F:
+      timed_out = std::holds_alternative<Client::Trying>(transaction.state_) ||
+                  std::holds_alternative<Client::Proceeding>(transaction.state_);
+      break;
+    case TimerName::CancelWait:
+      timed_out = std::holds_alternative<Client::Proceeding>(transaction.state_);
+      break;
+    case TimerName::D:
+    case TimerName::K:
+    case TimerName::M:
+      terminate(transaction);
+      return;
+    default:
+      return;
+  }
+  if (!timed_out) {
+    return;
+  }
+  const TransactionId id = transaction.id_;
+  spdlog::debug("client timeout method={} call_id={} to={}", transaction.request_.method_name(),
+                transaction.request_.call_id(), transaction.destination_.to_string());
+  user_.on_timeout(transaction);
+  if (ClientTransaction* still = find_client(id)) {
+    terminate(*still);
+  }
+}
+
+void TransactionLayer::on_transport_failure(const Peer& peer) {
+  using Client = ClientTransaction;
+  std::vector<TransactionId> failed;
+  for (const auto& [key, transaction] : clients_) {
+    const Peer& to = transaction->destination_;
+    const bool same = to.protocol == peer.protocol &&
+                      ((peer.connection != 0 && to.connection == peer.connection) ||
+                       (to.address == peer.address && to.port == peer.port));
+    const bool waiting = std::holds_alternative<Client::Calling>(transaction->state_) ||
+                         std::holds_alternative<Client::Trying>(transaction->state_) ||
+                         std::holds_alternative<Client::Proceeding>(transaction->state_);
+    if (same && waiting) {
+      failed.push_back(transaction->id_);
+    }
+  }
+  // Callbacks may start new transactions: the map is not walked while they run.
+  for (TransactionId id : failed) {
+    if (ClientTransaction* transaction = find_client(id)) {
+      user_.on_transport_error(*transaction);
+      if (ClientTransaction* still = find_client(id)) {
+        terminate(*still);
+      }
+    }
+  }
+}
+
+void TransactionLayer::terminate(ClientTransaction& transaction) {
+  transaction.state_ = ClientTransaction::Terminated{};
+  auto found = clients_.find(client_key(transaction));
+  if (found != clients_.end() && found->second == &transaction) {
+    clients_.erase(found);
+  }
+  --client_count_;
+  release(transaction.id_);
+}
+
+std::string new_via(transport::Protocol protocol, std::string_view sent_by) {
+  std::string via = protocol == transport::Protocol::Tcp ? "SIP/2.0/TCP " : "SIP/2.0/UDP ";
+  via += sent_by;
+  via += ";branch=";
+  via += new_branch();
+  via += ";rport";
+  return via;
+}
+
+}  // namespace catchline::sip::txn
