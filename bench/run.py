@@ -38,11 +38,14 @@ from typing import Callable, Optional
 
 HERE = Path(__file__).resolve().parent
 
-# Full run: each benchmark runs for at least MIN_TIME seconds, REPETITIONS times, and the
-# median is reported, which keeps the whole run to a minute or two and damps the noise of a
-# shared machine. --quick is a smoke run: every benchmark once, briefly.
-MIN_TIME_SECONDS = 0.5
-REPETITIONS = 3
+# Full run: each benchmark runs REPETITIONS times for at least MIN_TIME seconds each, with the
+# repetitions of all benchmarks of a binary in random order (Google Benchmark's random
+# interleaving), and the median is reported. A burst of load from elsewhere on the machine then
+# hits Catchline and its baseline alike instead of one of them, which is what keeps the ratios
+# meaningful on a shared machine; the whole run stays within a minute or two.
+# --quick is a smoke run: every benchmark once, briefly.
+MIN_TIME_SECONDS = 0.2
+REPETITIONS = 9
 QUICK_MIN_TIME_SECONDS = 0.05
 QUICK_REPETITIONS = 1
 BINARY_TIMEOUT_SECONDS = 300
@@ -208,6 +211,7 @@ def run_binary(binary: Path, quick: bool, benchmark_filter: str | None) -> dict:
     ]
     if repetitions > 1:
         command.append("--benchmark_report_aggregates_only=true")
+        command.append("--benchmark_enable_random_interleaving=true")
     if benchmark_filter:
         command.append(f"--benchmark_filter={benchmark_filter}")
     log(f"running {binary.name} ({' '.join(command[1:])})")
