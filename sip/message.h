@@ -82,11 +82,40 @@ enum class Header : std::uint8_t {
   Date,
   Timestamp,
   RetryAfter,
+  SessionExpires,      // x
+  MinSe,
+  Identity,            // y
+  IdentityInfo,        // n
+  AcceptContact,       // a
+  RejectContact,       // j
+  RequestDisposition,  // d
+  ContentDisposition,
+  ContentLanguage,
+  AcceptEncoding,
+  AcceptLanguage,
+  AlertInfo,
+  CallInfo,
+  ErrorInfo,
+  InReplyTo,
+  MimeVersion,
+  Organization,
+  Priority,
+  ReplyTo,
+  RSeq,
+  RAck,
+  Path,
+  ServiceRoute,
+  Privacy,
+  Diversion,
+  HistoryInfo,
+  SipETag,
+  SipIfMatch,
   Count,  // number of known headers; not a header
 };
 
 /// The header a name stands for, in any letter case, long or compact form
-/// (i m f t v l c k s e o u r x b y); Header::Other when unknown.
+/// (i m f t v l c k s e o u r x b y, and a j d n); Header::Other when unknown.
+/// Dispatches on length and first letter: no map, no allocation.
 Header header_from_name(std::string_view name);
 /// The canonical long name of a known header ("Call-ID"); "" for Header::Other.
 std::string_view header_name(Header header);
@@ -112,6 +141,7 @@ struct ParseLimits {
 };
 
 /// A parsed and validated SIP request or response (RFC 3261 §7).
+/// A plain value owned by whoever holds it (the signaling thread, normally); not thread-safe.
 ///
 /// The text is either owned (parsed from a std::string) or borrowed (parsed from a
 /// std::string_view that the caller keeps alive); `take_ownership()` turns the second into the
@@ -121,6 +151,9 @@ struct ParseLimits {
 /// parse_message() guarantees, for every Message it returns: exactly one start line; at least
 /// one Via whose first entry parses; From and To that parse; Call-ID; a CSeq whose method equals
 /// the request method (for requests); a Content-Length that matches the body when present.
+/// It also guarantees that every Via entry, every Contact, Route and Record-Route element and a
+/// sip/sips/tel Request-URI parse (parse_via, parse_contact, parse_name_addr, parse_uri give no
+/// error on them), and that Max-Forwards, when present, is a number from 0 to 255.
 class Message {
  public:
   Message() = default;
@@ -188,6 +221,9 @@ class Message {
  private:
   friend class Parser;
 
+  // Points headers_ at the inline table or at overflow_, after a copy or a move.
+  void rebind_headers();
+
   const char* base() const { return borrowed_ != nullptr ? borrowed_ : owned_.data(); }
 
   std::string owned_;
@@ -219,12 +255,30 @@ class Message {
   ~Message() = default;
 };
 
-/// Parses and validates one SIP message, taking ownership of `text`. On failure the error
-/// says why; its status is 400 (or 413/513 for size limits) for a request that can be answered.
+/// Parses and validates one SIP message, taking ownership of `text`.
+///
+/// Input rules (RFC 3261 §7, §18.3, §25):
+/// - CRLF or LF before the start line is skipped (§7.5). Lines may end in CRLF or a bare LF:
+///   the RFC asks for CRLF, but captured traces and some stacks use LF, and accepting it costs
+///   nothing and loses nothing. A line starting with SP or HTAB continues the header above it;
+///   the value keeps the fold, and the typed parsers read CR and LF as whitespace.
+/// - The headers end at the first empty line, or at the end of the text when there is none.
+///   The body is what follows, cut to Content-Length when that is smaller (§18.3: extra bytes
+///   of a datagram are discarded, RFC 4475 dblreq); a larger Content-Length is an error.
+/// - Bounds: `limits.max_message_size` bytes (513 "Message too large") and
+///   `limits.max_headers` header lines ("Too many headers"). The work is linear in the size.
+///
+/// On failure the ParseError says why ("Missing header: Call-ID", "Duplicate header: CSeq",
+/// "Bad Via: port", "Bad From: unclosed quote", "Bad CSeq: method mismatch", "Bad
+/// Content-Length", "Bad Request-URI: headers", "Bad request line", "Bad status code"...),
+/// where (offset into `text`) and how to answer it: 400; 505 "Version Not Supported" for a
+/// request whose version is SIP/ but not 2.0; 513 for size. For a response the status is 0:
+/// responses are never answered (RFC 3261 §17.1.3 drops a malformed response).
 Result<Message> parse_message(std::string text, const ParseLimits& limits = {});
 
 /// Parses one SIP message without copying: the Message borrows `text`, which must outlive it
-/// (or call take_ownership()).
+/// (or call take_ownership()). Same rules and errors as parse_message(). Allocates nothing for
+/// a valid message of up to 24 header lines (one vector beyond that).
 Result<Message> parse_message_view(std::string_view text, const ParseLimits& limits = {});
 
 template <typename F>

@@ -6,6 +6,12 @@
 
 namespace catchline::sip {
 
+/// Reads the parameter at the front of `rest` into `name` and `value` (both trimmed; value ""
+/// for a flag without '=') and removes it, with its leading ';', from `rest`. Leading ';' and
+/// whitespace are skipped, and ';' inside a quoted value does not end the parameter.
+/// Returns false when `rest` holds no further parameter. Lenient: checks no grammar.
+bool next_param(std::string_view& rest, std::string_view& name, std::string_view& value);
+
 /// The generic parameters after a URI, name-addr or header value: ";name=value;flag".
 /// A view over the text from (and including) the first ';'; looks names up without
 /// allocating. Names compare case-insensitively; values are returned as written (a quoted
@@ -21,6 +27,13 @@ class ParamList {
   bool empty() const { return text_.empty(); }
   /// The text as received, starting with ';' (or "").
   std::string_view text() const { return text_; }
+
+  /// True when the text follows the header parameter grammar of RFC 3261 §25.1:
+  /// *( SEMI token [ EQUAL ( token / host / quoted-string ) ] ) with SWS around ';' and '='.
+  /// Unquoted values may also hold ':' '[' ']' '/' '@' and similar, as stacks send them.
+  /// False for ";;", a missing name, an empty value after '=', an unclosed quote, or text
+  /// that is not a parameter.
+  bool well_formed() const;
 
   /// Calls f(name, value) for every parameter in order (value "" for a flag).
   template <typename F>
@@ -62,28 +75,9 @@ std::string_view trim(std::string_view text);
 template <typename F>
 void ParamList::for_each(F&& f) const {
   std::string_view rest = text_;
-  while (!rest.empty()) {
-    if (rest.front() == ';') {
-      rest.remove_prefix(1);
-    }
-    // Find the end of this parameter, skipping ';' inside quotes.
-    std::size_t end = 0;
-    bool quoted = false;
-    for (; end < rest.size(); ++end) {
-      char c = rest[end];
-      if (quoted && c == '\\') {
-        ++end;
-      } else if (c == '"') {
-        quoted = !quoted;
-      } else if (!quoted && c == ';') {
-        break;
-      }
-    }
-    std::string_view param = rest.substr(0, end);
-    rest.remove_prefix(end < rest.size() ? end : rest.size());
-    std::size_t eq = param.find('=');
-    std::string_view name = trim(param.substr(0, eq));
-    std::string_view value = eq == std::string_view::npos ? std::string_view{} : trim(param.substr(eq + 1));
+  std::string_view name;
+  std::string_view value;
+  while (next_param(rest, name, value)) {
     if (!name.empty()) {
       f(name, value);
     }

@@ -1,0 +1,169 @@
+#include "sip/headers/name_addr.h"
+
+#include <limits>
+
+#include "sip/headers/char_class.h"
+
+namespace catchline::sip {
+
+namespace {
+
+// The index after the closing quote of the quoted-string opening at text[0], or npos.
+std::size_t quoted_end(std::string_view text) {
+  for (std::size_t i = 1; i < text.size(); ++i) {
+    if (text[i] == '\\') {
+      ++i;
+    } else if (text[i] == '"') {
+      return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// A display-name of the token form, *(token LWS): token characters and whitespace. Bytes of
+// UTF-8 sequences are let through too, as phones send unquoted non-ASCII names.
+bool is_display_char(char c) {
+  return chars::is(c, chars::kToken | chars::kSpace) || static_cast<unsigned char>(c) >= 0x80;
+}
+
+ParseError uri_failure(const ParseError& error) {
+  constexpr std::string_view kPrefix = "Bad URI: ";
+  std::string_view reason = error.reason;
+  if (reason.substr(0, kPrefix.size()) == kPrefix) {
+    reason.remove_prefix(kPrefix.size());
+  }
+  return fail("bad URI: " + std::string(reason));
+}
+
+}  // namespace
+
+std::string_view NameAddr::tag() const {
+  return params.get("tag").value_or(std::string_view{});
+}
+
+std::string NameAddr::display() const {
+  if (display_quoted) {
+    return unquote(display_name);
+  }
+  return std::string(display_name);
+}
+
+Result<NameAddr> parse_name_addr(std::string_view text) {
+  text = trim(text);
+  if (text.empty()) {
+    return fail("empty");
+  }
+  NameAddr out;
+  std::size_t open = std::string_view::npos;
+  if (text[0] == '"') {
+    std::size_t close = quoted_end(text);
+    if (close == std::string_view::npos) {
+      return fail("unclosed quote");
+    }
+    out.display_name = text.substr(1, close - 2);
+    out.display_quoted = true;
+    open = chars::span(text, chars::kSpace, close);
+    if (open == text.size() || text[open] != '<') {
+      return fail("no < after display name");
+    }
+  } else {
+    std::size_t k = 0;
+    while (k < text.size() && is_display_char(text[k])) {
+      ++k;
+    }
+    if (k < text.size() && text[k] == '<') {
+      out.display_name = trim(text.substr(0, k));
+      open = k;
+    }
+  }
+
+  std::size_t after = 0;
+  if (open != std::string_view::npos) {
+    // name-addr = [ display-name ] LAQUOT addr-spec RAQUOT: nothing but the URI inside < >
+    // (RFC 4475 §3.1.2.14 badaspec: spaces there make the message invalid).
+    std::size_t close = text.find('>', open + 1);
+    if (close == std::string_view::npos) {
+      return fail("unclosed <");
+    }
+    out.uri_text = text.substr(open + 1, close - open - 1);
+    after = close + 1;
+  } else {
+    if (text.find('<') != std::string_view::npos) {
+      return fail("bad display name");
+    }
+    // RFC 3261 §20.10: without < > the URI ends at the first ';' (those parameters belong to
+    // the header), and a URI holding ',' '?' or ';' must be enclosed (RFC 4475 regbadct).
+    std::size_t end = 0;
+    while (end < text.size() && text[end] != ';' && !chars::is(text[end], chars::kSpace)) {
+      ++end;
+    }
+    out.uri_text = text.substr(0, end);
+    if (out.uri_text.find_first_of("?,") != std::string_view::npos) {
+      return fail("URI with '?' or ',' outside <>");
+    }
+    after = end;
+  }
+
+  auto uri = parse_uri(out.uri_text);
+  if (!uri) {
+    return uri_failure(uri.error());
+  }
+  out.uri = *uri;
+  out.params = ParamList(text.substr(chars::span(text, chars::kSpace, after)));
+  if (!out.params.well_formed()) {
+    return fail("bad parameters");
+  }
+  return out;
+}
+
+Result<Contact> parse_contact(std::string_view text) {
+  text = trim(text);
+  Contact contact;
+  if (text == "*") {
+    contact.star = true;
+    return contact;
+  }
+  auto address = parse_name_addr(text);
+  if (!address) {
+    return address.error();
+  }
+  contact.address = *address;
+
+  if (auto expires = contact.address.params.get("expires")) {
+    if (expires->empty() || !chars::all(*expires, chars::kDigit)) {
+      return fail("bad expires");
+    }
+    // An overlarge value means "as long as you allow" (RFC 4475 §3.1.2.4 scalar02 lets an
+    // element treat it so); the registrar clamps it to its maximum anyway.
+    std::uint64_t value = 0;
+    for (char c : *expires) {
+      value = value * 10 + static_cast<std::uint64_t>(c - '0');
+      if (value > std::numeric_limits<std::uint32_t>::max()) {
+        value = std::numeric_limits<std::uint32_t>::max();
+        break;
+      }
+    }
+    contact.expires = static_cast<std::uint32_t>(value);
+  }
+
+  if (auto q = contact.address.params.get("q")) {
+    // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+    std::string_view v = *q;
+    if (v.empty() || (v[0] != '0' && v[0] != '1') || v.size() > 5 ||
+        (v.size() > 1 && (v[1] != '.' || !chars::all(v.substr(2), chars::kDigit)))) {
+      return fail("bad q");
+    }
+    float value = static_cast<float>(v[0] - '0');
+    float scale = 0.1f;
+    for (std::size_t i = 2; i < v.size(); ++i, scale /= 10) {
+      value += scale * static_cast<float>(v[i] - '0');
+    }
+    if (value > 1.0f) {
+      return fail("bad q");
+    }
+    contact.q = value;
+  }
+  return contact;
+}
+
+}  // namespace catchline::sip

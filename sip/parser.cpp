@@ -1,0 +1,565 @@
+// The SIP message parser (RFC 3261 §7, §18.3, §20, §25): one pass over the text that records
+// each header line as offsets, then checks the headers every layer above relies on and caches
+// them in the Message. Nothing is copied and nothing is allocated for up to 24 header lines.
+
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sip/headers/char_class.h"
+#include "sip/headers/cseq.h"
+#include "sip/headers/name_addr.h"
+#include "sip/headers/params.h"
+#include "sip/headers/simple.h"
+#include "sip/headers/via.h"
+#include "sip/message.h"
+#include "sip/uri.h"
+
+namespace catchline::sip {
+
+namespace {
+
+constexpr std::string_view kSipVersion = "SIP/2.0";
+
+// Where a header that must appear at most once was seen first, and how often.
+struct Seen {
+  std::uint32_t first = 0;
+  std::uint32_t count = 0;
+};
+
+bool is_line_space(char c) {
+  return c == ' ' || c == '\t';
+}
+
+}  // namespace
+
+/// Fills a Message from its text; the friend of Message that sets its private fields.
+class Parser {
+ public:
+  /// Parses `*owned` (taken over) when it is not null, else the borrowed text.
+  static Result<Message> parse(std::string_view borrowed, std::string* owned,
+                               const ParseLimits& limits);
+
+  Parser(Message& message, const ParseLimits& limits)
+      : message_(message), text_(message.raw()), limits_(limits) {}
+
+  /// Parses and validates the whole message; nullopt when it is good.
+  std::optional<ParseError> run() {
+    std::optional<ParseError> error = parse();
+    if (error && response_) {
+      error->status = 0;  // a response is never answered (RFC 3261 §17.1.3)
+    }
+    return error;
+  }
+
+ private:
+  std::optional<ParseError> parse();
+  std::optional<ParseError> request_line(std::string_view line);
+  std::optional<ParseError> status_line(std::string_view line);
+  std::optional<ParseError> header_lines(std::size_t position);
+  std::optional<ParseError> add_header(std::string_view name, std::string_view value);
+  std::optional<ParseError> check_essentials();
+  std::optional<ParseError> check_vias();
+  std::optional<ParseError> check_address(Header header, Span& tag);
+  std::optional<ParseError> check_call_id();
+  std::optional<ParseError> check_cseq();
+  std::optional<ParseError> check_max_forwards();
+  std::optional<ParseError> check_body();
+  std::optional<ParseError> check_lists();
+
+  Span span_of(std::string_view part) const {
+    return {static_cast<std::uint32_t>(part.data() - text_.data()),
+            static_cast<std::uint32_t>(part.size())};
+  }
+  std::size_t offset_of(std::string_view part) const {
+    return static_cast<std::size_t>(part.data() - text_.data());
+  }
+  ParseError error_at(std::string reason, std::string_view where, int status = 400) const {
+    return fail(std::move(reason), offset_of(where), status);
+  }
+  const HeaderField& field(std::uint32_t index) const { return message_.headers_[index]; }
+  std::string_view value_of(std::uint32_t index) const {
+    return message_.view(field(index).value);
+  }
+  Seen* seen_for(Header header);
+
+  Message& message_;
+  const std::string_view text_;
+  const ParseLimits& limits_;
+  bool response_ = false;
+  std::size_t body_begin_ = 0;
+  Seen via_, from_, to_, call_id_, cseq_, max_forwards_, content_length_;
+  bool has_lists_ = false;  // a Contact, Route or Record-Route line was seen
+};
+
+std::optional<ParseError> Parser::parse() {
+  std::size_t position = 0;
+  // RFC 3261 §7.5: CRLFs before the start line are ignored (keep-alives on streams).
+  while (position < text_.size() && (text_[position] == '\r' || text_[position] == '\n')) {
+    ++position;
+  }
+  if (position == text_.size()) {
+    return fail("Empty message", 0);
+  }
+  std::size_t newline = text_.find('\n', position);
+  std::size_t line_end = newline == std::string_view::npos ? text_.size() : newline;
+  std::size_t next = newline == std::string_view::npos ? text_.size() : newline + 1;
+  if (line_end > position && text_[line_end - 1] == '\r') {
+    --line_end;
+  }
+  std::string_view line = text_.substr(position, line_end - position);
+  response_ = line.size() >= 4 && iequals(line.substr(0, 4), "SIP/");
+  if (auto error = response_ ? status_line(line) : request_line(line)) {
+    return error;
+  }
+  if (auto error = header_lines(next)) {
+    return error;
+  }
+  return check_essentials();
+}
+
+// Request-Line = Method SP Request-URI SP SIP-Version CRLF: exactly one SP between the parts
+// (RFC 4475 lwsstart, trws and lwsruri are invalid for that reason).
+std::optional<ParseError> Parser::request_line(std::string_view line) {
+  std::size_t first = line.find(' ');
+  if (first == std::string_view::npos) {
+    return error_at("Bad request line", line);
+  }
+  std::string_view method = line.substr(0, first);
+  if (!chars::is_token(method)) {
+    return error_at("Bad request line: method", line);
+  }
+  std::size_t second = line.find(' ', first + 1);
+  if (second == std::string_view::npos || second == first + 1) {
+    return error_at("Bad request line", line);
+  }
+  std::string_view request_uri = line.substr(first + 1, second - first - 1);
+  std::string_view version = line.substr(second + 1);
+  if (!iequals(version, kSipVersion)) {
+    bool sip_version = version.size() > 4 && iequals(version.substr(0, 4), "SIP/") &&
+                       version.find(' ') == std::string_view::npos;
+    if (sip_version) {
+      return error_at("Version Not Supported", version, 505);
+    }
+    return error_at("Bad request line", line);
+  }
+  auto uri = parse_uri(request_uri);
+  if (!uri) {
+    std::string_view reason = uri.error().reason;
+    constexpr std::string_view kPrefix = "Bad URI: ";
+    if (reason.substr(0, kPrefix.size()) == kPrefix) {
+      reason.remove_prefix(kPrefix.size());
+    }
+    return error_at("Bad Request-URI: " + std::string(reason), request_uri);
+  }
+  // RFC 3261 §19.1.1 (table 1): headers are not allowed in a Request-URI (RFC 4475 escruri).
+  if ((uri->scheme == Scheme::Sip || uri->scheme == Scheme::Sips) && !uri->headers.empty()) {
+    return error_at("Bad Request-URI: headers", request_uri);
+  }
+  message_.method_ = method_from_name(method);
+  message_.method_text_ = span_of(method);
+  message_.request_uri_ = span_of(request_uri);
+  return std::nullopt;
+}
+
+// Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF. A missing reason phrase (no
+// SP after the code) is tolerated; the phrase itself may be empty (RFC 4475 noreason).
+std::optional<ParseError> Parser::status_line(std::string_view line) {
+  std::size_t space = line.find(' ');
+  std::string_view version = line.substr(0, space);
+  if (!iequals(version, kSipVersion)) {
+    return error_at("Version Not Supported", line);
+  }
+  if (space == std::string_view::npos) {
+    return error_at("Bad status code", line);
+  }
+  std::string_view rest = line.substr(space + 1);
+  if (rest.size() < 3 || !chars::all(rest.substr(0, 3), chars::kDigit) ||
+      (rest.size() > 3 && rest[3] != ' ')) {
+    return error_at("Bad status code", rest);
+  }
+  int status = (rest[0] - '0') * 100 + (rest[1] - '0') * 10 + (rest[2] - '0');
+  if (status < 100 || status > 699) {
+    return error_at("Bad status code", rest);
+  }
+  message_.status_ = status;
+  message_.reason_ = span_of(rest.size() > 4 ? rest.substr(4) : rest.substr(rest.size()));
+  return std::nullopt;
+}
+
+// message-header = field-name HCOLON field-value CRLF, HCOLON = *( SP / HTAB ) ":" SWS.
+// A line starting with SP or HTAB continues the one above (RFC 3261 §7.3.1).
+std::optional<ParseError> Parser::header_lines(std::size_t position) {
+  const std::size_t size = text_.size();
+  for (;;) {
+    if (position >= size) {
+      body_begin_ = size;
+      break;
+    }
+    const char first = text_[position];
+    if (first == '\n') {
+      body_begin_ = position + 1;
+      break;
+    }
+    if (first == '\r' && (position + 1 == size || text_[position + 1] == '\n')) {
+      body_begin_ = position + 1 == size ? size : position + 2;
+      break;
+    }
+    std::size_t name_end = chars::span(text_, chars::kToken, position);
+    if (name_end == position) {
+      return fail("Bad header line", position);
+    }
+    std::size_t colon = name_end;
+    while (colon < size && is_line_space(text_[colon])) {
+      ++colon;
+    }
+    if (colon == size || text_[colon] != ':') {
+      return fail("Bad header line: no colon", position);
+    }
+    std::size_t scan = colon + 1;
+    std::size_t value_end = size;
+    std::size_t next = size;
+    for (;;) {
+      const void* found = std::memchr(text_.data() + scan, '\n', size - scan);
+      if (found == nullptr) {
+        break;
+      }
+      std::size_t newline = static_cast<const char*>(found) - text_.data();
+      if (newline + 1 < size && is_line_space(text_[newline + 1])) {
+        scan = newline + 1;  // folded: the value goes on
+        continue;
+      }
+      value_end = newline;
+      next = newline + 1;
+      break;
+    }
+    std::string_view name = text_.substr(position, name_end - position);
+    std::string_view value = trim(text_.substr(colon + 1, value_end - colon - 1));
+    if (value.empty()) {
+      value = text_.substr(colon + 1, 0);
+    }
+    if (auto error = add_header(name, value)) {
+      return error;
+    }
+    position = next;
+  }
+  if (!message_.overflow_.empty()) {
+    message_.headers_ = std::span<HeaderField>(message_.overflow_);
+  }
+  return std::nullopt;
+}
+
+Seen* Parser::seen_for(Header header) {
+  switch (header) {
+    case Header::Via:
+      return &via_;
+    case Header::From:
+      return &from_;
+    case Header::To:
+      return &to_;
+    case Header::CallId:
+      return &call_id_;
+    case Header::CSeq:
+      return &cseq_;
+    case Header::MaxForwards:
+      return &max_forwards_;
+    case Header::ContentLength:
+      return &content_length_;
+    case Header::Contact:
+    case Header::Route:
+    case Header::RecordRoute:
+      has_lists_ = true;
+      return nullptr;
+    default:
+      return nullptr;
+  }
+}
+
+std::optional<ParseError> Parser::add_header(std::string_view name, std::string_view value) {
+  const std::size_t index = message_.header_count_;
+  if (index >= limits_.max_headers) {
+    return error_at("Too many headers", name);
+  }
+  const Header id = header_from_name(name);
+  const HeaderField field{id, span_of(name), span_of(value)};
+  if (index < Message::kInlineHeaders) {
+    message_.inline_headers_[index] = field;
+  } else {
+    if (message_.overflow_.empty()) {
+      // One allocation for the whole message, sized for what the limits allow.
+      message_.overflow_.reserve(std::max<std::size_t>(
+          2 * Message::kInlineHeaders, std::min<std::size_t>(limits_.max_headers, 256)));
+      message_.overflow_.assign(message_.inline_headers_.begin(),
+                                message_.inline_headers_.end());
+    }
+    message_.overflow_.push_back(field);
+  }
+  message_.header_count_ = index + 1;
+  if (Seen* seen = seen_for(id)) {
+    if (seen->count++ == 0) {
+      seen->first = static_cast<std::uint32_t>(index);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<ParseError> Parser::check_essentials() {
+  if (message_.overflow_.empty()) {
+    message_.headers_ = std::span<HeaderField>(message_.inline_headers_);
+  }
+  if (auto error = check_vias()) {
+    return error;
+  }
+  if (auto error = check_address(Header::From, message_.from_tag_)) {
+    return error;
+  }
+  if (auto error = check_address(Header::To, message_.to_tag_)) {
+    return error;
+  }
+  if (auto error = check_call_id()) {
+    return error;
+  }
+  if (auto error = check_cseq()) {
+    return error;
+  }
+  if (auto error = check_max_forwards()) {
+    return error;
+  }
+  if (auto error = check_body()) {
+    return error;
+  }
+  if (has_lists_) {
+    return check_lists();
+  }
+  return std::nullopt;
+}
+
+// Every Via entry must parse: a proxy or UA that answers sends the response along them
+// (RFC 3261 §18.2.2), and RFC 4475 badinv01 shows empty entries that must be refused.
+std::optional<ParseError> Parser::check_vias() {
+  if (via_.count == 0) {
+    return fail("Missing header: Via", 0);
+  }
+  bool top = true;
+  for (std::size_t i = via_.first; i < message_.header_count_; ++i) {
+    if (field(i).id != Header::Via) {
+      continue;
+    }
+    std::string_view value = value_of(i);
+    HeaderList list(value);
+    bool any = false;
+    while (auto entry = list.next()) {
+      any = true;
+      auto via = parse_via(*entry);
+      if (!via) {
+        return error_at(via.error().reason, *entry);
+      }
+      if (top) {
+        message_.top_via_ = span_of(*entry);
+        message_.branch_ = span_of(via->branch);
+        top = false;
+      }
+    }
+    if (list.broken()) {
+      return error_at("Bad Via: unclosed quote", value);
+    }
+    if (!any) {
+      return error_at("Bad Via: empty", value);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<ParseError> Parser::check_address(Header header, Span& tag) {
+  const Seen& seen = header == Header::From ? from_ : to_;
+  const std::string name(header_name(header));
+  if (seen.count == 0) {
+    return fail("Missing header: " + name, 0);
+  }
+  std::string_view value = value_of(seen.first);
+  if (seen.count > 1) {
+    return error_at("Duplicate header: " + name, value);
+  }
+  auto address = parse_name_addr(value);
+  if (!address) {
+    return error_at("Bad " + name + ": " + address.error().reason, value);
+  }
+  std::optional<std::string_view> found = address->params.get("tag");
+  if (found) {
+    if (!found->empty() && !chars::is_token(*found)) {
+      return error_at("Bad " + name + ": tag", value);
+    }
+    tag = span_of(*found);
+  }
+  return std::nullopt;
+}
+
+// Call-ID = word [ "@" word ] (RFC 3261 §20.8): printable characters without whitespace.
+std::optional<ParseError> Parser::check_call_id() {
+  if (call_id_.count == 0) {
+    return fail("Missing header: Call-ID", 0);
+  }
+  std::string_view value = value_of(call_id_.first);
+  if (call_id_.count > 1) {
+    return error_at("Duplicate header: Call-ID", value);
+  }
+  if (value.empty()) {
+    return error_at("Bad Call-ID", value);
+  }
+  for (char c : value) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte >= 0x7F) {
+      return error_at("Bad Call-ID", value);
+    }
+  }
+  message_.call_id_ = span_of(value);
+  return std::nullopt;
+}
+
+std::optional<ParseError> Parser::check_cseq() {
+  if (cseq_.count == 0) {
+    return fail("Missing header: CSeq", 0);
+  }
+  std::string_view value = value_of(cseq_.first);
+  if (cseq_.count > 1) {
+    return error_at("Duplicate header: CSeq", value);
+  }
+  auto cseq = parse_cseq(value);
+  if (!cseq) {
+    return error_at(cseq.error().reason, value);
+  }
+  if (response_) {
+    message_.method_ = cseq->method;
+    message_.method_text_ = span_of(cseq->method_name);
+  } else if (cseq->method_name != message_.method_name()) {
+    // RFC 3261 §8.1.1.5: the CSeq method MUST match the request's (RFC 4475 mismatch01/02).
+    return error_at("Bad CSeq: method mismatch", value);
+  }
+  message_.cseq_number_ = cseq->number;
+  message_.cseq_method_ = cseq->method;
+  message_.cseq_method_text_ = span_of(cseq->method_name);
+  return std::nullopt;
+}
+
+// Max-Forwards = 1*DIGIT, 0..255 in practice (RFC 3261 §20.22); absent is tolerated on receipt.
+std::optional<ParseError> Parser::check_max_forwards() {
+  if (max_forwards_.count == 0) {
+    return std::nullopt;
+  }
+  std::string_view value = value_of(max_forwards_.first);
+  if (max_forwards_.count > 1) {
+    return error_at("Duplicate header: Max-Forwards", value);
+  }
+  auto hops = parse_unsigned(value, 255);
+  if (!hops) {
+    return error_at("Bad Max-Forwards", value);
+  }
+  message_.max_forwards_ = static_cast<int>(*hops);
+  return std::nullopt;
+}
+
+// RFC 3261 §18.3: a datagram's body is what follows the blank line; a Content-Length beyond it
+// is an error (RFC 4475 clerr), a smaller one cuts the body (dblreq). RFC 4475 mcl01 and ncl:
+// several or negative values are refused.
+std::optional<ParseError> Parser::check_body() {
+  std::string_view body = text_.substr(body_begin_);
+  if (content_length_.count > 0) {
+    std::string_view value = value_of(content_length_.first);
+    if (content_length_.count > 1) {
+      return error_at("Duplicate header: Content-Length", value);
+    }
+    auto length = parse_unsigned(value);
+    if (!length || *length > body.size()) {
+      return error_at("Bad Content-Length", value);
+    }
+    body = body.substr(0, *length);
+  }
+  message_.body_ = span_of(body);
+  return std::nullopt;
+}
+
+// Contact, Route and Record-Route elements must parse, so that the dialog layer can rely on
+// them. "Contact: *" stands alone (RFC 3261 §10.2.2).
+std::optional<ParseError> Parser::check_lists() {
+  bool star = false;
+  std::size_t contacts = 0;
+  for (std::size_t i = 0; i < message_.header_count_; ++i) {
+    const Header id = field(i).id;
+    if (id != Header::Contact && id != Header::Route && id != Header::RecordRoute) {
+      continue;
+    }
+    const std::string name(header_name(id));
+    std::string_view value = value_of(i);
+    HeaderList list(value);
+    bool any = false;
+    while (auto element = list.next()) {
+      any = true;
+      if (id == Header::Contact) {
+        auto contact = parse_contact(*element);
+        if (!contact) {
+          return error_at("Bad Contact: " + contact.error().reason, *element);
+        }
+        star = star || contact->star;
+        ++contacts;
+      } else {
+        auto address = parse_name_addr(*element);
+        if (!address) {
+          return error_at("Bad " + name + ": " + address.error().reason, *element);
+        }
+      }
+    }
+    if (list.broken()) {
+      return error_at("Bad " + name + ": unclosed quote or <", value);
+    }
+    if (!any) {
+      return error_at("Bad " + name + ": empty", value);
+    }
+  }
+  if (star && contacts > 1) {
+    return fail("Bad Contact: * with other contacts", 0);
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// A borrowed empty text has no data pointer; point it somewhere valid.
+constexpr char kEmptyText[] = "";
+
+std::size_t size_limit(const ParseLimits& limits) {
+  return std::min<std::size_t>(limits.max_message_size, std::numeric_limits<std::uint32_t>::max());
+}
+
+}  // namespace
+
+Result<Message> Parser::parse(std::string_view borrowed, std::string* owned,
+                              const ParseLimits& limits) {
+  std::size_t size = owned != nullptr ? owned->size() : borrowed.size();
+  if (size > size_limit(limits)) {
+    return fail("Message too large", size_limit(limits), 513);
+  }
+  Message message;
+  message.size_ = static_cast<std::uint32_t>(size);
+  if (owned != nullptr) {
+    message.owned_ = std::move(*owned);
+  } else {
+    message.borrowed_ = borrowed.data() != nullptr ? borrowed.data() : kEmptyText;
+  }
+  Parser parser(message, limits);
+  if (auto error = parser.run()) {
+    return std::move(*error);
+  }
+  return message;
+}
+
+Result<Message> parse_message_view(std::string_view text, const ParseLimits& limits) {
+  return Parser::parse(text, nullptr, limits);
+}
+
+Result<Message> parse_message(std::string text, const ParseLimits& limits) {
+  return Parser::parse({}, &text, limits);
+}
+
+}  // namespace catchline::sip
