@@ -330,7 +330,7 @@ MessageBuilder& MessageBuilder::body(std::string_view content_type, std::string_
   return *this;
 }
 
-std::string MessageBuilder::finish() && {
+std::string MessageBuilder::finish() {
   // RFC 3261 §20.14: Content-Length is always written (it is mandatory over stream
   // transports and harmless over UDP), and Content-Type only describes a body that exists.
   if (!body_.empty()) {

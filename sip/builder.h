@@ -42,8 +42,9 @@ class MessageBuilder {
   /// Sets the body and its Content-Type (an empty body writes no Content-Type).
   MessageBuilder& body(std::string_view content_type, std::string_view body);
 
-  /// The finished message text; the builder is spent.
-  std::string finish() &&;
+  /// The finished message text; the builder is spent (its text is moved out). Callable on an
+  /// lvalue so that a chain `request(...).header(...).finish()` works.
+  std::string finish();
 
  private:
   friend MessageBuilder response_to(const Message&, int, std::string_view, std::string_view,

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "sip/result.h"
 
@@ -71,6 +72,14 @@ Result<Challenge> parse_challenge(std::string_view value);
 /// Parses one Authorization / Proxy-Authorization value, with the grammar and errors of
 /// parse_challenge() but "Bad credentials: ..." reasons.
 Result<Credentials> parse_credentials(std::string_view value);
+
+/// A temporary std::string would leave every view dangling: refused at compile time.
+template <typename Text>
+requires std::is_same_v<Text, std::string> Result<Challenge> parse_challenge(Text&& value)
+= delete;
+template <typename Text>
+requires std::is_same_v<Text, std::string> Result<Credentials> parse_credentials(Text&& value)
+= delete;
 
 /// The shared grammar behind both parsers; `what` names the header kind in error reasons.
 Result<AuthValue> parse_auth_value(std::string_view value, std::string_view what);
