@@ -217,8 +217,8 @@ static_assert(std::size(kCanonicalNames) == static_cast<std::size_t>(Header::Cou
               "every Header needs its canonical name");
 
 constexpr std::string_view kMethodNames[] = {
-    "INVITE", "ACK",    "BYE",    "CANCEL", "REGISTER", "OPTIONS", "INFO",
-    "UPDATE", "PRACK",  "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH",
+    "INVITE", "ACK",   "BYE",       "CANCEL", "REGISTER", "OPTIONS", "INFO",
+    "UPDATE", "PRACK", "SUBSCRIBE", "NOTIFY", "REFER",    "MESSAGE", "PUBLISH",
 };
 static_assert(std::size(kMethodNames) == static_cast<std::size_t>(Method::Other),
               "every Method needs its name");
@@ -249,7 +249,9 @@ Method method_from_name(std::string_view name) {
     case 'U':
       return is(Method::Update) ? Method::Update : Method::Other;
     case 'P':
-      return is(Method::Prack) ? Method::Prack : is(Method::Publish) ? Method::Publish : Method::Other;
+      return is(Method::Prack)     ? Method::Prack
+             : is(Method::Publish) ? Method::Publish
+                                   : Method::Other;
     case 'S':
       return is(Method::Subscribe) ? Method::Subscribe : Method::Other;
     case 'N':
@@ -271,8 +273,7 @@ Header header_from_name(std::string_view name) {
     return Header::Other;
   }
   const char first = chars::lower(name[0]);
-  for (std::size_t i = kNameIndex.begin[name.size()]; i < kNameIndex.begin[name.size() + 1];
-       ++i) {
+  for (std::size_t i = kNameIndex.begin[name.size()]; i < kNameIndex.begin[name.size() + 1]; ++i) {
     const std::string_view candidate = kNameIndex.entries[i].name;
     if (candidate[0] != first) {
       continue;
@@ -339,9 +340,7 @@ void Message::rebind_headers() {
   }
 }
 
-Message::Message(const Message& other) {
-  *this = other;
-}
+Message::Message(const Message& other) { *this = other; }
 
 Message& Message::operator=(const Message& other) {
   if (this == &other) {
@@ -373,9 +372,7 @@ Message& Message::operator=(const Message& other) {
   return *this;
 }
 
-Message::Message(Message&& other) noexcept {
-  *this = std::move(other);
-}
+Message::Message(Message&& other) noexcept { *this = std::move(other); }
 
 Message& Message::operator=(Message&& other) noexcept {
   if (this == &other) {

@@ -40,16 +40,16 @@ std::string_view method_name(Method method);
 /// Headers the stack knows by name. Anything else is Header::Other and is kept as text.
 enum class Header : std::uint8_t {
   Other,
-  Via,                 // v
-  From,                // f
-  To,                  // t
-  CallId,              // i
+  Via,     // v
+  From,    // f
+  To,      // t
+  CallId,  // i
   CSeq,
   MaxForwards,
-  ContentLength,       // l
-  ContentType,         // c
-  ContentEncoding,     // e
-  Contact,             // m
+  ContentLength,    // l
+  ContentType,      // c
+  ContentEncoding,  // e
+  Contact,          // m
   Route,
   RecordRoute,
   Authorization,
@@ -59,8 +59,8 @@ enum class Header : std::uint8_t {
   AuthenticationInfo,
   Expires,
   MinExpires,
-  Event,               // o
-  AllowEvents,         // u
+  Event,        // o
+  AllowEvents,  // u
   SubscriptionState,
   Replaces,
   Reason,
@@ -69,20 +69,20 @@ enum class Header : std::uint8_t {
   RemotePartyId,
   Allow,
   Accept,
-  Supported,           // k
+  Supported,  // k
   Require,
   ProxyRequire,
   Unsupported,
   UserAgent,
   Server,
   Warning,
-  ReferTo,             // r
-  ReferredBy,          // b
-  Subject,             // s
+  ReferTo,     // r
+  ReferredBy,  // b
+  Subject,     // s
   Date,
   Timestamp,
   RetryAfter,
-  SessionExpires,      // x
+  SessionExpires,  // x
   MinSe,
   Identity,            // y
   IdentityInfo,        // n
@@ -175,9 +175,7 @@ class Message {
 
   // Headers.
   /// Every header line in order of arrival.
-  std::span<const HeaderField> headers() const {
-    return {headers_.data(), header_count_};
-  }
+  std::span<const HeaderField> headers() const { return {headers_.data(), header_count_}; }
   /// The value of the first header line of this kind, or nullopt when there is none.
   std::optional<std::string_view> header_value(Header header) const;
   /// The value of the first header line named `name` (any case, compact forms too).

@@ -29,9 +29,7 @@ struct Seen {
   std::uint32_t count = 0;
 };
 
-bool is_line_space(char c) {
-  return c == ' ' || c == '\t';
-}
+bool is_line_space(char c) { return c == ' ' || c == '\t'; }
 
 }  // namespace
 
@@ -80,9 +78,7 @@ class Parser {
     return fail(std::move(reason), offset_of(where), status);
   }
   const HeaderField& field(std::uint32_t index) const { return message_.headers_[index]; }
-  std::string_view value_of(std::uint32_t index) const {
-    return message_.view(field(index).value);
-  }
+  std::string_view value_of(std::uint32_t index) const { return message_.view(field(index).value); }
   Seen* seen_for(Header header);
 
   Message& message_;
@@ -291,8 +287,7 @@ std::optional<ParseError> Parser::add_header(std::string_view name, std::string_
       // One allocation for the whole message, sized for what the limits allow.
       message_.overflow_.reserve(std::max<std::size_t>(
           2 * Message::kInlineHeaders, std::min<std::size_t>(limits_.max_headers, 256)));
-      message_.overflow_.assign(message_.inline_headers_.begin(),
-                                message_.inline_headers_.end());
+      message_.overflow_.assign(message_.inline_headers_.begin(), message_.inline_headers_.end());
     }
     message_.overflow_.push_back(field);
   }

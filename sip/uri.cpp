@@ -232,8 +232,8 @@ bool headers_included(std::string_view a, std::string_view b) {
   for_each_uri_header(a, [&](std::string_view name, std::string_view value) {
     bool found = false;
     for_each_uri_header(b, [&](std::string_view other_name, std::string_view other_value) {
-      found = found || (escaped_equal(name, other_name, true) &&
-                        escaped_equal(value, other_value, false));
+      found = found ||
+              (escaped_equal(name, other_name, true) && escaped_equal(value, other_value, false));
     });
     included = included && found;
   });
@@ -241,9 +241,7 @@ bool headers_included(std::string_view a, std::string_view b) {
 }
 
 // RFC 3966 §3: visual separators carry no meaning.
-bool is_visual_separator(char c) {
-  return c == '-' || c == '.' || c == '(' || c == ')';
-}
+bool is_visual_separator(char c) { return c == '-' || c == '.' || c == '(' || c == ')'; }
 
 bool tel_number_equal(std::string_view a, std::string_view b) {
   std::size_t i = 0;

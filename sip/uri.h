@@ -19,10 +19,10 @@ struct Uri {
   std::string_view scheme_text;  // as written: "sip", "SIPS", "tel"
   std::string_view user;         // "" when absent; for tel: the number
   std::optional<std::string_view> password;
-  std::string_view host;         // IPv6 references keep their brackets: "[2001:db8::1]"
+  std::string_view host;  // IPv6 references keep their brackets: "[2001:db8::1]"
   std::optional<std::uint16_t> port;
-  ParamList params;              // ";transport=tcp;lr"
-  std::string_view headers;      // after '?', without it: "subject=x&priority=urgent"
+  ParamList params;          // ";transport=tcp;lr"
+  std::string_view headers;  // after '?', without it: "subject=x&priority=urgent"
 
   bool is_ipv6() const { return !host.empty() && host.front() == '['; }
   /// The host without IPv6 brackets.

@@ -10,21 +10,21 @@
 namespace catchline::sip::chars {
 
 enum : std::uint16_t {
-  kToken = 1 << 0,       // token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
-  kSpace = 1 << 1,       // SP / HTAB / CR / LF: whitespace once folding is taken into account
-  kDigit = 1 << 2,       // DIGIT
-  kHex = 1 << 3,         // HEXDIG (either case)
-  kAlpha = 1 << 4,       // ALPHA
-  kUser = 1 << 5,        // user: unreserved / "%" / user-unreserved (& = + $ , ; ? /)
-  kPassword = 1 << 6,    // password: unreserved / "%" / & = + $ ,
-  kParam = 1 << 7,       // paramchar: unreserved / "%" / param-unreserved ([ ] / : & + $)
-  kHeader = 1 << 8,      // hname / hvalue: unreserved / "%" / hnv-unreserved ([ ] / ? : + $)
-  kHost = 1 << 9,        // hostname and IPv4 characters: alphanum / "-" / "." (and "_", seen in
-                         // the wild although RFC 1034 forbids it)
-  kSchemeChar = 1 << 10, // scheme after its first letter: ALPHA / DIGIT / "+" / "-" / "."
-  kTel = 1 << 11,        // tel number: digits, hex digits, "*" "#" "+" and visual separators
-  kParamValue = 1 << 12, // unquoted header parameter value: token, host and IPv6 characters
-                         // and the few others that real stacks send unquoted
+  kToken = 1 << 0,  // token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
+  kSpace = 1 << 1,  // SP / HTAB / CR / LF: whitespace once folding is taken into account
+  kDigit = 1 << 2,  // DIGIT
+  kHex = 1 << 3,    // HEXDIG (either case)
+  kAlpha = 1 << 4,  // ALPHA
+  kUser = 1 << 5,   // user: unreserved / "%" / user-unreserved (& = + $ , ; ? /)
+  kPassword = 1 << 6,     // password: unreserved / "%" / & = + $ ,
+  kParam = 1 << 7,        // paramchar: unreserved / "%" / param-unreserved ([ ] / : & + $)
+  kHeader = 1 << 8,       // hname / hvalue: unreserved / "%" / hnv-unreserved ([ ] / ? : + $)
+  kHost = 1 << 9,         // hostname and IPv4 characters: alphanum / "-" / "." (and "_", seen in
+                          // the wild although RFC 1034 forbids it)
+  kSchemeChar = 1 << 10,  // scheme after its first letter: ALPHA / DIGIT / "+" / "-" / "."
+  kTel = 1 << 11,         // tel number: digits, hex digits, "*" "#" "+" and visual separators
+  kParamValue = 1 << 12,  // unquoted header parameter value: token, host and IPv6 characters
+                          // and the few others that real stacks send unquoted
 };
 
 namespace detail {
@@ -39,8 +39,7 @@ constexpr std::array<std::uint16_t, 256> make_table() {
   constexpr std::string_view alpha = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
   constexpr std::string_view mark = "-_.!~*'()";
   for (std::string_view alnum : {digits, alpha}) {
-    add(alnum, kToken | kUser | kPassword | kParam | kHeader | kHost | kSchemeChar |
-                   kParamValue);
+    add(alnum, kToken | kUser | kPassword | kParam | kHeader | kHost | kSchemeChar | kParamValue);
   }
   add(digits, kDigit | kTel);
   add(alpha, kAlpha);
@@ -88,9 +87,7 @@ inline std::size_t span(std::string_view text, std::uint16_t cls, std::size_t fr
 }
 
 /// A non-empty token (RFC 3261 §25.1).
-inline bool is_token(std::string_view text) {
-  return !text.empty() && all(text, kToken);
-}
+inline bool is_token(std::string_view text) { return !text.empty() && all(text, kToken); }
 
 /// The value of a hex digit; only for bytes in kHex.
 inline int hex_value(char c) {
@@ -100,8 +97,6 @@ inline int hex_value(char c) {
   return (c | 0x20) - 'a' + 10;
 }
 
-inline char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c;
-}
+inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c; }
 
 }  // namespace catchline::sip::chars

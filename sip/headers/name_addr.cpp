@@ -37,9 +37,7 @@ ParseError uri_failure(const ParseError& error) {
 
 }  // namespace
 
-std::string_view NameAddr::tag() const {
-  return params.get("tag").value_or(std::string_view{});
-}
+std::string_view NameAddr::tag() const { return params.get("tag").value_or(std::string_view{}); }
 
 std::string NameAddr::display() const {
   if (display_quoted) {

@@ -18,9 +18,9 @@ struct NameAddr {
   bool display_quoted = false;    // true when it was a quoted-string: use unquote()
   std::string_view uri_text;      // the URI as written, without < >
   Uri uri;
-  ParamList params;               // header parameters: ";tag=abc;expires=60"
+  ParamList params;  // header parameters: ";tag=abc;expires=60"
 
-  std::string_view tag() const;   // the tag parameter, "" when absent
+  std::string_view tag() const;  // the tag parameter, "" when absent
   /// The display name with quotes and escapes resolved.
   std::string display() const;
 };

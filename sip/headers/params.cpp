@@ -132,7 +132,8 @@ bool ParamList::well_formed() const {
 std::optional<std::string_view> HeaderList::next() {
   for (;;) {
     std::size_t begin = 0;
-    while (begin < rest_.size() && (rest_[begin] == ',' || chars::is(rest_[begin], chars::kSpace))) {
+    while (begin < rest_.size() &&
+           (rest_[begin] == ',' || chars::is(rest_[begin], chars::kSpace))) {
       ++begin;
     }
     if (begin == rest_.size()) {
@@ -195,8 +196,8 @@ std::string unescape(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '%' && i + 2 < text.size() && chars::is(text[i + 1], chars::kHex) &&
         chars::is(text[i + 2], chars::kHex)) {
-      out.push_back(static_cast<char>(chars::hex_value(text[i + 1]) * 16 +
-                                      chars::hex_value(text[i + 2])));
+      out.push_back(
+          static_cast<char>(chars::hex_value(text[i + 1]) * 16 + chars::hex_value(text[i + 2])));
       i += 2;
     } else {
       out.push_back(text[i]);

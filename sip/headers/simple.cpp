@@ -33,9 +33,7 @@ std::string_view strip_quotes(std::string_view text) {
 
 }  // namespace
 
-bool is_token(std::string_view text) {
-  return chars::is_token(text);
-}
+bool is_token(std::string_view text) { return chars::is_token(text); }
 
 Result<std::uint32_t> parse_unsigned(std::string_view value, std::uint32_t max) {
   value = trim(value);

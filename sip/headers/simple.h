@@ -68,9 +68,9 @@ Result<Replaces> parse_replaces(std::string_view value);
 /// One Reason element (RFC 3326): SIP;cause=200;text="Call completed elsewhere".
 /// Errors: "Bad Reason: protocol", "Bad Reason: parameters", "Bad Reason: cause".
 struct Reason {
-  std::string_view protocol;           // "SIP", "Q.850"
+  std::string_view protocol;  // "SIP", "Q.850"
   std::optional<std::uint32_t> cause;
-  std::string_view text;               // quoted text without quotes, escapes unresolved
+  std::string_view text;  // quoted text without quotes, escapes unresolved
 };
 Result<Reason> parse_reason(std::string_view value);
 

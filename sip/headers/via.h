@@ -23,11 +23,11 @@ struct Via {
   std::string_view sent_by;           // "host:port" or "host" as written, for comparison
   std::string_view branch;            // "" when absent
   std::optional<std::string_view> received;
-  bool rport = false;                      // rport present (with or without a value)
+  bool rport = false;  // rport present (with or without a value)
   std::optional<std::uint16_t> rport_value;
   std::optional<std::string_view> maddr;
   std::optional<int> ttl;
-  ParamList params;                   // every parameter as received
+  ParamList params;  // every parameter as received
 
   /// True when the branch starts with the magic cookie (RFC 3261 matching applies).
   bool rfc3261_branch() const { return branch.substr(0, kBranchCookie.size()) == kBranchCookie; }

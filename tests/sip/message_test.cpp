@@ -64,13 +64,26 @@ TEST(HeaderNames, RoundTripEveryKnownHeaderInAnyCase) {
 
 TEST(HeaderNames, KnowTheCompactForms) {
   const std::pair<std::string_view, Header> forms[] = {
-      {"i", Header::CallId},          {"m", Header::Contact},       {"f", Header::From},
-      {"t", Header::To},              {"v", Header::Via},           {"l", Header::ContentLength},
-      {"c", Header::ContentType},     {"k", Header::Supported},     {"s", Header::Subject},
-      {"e", Header::ContentEncoding}, {"o", Header::Event},         {"u", Header::AllowEvents},
-      {"r", Header::ReferTo},         {"x", Header::SessionExpires}, {"b", Header::ReferredBy},
-      {"y", Header::Identity},        {"a", Header::AcceptContact}, {"j", Header::RejectContact},
-      {"d", Header::RequestDisposition}, {"n", Header::IdentityInfo},
+      {"i", Header::CallId},
+      {"m", Header::Contact},
+      {"f", Header::From},
+      {"t", Header::To},
+      {"v", Header::Via},
+      {"l", Header::ContentLength},
+      {"c", Header::ContentType},
+      {"k", Header::Supported},
+      {"s", Header::Subject},
+      {"e", Header::ContentEncoding},
+      {"o", Header::Event},
+      {"u", Header::AllowEvents},
+      {"r", Header::ReferTo},
+      {"x", Header::SessionExpires},
+      {"b", Header::ReferredBy},
+      {"y", Header::Identity},
+      {"a", Header::AcceptContact},
+      {"j", Header::RejectContact},
+      {"d", Header::RequestDisposition},
+      {"n", Header::IdentityInfo},
   };
   for (const auto& [name, header] : forms) {
     EXPECT_EQ(header_from_name(name), header) << name;
@@ -93,9 +106,8 @@ TEST(Message, ListsHeadersInOrderWithNamesAndValuesAsReceived) {
   for (const HeaderField& field : message->headers()) {
     names.emplace_back(message->view(field.name));
   }
-  std::vector<std::string> expected{"Via",   "Max-Forwards", "To",       "From",
-                                    "Call-ID", "CSeq",       "Route",    "Route",
-                                    "X-Custom", "Content-Length"};
+  std::vector<std::string> expected{"Via",  "Max-Forwards", "To",    "From",     "Call-ID",
+                                    "CSeq", "Route",        "Route", "X-Custom", "Content-Length"};
   EXPECT_EQ(names, expected);
   EXPECT_EQ(message->headers()[8].id, Header::Other);
   EXPECT_EQ(message->view(message->headers()[8].value), "one");
@@ -107,7 +119,8 @@ TEST(Message, CountsAndVisitsHeaderLinesOfAKind) {
   EXPECT_EQ(message->header_count(Header::Route), 2u);
   EXPECT_EQ(message->header_count(Header::Contact), 0u);
   std::vector<std::string> routes;
-  message->for_each_value(Header::Route, [&](std::string_view value) { routes.emplace_back(value); });
+  message->for_each_value(Header::Route,
+                          [&](std::string_view value) { routes.emplace_back(value); });
   std::vector<std::string> expected{"<sip:p1.example.com;lr>",
                                     "<sip:p2.example.com;lr>, <sip:p3.example.com;lr>"};
   EXPECT_EQ(routes, expected);

@@ -6,7 +6,8 @@ namespace catchline::sip {
 namespace {
 
 TEST(NameAddrParser, ReadsQuotedDisplayNameUriAndParameters) {
-  auto address = parse_name_addr("\"Alice \\\"A\\\" Smith\" <sip:alice@atlanta.example.com>;tag=1928301774");
+  auto address =
+      parse_name_addr("\"Alice \\\"A\\\" Smith\" <sip:alice@atlanta.example.com>;tag=1928301774");
   ASSERT_TRUE(address) << address.error().reason;
   EXPECT_TRUE(address->display_quoted);
   EXPECT_EQ(address->display_name, "Alice \\\"A\\\" Smith");
@@ -49,7 +50,8 @@ TEST(NameAddrParser, KeepsUriParametersInsideAngles) {
 }
 
 TEST(NameAddrParser, AcceptsFoldedWhitespaceBeforeParameters) {
-  auto address = parse_name_addr("\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8");
+  auto address = parse_name_addr(
+      "\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8");
   ASSERT_TRUE(address) << address.error().reason;
   EXPECT_EQ(address->display(), "J Rosenberg \\\"");
   EXPECT_EQ(address->tag(), "98asjd8");
@@ -126,7 +128,8 @@ TEST(ContactParser, ReadsQValuesOfTheGrammar) {
     std::string_view q;
     float value;
   };
-  const Case cases[] = {{"0", 0.0f}, {"1", 1.0f}, {"1.000", 1.0f}, {"0.5", 0.5f}, {"0.001", 0.001f}};
+  const Case cases[] = {
+      {"0", 0.0f}, {"1", 1.0f}, {"1.000", 1.0f}, {"0.5", 0.5f}, {"0.001", 0.001f}};
   for (const Case& c : cases) {
     auto contact = parse_contact("<sip:a@b>;q=" + std::string(c.q));
     ASSERT_TRUE(contact) << c.q;

@@ -29,12 +29,13 @@ std::string crlf(std::string_view text) {
 std::string request(std::string_view extra = "", std::string_view body = "",
                     std::string_view start = "INVITE sip:bob@biloxi.example.com SIP/2.0") {
   std::string text(start);
-  text += "\r\nVia: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n"
-          "Max-Forwards: 70\r\n"
-          "To: Bob <sip:bob@biloxi.example.com>\r\n"
-          "From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
-          "Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
-          "CSeq: 314159 INVITE\r\n";
+  text +=
+      "\r\nVia: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n"
+      "Max-Forwards: 70\r\n"
+      "To: Bob <sip:bob@biloxi.example.com>\r\n"
+      "From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n"
+      "Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n"
+      "CSeq: 314159 INVITE\r\n";
   text += crlf(extra);
   text += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   text += body;
@@ -46,7 +47,8 @@ constexpr std::string_view kSdp =
     "c=IN IP4 192.0.2.101\r\nt=0 0\r\nm=audio 49172 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
 
 TEST(MessageParser, ReadsARequestAndItsEssentials) {
-  std::string text = request("Contact: <sip:alice@pc33.atlanta.example.com>\nContent-Type: application/sdp\n", kSdp);
+  std::string text = request(
+      "Contact: <sip:alice@pc33.atlanta.example.com>\nContent-Type: application/sdp\n", kSdp);
   auto message = parse_message_view(text);
   ASSERT_TRUE(message) << message.error().reason;
   EXPECT_TRUE(message->is_request());
@@ -180,11 +182,12 @@ TEST(MessageParser, KeepsManyHeadersBeyondTheInlineTable) {
 }
 
 TEST(MessageParser, ValidatesEveryViaContactAndRouteElement) {
-  EXPECT_TRUE(parse_message(request(
-      "Via: SIP/2.0/TCP a.example.com;branch=z9hG4bK1, SIP/2.0/UDP [2001:db8::1]:5070;branch=z9hG4bK2\n"
-      "Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\n"
-      "Record-Route: <sip:p3.example.com;lr>\n"
-      "Contact: \"A, B\" <sip:a@b>;expires=60, <sip:c@d>\n")));
+  EXPECT_TRUE(
+      parse_message(request("Via: SIP/2.0/TCP a.example.com;branch=z9hG4bK1, SIP/2.0/UDP "
+                            "[2001:db8::1]:5070;branch=z9hG4bK2\n"
+                            "Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\n"
+                            "Record-Route: <sip:p3.example.com;lr>\n"
+                            "Contact: \"A, B\" <sip:a@b>;expires=60, <sip:c@d>\n")));
   struct Case {
     std::string_view extra;
     std::string_view reason;
@@ -198,7 +201,8 @@ TEST(MessageParser, ValidatesEveryViaContactAndRouteElement) {
       {"Contact: <sip:a@b\n", "Bad Contact: unclosed <"},
       {"Contact:\n", "Bad Contact: empty"},
       {"Route: <sip:p1.example.com;lr>, <sip:p2 .example.com>\n", "Bad Route: bad URI: host"},
-      {"Record-Route: sip:p1.example.com?x=y\n", "Bad Record-Route: URI with '?' or ',' outside <>"},
+      {"Record-Route: sip:p1.example.com?x=y\n",
+       "Bad Record-Route: URI with '?' or ',' outside <>"},
   };
   for (const Case& c : cases) {
     auto message = parse_message(request(c.extra));
@@ -209,7 +213,8 @@ TEST(MessageParser, ValidatesEveryViaContactAndRouteElement) {
 }
 
 TEST(MessageParser, AcceptsAStarContactAlone) {
-  std::string text = request("Contact: *\nExpires: 0\n", "", "REGISTER sip:registrar.example.com SIP/2.0");
+  std::string text =
+      request("Contact: *\nExpires: 0\n", "", "REGISTER sip:registrar.example.com SIP/2.0");
   text.replace(text.find("314159 INVITE"), 13, "314159 REGISTER");
   auto registration = parse_message(text);
   ASSERT_TRUE(registration) << registration.error().reason;
@@ -242,20 +247,21 @@ TEST(MessageParser, RefusesBrokenRequestsWithReasons) {
        "Bad request line: method"},
       {"INVITE sip:bob@biloxi.example.com SIP/2.0", "INVITE <sip:bob@biloxi.example.com> SIP/2.0",
        "Bad Request-URI: no scheme"},
-      {"INVITE sip:bob@biloxi.example.com SIP/2.0", "INVITE sip:bob@biloxi.example.com?Route=x SIP/2.0",
-       "Bad Request-URI: headers"},
+      {"INVITE sip:bob@biloxi.example.com SIP/2.0",
+       "INVITE sip:bob@biloxi.example.com?Route=x SIP/2.0", "Bad Request-URI: headers"},
       {"INVITE sip:bob@biloxi.example.com SIP/2.0", "INVITE sip:2001:db8::10 SIP/2.0",
        "Bad Request-URI: port"},
       {"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n", "", "Missing header: Call-ID"},
       {"Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n", "",
        "Missing header: Via"},
       {"To: Bob <sip:bob@biloxi.example.com>\r\n", "", "Missing header: To"},
-      {"From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n", "", "Missing header: From"},
+      {"From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n", "",
+       "Missing header: From"},
       {"CSeq: 314159 INVITE\r\n", "", "Missing header: CSeq"},
       {"CSeq: 314159 INVITE\r\n", "CSeq: 314159 INVITE\r\nCSeq: 314160 INVITE\r\n",
        "Duplicate header: CSeq"},
-      {"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n",
-       "Call-ID: a\r\ni: b\r\n", "Duplicate header: Call-ID"},
+      {"Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\n", "Call-ID: a\r\ni: b\r\n",
+       "Duplicate header: Call-ID"},
       {"To: Bob <sip:bob@biloxi.example.com>\r\n",
        "To: <sip:bob@biloxi.example.com>\r\nt: <sip:carol@chicago.example.com>\r\n",
        "Duplicate header: To"},
@@ -265,8 +271,8 @@ TEST(MessageParser, RefusesBrokenRequestsWithReasons) {
       {"CSeq: 314159 INVITE", "CSeq: 314159 OPTIONS", "Bad CSeq: method mismatch"},
       {"CSeq: 314159 INVITE", "CSeq: 314159 invite", "Bad CSeq: method mismatch"},
       {"CSeq: 314159 INVITE", "CSeq: 4294967301 INVITE", "Bad CSeq: number"},
-      {"From: Alice <sip:alice@atlanta.example.com>", "From: \"Alice <sip:alice@atlanta.example.com>",
-       "Bad From: unclosed quote"},
+      {"From: Alice <sip:alice@atlanta.example.com>",
+       "From: \"Alice <sip:alice@atlanta.example.com>", "Bad From: unclosed quote"},
       {"To: Bob <sip:bob@biloxi.example.com>", "To: Bob < sip:bob@biloxi.example.com >",
        "Bad To: bad URI: no scheme"},
       {"To: Bob <sip:bob@biloxi.example.com>", "To: <sip:bob@biloxi.example.com>, <sip:b@c>",
