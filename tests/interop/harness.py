@@ -116,3 +116,15 @@ def sipp_args(scenario, remote_port, local_port, extra=()):
 def check(condition, message):
     if not condition:
         raise AssertionError(message)
+
+
+def wait_for_log(procs, proc, text, timeout=10.0):
+    """Waits until `text` appears in the process's output (or it exits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in procs.log_of(proc):
+            return True
+        if proc.poll() is not None:
+            return text in procs.log_of(proc)
+        time.sleep(0.02)
+    return False
