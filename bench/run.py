@@ -110,7 +110,7 @@ FIGURES: list[Figure] = [
         at_least(1_000_000, 5),
     ),
     Figure(
-        "parse INVITE + Request-URI + Contact (parses/s)",
+        "parse INVITE, then Request-URI and Contact as structures (parses/s)",
         "parses/s",
         Source("BM_ParseInvite_CatchlineViewWithUris", "per_second"),
         Source("BM_ParseInvite_Osip", "per_second"),
