@@ -357,13 +357,19 @@ MessageBuilder response_to(const Message& request, int status, std::string_view 
       case Header::Via:
         out.append("Via: ");
         if (top_via && received) {
-          // Only the first entry is the sender's; the rest of its line is copied as is.
-          HeaderList entries(value);
-          auto entry = entries.next();
+          // Only the first entry is the sender's; the rest of its line is copied as is. The
+          // parser already found that entry (top_via); split the line only if it did not.
+          std::optional<std::string_view> entry = request.top_via();
+          if (entry->empty() || entry->data() < value.data() ||
+              entry->data() + entry->size() > value.data() + value.size()) {
+            HeaderList entries(value);
+            entry = entries.next();
+          }
           if (entry) {
+            auto at = static_cast<std::size_t>(entry->data() - value.data());
+            out.append(value.substr(0, at));
             append_top_via(out, *entry, *received);
-            out.append(value.substr(static_cast<std::size_t>(entry->data() - value.data()) +
-                                    entry->size()));
+            out.append(value.substr(at + entry->size()));
           } else {
             out.append(value);
           }

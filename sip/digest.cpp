@@ -373,42 +373,42 @@ std::string digest_response(const DigestRequest& request) {
   return std::string(request_digest(request).view());
 }
 
-// HMAC-SHA256 keyed once; each use works on a copy of the keyed context.
+// HMAC-SHA256 keyed once; each use re-initialises the context with the same key (a NULL key
+// to EVP_MAC_init keeps the previous one), which avoids the allocation a context copy costs.
+// Used only by the owning (signaling) thread.
 struct DigestAuthenticator::Mac {
   EVP_MAC* mac = nullptr;
-  EVP_MAC_CTX* keyed = nullptr;
+  EVP_MAC_CTX* context = nullptr;
 
   explicit Mac(std::string_view key) {
     mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    keyed = mac != nullptr ? EVP_MAC_CTX_new(mac) : nullptr;
+    context = mac != nullptr ? EVP_MAC_CTX_new(mac) : nullptr;
     char digest_name[] = "SHA2-256";
     OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
                            OSSL_PARAM_construct_end()};
-    if (keyed == nullptr || EVP_MAC_init(keyed, reinterpret_cast<const unsigned char*>(key.data()),
-                                         key.size(), params) != 1) {
+    if (context == nullptr ||
+        EVP_MAC_init(context, reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                     params) != 1) {
       throw std::runtime_error("digest: OpenSSL HMAC-SHA256 unavailable");
     }
   }
   ~Mac() {
-    EVP_MAC_CTX_free(keyed);
+    EVP_MAC_CTX_free(context);
     EVP_MAC_free(mac);
   }
+  Mac(const Mac&) = delete;
+  Mac& operator=(const Mac&) = delete;
 
   // HMAC(key, stamp_and_random || realm), truncated to kNonceMacSize bytes.
-  bool sign(const unsigned char* stamp_and_random, std::string_view realm,
-            unsigned char* out) const {
-    EVP_MAC_CTX* context = EVP_MAC_CTX_dup(keyed);
-    if (context == nullptr) {
-      return false;
-    }
+  bool sign(const unsigned char* stamp_and_random, std::string_view realm, unsigned char* out) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> full{};
     std::size_t length = 0;
     bool done =
+        EVP_MAC_init(context, nullptr, 0, nullptr) == 1 &&
         EVP_MAC_update(context, stamp_and_random, kNonceStampSize + kNonceRandomSize) == 1 &&
         EVP_MAC_update(context, reinterpret_cast<const unsigned char*>(realm.data()),
                        realm.size()) == 1 &&
         EVP_MAC_final(context, full.data(), &length, full.size()) == 1 && length >= kNonceMacSize;
-    EVP_MAC_CTX_free(context);
     if (done) {
       std::memcpy(out, full.data(), kNonceMacSize);
     }
@@ -526,12 +526,14 @@ std::string DigestAuthenticator::make_nonce() const {
   std::array<unsigned char, kNonceSize> raw{};
   auto issued = std::chrono::duration_cast<milliseconds>(now().time_since_epoch()).count();
   store_u64(raw.data(), static_cast<std::uint64_t>(issued));
-  if (RAND_bytes(raw.data() + kNonceStampSize, kNonceRandomSize) != 1) {
-    // The MAC, not the random part, makes a nonce genuine; uniqueness is all this adds.
-    std::string token = random_token(kNonceRandomSize);
-    std::memcpy(raw.data() + kNonceStampSize, token.data(), kNonceRandomSize);
+  // The MAC, not this part, makes a nonce genuine: it only has to make nonces of the same
+  // millisecond differ, so the fast token generator serves (RAND_bytes costs a microsecond).
+  std::string token = random_token(kNonceRandomSize);
+  std::memcpy(raw.data() + kNonceStampSize, token.data(), kNonceRandomSize);
+  if (!mac_->sign(raw.data(), realm_, raw.data() + kNonceStampSize + kNonceRandomSize)) {
+    // Without a MAC the nonce is refused when answered; the client gets a fresh challenge.
+    std::memset(raw.data() + kNonceStampSize + kNonceRandomSize, 0, kNonceMacSize);
   }
-  mac_->sign(raw.data(), realm_, raw.data() + kNonceStampSize + kNonceRandomSize);
   std::string nonce;
   nonce.reserve(kNonceTextSize);
   append_base64url(nonce, raw.data(), raw.size());

@@ -112,7 +112,8 @@ using DigestClock = std::function<std::chrono::system_clock::time_point()>;
 /// only state is a bounded table of nonces that have *succeeded*, with the highest nonce-count
 /// seen (RFC 7616 §3.4: nc must grow); junk requests never write to it.
 ///
-/// Owned by the signaling thread: verify() updates the nonce table without locking.
+/// Owned by the signaling thread: verify() updates the nonce table and both challenge() and
+/// verify() reuse one MAC context, without locking.
 class DigestAuthenticator {
  public:
   /// `secret` keys the nonce MAC; pass a configured one so that nonces survive a restart or

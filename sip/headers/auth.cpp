@@ -1,5 +1,7 @@
 #include "sip/headers/auth.h"
 
+#include <array>
+#include <cstdint>
 #include <string>
 
 namespace catchline::sip {
@@ -8,37 +10,40 @@ namespace {
 // LWS may still hold folded line breaks (RFC 3261 §7.3.1), so CR and LF count as space.
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-// token (RFC 3261 §25.1): alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
-bool is_token_char(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
-    return true;
+// Character classes, one bit each, looked up in a table: the parser touches every byte.
+enum : std::uint8_t { kToken = 1, kToken68 = 2, kBareValue = 4 };
+
+constexpr std::array<std::uint8_t, 256> make_classes() {
+  std::array<std::uint8_t, 256> classes{};
+  for (int c = 0; c < 256; ++c) {
+    bool alphanumeric = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    // token (RFC 3261 §25.1): alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
+    if (alphanumeric ||
+        std::string_view("-.!%*_+`'~").find(static_cast<char>(c)) != std::string_view::npos) {
+      classes[c] |= kToken;
+    }
+    // token68 (RFC 7235 §2.1): ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then "=" padding.
+    if (alphanumeric ||
+        std::string_view("-._~+/").find(static_cast<char>(c)) != std::string_view::npos) {
+      classes[c] |= kToken68;
+    }
+    // An unquoted value: any visible character but the list separator and the quote, so that
+    // the token rule's stricter set does not reject what deployed phones send.
+    if (c > ' ' && c < 0x7F && c != ',' && c != '"') {
+      classes[c] |= kBareValue;
+    }
   }
-  switch (c) {
-    case '-':
-    case '.':
-    case '!':
-    case '%':
-    case '*':
-    case '_':
-    case '+':
-    case '`':
-    case '\'':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
+  return classes;
 }
 
-// token68 (RFC 7235 §2.1): ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/", then "=" padding.
-bool is_token68_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
-}
+constexpr std::array<std::uint8_t, 256> kClasses = make_classes();
 
-// An unquoted value: any visible character but the list separator and the quote, so that the
-// token rule's stricter set does not reject what deployed phones send.
-bool is_bare_value_char(char c) { return c > ' ' && c < 0x7F && c != ',' && c != '"'; }
+bool in_class(char c, std::uint8_t bits) {
+  return (kClasses[static_cast<unsigned char>(c)] & bits) != 0;
+}
+bool is_token_char(char c) { return in_class(c, kToken); }
+bool is_token68_char(char c) { return in_class(c, kToken68); }
+bool is_bare_value_char(char c) { return in_class(c, kBareValue); }
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -131,8 +136,15 @@ std::optional<std::string> AuthValue::get_unescaped(std::string_view name) const
   return text;
 }
 
-Result<AuthValue> parse_auth_value(std::string_view value, std::string_view what) {
-  AuthValue out;
+// The grammar, writing straight into the caller's value so that the ~1 KB parameter table
+// is not copied on the way out.
+struct AuthParser {
+  static std::optional<ParseError> parse(std::string_view value, std::string_view what,
+                                         AuthValue& out);
+};
+
+std::optional<ParseError> AuthParser::parse(std::string_view value, std::string_view what,
+                                            AuthValue& out) {
   Cursor in(value);
   in.skip_space();
   out.scheme_ = in.take_while(is_token_char);
@@ -140,7 +152,7 @@ Result<AuthValue> parse_auth_value(std::string_view value, std::string_view what
     return fault(what, "no scheme", in.pos());
   }
   if (in.done()) {
-    return out;
+    return std::nullopt;
   }
   // RFC 7235 §2.1: the scheme is separated from what follows by at least one space.
   if (!is_space(in.peek())) {
@@ -148,7 +160,7 @@ Result<AuthValue> parse_auth_value(std::string_view value, std::string_view what
   }
   in.skip_space();
   if (in.done()) {
-    return out;
+    return std::nullopt;
   }
 
   // token68 form: the whole rest is one token68, possibly ending in '=' padding.
@@ -162,7 +174,7 @@ Result<AuthValue> parse_auth_value(std::string_view value, std::string_view what
     in.skip_space();
     if (!token.empty() && in.done()) {
       out.token68_ = value.substr(start, padded_end - start);
-      return out;
+      return std::nullopt;
     }
     in.seek(start);
   }
@@ -247,26 +259,30 @@ Result<AuthValue> parse_auth_value(std::string_view value, std::string_view what
       expect_param = true;
     }
   }
+  return std::nullopt;
+}
+
+Result<AuthValue> parse_auth_value(std::string_view value, std::string_view what) {
+  AuthValue out;
+  if (auto error = AuthParser::parse(value, what, out)) {
+    return std::move(*error);
+  }
   return out;
 }
 
 Result<Challenge> parse_challenge(std::string_view value) {
-  auto parsed = parse_auth_value(value, "challenge");
-  if (!parsed) {
-    return parsed.error();
-  }
   Challenge challenge;
-  static_cast<AuthValue&>(challenge) = *parsed;
+  if (auto error = AuthParser::parse(value, "challenge", challenge)) {
+    return std::move(*error);
+  }
   return challenge;
 }
 
 Result<Credentials> parse_credentials(std::string_view value) {
-  auto parsed = parse_auth_value(value, "credentials");
-  if (!parsed) {
-    return parsed.error();
-  }
   Credentials credentials;
-  static_cast<AuthValue&>(credentials) = *parsed;
+  if (auto error = AuthParser::parse(value, "credentials", credentials)) {
+    return std::move(*error);
+  }
   return credentials;
 }
 

@@ -47,7 +47,7 @@ class AuthValue {
   std::optional<std::string> get_unescaped(std::string_view name) const;
 
  private:
-  friend Result<AuthValue> parse_auth_value(std::string_view, std::string_view);
+  friend struct AuthParser;
   std::string_view scheme_;
   std::string_view token68_;
   std::array<AuthParam, kMaxParams> params_{};
