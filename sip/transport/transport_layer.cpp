@@ -206,6 +206,12 @@ struct Connection {
   std::size_t writing_messages = 0;
 };
 
+/// Open or opening: a connection that sends may use.
+bool usable(const Connection& connection) {
+  return connection.state == Connection::State::Open ||
+         connection.state == Connection::State::Connecting;
+}
+
 }  // namespace
 
 struct TransportLayer::Impl {
@@ -767,10 +773,7 @@ struct TransportLayer::Impl {
       return nullptr;
     }
     Connection* c = found->second.get();
-    bool usable =
-        (c->state == Connection::State::Open || c->state == Connection::State::Connecting) &&
-        !c->close_after_write;
-    return usable ? c : nullptr;
+    return usable(*c) && !c->close_after_write ? c : nullptr;
   }
 
   void send_tcp(const Peer& to, std::string_view bytes) {
@@ -1079,13 +1082,13 @@ void TransportLayer::flush() { impl_->flush_udp(); }
 
 bool TransportLayer::connection_open(std::uint64_t id) const {
   auto found = impl_->connections_.find(id);
-  return found != impl_->connections_.end() && found->second->state != Connection::State::Closed;
+  return found != impl_->connections_.end() && usable(*found->second);
 }
 
 std::size_t TransportLayer::connection_count() const {
   std::size_t count = 0;
   for (const auto& [id, connection] : impl_->connections_) {
-    count += connection->state != Connection::State::Closed ? 1 : 0;
+    count += usable(*connection) ? 1 : 0;
   }
   return count;
 }

@@ -79,9 +79,9 @@ class TransportLayer final : public Sender {
   /// waits again; callers need it only to force the order of sends against other sockets.
   void flush();
 
-  /// True while TCP connection `id` exists and is not closing.
+  /// True while TCP connection `id` is open or opening (not closing or closed).
   bool connection_open(std::uint64_t id) const;
-  /// TCP connections currently open or opening.
+  /// TCP connections currently open or opening (closing ones are not counted).
   std::size_t connection_count() const;
   /// Closes TCP connection `id` (queued bytes are dropped); no effect on an unknown id.
   void close_connection(std::uint64_t id);
