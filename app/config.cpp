@@ -128,7 +128,7 @@ void read_sip(const Reader& r, const YAML::Node& node, SipSettings& sip) {
   }
 }
 
-void read_registrar(const Reader& r, const YAML::Node& node, RegistrarSettings& registrar) {
+void read_registrar(const Reader& r, const YAML::Node& node, pbx::RegistrarSettings& registrar) {
   r.expect_map(node, "registrar");
   r.only_keys(node, "registrar", {"min_expires", "max_expires", "default_expires"});
   auto seconds = [&](const char* key, std::chrono::seconds& out) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pbx/directory.h"
+#include "pbx/registrar.h"
 
 namespace catchline::app {
 
@@ -26,13 +27,6 @@ struct SipSettings {
   std::chrono::milliseconds t4{5'000};
 };
 
-/// Registrar settings (`registrar:` section), RFC 3261 §10.
-struct RegistrarSettings {
-  std::chrono::seconds min_expires{60};
-  std::chrono::seconds max_expires{3600};
-  std::chrono::seconds default_expires{3600};
-};
-
 /// Storage settings (`storage:` section).
 struct StorageSettings {
   std::string path = "var/catchline.db";  // SQLite, created on first start
@@ -42,7 +36,7 @@ struct StorageSettings {
 struct Config {
   std::string file;  // where it was read from, for messages
   SipSettings sip;
-  RegistrarSettings registrar;
+  pbx::RegistrarSettings registrar;
   StorageSettings storage;
   std::vector<pbx::Extension> extensions;
 };

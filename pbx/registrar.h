@@ -1,0 +1,103 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "sip/builder.h"
+#include "sip/message.h"
+#include "sip/transport/peer.h"
+#include "sip/txn/timer_queue.h"
+#include "store/records.h"
+
+namespace catchline::store {
+class StoreWriter;
+}
+
+namespace catchline::pbx {
+
+/// Registrar settings (`registrar:` section), RFC 3261 §10.
+struct RegistrarSettings {
+  std::chrono::seconds min_expires{60};
+  std::chrono::seconds max_expires{3600};
+  std::chrono::seconds default_expires{3600};
+};
+
+/// One registered contact of an extension.
+struct Binding {
+  std::string contact;              // the Contact URI as registered
+  sip::transport::Peer source;      // where its REGISTER came from: the phone is reached there
+  sip::txn::TimePoint expires{};    // on the signaling clock
+  std::int64_t expires_unix = 0;    // the same on the wall clock, for storage
+  std::string call_id;
+  std::uint32_t cseq = 0;
+  std::string user_agent;
+};
+
+/// What a REGISTER comes to: the status to answer, and Min-Expires with a 423.
+struct RegisterOutcome {
+  int status = 200;
+  std::string reason;  // "" = the standard phrase
+  std::optional<std::chrono::seconds> min_expires;
+};
+
+/// Bindings of extensions to contacts (RFC 3261 §10.3). Keeps them in memory for routing,
+/// in SQLite (through the writer thread) across restarts, and drops them when they expire.
+/// Owned by the signaling thread.
+class Registrar : private sip::txn::TimerHandler {
+ public:
+  /// `writer` may be null (no persistence: tests, benchmarks).
+  Registrar(sip::txn::TimerQueue& timers, RegistrarSettings settings,
+            store::StoreWriter* writer);
+  ~Registrar();
+
+  void set_settings(RegistrarSettings settings) { settings_ = settings; }
+
+  /// Applies an authenticated REGISTER for `extension` (RFC 3261 §10.3 steps 5–8): `*`
+  /// removal, per-contact expires from the parameter or the Expires header, 423 below the
+  /// minimum, capped at the maximum, refreshes matched by URI equality, out-of-order CSeq
+  /// refused. Nothing changes unless the outcome is 200.
+  RegisterOutcome apply(std::string_view extension, const sip::Message& request,
+                        const sip::transport::Peer& source);
+
+  /// Adds one Contact header per current binding, with its remaining expires (the 200 OK).
+  void add_contacts(std::string_view extension, sip::MessageBuilder& response) const;
+
+  /// The current bindings of an extension (none when it is not registered).
+  const std::vector<Binding>& bindings(std::string_view extension) const;
+
+  /// Restores bindings read from storage at start; rows already expired are skipped.
+  void restore(const std::vector<store::RegistrationRow>& rows);
+
+  /// How many bindings there are in all.
+  std::size_t size() const { return count_; }
+
+ private:
+  void on_timer(sip::txn::Timer& timer) override;
+  void expire_due();
+  void watch(const std::string& extension, sip::txn::TimePoint expires);
+  void save(const std::string& extension, const Binding& binding);
+  void forget(const std::string& extension, const Binding& binding);
+
+  struct Due {
+    sip::txn::TimePoint when;
+    std::string extension;
+    bool operator>(const Due& other) const { return when > other.when; }
+  };
+
+  sip::txn::TimerQueue& timers_;
+  RegistrarSettings settings_;
+  store::StoreWriter* writer_;
+  std::unordered_map<std::string, std::vector<Binding>> by_extension_;
+  std::size_t count_ = 0;
+  // Lazy expiry: an entry per (extension, deadline) ever set; stale ones are skipped.
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
+  sip::txn::Timer expiry_timer_;
+};
+
+}  // namespace catchline::pbx
