@@ -1,6 +1,7 @@
 #include "sip/message.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "sip/headers/char_class.h"
@@ -13,6 +14,16 @@ namespace {
 struct NameEntry {
   std::string_view name;  // lower case
   Header header;
+};
+
+constexpr std::size_t kLongestName = 24;
+
+// A name of the index with, for each of its bytes, 0x20 where it is a letter (either case
+// matches) and 0 elsewhere (the byte must match exactly).
+struct IndexedName {
+  std::string_view name;
+  Header header = Header::Other;
+  std::array<char, kLongestName> case_bits{};
 };
 
 // Every name a header is known by: the long form in lower case, then the compact forms
@@ -111,22 +122,27 @@ constexpr NameEntry kHeaderNames[] = {
 };
 
 constexpr std::size_t kNameCount = std::size(kHeaderNames);
-constexpr std::size_t kLongestName = 24;
 
 // The names sorted by length, and for each length the range that holds it, so that a lookup
 // compares against the one to four names of the same length only.
 struct NameIndex {
-  std::array<NameEntry, kNameCount> entries{};
+  std::array<IndexedName, kNameCount> entries{};
   std::array<std::uint8_t, kLongestName + 2> begin{};  // begin[n]..begin[n+1]: length n
 };
 
 constexpr NameIndex make_index() {
   NameIndex index;
   for (std::size_t i = 0; i < kNameCount; ++i) {
-    index.entries[i] = kHeaderNames[i];
+    index.entries[i].name = kHeaderNames[i].name;
+    index.entries[i].header = kHeaderNames[i].header;
+    for (std::size_t k = 0; k < kHeaderNames[i].name.size() && k < kLongestName; ++k) {
+      char c = kHeaderNames[i].name[k];
+      index.entries[i].case_bits[k] = (c >= 'a' && c <= 'z') ? 0x20 : 0;
+    }
   }
-  std::sort(index.entries.begin(), index.entries.end(),
-            [](const NameEntry& a, const NameEntry& b) { return a.name.size() < b.name.size(); });
+  std::sort(
+      index.entries.begin(), index.entries.end(),
+      [](const IndexedName& a, const IndexedName& b) { return a.name.size() < b.name.size(); });
   std::size_t next = 0;
   for (std::size_t length = 0; length <= kLongestName + 1; ++length) {
     while (next < kNameCount && index.entries[next].name.size() < length) {
@@ -268,22 +284,72 @@ std::string_view method_name(Method method) {
   return index < std::size(kMethodNames) ? kMethodNames[index] : std::string_view{};
 }
 
+namespace {
+
+// The compact forms by letter (RFC 3261 §7.3.3), for a lookup by index.
+constexpr std::array<Header, 26> make_compact_table() {
+  std::array<Header, 26> table{};
+  table.fill(Header::Other);
+  for (const NameEntry& entry : kHeaderNames) {
+    if (entry.name.size() == 1) {
+      table[entry.name[0] - 'a'] = entry.header;
+    }
+  }
+  return table;
+}
+
+constexpr std::array<Header, 26> kCompactHeaders = make_compact_table();
+
+}  // namespace
+
+namespace {
+
+template <typename Word>
+Word load(const char* text) {
+  Word word;
+  std::memcpy(&word, text, sizeof(Word));
+  return word;
+}
+
+// Compares `size` bytes (2 or more) of `name` with the lower-case `candidate` ignoring ASCII
+// case, a word at a time with fixed-size, overlapping loads: or-ing 0x20 into a letter
+// lower-cases it, and `case_bits` holds 0x20 exactly where the candidate has a letter, so that
+// every other byte ('-') must match as it is.
+bool matches_lower(const char* name, const IndexedName& entry, std::size_t size) {
+  const char* candidate = entry.name.data();
+  const char* bits = entry.case_bits.data();
+  auto same = [&]<typename Word>(Word, std::size_t at) {
+    return static_cast<Word>(load<Word>(name + at) | load<Word>(bits + at)) ==
+           load<Word>(candidate + at);
+  };
+  if (size >= 8) {
+    bool equal = true;
+    for (std::size_t i = 0; i + 8 <= size; i += 8) {
+      equal &= same(std::uint64_t{}, i);
+    }
+    return equal && same(std::uint64_t{}, size - 8);
+  }
+  if (size >= 4) {
+    return same(std::uint32_t{}, 0) && same(std::uint32_t{}, size - 4);
+  }
+  return same(std::uint16_t{}, 0) && same(std::uint16_t{}, size - 2);
+}
+
+}  // namespace
+
 Header header_from_name(std::string_view name) {
+  if (name.size() == 1) {
+    char letter = chars::lower(name[0]);
+    return letter >= 'a' && letter <= 'z' ? kCompactHeaders[letter - 'a'] : Header::Other;
+  }
   if (name.empty() || name.size() > kLongestName) {
     return Header::Other;
   }
   const char first = chars::lower(name[0]);
   for (std::size_t i = kNameIndex.begin[name.size()]; i < kNameIndex.begin[name.size() + 1]; ++i) {
-    const std::string_view candidate = kNameIndex.entries[i].name;
-    if (candidate[0] != first) {
-      continue;
-    }
-    std::size_t k = 1;
-    while (k < name.size() && chars::lower(name[k]) == candidate[k]) {
-      ++k;
-    }
-    if (k == name.size()) {
-      return kNameIndex.entries[i].header;
+    const IndexedName& entry = kNameIndex.entries[i];
+    if (entry.name[0] == first && matches_lower(name.data(), entry, name.size())) {
+      return entry.header;
     }
   }
   return Header::Other;

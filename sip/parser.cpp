@@ -57,7 +57,7 @@ class Parser {
   std::optional<ParseError> request_line(std::string_view line);
   std::optional<ParseError> status_line(std::string_view line);
   std::optional<ParseError> header_lines(std::size_t position);
-  std::optional<ParseError> add_header(std::string_view name, std::string_view value);
+  bool add_header(Header id, std::string_view name, std::string_view value);
   std::optional<ParseError> check_essentials();
   std::optional<ParseError> check_vias();
   std::optional<ParseError> check_address(Header header, Span& tag);
@@ -66,6 +66,8 @@ class Parser {
   std::optional<ParseError> check_max_forwards();
   std::optional<ParseError> check_body();
   std::optional<ParseError> check_lists();
+  template <typename Check>
+  std::optional<ParseError> each_element(Header id, std::string_view value, Check&& check);
 
   Span span_of(std::string_view part) const {
     return {static_cast<std::uint32_t>(part.data() - text_.data()),
@@ -203,16 +205,31 @@ std::optional<ParseError> Parser::header_lines(std::size_t position) {
       body_begin_ = position + 1 == size ? size : position + 2;
       break;
     }
-    std::size_t name_end = chars::span(text_, chars::kToken, position);
-    if (name_end == position) {
-      return fail("Bad header line", position);
+    // The name ends before the ':' (and the SP/HTAB before it). A known name is a token by
+    // construction; only an unknown one is checked character by character.
+    const void* found_colon = std::memchr(text_.data() + position, ':', size - position);
+    std::size_t colon =
+        found_colon == nullptr
+            ? size
+            : static_cast<std::size_t>(static_cast<const char*>(found_colon) - text_.data());
+    std::size_t name_end = colon;
+    while (name_end > position && is_line_space(text_[name_end - 1])) {
+      --name_end;
     }
-    std::size_t colon = name_end;
-    while (colon < size && is_line_space(text_[colon])) {
-      ++colon;
-    }
-    if (colon == size || text_[colon] != ':') {
-      return fail("Bad header line: no colon", position);
+    Header id = colon == size ? Header::Other
+                              : header_from_name(text_.substr(position, name_end - position));
+    if (id == Header::Other) {
+      name_end = chars::span(text_, chars::kToken, position);
+      if (name_end == position) {
+        return fail("Bad header line", position);
+      }
+      colon = name_end;
+      while (colon < size && is_line_space(text_[colon])) {
+        ++colon;
+      }
+      if (colon == size || text_[colon] != ':') {
+        return fail("Bad header line: no colon", position);
+      }
     }
     std::size_t scan = colon + 1;
     std::size_t value_end = size;
@@ -236,8 +253,8 @@ std::optional<ParseError> Parser::header_lines(std::size_t position) {
     if (value.empty()) {
       value = text_.substr(colon + 1, 0);
     }
-    if (auto error = add_header(name, value)) {
-      return error;
+    if (!add_header(id, name, value)) {
+      return error_at("Too many headers", name);
     }
     position = next;
   }
@@ -273,12 +290,12 @@ Seen* Parser::seen_for(Header header) {
   }
 }
 
-std::optional<ParseError> Parser::add_header(std::string_view name, std::string_view value) {
+// Records one header line; false when the limit is reached.
+bool Parser::add_header(Header id, std::string_view name, std::string_view value) {
   const std::size_t index = message_.header_count_;
   if (index >= limits_.max_headers) {
-    return error_at("Too many headers", name);
+    return false;
   }
-  const Header id = header_from_name(name);
   const HeaderField field{id, span_of(name), span_of(value)};
   if (index < Message::kInlineHeaders) {
     message_.inline_headers_[index] = field;
@@ -297,7 +314,7 @@ std::optional<ParseError> Parser::add_header(std::string_view name, std::string_
       seen->first = static_cast<std::uint32_t>(index);
     }
   }
-  return std::nullopt;
+  return true;
 }
 
 std::optional<ParseError> Parser::check_essentials() {
@@ -342,26 +359,20 @@ std::optional<ParseError> Parser::check_vias() {
     if (field(i).id != Header::Via) {
       continue;
     }
-    std::string_view value = value_of(i);
-    HeaderList list(value);
-    bool any = false;
-    while (auto entry = list.next()) {
-      any = true;
-      auto via = parse_via(*entry);
+    auto error = each_element(Header::Via, value_of(i), [&](std::string_view entry) {
+      auto via = parse_via(entry);
       if (!via) {
-        return error_at(via.error().reason, *entry);
+        return std::optional<ParseError>(error_at(via.error().reason, entry));
       }
       if (top) {
-        message_.top_via_ = span_of(*entry);
+        message_.top_via_ = span_of(entry);
         message_.branch_ = span_of(via->branch);
         top = false;
       }
-    }
-    if (list.broken()) {
-      return error_at("Bad Via: unclosed quote", value);
-    }
-    if (!any) {
-      return error_at("Bad Via: empty", value);
+      return std::optional<ParseError>();
+    });
+    if (error) {
+      return error;
     }
   }
   return std::nullopt;
@@ -369,22 +380,22 @@ std::optional<ParseError> Parser::check_vias() {
 
 std::optional<ParseError> Parser::check_address(Header header, Span& tag) {
   const Seen& seen = header == Header::From ? from_ : to_;
-  const std::string name(header_name(header));
+  const std::string_view name = header_name(header);
   if (seen.count == 0) {
-    return fail("Missing header: " + name, 0);
+    return fail("Missing header: " + std::string(name), 0);
   }
   std::string_view value = value_of(seen.first);
   if (seen.count > 1) {
-    return error_at("Duplicate header: " + name, value);
+    return error_at("Duplicate header: " + std::string(name), value);
   }
   auto address = parse_name_addr(value);
   if (!address) {
-    return error_at("Bad " + name + ": " + address.error().reason, value);
+    return error_at("Bad " + std::string(name) + ": " + address.error().reason, value);
   }
   std::optional<std::string_view> found = address->params.get("tag");
   if (found) {
     if (!found->empty() && !chars::is_token(*found)) {
-      return error_at("Bad " + name + ": tag", value);
+      return error_at("Bad " + std::string(name) + ": tag", value);
     }
     tag = span_of(*found);
   }
@@ -403,11 +414,13 @@ std::optional<ParseError> Parser::check_call_id() {
   if (value.empty()) {
     return error_at("Bad Call-ID", value);
   }
+  bool bad = false;
   for (char c : value) {
-    auto byte = static_cast<unsigned char>(c);
-    if (byte <= 0x20 || byte >= 0x7F) {
-      return error_at("Bad Call-ID", value);
-    }
+    // Outside 0x21..0x7E: whitespace, control characters, DEL and non-ASCII.
+    bad |= static_cast<unsigned char>(c - 0x21) > 0x7E - 0x21;
+  }
+  if (bad) {
+    return error_at("Bad Call-ID", value);
   }
   message_.call_id_ = span_of(value);
   return std::nullopt;
@@ -485,35 +498,56 @@ std::optional<ParseError> Parser::check_lists() {
     if (id != Header::Contact && id != Header::Route && id != Header::RecordRoute) {
       continue;
     }
-    const std::string name(header_name(id));
-    std::string_view value = value_of(i);
-    HeaderList list(value);
-    bool any = false;
-    while (auto element = list.next()) {
-      any = true;
+    auto error = each_element(id, value_of(i), [&](std::string_view element) {
       if (id == Header::Contact) {
-        auto contact = parse_contact(*element);
+        auto contact = parse_contact(element);
         if (!contact) {
-          return error_at("Bad Contact: " + contact.error().reason, *element);
+          return std::optional<ParseError>(
+              error_at("Bad Contact: " + contact.error().reason, element));
         }
         star = star || contact->star;
         ++contacts;
       } else {
-        auto address = parse_name_addr(*element);
+        auto address = parse_name_addr(element);
         if (!address) {
-          return error_at("Bad " + name + ": " + address.error().reason, *element);
+          return std::optional<ParseError>(error_at(
+              "Bad " + std::string(header_name(id)) + ": " + address.error().reason, element));
         }
       }
-    }
-    if (list.broken()) {
-      return error_at("Bad " + name + ": unclosed quote or <", value);
-    }
-    if (!any) {
-      return error_at("Bad " + name + ": empty", value);
+      return std::optional<ParseError>();
+    });
+    if (error) {
+      return error;
     }
   }
   if (star && contacts > 1) {
     return fail("Bad Contact: * with other contacts", 0);
+  }
+  return std::nullopt;
+}
+
+// The usual line holds one element: it goes to `check` whole, without HeaderList's scan.
+template <typename Check>
+std::optional<ParseError> Parser::each_element(Header id, std::string_view value, Check&& check) {
+  if (std::memchr(value.data(), ',', value.size()) == nullptr) {
+    if (value.empty()) {
+      return error_at("Bad " + std::string(header_name(id)) + ": empty", value);
+    }
+    return check(value);
+  }
+  HeaderList list(value);
+  bool any = false;
+  while (auto element = list.next()) {
+    any = true;
+    if (auto error = check(*element)) {
+      return error;
+    }
+  }
+  if (list.broken()) {
+    return error_at("Bad " + std::string(header_name(id)) + ": unclosed quote or <", value);
+  }
+  if (!any) {
+    return error_at("Bad " + std::string(header_name(id)) + ": empty", value);
   }
   return std::nullopt;
 }
@@ -535,7 +569,10 @@ Result<Message> Parser::parse(std::string_view borrowed, std::string* owned,
   if (size > size_limit(limits)) {
     return fail("Message too large", size_limit(limits), 513);
   }
-  Message message;
+  // The message is parsed where the caller receives it: a single named result, so that the
+  // ~600-byte Message is not moved on the way out.
+  Result<Message> result{Message{}};
+  Message& message = result.value();
   message.size_ = static_cast<std::uint32_t>(size);
   if (owned != nullptr) {
     message.owned_ = std::move(*owned);
@@ -544,9 +581,9 @@ Result<Message> Parser::parse(std::string_view borrowed, std::string* owned,
   }
   Parser parser(message, limits);
   if (auto error = parser.run()) {
-    return std::move(*error);
+    result = Result<Message>(std::move(*error));
   }
-  return message;
+  return result;
 }
 
 Result<Message> parse_message_view(std::string_view text, const ParseLimits& limits) {

@@ -25,6 +25,7 @@ enum : std::uint16_t {
   kTel = 1 << 11,         // tel number: digits, hex digits, "*" "#" "+" and visual separators
   kParamValue = 1 << 12,  // unquoted header parameter value: token, host and IPv6 characters
                           // and the few others that real stacks send unquoted
+  kListStop = 1 << 13,    // what HeaderList must look at: , " < >
 };
 
 namespace detail {
@@ -56,6 +57,7 @@ constexpr std::array<std::uint16_t, 256> make_table() {
   add("*#+-.()", kTel);
   add(":[]/@?&$#()={}|^", kParamValue);
   add(" \t\r\n", kSpace);
+  add(",\"<>", kListStop);
   return table;
 }
 }  // namespace detail
@@ -88,6 +90,19 @@ inline std::size_t span(std::string_view text, std::uint16_t cls, std::size_t fr
 
 /// A non-empty token (RFC 3261 §25.1).
 inline bool is_token(std::string_view text) { return !text.empty() && all(text, kToken); }
+
+/// The index after the closing quote of the quoted-string opening at text[open], or npos when
+/// it is not closed. A backslash escapes the next byte (RFC 3261 §25.1 quoted-pair).
+inline std::size_t quoted_end(std::string_view text, std::size_t open) {
+  for (std::size_t i = open + 1; i < text.size(); ++i) {
+    if (text[i] == '\\') {
+      ++i;
+    } else if (text[i] == '"') {
+      return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
 
 /// The value of a hex digit; only for bytes in kHex.
 inline int hex_value(char c) {

@@ -8,18 +8,6 @@ namespace catchline::sip {
 
 namespace {
 
-// The index after the closing quote of the quoted-string opening at text[0], or npos.
-std::size_t quoted_end(std::string_view text) {
-  for (std::size_t i = 1; i < text.size(); ++i) {
-    if (text[i] == '\\') {
-      ++i;
-    } else if (text[i] == '"') {
-      return i + 1;
-    }
-  }
-  return std::string_view::npos;
-}
-
 // A display-name of the token form, *(token LWS): token characters and whitespace. Bytes of
 // UTF-8 sequences are let through too, as phones send unquoted non-ASCII names.
 bool is_display_char(char c) {
@@ -54,7 +42,7 @@ Result<NameAddr> parse_name_addr(std::string_view text) {
   NameAddr out;
   std::size_t open = std::string_view::npos;
   if (text[0] == '"') {
-    std::size_t close = quoted_end(text);
+    std::size_t close = chars::quoted_end(text, 0);
     if (close == std::string_view::npos) {
       return fail("unclosed quote");
     }
@@ -127,7 +115,17 @@ Result<Contact> parse_contact(std::string_view text) {
   }
   contact.address = *address;
 
-  if (auto expires = contact.address.params.get("expires")) {
+  std::optional<std::string_view> expires;
+  std::optional<std::string_view> q;
+  contact.address.params.for_each([&](std::string_view name, std::string_view value) {
+    if (!expires && iequals(name, "expires")) {
+      expires = value;
+    } else if (!q && iequals(name, "q")) {
+      q = value;
+    }
+  });
+
+  if (expires) {
     if (expires->empty() || !chars::all(*expires, chars::kDigit)) {
       return fail("bad expires");
     }
@@ -144,7 +142,7 @@ Result<Contact> parse_contact(std::string_view text) {
     contact.expires = static_cast<std::uint32_t>(value);
   }
 
-  if (auto q = contact.address.params.get("q")) {
+  if (q) {
     // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
     std::string_view v = *q;
     if (v.empty() || (v[0] != '0' && v[0] != '1') || v.size() > 5 ||

@@ -4,47 +4,6 @@
 
 namespace catchline::sip {
 
-namespace {
-
-// The end of the quoted-string that starts at text[open] (the index after its closing quote),
-// or npos when it is not closed. A backslash escapes the next byte (RFC 3261 §25.1 quoted-pair).
-std::size_t skip_quoted(std::string_view text, std::size_t open) {
-  for (std::size_t i = open + 1; i < text.size(); ++i) {
-    if (text[i] == '\\') {
-      ++i;
-    } else if (text[i] == '"') {
-      return i + 1;
-    }
-  }
-  return std::string_view::npos;
-}
-
-}  // namespace
-
-std::string_view trim(std::string_view text) {
-  std::size_t begin = 0;
-  std::size_t end = text.size();
-  while (begin < end && chars::is(text[begin], chars::kSpace)) {
-    ++begin;
-  }
-  while (end > begin && chars::is(text[end - 1], chars::kSpace)) {
-    --end;
-  }
-  return text.substr(begin, end - begin);
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i] != b[i] && chars::lower(a[i]) != chars::lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool next_param(std::string_view& rest, std::string_view& name, std::string_view& value) {
   std::size_t begin = 0;
   while (begin < rest.size() && (rest[begin] == ';' || chars::is(rest[begin], chars::kSpace))) {
@@ -58,7 +17,7 @@ bool next_param(std::string_view& rest, std::string_view& name, std::string_view
   std::size_t equals = std::string_view::npos;
   while (end < rest.size() && rest[end] != ';') {
     if (rest[end] == '"') {
-      std::size_t closed = skip_quoted(rest, end);
+      std::size_t closed = chars::quoted_end(rest, end);
       end = closed == std::string_view::npos ? rest.size() : closed;
       continue;
     }
@@ -91,42 +50,7 @@ std::optional<std::string_view> ParamList::get(std::string_view wanted) const {
 }
 
 bool ParamList::well_formed() const {
-  const std::string_view text = text_;
-  std::size_t i = 0;
-  auto skip_space = [&] { i = chars::span(text, chars::kSpace, i); };
-  for (;;) {
-    skip_space();
-    if (i == text.size()) {
-      return true;
-    }
-    if (text[i] != ';') {
-      return false;
-    }
-    ++i;
-    skip_space();
-    std::size_t name_end = chars::span(text, chars::kToken, i);
-    if (name_end == i) {
-      return false;
-    }
-    i = name_end;
-    skip_space();
-    if (i < text.size() && text[i] == '=') {
-      ++i;
-      skip_space();
-      if (i < text.size() && text[i] == '"') {
-        i = skip_quoted(text, i);
-        if (i == std::string_view::npos) {
-          return false;
-        }
-      } else {
-        std::size_t value_end = chars::span(text, chars::kParamValue, i);
-        if (value_end == i) {
-          return false;
-        }
-        i = value_end;
-      }
-    }
-  }
+  return scan_params(text_, [](std::string_view, std::string_view) { return true; });
 }
 
 std::optional<std::string_view> HeaderList::next() {
@@ -143,9 +67,13 @@ std::optional<std::string_view> HeaderList::next() {
     std::size_t end = begin;
     bool in_angle = false;
     while (end < rest_.size()) {
+      if (!chars::is(rest_[end], chars::kListStop)) {
+        ++end;
+        continue;
+      }
       char c = rest_[end];
       if (c == '"' && !in_angle) {
-        std::size_t closed = skip_quoted(rest_, end);
+        std::size_t closed = chars::quoted_end(rest_, end);
         if (closed == std::string_view::npos) {
           broken_ = true;
           end = rest_.size();

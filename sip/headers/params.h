@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "sip/headers/char_class.h"
+
 namespace catchline::sip {
 
 /// Reads the parameter at the front of `rest` into `name` and `value` (both trimmed; value ""
@@ -67,10 +69,74 @@ std::string unquote(std::string_view quoted);
 std::string unescape(std::string_view text);
 
 /// Letter-case-insensitive ASCII comparison.
-bool iequals(std::string_view a, std::string_view b);
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i] && chars::lower(a[i]) != chars::lower(b[i])) {
+      return false;
+    }
+  }
+  return true;
+}
 
 /// Trims SP, HTAB, CR and LF (folded whitespace) at both ends.
-std::string_view trim(std::string_view text);
+inline std::string_view trim(std::string_view text) {
+  std::size_t begin = 0;
+  std::size_t end = text.size();
+  while (begin < end && chars::is(text[begin], chars::kSpace)) {
+    ++begin;
+  }
+  while (end > begin && chars::is(text[end - 1], chars::kSpace)) {
+    --end;
+  }
+  return text.substr(begin, end - begin);
+}
+
+/// Reads header parameters strictly, by the grammar of ParamList::well_formed(), calling
+/// f(name, value) for each (value "" for a flag; a quoted value keeps its quotes). Stops and
+/// returns false at the first fault, or as soon as f returns false; true at the end.
+template <typename F>
+bool scan_params(std::string_view text, F&& f) {
+  std::size_t i = 0;
+  for (;;) {
+    i = chars::span(text, chars::kSpace, i);
+    if (i == text.size()) {
+      return true;
+    }
+    if (text[i] != ';') {
+      return false;
+    }
+    i = chars::span(text, chars::kSpace, i + 1);
+    const std::size_t name_end = chars::span(text, chars::kToken, i);
+    if (name_end == i) {
+      return false;
+    }
+    const std::string_view name = text.substr(i, name_end - i);
+    std::string_view value;
+    i = chars::span(text, chars::kSpace, name_end);
+    if (i < text.size() && text[i] == '=') {
+      i = chars::span(text, chars::kSpace, i + 1);
+      const std::size_t value_begin = i;
+      if (i < text.size() && text[i] == '"') {
+        i = chars::quoted_end(text, i);
+        if (i == std::string_view::npos) {
+          return false;
+        }
+      } else {
+        i = chars::span(text, chars::kParamValue, i);
+        if (i == value_begin) {
+          return false;
+        }
+      }
+      value = text.substr(value_begin, i - value_begin);
+    }
+    if (!f(name, value)) {
+      return false;
+    }
+  }
+}
 
 template <typename F>
 void ParamList::for_each(F&& f) const {

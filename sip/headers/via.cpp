@@ -109,29 +109,27 @@ Result<Via> parse_via(std::string_view text) {
   via.sent_by = text.substr(host_begin, sent_by_end - host_begin);
 
   via.params = ParamList(text.substr(i));
-  if (!via.params.well_formed()) {
-    return fail("Bad Via: parameters");
-  }
 
-  // via-params (RFC 3261 §20.42, RFC 3581 §3, RFC 5118 §4.5 for received)
-  std::string_view rest = via.params.text();
-  std::string_view name;
-  std::string_view value;
-  while (next_param(rest, name, value)) {
+  // via-params (RFC 3261 §20.42, RFC 3581 §3, RFC 5118 §4.5 for received), read and checked
+  // in one pass.
+  const char* fault = "Bad Via: parameters";
+  bool good = scan_params(via.params.text(), [&](std::string_view name, std::string_view value) {
     switch (name.size()) {
       case 3:
         if (iequals(name, "ttl")) {
           std::uint16_t ttl = 0;
           if (!parse_port(value, ttl) || ttl > 255) {
-            return fail("Bad Via: ttl");
+            fault = "Bad Via: ttl";
+            return false;
           }
           via.ttl = ttl;
         }
-        break;
+        return true;
       case 5:
         if (iequals(name, "maddr")) {
           if (!is_host(value)) {
-            return fail("Bad Via: maddr");
+            fault = "Bad Via: maddr";
+            return false;
           }
           via.maddr = value;
         } else if (iequals(name, "rport")) {
@@ -139,33 +137,39 @@ Result<Via> parse_via(std::string_view text) {
           if (!value.empty()) {
             std::uint16_t port = 0;
             if (!parse_port(value, port)) {
-              return fail("Bad Via: rport");
+              fault = "Bad Via: rport";
+              return false;
             }
             via.rport_value = port;
           }
         }
-        break;
+        return true;
       case 6:
         if (iequals(name, "branch")) {
           if (!chars::is_token(value)) {
-            return fail("Bad Via: branch");
+            fault = "Bad Via: branch";
+            return false;
           }
           via.branch = value;
         }
-        break;
+        return true;
       case 8:
         if (iequals(name, "received")) {
           bool bracketed = value.size() > 2 && value.front() == '[' && value.back() == ']';
           if (!is_ipv4_address(value) && !is_ipv6_address(value) &&
               !(bracketed && is_ipv6_address(value.substr(1, value.size() - 2)))) {
-            return fail("Bad Via: received");
+            fault = "Bad Via: received";
+            return false;
           }
           via.received = value;
         }
-        break;
+        return true;
       default:
-        break;
+        return true;
     }
+  });
+  if (!good) {
+    return fail(fault);
   }
   return via;
 }
