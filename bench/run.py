@@ -222,6 +222,8 @@ def run_binary(binary: Path, quick: bool, benchmark_filter: str | None) -> dict:
         raise RuntimeError(
             f"{binary.name} exited with {done.returncode}: {done.stderr.strip()[-2000:]}"
         )
+    if benchmark_filter and not done.stdout.strip():
+        return {}  # nothing in this binary matches the filter
     try:
         return json.loads(done.stdout)
     except json.JSONDecodeError as error:
