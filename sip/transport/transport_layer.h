@@ -45,9 +45,9 @@ struct TransportOptions {
 /// logged (rate-limited) and counted.
 ///
 /// Sending: UDP leaves from the listen socket of the destination's family (symmetric ports for
-/// NAT); by default datagrams are batched and sent with sendmmsg before the thread goes back to
-/// waiting. TCP reuses the given connection, or one to the same address and port, or opens
-/// one; writes are queued per connection.
+/// NAT); what the Receiver sends while received messages are handed over is batched into one
+/// sendmmsg per wake-up, anything else goes at once with sendto. TCP reuses the given connection,
+/// or one to the same address and port, or opens one; writes are queued per connection.
 ///
 /// Lifetime: destroy it only when the io_context no longer runs its handlers (the io_context
 /// stopped, or destroyed right after), since pending socket operations refer to it.
