@@ -224,7 +224,10 @@ Config parse_config(const std::string& text, const std::string& name) {
     throw ConfigError(fmt::format("{}:1: the file is empty", name));
   }
   r.expect_map(root, "(top level)");
-  r.only_keys(root, "", {"sip", "registrar", "storage", "extensions"});
+  r.only_keys(root, "", {"demo", "sip", "registrar", "storage", "extensions"});
+  if (root["demo"]) {
+    config.demo = r.boolean(root["demo"], "demo");
+  }
   if (root["sip"]) {
     read_sip(r, root["sip"], config.sip);
   }

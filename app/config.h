@@ -35,6 +35,7 @@ struct StorageSettings {
 /// The whole configuration file.
 struct Config {
   std::string file;  // where it was read from, for messages
+  bool demo = false;  // print every extension's password at start (the demo configuration)
   SipSettings sip;
   pbx::RegistrarSettings registrar;
   StorageSettings storage;

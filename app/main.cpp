@@ -8,10 +8,13 @@
 #include "app/calls_command.h"
 #include "app/config.h"
 #include "app/parse_command.h"
+#include "app/server.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Catchline: a SIP call server for teams that answer each other's calls"};
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
+  std::string config_path;
+  app.add_option("--config", config_path, "Run the server with this YAML configuration");
 
   std::string parse_input = "-";
   CLI::App* parse = app.add_subcommand(
@@ -47,6 +50,9 @@ int main(int argc, char** argv) {
   if (calls->parsed()) {
     return catchline::app::run_calls(calls_db, calls_since, calls_json, std::cout, std::cerr);
   }
+  if (!config_path.empty()) {
+    return catchline::app::run_server(config_path);
+  }
 
   if (parse->parsed()) {
     if (parse_input == "-") {
@@ -59,5 +65,6 @@ int main(int argc, char** argv) {
     }
     return catchline::app::run_parse(file, std::cout, std::cerr);
   }
-  return 0;
+  std::cerr << app.help();
+  return 2;
 }

@@ -1,0 +1,181 @@
+#include "app/server.h"
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "app/config.h"
+#include "pbx/pbx.h"
+#include "sip/transport/transport_layer.h"
+#include "sip/txn/asio_timer_driver.h"
+#include "sip/txn/transaction_layer.h"
+#include "store/database.h"
+#include "store/writer.h"
+
+namespace catchline::app {
+namespace {
+
+namespace transport = sip::transport;
+
+/// Forwards transport messages to the transaction layer, which needs the transport first.
+struct Forward final : transport::Receiver {
+  transport::Receiver* to = nullptr;
+  void on_message(sip::Message&& message, const transport::Peer& source) override {
+    to->on_message(std::move(message), source);
+  }
+};
+
+/// An address of this machine to write into Via and Contact when we listen on a wildcard:
+/// the first non-loopback interface address of the family, else loopback.
+std::string concrete_address(const boost::asio::ip::address& address) {
+  if (!address.is_unspecified()) {
+    return address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  }
+  std::string found = address.is_v6() ? "[::1]" : "127.0.0.1";
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) {
+    return found;
+  }
+  for (ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
+    if (it->ifa_addr == nullptr || it->ifa_addr->sa_family != AF_INET || address.is_v6()) {
+      continue;
+    }
+    auto* in = reinterpret_cast<sockaddr_in*>(it->ifa_addr);
+    boost::asio::ip::address_v4 v4(ntohl(in->sin_addr.s_addr));
+    if (!v4.is_loopback()) {
+      found = v4.to_string();
+      break;
+    }
+  }
+  freeifaddrs(list);
+  return found;
+}
+
+pbx::PbxSettings pbx_settings(const Config& config) {
+  pbx::PbxSettings settings;
+  settings.domain = config.sip.domain;
+  settings.no_answer_timeout = config.sip.no_answer_timeout;
+  return settings;
+}
+
+sip::txn::TimerSettings timer_settings(const Config& config) {
+  sip::txn::TimerSettings timers;
+  timers.t1 = config.sip.t1;
+  timers.t2 = config.sip.t2;
+  timers.t4 = config.sip.t4;
+  return timers;
+}
+
+}  // namespace
+
+int run_server(const std::string& config_path) {
+  Config config;
+  try {
+    config = load_config(config_path);
+  } catch (const ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+
+  std::unique_ptr<store::StoreWriter> writer;
+  std::vector<store::RegistrationRow> saved;
+  try {
+    {
+      store::Database db(config.storage.path);
+      saved = db.load_registrations(std::chrono::duration_cast<std::chrono::seconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+    }
+    writer = std::make_unique<store::StoreWriter>(config.storage.path);
+  } catch (const store::StoreError& e) {
+    std::cerr << e.what() << "\n";
+    return 1;
+  }
+
+  boost::asio::io_context io(1);
+  sip::txn::SteadyClock clock;
+  sip::txn::TimerQueue timers(clock);
+  sip::txn::AsioTimerDriver driver(io, timers);
+  Forward forward;
+  transport::TransportOptions options;
+  transport::TransportLayer transport(io, forward, options);
+  pbx::Pbx pbx(timers, pbx_settings(config), pbx::Directory(config.extensions), config.registrar,
+               writer.get());
+  sip::txn::TransactionLayer layer(transport, timers, pbx, timer_settings(config));
+  forward.to = &layer;
+
+  pbx::LocalAddresses local;
+  try {
+    for (const std::string& spec : config.sip.listen) {
+      std::uint32_t index = transport.listen(spec);
+      transport::ListenSpec bound = transport.bound(index);
+      std::string host_port = concrete_address(bound.address) + ":" + std::to_string(bound.port);
+      std::string& slot = bound.protocol == transport::Protocol::Tcp ? local.tcp : local.udp;
+      if (slot.empty()) {
+        slot = host_port;
+      }
+      spdlog::info("listening on {}", bound.to_string());
+    }
+  } catch (const std::exception& e) {
+    std::cerr << config.file << ": sip.listen: " << e.what() << "\n";
+    return 1;
+  }
+  pbx.attach(layer, local);
+  pbx.registrar().restore(saved);
+  spdlog::info("catchline started domain={} extensions={} registrations={}", config.sip.domain,
+               config.extensions.size(), pbx.registrar().size());
+  if (config.demo) {
+    for (const pbx::Extension& ext : config.extensions) {
+      spdlog::info("demo extension={} name=\"{}\" password={}", ext.number, ext.name, ext.password);
+    }
+  }
+
+  boost::asio::signal_set reload(io, SIGHUP);
+  std::function<void()> wait_reload = [&] {
+    reload.async_wait([&](const boost::system::error_code& error, int) {
+      if (error) {
+        return;
+      }
+      try {
+        Config fresh = load_config(config_path);
+        pbx.reload(pbx::Directory(fresh.extensions), fresh.registrar);
+      } catch (const ConfigError& e) {
+        spdlog::error("reload refused, keeping the running configuration: {}", e.what());
+      }
+      wait_reload();
+    });
+  };
+  wait_reload();
+
+  boost::asio::signal_set stop(io, SIGTERM, SIGINT);
+  boost::asio::steady_timer grace(io);
+  stop.async_wait([&](const boost::system::error_code& error, int signal) {
+    if (error) {
+      return;
+    }
+    spdlog::info("stopping signal={} calls={}", signal, pbx.call_count());
+    pbx.shutdown();
+    reload.cancel();
+    // Give the BYEs and CANCELs a moment to leave and be answered, then stop.
+    grace.expires_after(pbx.call_count() == 0 ? std::chrono::milliseconds(50)
+                                              : std::chrono::milliseconds(1000));
+    grace.async_wait([&](const boost::system::error_code&) { io.stop(); });
+  });
+
+  io.run();
+  transport.close();
+  writer.reset();  // writes what is queued
+  spdlog::info("catchline stopped");
+  return 0;
+}
+
+}  // namespace catchline::app

@@ -1,0 +1,172 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "pbx/directory.h"
+#include "pbx/registrar.h"
+#include "sip/message.h"
+#include "sip/transport/peer.h"
+#include "sip/txn/timer_queue.h"
+#include "sip/txn/transaction_layer.h"
+#include "store/records.h"
+
+namespace catchline::pbx {
+
+using CallId = std::uint64_t;
+using LegId = std::uint32_t;  // index into Call::legs(); the caller's leg is 0
+
+/// What a Call needs from the server around it.
+class CallHost {
+ public:
+  virtual sip::txn::TransactionLayer& layer() = 0;
+  virtual sip::txn::TimerQueue& timers() = 0;
+  virtual const std::string& domain() const = 0;
+  /// "host:port" for Via and Contact on this protocol.
+  virtual const std::string& local_address(sip::transport::Protocol protocol) const = 0;
+  /// Routes in-dialog requests whose dialog key is `key` to this call and leg.
+  virtual void index_dialog(const std::string& key, CallId call, LegId leg) = 0;
+  virtual void unindex_dialog(const std::string& key) = 0;
+  /// The call is over: write its record and destroy it (after the current callback).
+  virtual void call_ended(class Call& call) = 0;
+
+ protected:
+  ~CallHost() = default;
+};
+
+/// The dialog state of one leg (RFC 3261 §12.1), as the B2BUA keeps it. Strings are copies:
+/// they outlive the messages they came from.
+struct LegDialog {
+  std::string call_id;
+  std::string local_tag;
+  std::string remote_tag;
+  std::string local_header;   // From of our in-dialog requests, with our tag
+  std::string remote_header;  // To of our in-dialog requests, with their tag
+  std::string remote_target;  // their Contact URI
+  std::vector<std::string> route_set;
+  sip::transport::Peer peer;  // where requests go: the address the phone talks from (NAT)
+  std::uint32_t local_cseq = 0;
+  std::uint32_t remote_cseq = 0;
+
+  /// "call-id\nlocal-tag\nremote-tag": the key of the dialog table.
+  std::string key() const { return call_id + '\n' + local_tag + '\n' + remote_tag; }
+};
+
+enum class LegState : std::uint8_t { Calling, Ringing, Answered, Cancelling, Ended };
+
+/// One SIP dialog between the server and one device: the caller's (server is UAS) or a
+/// callee's (server is UAC).
+struct Leg {
+  LegId id = 0;
+  bool caller = false;
+  std::string extension;  // the device's extension
+  std::string contact;    // callee: the registered contact rung
+  LegState state = LegState::Calling;
+  sip::txn::TransactionId invite = sip::txn::kNoTransaction;
+  LegDialog dialog;
+  bool indexed = false;  // its dialog key is in the host's table
+  sip::txn::TimePoint ring_started{};
+  int final_status = 0;
+};
+
+/// Who is calling, as the callee should see it.
+struct Party {
+  std::string number;
+  std::string name;
+};
+
+/// One call: the caller's leg and one leg per device rung (DESIGN.md §1). Answers the caller
+/// with the first 2xx, cancels the other legs with RFC 3326 "Call completed elsewhere", relays
+/// provisional responses, in-dialog requests and BYE between the two answered legs, and keeps
+/// the call record. Owned by the Pbx on the signaling thread.
+class Call final : private sip::txn::TimerHandler {
+ public:
+  Call(CallHost& host, CallId id, Party caller, std::string dialled);
+  ~Call();
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+
+  CallId id() const { return id_; }
+  bool answered() const { return answered_leg_ != 0; }
+  bool ended() const { return ended_; }
+  /// Ended, and no callee INVITE is still waiting for its final response: safe to destroy.
+  bool idle() const;
+  const std::vector<Leg>& legs() const { return legs_; }
+  const store::CallRecord& record() const { return record_; }
+
+  /// Starts ringing every contact of the callee. `invite` is the caller's transaction.
+  void start(sip::txn::ServerTransaction& invite, const sip::Message& request,
+             const sip::transport::Peer& source, const Extension& callee,
+             const std::vector<Binding>& contacts, std::chrono::milliseconds no_answer);
+
+  /// A response on a callee leg's INVITE, or on a request this call relayed.
+  void on_response(LegId leg, sip::txn::ClientTransaction& t, const sip::Message& response);
+  /// A callee leg's INVITE or a relayed request got no answer or could not be sent.
+  void on_failure(LegId leg, sip::txn::ClientTransaction& t, int status);
+  /// The caller cancelled (the layer already answered the CANCEL 200).
+  void on_caller_cancel();
+  /// The ACK for our 2xx to the caller.
+  void on_caller_ack(const sip::Message& ack);
+  /// The caller never acknowledged our 2xx: end the call.
+  void on_caller_ack_timeout();
+  /// An in-dialog request from the device of `leg`.
+  void on_in_dialog_request(LegId leg, sip::txn::ServerTransaction& t,
+                            const sip::Message& request);
+  /// A 2xx retransmission for a callee leg that we already acknowledged: ACK again.
+  void on_stray_2xx(LegId leg, const sip::Message& response);
+  /// Ends the call from the server's side (shutdown): BYE, CANCEL or 503 as each leg needs.
+  void terminate(std::string_view why);
+
+ private:
+  void on_timer(sip::txn::Timer& timer) override;
+
+  void on_callee_provisional(Leg& leg, const sip::Message& response);
+  void on_callee_answer(Leg& leg, const sip::Message& response);
+  void on_callee_final_failure(Leg& leg, int status);
+  void finish_unanswered();
+  void cancel_other_legs(LegId keep, bool completed_elsewhere);
+  void answer_caller(const Leg& callee, const sip::Message& response);
+  void hang_up(LegId from);
+  void end(std::string_view disposition, std::string_view hangup_by);
+
+  std::string build_in_dialog(Leg& leg, std::string_view method, std::uint32_t cseq,
+                              std::string_view extra_headers, std::string_view content_type,
+                              std::string_view body);
+  /// Sends the ACK for a 2xx of `leg` (RFC 3261 §13.2.2.4) and returns it for re-sending.
+  std::string send_ack(Leg& leg, std::uint32_t cseq);
+  sip::txn::TransactionId send_in_dialog(Leg& leg, std::string_view method,
+                                         std::string_view extra_headers,
+                                         std::string_view content_type, std::string_view body);
+  void index(Leg& leg);
+  void unindex(Leg& leg);
+  std::int64_t now_ms() const;
+  std::uint64_t owner(LegId leg) const { return (id_ << 16) | leg; }
+
+  CallHost& host_;
+  CallId id_;
+  Party caller_;
+  Party callee_;
+  std::string dialled_;
+  std::vector<Leg> legs_;  // [0] = caller
+  LegId answered_leg_ = 0;
+  bool late_offer_ = false;  // the caller's INVITE had no SDP: the answer comes in its ACK
+  bool ended_ = false;
+  std::string caller_offer_;  // the caller's SDP, for every callee leg
+  std::string caller_content_type_;
+  std::string ack_text_;  // the ACK of the answered callee's 2xx, re-sent on retransmissions
+  // Relayed in-dialog requests: our client transaction -> the server transaction to answer.
+  std::unordered_map<sip::txn::TransactionId, sip::txn::TransactionId> relays_;
+  sip::txn::Timer no_answer_timer_;
+  store::CallRecord record_;
+};
+
+/// The owner value a Call stores in its client transactions: call id and leg.
+inline CallId owner_call(std::uint64_t owner) { return owner >> 16; }
+inline LegId owner_leg(std::uint64_t owner) { return static_cast<LegId>(owner & 0xFFFF); }
+
+}  // namespace catchline::pbx

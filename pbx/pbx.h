@@ -1,0 +1,133 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "pbx/call.h"
+#include "pbx/directory.h"
+#include "pbx/registrar.h"
+#include "sip/digest.h"
+#include "sip/transport/peer.h"
+#include "sip/txn/timer_queue.h"
+#include "sip/txn/transaction_layer.h"
+#include "sip/txn/transaction_user.h"
+
+namespace catchline::store {
+class StoreWriter;
+}
+
+namespace catchline::pbx {
+
+/// Call-control settings that come from the `sip:` section.
+struct PbxSettings {
+  std::string domain = "pbx.example.test";  // digest realm, host part of our URIs
+  std::chrono::milliseconds no_answer_timeout{30'000};
+  std::string nonce_secret;  // keys digest nonces; "" = random per process
+};
+
+/// How the server is reached: per listen socket, the "host:port" to put in Via and Contact.
+/// Filled by the application from the transport's bound sockets.
+struct LocalAddresses {
+  std::string udp;  // "127.0.0.1:5060", "" when not listening on UDP
+  std::string tcp;
+  const std::string& for_protocol(sip::transport::Protocol p) const {
+    return p == sip::transport::Protocol::Tcp && !tcp.empty() ? tcp : udp.empty() ? tcp : udp;
+  }
+};
+
+/// The call server's transaction user (DESIGN.md §2 pbx/): authenticates every request that
+/// can cost money or reveal a call, registers phones, and runs two-party calls as a B2BUA.
+/// Challenges are answered without creating any state (no transaction, no call).
+/// Owned by the signaling thread; no locks.
+class Pbx final : public sip::txn::TransactionUser, private CallHost {
+ public:
+  Pbx(sip::txn::TimerQueue& timers, PbxSettings settings, Directory directory,
+      RegistrarSettings registrar, store::StoreWriter* writer);
+  ~Pbx() override;
+
+  /// Connects the transaction layer (which needs this object first) and our addresses.
+  void attach(sip::txn::TransactionLayer& layer, LocalAddresses local);
+
+  /// Replaces extensions and groups (SIGHUP); calls and registrations go on.
+  void reload(Directory directory, RegistrarSettings registrar);
+
+  /// Ends every call (BYE to answered legs, CANCEL to ringing ones, 503 to unanswered
+  /// callers): on SIGTERM, before the process stops.
+  void shutdown();
+
+  Registrar& registrar() { return registrar_; }
+  const Directory& directory() const { return directory_; }
+  std::size_t call_count() const { return calls_.size(); }
+
+  // TransactionUser
+  bool should_create_transaction(const sip::Message& request,
+                                 const sip::transport::Peer& source) override;
+  void on_request(sip::txn::ServerTransaction& transaction, const sip::Message& request,
+                  const sip::transport::Peer& source) override;
+  void on_cancel(sip::txn::ServerTransaction& invite, const sip::Message& cancel) override;
+  void on_ack(sip::txn::ServerTransaction& invite, const sip::Message& ack,
+              const sip::transport::Peer& source) override;
+  void on_stray_ack(const sip::Message& ack, const sip::transport::Peer& source) override;
+  void on_ack_timeout(sip::txn::ServerTransaction& invite) override;
+  void on_response(sip::txn::ClientTransaction& transaction,
+                   const sip::Message& response) override;
+  void on_timeout(sip::txn::ClientTransaction& transaction) override;
+  void on_transport_error(sip::txn::ClientTransaction& transaction) override;
+  void on_stray_response(const sip::Message& response,
+                         const sip::transport::Peer& source) override;
+
+ private:
+  // CallHost
+  sip::txn::TransactionLayer& layer() override { return *layer_; }
+  sip::txn::TimerQueue& timers() override { return timers_; }
+  const std::string& domain() const override { return settings_.domain; }
+  const std::string& local_address(sip::transport::Protocol protocol) const override {
+    return local_.for_protocol(protocol);
+  }
+  void index_dialog(const std::string& key, CallId call, LegId leg) override;
+  void unindex_dialog(const std::string& key) override;
+  void call_ended(Call& call) override;
+
+  /// Checks credentials; on anything but success answers (stateless 401/407/403/400) and
+  /// returns nullptr. On success returns the extension.
+  const Extension* authenticate(const sip::Message& request, const sip::transport::Peer& source);
+  void handle_register(sip::txn::ServerTransaction& t, const sip::Message& request,
+                       const sip::transport::Peer& source, const Extension& user);
+  void handle_new_invite(sip::txn::ServerTransaction& t, const sip::Message& request,
+                         const sip::transport::Peer& source, const Extension& caller);
+  void handle_in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request,
+                        const sip::transport::Peer& source);
+  Call* find_call(CallId id);
+  /// Destroys the call once it is over and no callee INVITE waits for a final response.
+  void reap(CallId id);
+
+  sip::txn::TimerQueue& timers_;
+  PbxSettings settings_;
+  Directory directory_;
+  Registrar registrar_;
+  store::StoreWriter* writer_;
+  sip::DigestAuthenticator digest_;
+  sip::txn::TransactionLayer* layer_ = nullptr;
+  LocalAddresses local_;
+
+  // The extension authenticated by should_create_transaction() for the request that
+  // on_request() receives next (the same call stack).
+  const Extension* authenticated_ = nullptr;
+
+  CallId next_call_ = 1;
+  std::unordered_map<CallId, std::unique_ptr<Call>> calls_;
+  // Dialog key "call-id\nlocal-tag\nremote-tag" of every leg -> its call and leg.
+  struct DialogRef {
+    CallId call;
+    LegId leg;
+  };
+  std::unordered_map<std::string, DialogRef> dialogs_;
+  bool shutting_down_ = false;
+};
+
+}  // namespace catchline::pbx
