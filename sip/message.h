@@ -121,15 +121,17 @@ Header header_from_name(std::string_view name);
 std::string_view header_name(Header header);
 
 /// A piece of a message's text: offsets rather than pointers, so a Message stays valid when
-/// it is moved or copied.
+/// it is moved or copied. A plain aggregate, so that tables of them cost nothing to set up:
+/// write `Span{}` for the empty span.
 struct Span {
-  std::uint32_t offset = 0;
-  std::uint32_t length = 0;
+  std::uint32_t offset;
+  std::uint32_t length;
 };
 
 /// One header line as received: its name and its value, trimmed, folding left in place.
+/// A plain aggregate like Span (`HeaderField{}` is Header::Other with empty spans).
 struct HeaderField {
-  Header id = Header::Other;
+  Header id;
   Span name;
   Span value;
 };
@@ -230,17 +232,17 @@ class Message {
 
   Method method_ = Method::Other;
   int status_ = 0;
-  Span method_text_, request_uri_, reason_;
+  Span method_text_{}, request_uri_{}, reason_{};
 
   // Header table: inline for typical messages, so parsing allocates nothing per header;
   // messages with more lines than fit spill into overflow_ (one allocation per message).
   static constexpr std::size_t kInlineHeaders = 24;
-  std::array<HeaderField, kInlineHeaders> inline_headers_{};
+  std::array<HeaderField, kInlineHeaders> inline_headers_;  // the first header_count_ are set
   std::vector<HeaderField> overflow_;
   std::span<HeaderField> headers_{inline_headers_};
   std::size_t header_count_ = 0;
 
-  Span call_id_, cseq_method_text_, top_via_, branch_, from_tag_, to_tag_, body_;
+  Span call_id_{}, cseq_method_text_{}, top_via_{}, branch_{}, from_tag_{}, to_tag_{}, body_{};
   std::uint32_t cseq_number_ = 0;
   Method cseq_method_ = Method::Other;
   int max_forwards_ = -1;

@@ -2,6 +2,7 @@
 // each header line as offsets, then checks the headers every layer above relies on and caches
 // them in the Message. Nothing is copied and nothing is allocated for up to 24 header lines.
 
+#include <array>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -30,6 +31,37 @@ struct Seen {
 };
 
 bool is_line_space(char c) { return c == ' ' || c == '\t'; }
+
+// Slots of Parser::seen_ for the headers the checks look at; 0 for the others.
+enum : std::uint8_t {
+  kNoSlot,
+  kViaSlot,
+  kFromSlot,
+  kToSlot,
+  kCallIdSlot,
+  kCSeqSlot,
+  kMaxForwardsSlot,
+  kContentLengthSlot,
+  kListSlot,
+  kSlotCount,
+};
+
+constexpr std::array<std::uint8_t, static_cast<std::size_t>(Header::Count)> make_slots() {
+  std::array<std::uint8_t, static_cast<std::size_t>(Header::Count)> slots{};
+  slots[static_cast<std::size_t>(Header::Via)] = kViaSlot;
+  slots[static_cast<std::size_t>(Header::From)] = kFromSlot;
+  slots[static_cast<std::size_t>(Header::To)] = kToSlot;
+  slots[static_cast<std::size_t>(Header::CallId)] = kCallIdSlot;
+  slots[static_cast<std::size_t>(Header::CSeq)] = kCSeqSlot;
+  slots[static_cast<std::size_t>(Header::MaxForwards)] = kMaxForwardsSlot;
+  slots[static_cast<std::size_t>(Header::ContentLength)] = kContentLengthSlot;
+  slots[static_cast<std::size_t>(Header::Contact)] = kListSlot;
+  slots[static_cast<std::size_t>(Header::Route)] = kListSlot;
+  slots[static_cast<std::size_t>(Header::RecordRoute)] = kListSlot;
+  return slots;
+}
+
+constexpr auto kSeenSlot = make_slots();
 
 }  // namespace
 
@@ -81,16 +113,41 @@ class Parser {
   }
   const HeaderField& field(std::uint32_t index) const { return message_.headers_[index]; }
   std::string_view value_of(std::uint32_t index) const { return message_.view(field(index).value); }
-  Seen* seen_for(Header header);
 
   Message& message_;
   const std::string_view text_;
   const ParseLimits& limits_;
   bool response_ = false;
   std::size_t body_begin_ = 0;
-  Seen via_, from_, to_, call_id_, cseq_, max_forwards_, content_length_;
-  bool has_lists_ = false;  // a Contact, Route or Record-Route line was seen
+  // Where the headers the checks need were first seen, and how often (index: kSeenSlot).
+  std::array<Seen, kSlotCount> seen_{};
+  Seen& via_ = seen_[kViaSlot];
+  Seen& from_ = seen_[kFromSlot];
+  Seen& to_ = seen_[kToSlot];
+  Seen& call_id_ = seen_[kCallIdSlot];
+  Seen& cseq_ = seen_[kCSeqSlot];
+  Seen& max_forwards_ = seen_[kMaxForwardsSlot];
+  Seen& content_length_ = seen_[kContentLengthSlot];
+  Seen& lists_ = seen_[kListSlot];  // Contact, Route and Record-Route lines
+  // Where the grammars write what they read: checked, then dropped (the Message keeps spans).
+  Via via_scratch_;
+  NameAddr address_scratch_;
+  Contact contact_scratch_;
 };
+
+namespace {
+
+// "Bad From: unclosed quote", "Bad Contact: bad URI: port".
+std::string element_fault(std::string_view header, std::string_view fault,
+                          std::string_view uri_fault) {
+  std::string reason = "Bad " + std::string(header) + ": " + std::string(fault);
+  if (!uri_fault.empty()) {
+    reason += ": " + std::string(uri_fault);
+  }
+  return reason;
+}
+
+}  // namespace
 
 std::optional<ParseError> Parser::parse() {
   std::size_t position = 0;
@@ -143,17 +200,13 @@ std::optional<ParseError> Parser::request_line(std::string_view line) {
     }
     return error_at("Bad request line", line);
   }
-  auto uri = parse_uri(request_uri);
-  if (!uri) {
-    std::string_view reason = uri.error().reason;
-    constexpr std::string_view kPrefix = "Bad URI: ";
-    if (reason.substr(0, kPrefix.size()) == kPrefix) {
-      reason.remove_prefix(kPrefix.size());
-    }
-    return error_at("Bad Request-URI: " + std::string(reason), request_uri);
+  Uri& uri = address_scratch_.uri;
+  std::string_view fault = detail::parse_uri_into(request_uri, uri);
+  if (!fault.empty()) {
+    return error_at("Bad Request-URI: " + std::string(fault), request_uri);
   }
   // RFC 3261 §19.1.1 (table 1): headers are not allowed in a Request-URI (RFC 4475 escruri).
-  if ((uri->scheme == Scheme::Sip || uri->scheme == Scheme::Sips) && !uri->headers.empty()) {
+  if ((uri.scheme == Scheme::Sip || uri.scheme == Scheme::Sips) && !uri.headers.empty()) {
     return error_at("Bad Request-URI: headers", request_uri);
   }
   message_.method_ = method_from_name(method);
@@ -264,32 +317,6 @@ std::optional<ParseError> Parser::header_lines(std::size_t position) {
   return std::nullopt;
 }
 
-Seen* Parser::seen_for(Header header) {
-  switch (header) {
-    case Header::Via:
-      return &via_;
-    case Header::From:
-      return &from_;
-    case Header::To:
-      return &to_;
-    case Header::CallId:
-      return &call_id_;
-    case Header::CSeq:
-      return &cseq_;
-    case Header::MaxForwards:
-      return &max_forwards_;
-    case Header::ContentLength:
-      return &content_length_;
-    case Header::Contact:
-    case Header::Route:
-    case Header::RecordRoute:
-      has_lists_ = true;
-      return nullptr;
-    default:
-      return nullptr;
-  }
-}
-
 // Records one header line; false when the limit is reached.
 bool Parser::add_header(Header id, std::string_view name, std::string_view value) {
   const std::size_t index = message_.header_count_;
@@ -309,9 +336,10 @@ bool Parser::add_header(Header id, std::string_view name, std::string_view value
     message_.overflow_.push_back(field);
   }
   message_.header_count_ = index + 1;
-  if (Seen* seen = seen_for(id)) {
-    if (seen->count++ == 0) {
-      seen->first = static_cast<std::uint32_t>(index);
+  if (const std::uint8_t slot = kSeenSlot[static_cast<std::size_t>(id)]; slot != 0) {
+    Seen& seen = seen_[slot];
+    if (seen.count++ == 0) {
+      seen.first = static_cast<std::uint32_t>(index);
     }
   }
   return true;
@@ -342,7 +370,7 @@ std::optional<ParseError> Parser::check_essentials() {
   if (auto error = check_body()) {
     return error;
   }
-  if (has_lists_) {
+  if (lists_.count > 0) {
     return check_lists();
   }
   return std::nullopt;
@@ -360,13 +388,13 @@ std::optional<ParseError> Parser::check_vias() {
       continue;
     }
     auto error = each_element(Header::Via, value_of(i), [&](std::string_view entry) {
-      auto via = parse_via(entry);
-      if (!via) {
-        return std::optional<ParseError>(error_at(via.error().reason, entry));
+      std::string_view fault = detail::parse_via_into(entry, via_scratch_);
+      if (!fault.empty()) {
+        return std::optional<ParseError>(error_at(std::string(fault), entry));
       }
       if (top) {
         message_.top_via_ = span_of(entry);
-        message_.branch_ = span_of(via->branch);
+        message_.branch_ = span_of(via_scratch_.branch);
         top = false;
       }
       return std::optional<ParseError>();
@@ -388,16 +416,18 @@ std::optional<ParseError> Parser::check_address(Header header, Span& tag) {
   if (seen.count > 1) {
     return error_at("Duplicate header: " + std::string(name), value);
   }
-  auto address = parse_name_addr(value);
-  if (!address) {
-    return error_at("Bad " + std::string(name) + ": " + address.error().reason, value);
+  std::string_view uri_fault;
+  std::string_view found;
+  std::string_view fault = detail::parse_name_addr_into(value, address_scratch_, uri_fault, &found);
+  if (!fault.empty()) {
+    return error_at(element_fault(name, fault, uri_fault), value);
   }
-  std::optional<std::string_view> found = address->params.get("tag");
-  if (found) {
-    if (!found->empty() && !chars::is_token(*found)) {
+  if (found.data() != nullptr) {
+    // tag-param = "tag" EQUAL token (RFC 3261 §25.1)
+    if (!found.empty() && !chars::is_token(found)) {
       return error_at("Bad " + std::string(name) + ": tag", value);
     }
-    tag = span_of(*found);
+    tag = span_of(found);
   }
   return std::nullopt;
 }
@@ -499,20 +529,18 @@ std::optional<ParseError> Parser::check_lists() {
       continue;
     }
     auto error = each_element(id, value_of(i), [&](std::string_view element) {
+      std::string_view uri_fault;
+      std::string_view fault;
       if (id == Header::Contact) {
-        auto contact = parse_contact(element);
-        if (!contact) {
-          return std::optional<ParseError>(
-              error_at("Bad Contact: " + contact.error().reason, element));
-        }
-        star = star || contact->star;
+        fault = detail::parse_contact_into(element, contact_scratch_, uri_fault);
+        star = star || contact_scratch_.star;
         ++contacts;
       } else {
-        auto address = parse_name_addr(element);
-        if (!address) {
-          return std::optional<ParseError>(error_at(
-              "Bad " + std::string(header_name(id)) + ": " + address.error().reason, element));
-        }
+        fault = detail::parse_name_addr_into(element, address_scratch_, uri_fault);
+      }
+      if (!fault.empty()) {
+        return std::optional<ParseError>(
+            error_at(element_fault(header_name(id), fault, uri_fault), element));
       }
       return std::optional<ParseError>();
     });

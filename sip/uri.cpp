@@ -1,6 +1,7 @@
 #include "sip/uri.h"
 
 #include <array>
+#include <string>
 
 #include "sip/headers/char_class.h"
 
@@ -277,20 +278,43 @@ bool tel_params_equal(const ParamList& a, const ParamList& b) {
   return equal && count_a == count_b;
 }
 
-Result<Uri> parse_sip_uri(Uri uri, std::string_view rest) {
-  std::size_t at = rest.find('@');
+std::string_view parse_sip_uri(Uri& uri, std::string_view rest) {
+  // userinfo: user characters up to '@', with an optional ":password". One scan finds it in
+  // the usual URIs; a host-only URI runs to its end (or to a ':' that starts the port).
+  std::size_t user_end = chars::span(rest, chars::kUser);
+  std::size_t at = std::string_view::npos;
+  if (user_end < rest.size()) {
+    if (rest[user_end] == '@') {
+      at = user_end;
+    }
+    std::size_t stop = user_end;  // where the userinfo scan ended
+    if (rest[user_end] == ':') {
+      stop = chars::span(rest, chars::kPassword, user_end + 1);
+      if (stop < rest.size() && rest[stop] == '@') {
+        at = stop;
+      }
+    }
+    // A byte outside the userinfo characters (not the '[' of an IPv6 host, nor the ';' or '?'
+    // after a port): when an '@' follows, name the part it spoils.
+    if (at == std::string_view::npos && stop < rest.size() && stop > 0 && rest[stop] != ';' &&
+        rest[stop] != '?' && rest[stop] != ':') {
+      // A byte outside the user characters: name the part it spoils.
+      std::size_t first_at = rest.find('@');
+      if (first_at != std::string_view::npos) {
+        std::size_t colon = rest.substr(0, first_at).find(':');
+        return colon == std::string_view::npos || user_end < colon ? "user" : "password";
+      }
+    }
+  }
   if (at != std::string_view::npos) {
     std::string_view userinfo = rest.substr(0, at);
     std::size_t colon = userinfo.find(':');
     uri.user = userinfo.substr(0, colon);
-    if (uri.user.empty() || !chars::all(uri.user, chars::kUser)) {
-      return fail("Bad URI: user");
+    if (uri.user.empty()) {
+      return "user";
     }
     if (colon != std::string_view::npos) {
       uri.password = userinfo.substr(colon + 1);
-      if (!chars::all(*uri.password, chars::kPassword)) {
-        return fail("Bad URI: password");
-      }
     }
     rest.remove_prefix(at + 1);
   }
@@ -300,13 +324,13 @@ Result<Uri> parse_sip_uri(Uri uri, std::string_view rest) {
     std::size_t close = rest.find(']');
     Address6 address{};
     if (close == std::string_view::npos || !parse_ipv6(rest.substr(1, close - 1), address)) {
-      return fail("Bad URI: IPv6 reference");
+      return "IPv6 reference";
     }
     i = close + 1;
   } else {
     i = chars::span(rest, chars::kHost);
     if (i == 0) {
-      return fail("Bad URI: host");
+      return "host";
     }
   }
   uri.host = rest.substr(0, i);
@@ -314,44 +338,54 @@ Result<Uri> parse_sip_uri(Uri uri, std::string_view rest) {
   if (i < rest.size() && rest[i] == ':') {
     std::size_t end = chars::span(rest, chars::kDigit, i + 1);
     if (end == i + 1 || end - i - 1 > 5) {
-      return fail("Bad URI: port");
+      return "port";
     }
     std::uint32_t port = 0;
     for (std::size_t k = i + 1; k < end; ++k) {
       port = port * 10 + static_cast<std::uint32_t>(rest[k] - '0');
     }
     if (port > 65535) {
-      return fail("Bad URI: port");
+      return "port";
     }
     uri.port = static_cast<std::uint16_t>(port);
     i = end;
   }
 
   if (i < rest.size() && rest[i] == ';') {
-    std::size_t end = rest.find('?', i);
-    if (end == std::string_view::npos) {
-      end = rest.size();
+    // uri-parameters = *( ";" pname [ "=" pvalue ] ), read up to the '?' or the end.
+    std::size_t begin = i;
+    while (i < rest.size() && rest[i] == ';') {
+      std::size_t name_end = chars::span(rest, chars::kParam, i + 1);
+      if (name_end == i + 1) {
+        return "parameters";
+      }
+      i = name_end;
+      if (i < rest.size() && rest[i] == '=') {
+        std::size_t value_end = chars::span(rest, chars::kParam, i + 1);
+        if (value_end == i + 1) {
+          return "parameters";
+        }
+        i = value_end;
+      }
     }
-    std::string_view params = rest.substr(i, end - i);
-    if (!uri_params_well_formed(params)) {
-      return fail("Bad URI: parameters");
+    if (i < rest.size() && rest[i] != '?') {
+      return "parameters";
     }
-    uri.params = ParamList(params);
-    i = end;
+    uri.params = ParamList(rest.substr(begin, i - begin));
   }
 
   if (i < rest.size() && rest[i] == '?') {
     uri.headers = rest.substr(i + 1);
     if (!uri_headers_well_formed(uri.headers)) {
-      return fail("Bad URI: headers");
+      return "headers";
     }
     i = rest.size();
   }
 
   if (i != rest.size()) {
-    return fail("Bad URI: host");
+    return "host";
   }
-  return uri;
+  return {};
 }
 
 }  // namespace
@@ -405,16 +439,18 @@ std::string_view Uri::opaque() const {
   return text.substr(scheme_text.size() + 1);
 }
 
-Result<Uri> parse_uri(std::string_view text) {
-  Uri uri;
+namespace detail {
+
+std::string_view parse_uri_into(std::string_view text, Uri& uri) {
+  uri = Uri{};
   uri.text = text;
   // RFC 3261 §25.1 / RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
   if (text.empty() || !chars::is(text[0], chars::kAlpha)) {
-    return fail("Bad URI: no scheme");
+    return "no scheme";
   }
   std::size_t colon = chars::span(text, chars::kSchemeChar, 1);
   if (colon >= text.size() || text[colon] != ':') {
-    return fail("Bad URI: no scheme");
+    return "no scheme";
   }
   uri.scheme_text = text.substr(0, colon);
   std::string_view rest = text.substr(colon + 1);
@@ -432,28 +468,39 @@ Result<Uri> parse_uri(std::string_view text) {
     std::size_t semicolon = rest.find(';');
     uri.user = rest.substr(0, semicolon);
     if (uri.user.empty() || !chars::all(uri.user, chars::kTel)) {
-      return fail("Bad URI: tel number");
+      return "tel number";
     }
     if (semicolon != std::string_view::npos) {
       std::string_view params = rest.substr(semicolon);
       if (!uri_params_well_formed(params)) {
-        return fail("Bad URI: parameters");
+        return "parameters";
       }
       uri.params = ParamList(params);
     }
-    return uri;
+    return {};
   }
 
   // Any other scheme (RFC 4475 §3.1.4.2 unkscm, §3.1.4.3 novelsc): opaque, but it must not hold
   // what would end it inside a header field.
   if (rest.empty()) {
-    return fail("Bad URI: opaque part");
+    return "opaque part";
   }
   for (char c : rest) {
     auto byte = static_cast<unsigned char>(c);
     if (byte <= 0x20 || byte == 0x7F || c == '<' || c == '>' || c == '"') {
-      return fail("Bad URI: opaque part");
+      return "opaque part";
     }
+  }
+  return {};
+}
+
+}  // namespace detail
+
+Result<Uri> parse_uri(std::string_view text) {
+  Uri uri;
+  std::string_view fault = detail::parse_uri_into(text, uri);
+  if (!fault.empty()) {
+    return fail("Bad URI: " + std::string(fault));
   }
   return uri;
 }

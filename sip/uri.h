@@ -43,6 +43,12 @@ struct Uri {
 /// "Bad URI: headers", "Bad URI: tel number", "Bad URI: opaque part".
 Result<Uri> parse_uri(std::string_view text);
 
+namespace detail {
+/// The allocation-free core of parse_uri() for the message parser: fills `uri` and returns
+/// "" when the text is good, else the fault as parse_uri() names it after "Bad URI: " ("port").
+std::string_view parse_uri_into(std::string_view text, Uri& uri);
+}  // namespace detail
+
 /// URI equality per RFC 3261 §19.1.4 for sip/sips: same scheme; user and password equal
 /// case-sensitively after unescaping; host equal ignoring case (IPv6 addresses compared as
 /// addresses); same port, where an absent port differs from an explicit 5060; the user, ttl,

@@ -69,24 +69,34 @@ inline bool is(char c, std::uint16_t cls) {
   return (kTable[static_cast<unsigned char>(c)] & cls) != 0;
 }
 
-/// True when every byte of `text` is in `cls` (true for "").
-inline bool all(std::string_view text, std::uint16_t cls) {
-  for (char c : text) {
-    if (!is(c, cls)) {
-      return false;
+/// The index of the first byte at or after `from` that is not in `cls` (text.size() when
+/// there is none). Unrolled by four: this loop reads most of every message.
+inline std::size_t span(std::string_view text, std::uint16_t cls, std::size_t from = 0) {
+  const char* data = text.data();
+  const std::size_t size = text.size();
+  std::size_t i = from;
+  for (; i + 4 <= size; i += 4) {
+    if (!is(data[i], cls)) {
+      return i;
+    }
+    if (!is(data[i + 1], cls)) {
+      return i + 1;
+    }
+    if (!is(data[i + 2], cls)) {
+      return i + 2;
+    }
+    if (!is(data[i + 3], cls)) {
+      return i + 3;
     }
   }
-  return true;
-}
-
-/// The length of the longest prefix of `text` whose bytes are in `cls`.
-inline std::size_t span(std::string_view text, std::uint16_t cls, std::size_t from = 0) {
-  std::size_t i = from;
-  while (i < text.size() && is(text[i], cls)) {
+  while (i < size && is(data[i], cls)) {
     ++i;
   }
   return i;
 }
+
+/// True when every byte of `text` is in `cls` (true for "").
+inline bool all(std::string_view text, std::uint16_t cls) { return span(text, cls) == text.size(); }
 
 /// A non-empty token (RFC 3261 §25.1).
 inline bool is_token(std::string_view text) { return !text.empty() && all(text, kToken); }

@@ -14,15 +14,6 @@ bool is_display_char(char c) {
   return chars::is(c, chars::kToken | chars::kSpace) || static_cast<unsigned char>(c) >= 0x80;
 }
 
-ParseError uri_failure(const ParseError& error) {
-  constexpr std::string_view kPrefix = "Bad URI: ";
-  std::string_view reason = error.reason;
-  if (reason.substr(0, kPrefix.size()) == kPrefix) {
-    reason.remove_prefix(kPrefix.size());
-  }
-  return fail("bad URI: " + std::string(reason));
-}
-
 }  // namespace
 
 std::string_view NameAddr::tag() const { return params.get("tag").value_or(std::string_view{}); }
@@ -34,23 +25,26 @@ std::string NameAddr::display() const {
   return std::string(display_name);
 }
 
-Result<NameAddr> parse_name_addr(std::string_view text) {
+namespace detail {
+
+std::string_view parse_name_addr_into(std::string_view text, NameAddr& out,
+                                      std::string_view& uri_fault, std::string_view* tag) {
   text = trim(text);
+  out = NameAddr{};
   if (text.empty()) {
-    return fail("empty");
+    return "empty";
   }
-  NameAddr out;
   std::size_t open = std::string_view::npos;
   if (text[0] == '"') {
     std::size_t close = chars::quoted_end(text, 0);
     if (close == std::string_view::npos) {
-      return fail("unclosed quote");
+      return "unclosed quote";
     }
     out.display_name = text.substr(1, close - 2);
     out.display_quoted = true;
     open = chars::span(text, chars::kSpace, close);
     if (open == text.size() || text[open] != '<') {
-      return fail("no < after display name");
+      return "no < after display name";
     }
   } else {
     std::size_t k = 0;
@@ -69,13 +63,13 @@ Result<NameAddr> parse_name_addr(std::string_view text) {
     // (RFC 4475 §3.1.2.14 badaspec: spaces there make the message invalid).
     std::size_t close = text.find('>', open + 1);
     if (close == std::string_view::npos) {
-      return fail("unclosed <");
+      return "unclosed <";
     }
     out.uri_text = text.substr(open + 1, close - open - 1);
     after = close + 1;
   } else {
     if (text.find('<') != std::string_view::npos) {
-      return fail("bad display name");
+      return "bad display name";
     }
     // RFC 3261 §20.10: without < > the URI ends at the first ';' (those parameters belong to
     // the header), and a URI holding ',' '?' or ';' must be enclosed (RFC 4475 regbadct).
@@ -85,35 +79,68 @@ Result<NameAddr> parse_name_addr(std::string_view text) {
     }
     out.uri_text = text.substr(0, end);
     if (out.uri_text.find_first_of("?,") != std::string_view::npos) {
-      return fail("URI with '?' or ',' outside <>");
+      return "URI with '?' or ',' outside <>";
     }
     after = end;
   }
 
-  auto uri = parse_uri(out.uri_text);
-  if (!uri) {
-    return uri_failure(uri.error());
+  uri_fault = parse_uri_into(out.uri_text, out.uri);
+  if (!uri_fault.empty()) {
+    return "bad URI";
   }
-  out.uri = *uri;
   out.params = ParamList(text.substr(chars::span(text, chars::kSpace, after)));
-  if (!out.params.well_formed()) {
-    return fail("bad parameters");
+  bool good = scan_params(out.params.text(), [tag](std::string_view name, std::string_view value) {
+    if (tag != nullptr && name.size() == 3 && iequals(name, "tag") && tag->data() == nullptr) {
+      *tag = value;
+    }
+    return true;
+  });
+  if (!good) {
+    return "bad parameters";
+  }
+  return {};
+}
+
+}  // namespace detail
+
+namespace {
+
+ParseError name_addr_failure(std::string_view fault, std::string_view uri_fault) {
+  if (!uri_fault.empty()) {
+    return fail(std::string(fault) + ": " + std::string(uri_fault));
+  }
+  return fail(std::string(fault));
+}
+
+}  // namespace
+
+Result<NameAddr> parse_name_addr(std::string_view text) {
+  NameAddr out;
+  std::string_view uri_fault;
+  std::string_view fault = detail::parse_name_addr_into(text, out, uri_fault);
+  if (!fault.empty()) {
+    return name_addr_failure(fault, uri_fault);
   }
   return out;
 }
 
-Result<Contact> parse_contact(std::string_view text) {
+namespace detail {
+
+std::string_view parse_contact_into(std::string_view text, Contact& contact,
+                                    std::string_view& uri_fault) {
   text = trim(text);
-  Contact contact;
+  contact.star = false;
+  contact.expires.reset();
+  contact.q.reset();
   if (text == "*") {
+    contact.address = NameAddr{};
     contact.star = true;
-    return contact;
+    return {};
   }
-  auto address = parse_name_addr(text);
-  if (!address) {
-    return address.error();
+  std::string_view fault = parse_name_addr_into(text, contact.address, uri_fault);
+  if (!fault.empty()) {
+    return fault;
   }
-  contact.address = *address;
 
   std::optional<std::string_view> expires;
   std::optional<std::string_view> q;
@@ -127,7 +154,7 @@ Result<Contact> parse_contact(std::string_view text) {
 
   if (expires) {
     if (expires->empty() || !chars::all(*expires, chars::kDigit)) {
-      return fail("bad expires");
+      return "bad expires";
     }
     // An overlarge value means "as long as you allow" (RFC 4475 §3.1.2.4 scalar02 lets an
     // element treat it so); the registrar clamps it to its maximum anyway.
@@ -147,7 +174,7 @@ Result<Contact> parse_contact(std::string_view text) {
     std::string_view v = *q;
     if (v.empty() || (v[0] != '0' && v[0] != '1') || v.size() > 5 ||
         (v.size() > 1 && (v[1] != '.' || !chars::all(v.substr(2), chars::kDigit)))) {
-      return fail("bad q");
+      return "bad q";
     }
     float value = static_cast<float>(v[0] - '0');
     float scale = 0.1f;
@@ -155,9 +182,21 @@ Result<Contact> parse_contact(std::string_view text) {
       value += scale * static_cast<float>(v[i] - '0');
     }
     if (value > 1.0f) {
-      return fail("bad q");
+      return "bad q";
     }
     contact.q = value;
+  }
+  return {};
+}
+
+}  // namespace detail
+
+Result<Contact> parse_contact(std::string_view text) {
+  Contact contact;
+  std::string_view uri_fault;
+  std::string_view fault = detail::parse_contact_into(text, contact, uri_fault);
+  if (!fault.empty()) {
+    return name_addr_failure(fault, uri_fault);
   }
   return contact;
 }

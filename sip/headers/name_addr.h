@@ -40,4 +40,15 @@ struct Contact {
 /// Parses one Contact element (use HeaderList to split a header line).
 Result<Contact> parse_contact(std::string_view text);
 
+namespace detail {
+/// The allocation-free cores of parse_name_addr() and parse_contact() for the message parser:
+/// fill `out` and return "" when the text is good, else the fault; for "bad URI" the URI's
+/// fault ("port") is in `uri_fault`. When `tag` is given (and views nothing yet), it receives
+/// the tag parameter, found in the same pass that checks the parameters.
+std::string_view parse_name_addr_into(std::string_view text, NameAddr& out,
+                                      std::string_view& uri_fault, std::string_view* tag = nullptr);
+std::string_view parse_contact_into(std::string_view text, Contact& out,
+                                    std::string_view& uri_fault);
+}  // namespace detail
+
 }  // namespace catchline::sip

@@ -33,40 +33,42 @@ bool is_host(std::string_view text) {
 
 }  // namespace
 
-Result<Via> parse_via(std::string_view text) {
+namespace detail {
+
+std::string_view parse_via_into(std::string_view text, Via& via) {
   text = trim(text);
-  Via via;
+  via = Via{};
   std::size_t i = 0;
   auto skip_space = [&] { i = chars::span(text, chars::kSpace, i); };
 
   // sent-protocol = protocol-name SLASH protocol-version SLASH transport, SLASH = SWS "/" SWS
   std::size_t end = chars::span(text, chars::kToken, i);
   if (end == i) {
-    return fail("Bad Via: protocol");
+    return "Bad Via: protocol";
   }
   via.protocol_name = text.substr(i, end - i);
   i = end;
   skip_space();
   if (i == text.size() || text[i] != '/') {
-    return fail("Bad Via: protocol");
+    return "Bad Via: protocol";
   }
   ++i;
   skip_space();
   end = chars::span(text, chars::kToken, i);
   if (end == i) {
-    return fail("Bad Via: protocol version");
+    return "Bad Via: protocol version";
   }
   via.protocol_version = text.substr(i, end - i);
   i = end;
   skip_space();
   if (i == text.size() || text[i] != '/') {
-    return fail("Bad Via: no transport");
+    return "Bad Via: no transport";
   }
   ++i;
   skip_space();
   end = chars::span(text, chars::kToken, i);
   if (end == i) {
-    return fail("Bad Via: no transport");
+    return "Bad Via: no transport";
   }
   via.transport = text.substr(i, end - i);
   i = end;
@@ -74,19 +76,19 @@ Result<Via> parse_via(std::string_view text) {
   // LWS sent-by
   std::size_t host_begin = chars::span(text, chars::kSpace, i);
   if (host_begin == i || host_begin == text.size()) {
-    return fail("Bad Via: no sent-by");
+    return "Bad Via: no sent-by";
   }
   i = host_begin;
   if (text[i] == '[') {
     std::size_t close = text.find(']', i);
     if (close == std::string_view::npos || !is_ipv6_address(text.substr(i + 1, close - i - 1))) {
-      return fail("Bad Via: host");
+      return "Bad Via: host";
     }
     i = close + 1;
   } else {
     i = chars::span(text, chars::kHost, i);
     if (i == host_begin) {
-      return fail("Bad Via: host");
+      return "Bad Via: host";
     }
   }
   via.host = text.substr(host_begin, i - host_begin);
@@ -99,7 +101,7 @@ Result<Via> parse_via(std::string_view text) {
     end = chars::span(text, chars::kDigit, i);
     std::uint16_t port = 0;
     if (!parse_port(text.substr(i, end - i), port)) {
-      return fail("Bad Via: port");
+      return "Bad Via: port";
     }
     via.port = port;
     i = end;
@@ -169,7 +171,18 @@ Result<Via> parse_via(std::string_view text) {
     }
   });
   if (!good) {
-    return fail(fault);
+    return fault;
+  }
+  return {};
+}
+
+}  // namespace detail
+
+Result<Via> parse_via(std::string_view text) {
+  Via via;
+  std::string_view fault = detail::parse_via_into(text, via);
+  if (!fault.empty()) {
+    return fail(std::string(fault));
   }
   return via;
 }

@@ -37,4 +37,10 @@ struct Via {
 /// Errors name the fault: "Bad Via: no transport", "Bad Via: port", "Bad Via: branch" ...
 Result<Via> parse_via(std::string_view text);
 
+namespace detail {
+/// The allocation-free core of parse_via() for the message parser: fills `via` and returns ""
+/// when the entry is good, else the reason parse_via() would give ("Bad Via: port").
+std::string_view parse_via_into(std::string_view text, Via& via);
+}  // namespace detail
+
 }  // namespace catchline::sip
