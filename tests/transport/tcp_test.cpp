@@ -350,6 +350,23 @@ TEST_F(TcpTransportTest, CloseConnectionDropsItsQueuedBytes) {
   EXPECT_TRUE(run_until(io_, [&] { return server_->connection_count() == 0; }));
 }
 
+TEST_F(TcpTransportTest, ClosesAConnectionWhoseWriteQueueOverflows) {
+  TransportOptions options;
+  options.max_queued_bytes = 1000;
+  start(options);
+  RawClient client(io_, port());
+  client.write(request("OPTIONS", 1));
+  ASSERT_TRUE(run_until(io_, [&] { return inbox_.received.size() == 1; }));
+  Peer phone = inbox_.received[0].source;
+  // The first write is in flight; the second and third wait behind it and pass the limit.
+  server_->send(phone, request("MESSAGE", 2, std::string(500, 'a')));
+  server_->send(phone, request("MESSAGE", 3, std::string(500, 'b')));
+  EXPECT_EQ(server_->stats().dropped_for(DropReason::QueueFull), 1u);
+  EXPECT_FALSE(server_->connection_open(phone.connection));
+  EXPECT_NE(log_.lines.str().find("kind=queue_full"), std::string::npos) << log_.lines.str();
+  ASSERT_TRUE(client.wait(io_, [&] { return client.closed; }));
+}
+
 TEST(TcpOutbound, ConnectsSendsAndReusesTheConnection) {
   asio::io_context io;
   RecordingReceiver alice_inbox, bob_inbox;

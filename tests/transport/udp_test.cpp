@@ -196,6 +196,24 @@ TEST(UdpTransport, BatchesReceivesAndTheAnswersToThem) {
   EXPECT_LT(bob.stats().udp_send_calls, static_cast<std::uint64_t>(kCount));
 }
 
+TEST(UdpTransport, ComesBackForDatagramsLeftAfterAFullWakeup) {
+  asio::io_context io;
+  RecordingReceiver alice_inbox, bob_inbox;
+  TransportOptions small_batches;
+  small_batches.udp_receive_batch = 2;  // 8 datagrams per wake-up at most
+  TransportLayer alice(io, alice_inbox);
+  TransportLayer bob(io, bob_inbox, small_batches);
+  alice.listen("udp:127.0.0.1:0");
+  bob.listen("udp:127.0.0.1:0");
+  constexpr int kCount = 50;
+  for (int i = 0; i < kCount; ++i) {
+    alice.send(udp_peer(bob), options_request(alice.bound(0).port, "leftover", i + 1));
+  }
+  // The kernel signals readiness once (edge-triggered); the rest must still be read.
+  ASSERT_TRUE(run_until(io, [&] { return bob_inbox.received.size() == kCount; }));
+  EXPECT_GE(bob.stats().udp_wakeups, static_cast<std::uint64_t>(kCount / 8));
+}
+
 TEST(UdpTransport, RoundTripOverIpv6Loopback) {
   asio::io_context io;
   RecordingReceiver alice_inbox, bob_inbox;
