@@ -404,7 +404,8 @@ struct TransportLayer::Impl {
     }
     std::string_view text(socket.slots.data() + index * socket.slot_size, length);
     if (text.find_first_not_of("\r\n\t ") == std::string_view::npos) {
-      // Keep-alives some phones send over UDP (CRLF, RFC 5626 §3.5.1 style): nothing to answer.
+      // CRLF keep-alives: RFC 5626 §4.4.1 defines them for streams, but phones send them over
+      // UDP too, to hold their NAT binding open. Nothing to answer and nothing to log as a drop.
       if (log_->should_log(spdlog::level::debug)) {
         log_->debug("keepalive from={} bytes={}", source.to_string(), length);
       }
