@@ -54,9 +54,7 @@ std::string with_tag(std::string_view party, std::string_view tag) {
   return value;
 }
 
-bool is_sips(std::string_view uri) {
-  return uri.size() >= 5 && iequals(uri.substr(0, 5), "sips:");
-}
+bool is_sips(std::string_view uri) { return uri.size() >= 5 && iequals(uri.substr(0, 5), "sips:"); }
 
 std::string cseq_value(std::uint32_t number, std::string_view method) {
   char digits[16];
@@ -78,9 +76,9 @@ std::string request_uri_from_route(std::string_view uri) {
     std::size_t next = uri.find(';', at + 1);
     std::string_view piece = uri.substr(at, next == std::string_view::npos ? uri.npos : next - at);
     // piece is either the URI up to its first parameter, or ";name[=value]".
-    const bool method_param =
-        piece.size() > 7 && piece.front() == ';' && iequals(piece.substr(1, 6), "method") &&
-        (piece.size() == 7 || piece[7] == '=');
+    const bool method_param = piece.size() > 7 && piece.front() == ';' &&
+                              iequals(piece.substr(1, 6), "method") &&
+                              (piece.size() == 7 || piece[7] == '=');
     if (!method_param) {
       out += piece;
     }
@@ -145,8 +143,7 @@ Result<std::unique_ptr<Dialog>> Dialog::create_uas(const Message& request,
   return dialog;
 }
 
-Result<std::unique_ptr<Dialog>> Dialog::create_uac(const Message& request,
-                                                   const Message& response,
+Result<std::unique_ptr<Dialog>> Dialog::create_uac(const Message& request, const Message& response,
                                                    std::string_view local_contact) {
   const int status = response.status();
   if (status < 101 || status >= 300) {

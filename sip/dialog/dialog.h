@@ -53,8 +53,7 @@ class Dialog {
   /// an early dialog, a 2xx a confirmed one. Route set: the response's Record-Route,
   /// reversed; remote target: its Contact URI (an early dialog may have none yet); local
   /// CSeq: the request's. Errors (status 400): no To tag, 3xx-6xx, a 2xx without Contact.
-  static Result<std::unique_ptr<Dialog>> create_uac(const Message& request,
-                                                    const Message& response,
+  static Result<std::unique_ptr<Dialog>> create_uac(const Message& request, const Message& response,
                                                     std::string_view local_contact);
 
   Dialog(const Dialog&) = delete;
@@ -132,9 +131,7 @@ class Dialog {
   /// The subscription with this package and id, or nullptr.
   Subscription* find_subscription(std::string_view event_package, std::string_view id);
   /// Every subscription usage, in the order added.
-  const std::vector<std::unique_ptr<Subscription>>& subscriptions() const {
-    return subscriptions_;
-  }
+  const std::vector<std::unique_ptr<Subscription>>& subscriptions() const { return subscriptions_; }
   /// Removes subscriptions that terminated; the dialog terminates when no usage is left.
   /// Returns how many were removed.
   std::size_t remove_terminated_subscriptions();

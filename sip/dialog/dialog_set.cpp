@@ -7,8 +7,7 @@ namespace catchline::sip::dialog {
 DialogSet::DialogSet(const Message& invite, std::string_view local_contact)
     : call_id_(invite.call_id()), local_tag_(invite.from_tag()), local_contact_(local_contact) {}
 
-Dialog* DialogSet::on_response(DialogTable& table, const Message& invite,
-                               const Message& response) {
+Dialog* DialogSet::on_response(DialogTable& table, const Message& invite, const Message& response) {
   const int status = response.status();
   if (status >= 300) {
     // §12.3 / §13.2.2.3: a non-2xx final to the INVITE ends every early dialog it created.

@@ -22,8 +22,7 @@ TEST_F(InviteClient, RetransmitsAtDoublingIntervalsThenTimesOutWithTimerB) {
   EXPECT_EQ(layer_.client_count(), 1u);
   advance(31900ms);
   // RFC 3261 §17.1.1.2: timer A starts at T1 and doubles: 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s.
-  EXPECT_EQ(send_times(),
-            durations({0ms, 500ms, 1500ms, 3500ms, 7500ms, 15500ms, 31500ms}));
+  EXPECT_EQ(send_times(), durations({0ms, 500ms, 1500ms, 3500ms, 7500ms, 15500ms, 31500ms}));
   EXPECT_EQ(sender_.sent[1].text, sender_.sent[0].text);
   EXPECT_EQ(sender_.sent[1].to, udp_peer(5080));
   EXPECT_TRUE(user_.timeouts.empty());
@@ -214,8 +213,8 @@ TEST_F(InviteClient, CancelAfterFinalIsTooLate) {
   deliver(response(sender_.message(0), 200));
   EXPECT_EQ(layer_.cancel(*id), CancelOutcome::TooLate);
   EXPECT_EQ(layer_.cancel(kNoTransaction), CancelOutcome::TooLate);
-  auto options = layer_.send_request(request_text({.method = "OPTIONS", .branch = "z9hG4bK-o"}),
-                                     udp_peer());
+  auto options =
+      layer_.send_request(request_text({.method = "OPTIONS", .branch = "z9hG4bK-o"}), udp_peer());
   ASSERT_TRUE(options);
   EXPECT_EQ(layer_.cancel(*options), CancelOutcome::NotInvite);
 }
@@ -246,8 +245,8 @@ TEST_F(InviteClient, GivesUpWhenNoFinalFollowsTheCancel) {
 
 TEST_F(InviteClient, TransportFailureFailsWaitingTransactions) {
   auto id = layer_.send_request(request_text({.transport = "TCP"}), tcp_peer(5070, 9));
-  auto other = layer_.send_request(
-      request_text({.branch = "z9hG4bK-other", .transport = "TCP"}), tcp_peer(5099, 10));
+  auto other = layer_.send_request(request_text({.branch = "z9hG4bK-other", .transport = "TCP"}),
+                                   tcp_peer(5099, 10));
   ASSERT_TRUE(id);
   ASSERT_TRUE(other);
   layer_.on_transport_failure(tcp_peer(5070, 9));
@@ -262,8 +261,8 @@ TEST_F(NonInviteClient, TimerEDoublesUpToT2ThenFTimesOut) {
   ASSERT_TRUE(id);
   advance(31900ms);
   // RFC 3261 §17.1.2.2: E doubles from T1 and is capped at T2 = 4 s.
-  EXPECT_EQ(send_times(), durations({0ms, 500ms, 1500ms, 3500ms, 7500ms, 11500ms, 15500ms,
-                                     19500ms, 23500ms, 27500ms, 31500ms}));
+  EXPECT_EQ(send_times(), durations({0ms, 500ms, 1500ms, 3500ms, 7500ms, 11500ms, 15500ms, 19500ms,
+                                     23500ms, 27500ms, 31500ms}));
   EXPECT_TRUE(user_.timeouts.empty());
   advance(100ms);  // F = 64*T1
   ASSERT_EQ(user_.timeouts.size(), 1u);
@@ -289,13 +288,13 @@ TEST_F(NonInviteClient, FinalIsPassedUpOnceAndTimerKEndsIt) {
   deliver(response(request, 200));
   EXPECT_EQ(user_.responses.size(), 1u);
   advance(10s);
-  EXPECT_EQ(sender_.count(), 1u);  // no retransmission after the final
+  EXPECT_EQ(sender_.count(), 1u);               // no retransmission after the final
   EXPECT_EQ(layer_.find_client(*id), nullptr);  // K = T4 = 5 s
 }
 
 TEST_F(NonInviteClient, TcpSkipsTimerEAndKWaitsZero) {
-  auto id = layer_.send_request(request_text({.method = "OPTIONS", .transport = "TCP"}),
-                                tcp_peer());
+  auto id =
+      layer_.send_request(request_text({.method = "OPTIONS", .transport = "TCP"}), tcp_peer());
   ASSERT_TRUE(id);
   advance(20s);
   EXPECT_EQ(sender_.count(), 1u);

@@ -52,9 +52,7 @@ class AckingUser : public RecordingUser {
 class LossyNetwork : public ::testing::Test {
  protected:
   LossyNetwork()
-      : timers_(clock_),
-        uac_(uac_wire_, timers_, uac_user_),
-        uas_(uas_wire_, timers_, uas_user_) {
+      : timers_(clock_), uac_(uac_wire_, timers_, uac_user_), uas_(uas_wire_, timers_, uas_user_) {
     uac_user_.layer = &uac_;
     uas_user_.layer = &uas_;
   }

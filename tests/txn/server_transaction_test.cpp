@@ -19,8 +19,8 @@ std::vector<Duration> durations(std::initializer_list<Duration> list) { return l
 
 // The TU's ACK for a 2xx: a new transaction, so a new branch (RFC 3261 §17.1.1.3).
 Message ack_for_2xx(std::string to_tag, std::uint32_t cseq = 1) {
-  return request({.method = "ACK", .branch = "z9hG4bK-ack-2xx", .to_tag = std::move(to_tag),
-                  .cseq = cseq});
+  return request(
+      {.method = "ACK", .branch = "z9hG4bK-ack-2xx", .to_tag = std::move(to_tag), .cseq = cseq});
 }
 
 // The ACK of a non-2xx final: same branch as the INVITE (§17.1.1.3).

@@ -2,13 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/ip/address.hpp>
 #include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/asio/ip/address.hpp>
 
 #include "sip/builder.h"
 #include "sip/message.h"
@@ -85,8 +84,8 @@ inline Message request(const RequestSpec& spec) { return parse(request_text(spec
 
 /// A response to `request` as a UAS would send it.
 inline Message response(const Message& request, int status, std::string_view to_tag = "to-1") {
-  return parse(response_to(request, status, {}, status > 100 ? to_tag : std::string_view{})
-                   .finish());
+  return parse(
+      response_to(request, status, {}, status > 100 ? to_tag : std::string_view{}).finish());
 }
 
 /// A Sender that records what was sent, and can lose messages to simulate UDP loss.
@@ -163,9 +162,7 @@ class RecordingUser : public TransactionUser {
     responses.push_back({transaction.id(), response.status(), std::string(response.to_tag()),
                          transaction.method()});
   }
-  void on_timeout(ClientTransaction& transaction) override {
-    timeouts.push_back(transaction.id());
-  }
+  void on_timeout(ClientTransaction& transaction) override { timeouts.push_back(transaction.id()); }
   void on_transport_error(ClientTransaction& transaction) override {
     transport_errors.push_back(transaction.id());
   }
