@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "sip/digest.h"
+
 namespace catchline::app {
 namespace {
 
@@ -97,7 +99,8 @@ class Reader {
 
 void read_sip(const Reader& r, const YAML::Node& node, SipSettings& sip) {
   r.expect_map(node, "sip");
-  r.only_keys(node, "sip", {"listen", "domain", "no_answer_timeout", "log_messages", "timers"});
+  r.only_keys(node, "sip", {"listen", "domain", "no_answer_timeout", "log_messages", "timers",
+                             "digest_algorithms"});
   if (node["listen"]) {
     sip.listen = r.strings(node["listen"], "sip.listen");
     if (sip.listen.empty()) {
@@ -112,6 +115,18 @@ void read_sip(const Reader& r, const YAML::Node& node, SipSettings& sip) {
   }
   if (node["log_messages"]) {
     sip.log_messages = r.boolean(node["log_messages"], "sip.log_messages");
+  }
+  if (node["digest_algorithms"]) {
+    sip.digest_algorithms = r.strings(node["digest_algorithms"], "sip.digest_algorithms");
+    if (sip.digest_algorithms.empty()) {
+      r.fail(node["digest_algorithms"], "sip.digest_algorithms", "needs at least one algorithm");
+    }
+    for (const std::string& name : sip.digest_algorithms) {
+      if (!sip::digest_algorithm_from_name(name)) {
+        r.fail(node["digest_algorithms"], "sip.digest_algorithms",
+               fmt::format("unknown algorithm \"{}\" (MD5, SHA-256, SHA-512-256)", name));
+      }
+    }
   }
   if (const YAML::Node timers = node["timers"]) {
     r.expect_map(timers, "sip.timers");

@@ -15,6 +15,7 @@
 
 #include "app/config.h"
 #include "pbx/pbx.h"
+#include "sip/digest.h"
 #include "sip/transport/transport_layer.h"
 #include "sip/txn/asio_timer_driver.h"
 #include "sip/txn/transaction_layer.h"
@@ -64,6 +65,10 @@ pbx::PbxSettings pbx_settings(const Config& config) {
   pbx::PbxSettings settings;
   settings.domain = config.sip.domain;
   settings.no_answer_timeout = config.sip.no_answer_timeout;
+  settings.digest_algorithms.clear();
+  for (const std::string& name : config.sip.digest_algorithms) {
+    settings.digest_algorithms.push_back(*sip::digest_algorithm_from_name(name));
+  }
   return settings;
 }
 

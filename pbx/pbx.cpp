@@ -22,6 +22,12 @@ std::string_view uri_user(std::string_view text) {
   return uri ? uri->user : std::string_view{};
 }
 
+sip::DigestConfig digest_config(const PbxSettings& settings) {
+  sip::DigestConfig config;
+  config.algorithms = settings.digest_algorithms;
+  return config;
+}
+
 }  // namespace
 
 Pbx::Pbx(sip::txn::TimerQueue& timers, PbxSettings settings, Directory directory,
@@ -31,7 +37,7 @@ Pbx::Pbx(sip::txn::TimerQueue& timers, PbxSettings settings, Directory directory
       directory_(std::move(directory)),
       registrar_(timers, registrar, writer),
       writer_(writer),
-      digest_(settings_.domain, settings_.nonce_secret) {}
+      digest_(settings_.domain, settings_.nonce_secret, digest_config(settings_)) {}
 
 Pbx::~Pbx() = default;
 

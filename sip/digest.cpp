@@ -289,7 +289,9 @@ std::optional<std::uint32_t> parse_nonce_count(std::string_view text) {
 }
 
 // RFC 7616 §3.4.6 asks that the digest-uri name the Request-URI. Proxies and NATs may add
-// ports or parameters on the way, so the same scheme, user and host is enough.
+// ports or parameters on the way, so the same scheme, user and host is enough; a digest-uri
+// without a user part naming the same host passes too (SIPp and some phones answer with the
+// server's address rather than the Request-URI).
 bool digest_uri_matches(std::string_view digest_uri, std::string_view request_uri) {
   if (digest_uri == request_uri) {
     return true;
@@ -302,7 +304,7 @@ bool digest_uri_matches(std::string_view digest_uri, std::string_view request_ur
   if (a->scheme != b->scheme || a->scheme == Scheme::Other) {
     return false;
   }
-  if (a->user != b->user && unescape(a->user) != unescape(b->user)) {
+  if (!a->user.empty() && a->user != b->user && unescape(a->user) != unescape(b->user)) {
     return false;
   }
   return same_text_any_case(a->host, b->host);

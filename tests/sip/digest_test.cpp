@@ -604,6 +604,17 @@ TEST_F(DigestServer, DigestUriMatchesLooselyAcrossPortAndParameters) {
   EXPECT_TRUE(result.ok()) << result.reason;
 }
 
+TEST_F(DigestServer, DigestUriWithoutUserNamingTheHostMatches) {
+  auto server = make();
+  AuthCheck result = check(server, answer(challenge_of(server), "pw", 1, "sip:pbx.example.test"),
+                           password("pw"), "sip:1002@pbx.example.test");
+  EXPECT_TRUE(result.ok()) << result.reason;
+  AuthCheck other_user =
+      check(server, answer(challenge_of(server), "pw", 1, "sip:1003@pbx.example.test"),
+            password("pw"), "sip:1002@pbx.example.test");
+  EXPECT_EQ(other_user.status, AuthStatus::Malformed);
+}
+
 TEST_F(DigestServer, DigestUriCheckCanBeSkipped) {
   DigestConfig config;
   config.check_digest_uri = false;

@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""Call load: SIPp uac -> server -> SIPp uas, for Catchline and, in the same run, Kamailio.
+
+    python3 bench/load_calls.py --build build/bench [--quick]
+
+For each server: the CPU time it spends per call (all its threads or processes, from
+/proc/<pid>/task/*/schedstat, nanosecond resolution) at fixed rates of 100 and 500 calls/s,
+and the highest rate that completes with no failed call over a run of 20 s. Prints rows for
+bench/run.py on stdout (JSON lines) and what it sees to stderr, including when SIPp rather
+than the server was the limit (a SIPp process over 90% of a core).
+
+Catchline is a B2BUA that authenticates every caller (407 challenge, then INVITE with
+credentials: two more messages per call) and keeps two dialogs per call; Kamailio
+(bench/kamailio.cfg) is a plain stateful proxy with no authentication, started with its
+fast allocator (-x tlsf). Everything stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LOOPBACK = "127.0.0.1"
+CALLER, CALLER_PASSWORD = "2000", "bench-caller"
+CALLEE, CALLEE_PASSWORD = "3000", "bench-callee"
+
+
+def log(message: str) -> None:
+    print(f"load_calls: {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((LOOPBACK, 0))
+            port = udp.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                    tcp.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
+
+
+def cpu_ns(pids: list[int]) -> int:
+    """CPU time so far of every thread of these processes, in nanoseconds."""
+    total = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                pass
+    return total
+
+
+def children_of(pid: int) -> list[int]:
+    """`pid` and every process whose parent chain leads to it (Kamailio forks workers)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            parents[int(entry)] = int(fields[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            pass
+    found = {pid}
+    changed = True
+    while changed:
+        changed = False
+        for child, parent in parents.items():
+            if parent in found and child not in found:
+                found.add(child)
+                changed = True
+    return sorted(found)
+
+
+class Bench:
+    def __init__(self, build: Path, workdir: Path):
+        self.build = build
+        self.workdir = workdir
+        self.started: list[subprocess.Popen] = []
+
+    def start(self, args: list[str], name: str) -> subprocess.Popen:
+        log_file = open(self.workdir / f"{name}.log", "wb")
+        proc = subprocess.Popen(args, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=log_file,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        self.started.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.started):
+            self.stop(proc)
+
+    def sipp(self, args: list[str], name: str) -> subprocess.Popen:
+        return self.start(["sipp", *args, "-i", LOOPBACK, "-nostdin", "-trace_err"], name)
+
+
+def wait_udp_bound(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind((LOOPBACK, port))
+            except OSError:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on udp {port}")
+
+
+def sipp_counts(log_text: str) -> tuple[int, int]:
+    ok = re.findall(r"Successful call\s+\|\s+\d+\s+\|\s+(\d+)", log_text)
+    failed = re.findall(r"Failed call\s+\|\s+\d+\s+\|\s+(\d+)", log_text)
+    return (int(ok[-1]) if ok else 0, int(failed[-1]) if failed else -1)
+
+
+class Target:
+    """One server under test with its SIPp UAS; `run(rate, seconds)` drives calls through it."""
+
+    name = ""
+
+    def __init__(self, bench: Bench):
+        self.bench = bench
+        self.port = free_port()
+        self.uas_port = free_port()
+        self.pids: list[int] = []
+        self.uas: subprocess.Popen | None = None
+
+    def uac_args(self) -> list[str]:
+        raise NotImplementedError
+
+    def start_uas(self) -> None:
+        self.uas = self.bench.sipp(["-sn", "uas", "-p", str(self.uas_port)], f"{self.name}-uas")
+        wait_udp_bound(self.uas_port)
+
+    def run(self, rate: int, seconds: int) -> dict:
+        calls = rate * seconds
+        uac_port = free_port()
+        name = f"{self.name}-uac-{rate}"
+        before = cpu_ns(self.pids)
+        uas_before = cpu_ns([self.uas.pid])
+        started = time.monotonic()
+        uac = self.bench.sipp([*self.uac_args(), "-p", str(uac_port), "-r", str(rate), "-m",
+                               str(calls), "-l", str(max(rate * 4, 100)), "-timeout",
+                               f"{seconds + 30}s", "-timeout_error", "-fd", "1"], name)
+        uac_cpu = 0
+        while uac.poll() is None:
+            uac_cpu = cpu_ns([uac.pid])
+            time.sleep(0.2)
+        elapsed = time.monotonic() - started
+        used = cpu_ns(self.pids) - before
+        uas_used = cpu_ns([self.uas.pid]) - uas_before
+        text = (self.bench.workdir / f"{name}.log").read_text(errors="replace")
+        ok, failed = sipp_counts(text)
+        return {
+            "rate": rate, "calls": calls, "ok": ok, "failed": failed, "elapsed": elapsed,
+            "cpu_us_per_call": used / 1000 / max(ok, 1),
+            "server_core": used / 1e9 / elapsed,
+            "sipp_core": max(uac_cpu / 1e9 / elapsed, uas_used / 1e9 / elapsed),
+        }
+
+
+class Catchline(Target):
+    name = "catchline"
+
+    def start(self) -> None:
+        db = self.bench.workdir / "catchline.db"
+        config = self.bench.workdir / "catchline.yaml"
+        config.write_text(
+            f"sip:\n  listen: [\"udp:{LOOPBACK}:{self.port}\"]\n  domain: bench.test\n"
+            f"  no_answer_timeout: 60s\nstorage:\n  path: {db}\nextensions:\n"
+            f"  - {{number: \"{CALLER}\", password: \"{CALLER_PASSWORD}\"}}\n"
+            f"  - {{number: \"{CALLEE}\", password: \"{CALLEE_PASSWORD}\"}}\n")
+        binary = self.bench.build / "app" / "catchline"
+        server = self.bench.start([str(binary), "--config", str(config)], "catchline")
+        wait_udp_bound(self.port)
+        self.pids = [server.pid]
+        # The UAS registers as the callee from the port it then listens on.
+        reg = self.bench.sipp(["-sf", str(HERE / "scenarios" / "register.xml"),
+                               f"{LOOPBACK}:{self.port}", "-p", str(self.uas_port), "-s", CALLEE,
+                               "-au", CALLEE, "-ap", CALLEE_PASSWORD, "-m", "1", "-timeout", "10s",
+                               "-timeout_error"], "catchline-register")
+        if reg.wait(timeout=20) != 0:
+            raise RuntimeError("the SIPp UAS could not register with Catchline")
+        self.start_uas()
+
+    def uac_args(self) -> list[str]:
+        return ["-sf", str(HERE / "scenarios" / "uac_auth.xml"), f"{LOOPBACK}:{self.port}",
+                "-s", CALLEE, "-au", CALLER, "-ap", CALLER_PASSWORD, "-set", "caller", CALLER]
+
+
+class Kamailio(Target):
+    name = "kamailio"
+
+    def start(self) -> None:
+        mpath = next((p for p in ["/usr/lib/x86_64-linux-gnu/kamailio/modules/",
+                                  "/usr/lib/kamailio/modules/"] if Path(p).is_dir()), None)
+        if mpath is None:
+            raise RuntimeError("no Kamailio modules folder")
+        text = (HERE / "kamailio.cfg").read_text()
+        text = text.replace("@LISTEN@", f"{LOOPBACK}:{self.port}")
+        text = text.replace("@UAS@", f"{LOOPBACK}:{self.uas_port}").replace("@MPATH@", mpath)
+        config = self.bench.workdir / "kamailio.cfg"
+        config.write_text(text)
+        pidfile = self.bench.workdir / "kamailio.pid"
+        kamailio = shutil.which("kamailio") or "/usr/sbin/kamailio"
+        self.bench.start([kamailio, "-f", str(config), "-DD", "-E", "-x", "tlsf", "-m", "128",
+                          "-M", "16", "-P", str(pidfile), "-Y", str(self.bench.workdir)],
+                         "kamailio")
+        wait_udp_bound(self.port)
+        self.start_uas()
+        time.sleep(0.5)  # workers fork after the bind
+        self.pids = children_of(self.bench.started[-2].pid)
+
+    def uac_args(self) -> list[str]:
+        return ["-sn", "uac", f"{LOOPBACK}:{self.port}", "-s", CALLEE]
+
+
+def measure(target: Target, rates: list[int], seconds: int, max_rates: list[int],
+            max_seconds: int) -> dict:
+    result: dict = {}
+    for rate in rates:
+        run = target.run(rate, seconds)
+        log(f"{target.name} {rate}/s: ok={run['ok']} failed={run['failed']} "
+            f"cpu={run['cpu_us_per_call']:.1f} us/call server={run['server_core']:.2f} core "
+            f"sipp={run['sipp_core']:.2f} core")
+        result[rate] = run
+    best, limit = None, ""
+    for rate in max_rates:
+        run = target.run(rate, max_seconds)
+        clean = run["failed"] == 0 and run["ok"] == run["calls"]
+        log(f"{target.name} max search {rate}/s over {max_seconds}s: ok={run['ok']} "
+            f"failed={run['failed']} server={run['server_core']:.2f} core "
+            f"sipp={run['sipp_core']:.2f} core")
+        if not clean:
+            limit = "server" if run["server_core"] > run["sipp_core"] else "SIPp"
+            break
+        best = run
+        if run["sipp_core"] > 0.9:
+            limit = "SIPp"
+            break
+    result["max"] = best["rate"] if best else 0
+    result["limit"] = limit or "not reached"
+    log(f"{target.name} highest clean rate {result['max']}/s (limit: {result['limit']})")
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build", type=Path, required=True)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    build = args.build.resolve()
+    if args.quick:
+        rates, seconds, max_rates, max_seconds = [100], 3, [200], 3
+    else:
+        rates, seconds, max_rates, max_seconds = [100, 500], 10, [1000, 2000, 3000, 4000], 20
+
+    workdir = Path(tempfile.mkdtemp(prefix="catchline-load-"))
+    bench = Bench(build, workdir)
+    results = {}
+    try:
+        for target_class in (Catchline, Kamailio):
+            target = target_class(bench)
+            target.start()
+            results[target.name] = measure(target, rates, seconds, max_rates, max_seconds)
+            bench.stop_all()
+            bench.started.clear()
+    finally:
+        bench.stop_all()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+    ours, theirs = results["catchline"], results["kamailio"]
+    rows = []
+    for rate in rates:
+        value = ours[rate]["cpu_us_per_call"]
+        baseline = theirs[rate]["cpu_us_per_call"]
+        rows.append({"name": f"server CPU per call at {rate} calls/s (vs Kamailio)",
+                     "value": round(value, 1), "unit": "us/call", "baseline": round(baseline, 1),
+                     "ratio": round(value / baseline, 2) if baseline else None,
+                     "goal": "<= Kamailio (ratio <= 1)"})
+    rows.append({"name": f"highest clean call rate, {max_seconds} s (limit: ours "
+                         f"{ours['limit']}, Kamailio {theirs['limit']})",
+                 "value": ours["max"], "unit": "calls/s", "baseline": theirs["max"],
+                 "ratio": round(ours["max"] / theirs["max"], 2) if theirs["max"] else None,
+                 "goal": ">= Kamailio"})
+    for row in rows:
+        print(json.dumps(row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
