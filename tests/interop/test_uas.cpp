@@ -7,14 +7,13 @@
 // Prints "listening PORT" per socket, then counters on SIGTERM/SIGINT, and exits.
 #include <csignal>
 #include <iostream>
-#include <set>
 #include <string>
-#include <tuple>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
 #include "sip/builder.h"
+#include "sip/dialog/dialog_table.h"
 #include "sip/transport/transport_layer.h"
 #include "sip/txn/asio_timer_driver.h"
 #include "sip/txn/transaction_layer.h"
@@ -55,20 +54,32 @@ class Uas final : public txn::TransactionUser {
           answer(t);
           return;
         }
+        auto dialog = dialog::Dialog::create_uas(request, t.to_tag(), contact_,
+                                                 dialog::DialogState::Confirmed);
+        if (!dialog) {
+          layer_->respond(t, dialog.error().status, dialog.error().reason);
+          return;
+        }
         layer_->respond(t, 180);
         answer(t);
-        dialogs_.emplace(std::string(request.call_id()), std::string(t.to_tag()),
-                         std::string(request.from_tag()));
+        dialogs_.insert(std::move(*dialog));
         ++calls_;
         return;
       }
       case Method::Bye: {
-        auto key = std::make_tuple(std::string(request.call_id()), std::string(request.to_tag()),
-                                   std::string(request.from_tag()));
-        if (dialogs_.erase(key) == 0) {
+        dialog::Dialog* dialog = dialogs_.find_for_request(request);
+        if (dialog == nullptr) {
           layer_->respond(t, 481);
           return;
         }
+        if (!dialog->accept_request(request)) {
+          layer_->respond(t, 500, "CSeq out of order");
+          return;
+        }
+        // The key views the dialog's own strings: copy them before it goes.
+        const std::string call_id = dialog->call_id(), local = dialog->local_tag(),
+                          remote = dialog->remote_tag();
+        dialogs_.erase({call_id, local, remote});
         ++byes_;
         layer_->respond(t, 200);
         return;
@@ -102,7 +113,7 @@ class Uas final : public txn::TransactionUser {
 
   txn::TransactionLayer* layer_ = nullptr;
   std::string contact_;
-  std::set<std::tuple<std::string, std::string, std::string>> dialogs_;
+  dialog::DialogTable dialogs_;
   std::uint64_t calls_ = 0, acks_ = 0, byes_ = 0;
 };
 
