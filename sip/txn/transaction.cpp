@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "sip/txn/transaction_layer.h"
+#include "sip/txn/wire_text.h"
 
 namespace catchline::sip::txn {
 
@@ -41,8 +42,8 @@ bool ServerTransaction::acknowledged() const {
 MessageBuilder ServerTransaction::make_response(int status, std::string_view reason) {
   // RFC 3261 §8.2.6.2: every response but 100 carries the UAS's To tag.
   const std::string_view tag = status > 100 ? to_tag() : std::string_view{};
-  const std::string address = source_.address.to_string();
-  return response_to(request_, status, reason, tag, ReceivedFrom{address, source_.port});
+  const AddressText address(source_.address);
+  return response_to(request_, status, reason, tag, ReceivedFrom{address.view(), source_.port});
 }
 
 void ServerTransaction::on_timer(Timer& timer) {

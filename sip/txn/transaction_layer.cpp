@@ -9,6 +9,7 @@
 
 #include "sip/headers/via.h"
 #include "sip/transport/routing.h"
+#include "sip/txn/wire_text.h"
 
 namespace catchline::sip::txn {
 namespace {
@@ -141,20 +142,22 @@ void TransactionLayer::on_message(Message&& message, const Peer& source) {
 }
 
 void TransactionLayer::handle_request(Message&& request, const Peer& source) {
+  // Matching needs only the sent-by; the whole Via is parsed when a transaction is created.
+  const std::string_view sent_by = via_sent_by(request.top_via());
+  const Method method = request.method();
+  if (method == Method::Ack) {
+    handle_ack(request, sent_by, source);
+    return;
+  }
+  if (ServerTransaction* transaction = match_server(request, sent_by, method)) {
+    absorb_retransmission(*transaction);
+    return;
+  }
   auto via = parse_via(request.top_via());
   if (!via) {
     // parse_message() guarantees a parsable top Via; this is a broken invariant upstream.
     spdlog::warn("drop request from={} reason=\"top Via: {}\"", source.to_string(),
                  via.error().reason);
-    return;
-  }
-  const Method method = request.method();
-  if (method == Method::Ack) {
-    handle_ack(request, via->sent_by, source);
-    return;
-  }
-  if (ServerTransaction* transaction = match_server(request, via->sent_by, method)) {
-    absorb_retransmission(*transaction);
     return;
   }
   if (method == Method::Cancel) {
@@ -228,8 +231,10 @@ ServerTransaction& TransactionLayer::create_server(Message&& request, const Via&
   // Everything derived from `via` (it views the request text) is taken before the request
   // moves; offsets stay valid when borrowed text becomes owned.
   const Peer target = transport::response_target(via, source);
-  const auto sent_by_offset = static_cast<std::uint32_t>(via.sent_by.data() - request.raw().data());
-  const auto sent_by_length = static_cast<std::uint32_t>(via.sent_by.size());
+  // The same text that lookups compare (via_sent_by), kept as an offset into the request.
+  const std::string_view sent_by = via_sent_by(request.top_via());
+  const auto sent_by_offset = static_cast<std::uint32_t>(sent_by.data() - request.raw().data());
+  const auto sent_by_length = static_cast<std::uint32_t>(sent_by.size());
   if (!request.owns_text()) {
     request.take_ownership();
   }
@@ -320,7 +325,7 @@ void TransactionLayer::handle_ack(const Message& ack, std::string_view sent_by,
 
 void TransactionLayer::handle_cancel(Message&& cancel, const Via& via, const Peer& source) {
   // RFC 3261 §9.2: the INVITE is found by matching the CANCEL as if it were that INVITE.
-  ServerTransaction* invite = match_server(cancel, via.sent_by, Method::Invite);
+  ServerTransaction* invite = match_server(cancel, via_sent_by(cancel.top_via()), Method::Invite);
   ServerTransaction& transaction = create_server(std::move(cancel), via, source, true);
   if (invite == nullptr) {
     respond(transaction, 481);
@@ -514,8 +519,8 @@ MessageBuilder TransactionLayer::make_stateless_response(const Message& request,
                                                          std::string_view reason) const {
   const std::string tag =
       status > 100 && request.to_tag().empty() ? random_token(12) : std::string();
-  const std::string address = source.address.to_string();
-  return response_to(request, status, reason, tag, ReceivedFrom{address, source.port});
+  const AddressText address(source.address);
+  return response_to(request, status, reason, tag, ReceivedFrom{address.view(), source.port});
 }
 
 void TransactionLayer::send_stateless_response(const Message& request, const Peer& source,
