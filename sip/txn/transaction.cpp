@@ -7,7 +7,7 @@
 
 namespace catchline::sip::txn {
 
-ServerTransaction::ServerTransaction(TransactionLayer& layer, TransactionId id, Message request,
+ServerTransaction::ServerTransaction(TransactionLayer& layer, TransactionId id, Message&& request,
                                      const transport::Peer& source,
                                      const transport::Peer& response_target)
     : Transaction(layer, id, std::move(request), source.protocol == transport::Protocol::Tcp, true),
@@ -50,7 +50,7 @@ void ServerTransaction::on_timer(Timer& timer) {
   layer_.on_server_timer(*this, static_cast<TimerName>(timer.tag()));
 }
 
-ClientTransaction::ClientTransaction(TransactionLayer& layer, TransactionId id, Message request,
+ClientTransaction::ClientTransaction(TransactionLayer& layer, TransactionId id, Message&& request,
                                      const transport::Peer& destination)
     : Transaction(layer, id, std::move(request), destination.protocol == transport::Protocol::Tcp,
                   false),

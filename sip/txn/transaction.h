@@ -67,7 +67,7 @@ class Transaction : public TimerHandler {
   void set_owner(std::uint64_t owner) { owner_ = owner; }
 
  protected:
-  Transaction(TransactionLayer& layer, TransactionId id, Message request, bool reliable,
+  Transaction(TransactionLayer& layer, TransactionId id, Message&& request, bool reliable,
               bool server_side)
       : layer_(layer),
         id_(id),
@@ -105,7 +105,7 @@ enum class ServerState : std::uint8_t {
 /// Owned by the TransactionLayer, on the signaling thread.
 class ServerTransaction final : public Transaction {
  public:
-  ServerTransaction(TransactionLayer& layer, TransactionId id, Message request,
+  ServerTransaction(TransactionLayer& layer, TransactionId id, Message&& request,
                     const transport::Peer& source, const transport::Peer& response_target);
 
   ServerState state() const;
@@ -176,7 +176,7 @@ enum class ClientState : std::uint8_t {
 /// Owned by the TransactionLayer, on the signaling thread.
 class ClientTransaction final : public Transaction {
  public:
-  ClientTransaction(TransactionLayer& layer, TransactionId id, Message request,
+  ClientTransaction(TransactionLayer& layer, TransactionId id, Message&& request,
                     const transport::Peer& destination);
 
   ClientState state() const;
