@@ -5,8 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include "sip/builder.h"
-#include "sip/headers/name_addr.h"
-#include "sip/headers/params.h"
 
 namespace catchline::pbx {
 namespace {
@@ -53,33 +51,6 @@ std::string contact_for(std::string_view user, const std::string& local, Protoco
   return contact;
 }
 
-/// The URI of the first Contact of `message`, or "" when it has none that parses.
-std::string contact_uri(const sip::Message& message) {
-  auto value = message.header_value(Header::Contact);
-  if (!value) {
-    return {};
-  }
-  sip::HeaderList list(*value);
-  auto first = list.next();
-  if (!first) {
-    return {};
-  }
-  auto contact = sip::parse_contact(*first);
-  return contact && !contact->star ? std::string(contact->address.uri_text) : std::string();
-}
-
-/// Every Record-Route element of `message`, in order.
-std::vector<std::string> record_routes(const sip::Message& message) {
-  std::vector<std::string> routes;
-  message.for_each_value(Header::RecordRoute, [&](std::string_view value) {
-    sip::HeaderList list(value);
-    while (auto item = list.next()) {
-      routes.emplace_back(*item);
-    }
-  });
-  return routes;
-}
-
 }  // namespace
 
 Call::Call(CallHost& host, CallId id, Party caller, std::string dialled)
@@ -113,17 +84,15 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
   caller.extension = caller_.number;
   caller.state = LegState::Ringing;
   caller.invite = invite.id();
-  LegDialog& d = caller.dialog;
-  d.call_id = std::string(request.call_id());
-  d.local_tag = std::string(invite.to_tag());
-  d.remote_tag = std::string(request.from_tag());
-  d.local_header = std::string(request.header_value(Header::To).value_or("")) + ";tag=" +
-                   d.local_tag;
-  d.remote_header = std::string(request.header_value(Header::From).value_or(""));
-  d.remote_target = contact_uri(request);
-  d.route_set = record_routes(request);  // UAS: Record-Route as received (RFC 3261 §12.1.1)
-  d.peer = source;
-  d.remote_cseq = request.cseq_number();
+  caller.peer = source;
+  auto dialog = sip::dialog::Dialog::create_uas(request, invite.to_tag(), contact_of(caller),
+                                                sip::dialog::DialogState::Early);
+  if (!dialog) {
+    host_.layer().respond(invite, 400, dialog.error().reason);
+    end("failed", "system");
+    return;
+  }
+  caller.dialog = std::move(*dialog);
   caller_offer_ = std::string(request.body());
   caller_content_type_ = std::string(request.header_value(Header::ContentType).value_or(""));
   late_offer_ = caller_offer_.empty();
@@ -137,24 +106,17 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
     leg.id = static_cast<LegId>(legs_.size());
     leg.extension = callee.number;
     leg.contact = binding.contact;
-    LegDialog& cd = leg.dialog;
-    cd.call_id = sip::random_token(24);
-    cd.local_tag = sip::random_token(12);
-    cd.local_header = from + ";tag=" + cd.local_tag;
-    cd.remote_header = to;
-    cd.remote_target = binding.contact;
-    cd.peer = binding.source;
-    cd.local_cseq = 1;
+    leg.peer = binding.source;
     const std::string& local = host_.local_address(binding.source.protocol);
 
     MessageBuilder out = MessageBuilder::request(sip::Method::Invite, binding.contact);
     out.header(Header::Via, sip::txn::new_via(binding.source.protocol, local));
     out.header(Header::MaxForwards, std::to_string(max_forwards));
-    out.header(Header::From, cd.local_header);
+    out.header(Header::From, from + ";tag=" + sip::random_token(12));
     out.header(Header::To, to);
-    out.header(Header::CallId, cd.call_id);
+    out.header(Header::CallId, sip::random_token(24));
     out.header(Header::CSeq, "1 INVITE");
-    out.header(Header::Contact, contact_for(caller_.number, local, binding.source.protocol));
+    out.header(Header::Contact, contact_of(leg));
     out.header(Header::PAssertedIdentity, from);
     // Some phones read only Remote-Party-ID (draft-ietf-sip-privacy-04) for the caller's name.
     out.header(Header::RemotePartyId, from + ";party=calling;screen=yes;privacy=off");
@@ -200,6 +162,7 @@ void Call::on_response(LegId id, sip::txn::ClientTransaction& t, const sip::Mess
     }
     if (t.method() == sip::Method::Invite && status < 300) {
       send_ack(leg, response.cseq_number());
+      leg.dialog->refresh_target(response);
     }
     auto* origin = host_.layer().find_server(relay->second);
     relays_.erase(relay);
@@ -227,17 +190,25 @@ void Call::on_response(LegId id, sip::txn::ClientTransaction& t, const sip::Mess
     return;
   }
   if (status < 200) {
-    on_callee_provisional(leg, response);
+    on_callee_provisional(leg, t, response);
   } else if (status < 300) {
-    on_callee_answer(leg, response);
+    on_callee_answer(leg, t, response);
   } else {
     on_callee_final_failure(leg, status);
   }
 }
 
-void Call::on_callee_provisional(Leg& leg, const sip::Message& response) {
-  if (!response.to_tag().empty() && leg.dialog.remote_tag.empty()) {
-    leg.dialog.remote_tag = std::string(response.to_tag());
+void Call::on_callee_provisional(Leg& leg, const sip::txn::ClientTransaction& t,
+                                 const sip::Message& response) {
+  if (!response.to_tag().empty()) {
+    if (!leg.dialog) {
+      // The early dialog (RFC 3261 §12.1.2): BLF shows its tags, a pickup replaces it.
+      if (auto early = sip::dialog::Dialog::create_uac(t.request(), response, contact_of(leg))) {
+        leg.dialog = std::move(*early);
+      }
+    } else if (leg.dialog->remote_tag() == response.to_tag()) {
+      leg.dialog->on_response(response);
+    }
   }
   if (leg.state == LegState::Calling) {
     leg.state = LegState::Ringing;
@@ -255,8 +226,7 @@ void Call::on_callee_provisional(Leg& leg, const sip::Message& response) {
   }
   // RFC 3261 §16.7 step 5 as a B2BUA does it: relay 180/183, with early media SDP.
   MessageBuilder out = caller->make_response(response.status(), response.reason_phrase());
-  out.header(Header::Contact, contact_for(dialled_, host_.local_address(legs_[0].dialog.peer.protocol),
-                                          legs_[0].dialog.peer.protocol));
+  out.header(Header::Contact, contact_of(legs_[0]));
   if (!response.body().empty()) {
     out.body(response.header_value(Header::ContentType).value_or("application/sdp"),
              response.body());
@@ -264,27 +234,33 @@ void Call::on_callee_provisional(Leg& leg, const sip::Message& response) {
   host_.layer().send_response(*caller, response.status(), out.finish());
 }
 
-void Call::on_callee_answer(Leg& leg, const sip::Message& response) {
-  LegDialog& d = leg.dialog;
+void Call::on_callee_answer(Leg& leg, const sip::txn::ClientTransaction& t,
+                            const sip::Message& response) {
   if (answered_leg_ == leg.id) {
     // A retransmitted 2xx: our ACK was lost (RFC 3261 §13.2.2.4).
-    if (response.to_tag() == leg.dialog.remote_tag && !ack_text_.empty()) {
-      host_.layer().send_stateless(leg.dialog.peer, ack_text_);
+    if (leg.dialog && response.to_tag() == leg.dialog->remote_tag() && !ack_text_.empty()) {
+      host_.layer().send_stateless(leg.peer, ack_text_);
     }
     return;
   }
-  d.remote_tag = std::string(response.to_tag());
-  d.remote_header = std::string(response.header_value(Header::To).value_or(d.remote_header));
-  if (std::string target = contact_uri(response); !target.empty()) {
-    d.remote_target = std::move(target);
+  if (leg.dialog && leg.dialog->remote_tag() == response.to_tag()) {
+    leg.dialog->on_response(response);  // confirms it, route set and target from the 2xx
+  } else {
+    auto confirmed = sip::dialog::Dialog::create_uac(t.request(), response, contact_of(leg));
+    if (!confirmed) {
+      // A 2xx we cannot even ACK (no Contact): give up on this device.
+      spdlog::warn("bad answer call={} leg={} reason=\"{}\"", id_, leg.id,
+                   confirmed.error().reason);
+      on_callee_final_failure(leg, 502);
+      return;
+    }
+    leg.dialog = std::move(*confirmed);
   }
-  auto routes = record_routes(response);
-  d.route_set.assign(routes.rbegin(), routes.rend());  // UAC: reversed (RFC 3261 §12.1.2)
 
   if (ended_ || answered() || leg.state == LegState::Cancelling || leg.state == LegState::Ended) {
     // Lost the race: answered after another leg won, or after the caller left.
-    send_ack(leg, 1);
-    send_in_dialog(leg, "BYE", {}, {}, {});
+    send_ack(leg, response.cseq_number());
+    send_in_dialog(leg, sip::Method::Bye, {}, {}, {});
     leg.state = LegState::Ended;
     spdlog::info("late answer ended call={} leg={} extension={}", id_, leg.id, leg.extension);
     return;
@@ -292,7 +268,7 @@ void Call::on_callee_answer(Leg& leg, const sip::Message& response) {
   leg.state = LegState::Answered;
   answered_leg_ = leg.id;
   if (!late_offer_) {
-    ack_text_ = send_ack(leg, 1);
+    ack_text_ = send_ack(leg, response.cseq_number());
   }
   index(leg);
   no_answer_timer_.cancel();
@@ -310,9 +286,8 @@ void Call::answer_caller(const Leg& callee, const sip::Message& response) {
     hang_up(0);
     return;
   }
-  const Protocol protocol = legs_[0].dialog.peer.protocol;
   MessageBuilder ok = caller->make_response(200);
-  ok.header(Header::Contact, contact_for(dialled_, host_.local_address(protocol), protocol));
+  ok.header(Header::Contact, contact_of(legs_[0]));
   // The caller learns who answered (RFC 3325), also for phones that read only RPID.
   const std::string who = identity(callee_, host_.domain());
   ok.header(Header::PAssertedIdentity, who);
@@ -324,6 +299,7 @@ void Call::answer_caller(const Leg& callee, const sip::Message& response) {
   }
   host_.layer().send_response(*caller, 200, ok.finish());
   legs_[0].state = LegState::Answered;
+  legs_[0].dialog->confirm();
 }
 
 void Call::cancel_other_legs(LegId keep, bool completed_elsewhere) {
@@ -419,9 +395,10 @@ void Call::on_caller_ack(const sip::Message& ack) {
   if (late_offer_ && answered()) {
     // The caller's answer to the callee's offer rides in its ACK (RFC 3264 §2, late offer).
     Leg& callee = legs_[answered_leg_];
-    std::string text = build_in_dialog(
-        callee, "ACK", 1, {}, ack.header_value(Header::ContentType).value_or(""), ack.body());
-    host_.layer().send_stateless(callee.dialog.peer, text);
+    MessageBuilder out = callee.dialog->make_ack(callee.dialog->local_cseq(), via_for(callee));
+    out.body(ack.header_value(Header::ContentType).value_or("application/sdp"), ack.body());
+    std::string text = out.finish();
+    host_.layer().send_stateless(callee.peer, text);
     late_offer_ = false;
     ack_text_ = std::move(text);
   }
@@ -430,8 +407,8 @@ void Call::on_caller_ack(const sip::Message& ack) {
 void Call::on_caller_ack_timeout() {
   spdlog::warn("caller never acknowledged call={} caller={}", id_, caller_.number);
   if (answered() && !ended_) {
-    send_in_dialog(legs_[answered_leg_], "BYE", {}, {}, {});
-    send_in_dialog(legs_[0], "BYE", {}, {}, {});
+    send_in_dialog(legs_[answered_leg_], sip::Method::Bye, {}, {}, {});
+    send_in_dialog(legs_[0], sip::Method::Bye, {}, {}, {});
     end("failed", "system");
   }
 }
@@ -441,11 +418,10 @@ void Call::on_in_dialog_request(LegId id, sip::txn::ServerTransaction& t,
   Leg& leg = legs_[id];
   auto& layer = host_.layer();
   // RFC 3261 §12.2.2: a CSeq lower than the last one is out of order.
-  if (leg.dialog.remote_cseq != 0 && request.cseq_number() < leg.dialog.remote_cseq) {
+  if (!leg.dialog || !leg.dialog->accept_request(request)) {
     layer.respond(t, 500, "Out of order CSeq");
     return;
   }
-  leg.dialog.remote_cseq = request.cseq_number();
   if (request.method() == sip::Method::Bye) {
     layer.respond(t, 200);
     if (!answered() || ended_) {
@@ -460,12 +436,14 @@ void Call::on_in_dialog_request(LegId id, sip::txn::ServerTransaction& t,
   }
   // A target refresh (re-INVITE, UPDATE) moves the remote target (RFC 3261 §12.2.2).
   if (request.method() == sip::Method::Invite || request.method() == sip::Method::Update) {
-    if (std::string target = contact_uri(request); !target.empty()) {
-      leg.dialog.remote_target = std::move(target);
-    }
+    leg.dialog->refresh_target(request);
+  }
+  if (request.method() == sip::Method::Other) {
+    layer.respond(t, 501);  // we cannot rebuild a method we do not know on the other leg
+    return;
   }
   Leg& other = legs_[id == 0 ? answered_leg_ : 0];
-  auto sent = send_in_dialog(other, request.method_name(), {},
+  auto sent = send_in_dialog(other, request.method(), {},
                              request.header_value(Header::ContentType).value_or(""),
                              request.body());
   if (sent == sip::txn::kNoTransaction) {
@@ -477,14 +455,14 @@ void Call::on_in_dialog_request(LegId id, sip::txn::ServerTransaction& t,
 
 void Call::on_stray_2xx(LegId id, const sip::Message& response) {
   if (id < legs_.size() && !legs_[id].caller && !ack_text_.empty() && id == answered_leg_) {
-    host_.layer().send_stateless(legs_[id].dialog.peer, ack_text_);
+    host_.layer().send_stateless(legs_[id].peer, ack_text_);
   }
 }
 
 void Call::hang_up(LegId from) {
   const LegId other = from == 0 ? answered_leg_ : 0;
   if (other != from) {
-    send_in_dialog(legs_[other], "BYE", {}, {}, {});
+    send_in_dialog(legs_[other], sip::Method::Bye, {}, {}, {});
   }
   legs_[0].state = LegState::Ended;
   if (answered()) {
@@ -499,8 +477,8 @@ void Call::terminate(std::string_view why) {
     return;
   }
   if (answered()) {
-    send_in_dialog(legs_[answered_leg_], "BYE", {}, {}, {});
-    send_in_dialog(legs_[0], "BYE", {}, {}, {});
+    send_in_dialog(legs_[answered_leg_], sip::Method::Bye, {}, {}, {});
+    send_in_dialog(legs_[0], sip::Method::Bye, {}, {}, {});
     end("answered", "system");
     return;
   }
@@ -550,29 +528,25 @@ bool Call::idle() const {
   });
 }
 
-std::string Call::build_in_dialog(Leg& leg, std::string_view method, std::uint32_t cseq,
-                                  std::string_view extra_headers, std::string_view content_type,
-                                  std::string_view body) {
-  const LegDialog& d = leg.dialog;
-  const std::string& local = host_.local_address(d.peer.protocol);
-  // Loose routing (RFC 3261 §12.2.1.1): the remote target is the Request-URI and the route set
-  // goes in Route headers.
-  MessageBuilder out = MessageBuilder::request(method, d.remote_target);
-  out.header(Header::Via, sip::txn::new_via(d.peer.protocol, local));
-  out.header(Header::MaxForwards, "70");
-  for (const std::string& route : d.route_set) {
-    out.header(Header::Route, route);
-  }
-  out.header(Header::From, d.local_header);
-  out.header(Header::To, d.remote_header);
-  out.header(Header::CallId, d.call_id);
-  out.header(Header::CSeq, std::to_string(cseq) + " " + std::string(method));
-  if (method == "INVITE" || method == "UPDATE") {
-    out.header(Header::Contact,
-               contact_for(leg.caller ? dialled_ : caller_.number, local, d.peer.protocol));
-  }
-  if (!extra_headers.empty()) {
-    out.header(Header::Reason, extra_headers);
+std::string Call::via_for(const Leg& leg) const {
+  return sip::txn::new_via(leg.peer.protocol, host_.local_address(leg.peer.protocol));
+}
+
+std::string Call::contact_of(const Leg& leg) const {
+  // The caller talks to "the number it dialled", a callee to "the caller".
+  return contact_for(leg.caller ? std::string_view(dialled_) : std::string_view(caller_.number),
+                     host_.local_address(leg.peer.protocol), leg.peer.protocol);
+}
+
+std::string Call::dialog_key(const sip::dialog::Dialog& dialog) {
+  return dialog.call_id() + '\n' + dialog.local_tag() + '\n' + dialog.remote_tag();
+}
+
+std::string Call::build_in_dialog(Leg& leg, sip::Method method, std::string_view reason,
+                                  std::string_view content_type, std::string_view body) {
+  MessageBuilder out = leg.dialog->make_request(method, via_for(leg));
+  if (!reason.empty()) {
+    out.header(Header::Reason, reason);
   }
   if (!body.empty()) {
     out.body(content_type.empty() ? std::string_view("application/sdp") : content_type, body);
@@ -581,24 +555,23 @@ std::string Call::build_in_dialog(Leg& leg, std::string_view method, std::uint32
 }
 
 std::string Call::send_ack(Leg& leg, std::uint32_t cseq) {
-  std::string ack = build_in_dialog(leg, "ACK", cseq, {}, {}, {});
-  host_.layer().send_stateless(leg.dialog.peer, ack);
+  std::string ack = leg.dialog->make_ack(cseq, via_for(leg)).finish();
+  host_.layer().send_stateless(leg.peer, ack);
   return ack;
 }
 
-sip::txn::TransactionId Call::send_in_dialog(Leg& leg, std::string_view method,
-                                             std::string_view extra_headers,
+sip::txn::TransactionId Call::send_in_dialog(Leg& leg, sip::Method method,
+                                             std::string_view reason,
                                              std::string_view content_type,
                                              std::string_view body) {
-  if (leg.dialog.remote_target.empty()) {
+  if (!leg.dialog || leg.dialog->remote_target().empty()) {
     return sip::txn::kNoTransaction;
   }
-  std::uint32_t cseq = ++leg.dialog.local_cseq;
-  auto sent = host_.layer().send_request(
-      build_in_dialog(leg, method, cseq, extra_headers, content_type, body), leg.dialog.peer);
+  auto sent = host_.layer().send_request(build_in_dialog(leg, method, reason, content_type, body),
+                                         leg.peer);
   if (!sent) {
-    spdlog::warn("in-dialog request not sent call={} method={} reason=\"{}\"", id_, method,
-                 sent.error().reason);
+    spdlog::warn("in-dialog request not sent call={} method={} reason=\"{}\"", id_,
+                 sip::method_name(method), sent.error().reason);
     return sip::txn::kNoTransaction;
   }
   if (auto* t = host_.layer().find_client(*sent)) {
@@ -608,10 +581,10 @@ sip::txn::TransactionId Call::send_in_dialog(Leg& leg, std::string_view method,
 }
 
 void Call::index(Leg& leg) {
-  if (leg.indexed || leg.dialog.remote_tag.empty()) {
+  if (leg.indexed || !leg.dialog) {
     return;
   }
-  host_.index_dialog(leg.dialog.key(), id_, leg.id);
+  host_.index_dialog(dialog_key(*leg.dialog), id_, leg.id);
   leg.indexed = true;
 }
 
@@ -619,7 +592,7 @@ void Call::unindex(Leg& leg) {
   if (!leg.indexed) {
     return;
   }
-  host_.unindex_dialog(leg.dialog.key());
+  host_.unindex_dialog(dialog_key(*leg.dialog));
   leg.indexed = false;
 }
 

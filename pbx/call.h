@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,6 +11,7 @@
 
 #include "pbx/directory.h"
 #include "pbx/registrar.h"
+#include "sip/dialog/dialog.h"
 #include "sip/message.h"
 #include "sip/transport/peer.h"
 #include "sip/txn/timer_queue.h"
@@ -39,24 +41,6 @@ class CallHost {
   ~CallHost() = default;
 };
 
-/// The dialog state of one leg (RFC 3261 §12.1), as the B2BUA keeps it. Strings are copies:
-/// they outlive the messages they came from.
-struct LegDialog {
-  std::string call_id;
-  std::string local_tag;
-  std::string remote_tag;
-  std::string local_header;   // From of our in-dialog requests, with our tag
-  std::string remote_header;  // To of our in-dialog requests, with their tag
-  std::string remote_target;  // their Contact URI
-  std::vector<std::string> route_set;
-  sip::transport::Peer peer;  // where requests go: the address the phone talks from (NAT)
-  std::uint32_t local_cseq = 0;
-  std::uint32_t remote_cseq = 0;
-
-  /// "call-id\nlocal-tag\nremote-tag": the key of the dialog table.
-  std::string key() const { return call_id + '\n' + local_tag + '\n' + remote_tag; }
-};
-
 enum class LegState : std::uint8_t { Calling, Ringing, Answered, Cancelling, Ended };
 
 /// One SIP dialog between the server and one device: the caller's (server is UAS) or a
@@ -68,8 +52,10 @@ struct Leg {
   std::string contact;    // callee: the registered contact rung
   LegState state = LegState::Calling;
   sip::txn::TransactionId invite = sip::txn::kNoTransaction;
-  LegDialog dialog;
-  bool indexed = false;  // its dialog key is in the host's table
+  // The caller's from the start; a callee's from its first response with a To tag.
+  std::unique_ptr<sip::dialog::Dialog> dialog;
+  sip::transport::Peer peer;  // where its requests go: where the phone talks from (NAT)
+  bool indexed = false;       // its dialog key is in the host's table
   sip::txn::TimePoint ring_started{};
   int final_status = 0;
 };
@@ -125,8 +111,10 @@ class Call final : private sip::txn::TimerHandler {
  private:
   void on_timer(sip::txn::Timer& timer) override;
 
-  void on_callee_provisional(Leg& leg, const sip::Message& response);
-  void on_callee_answer(Leg& leg, const sip::Message& response);
+  void on_callee_provisional(Leg& leg, const sip::txn::ClientTransaction& t,
+                             const sip::Message& response);
+  void on_callee_answer(Leg& leg, const sip::txn::ClientTransaction& t,
+                        const sip::Message& response);
   void on_callee_final_failure(Leg& leg, int status);
   void finish_unanswered();
   void cancel_other_legs(LegId keep, bool completed_elsewhere);
@@ -134,13 +122,16 @@ class Call final : private sip::txn::TimerHandler {
   void hang_up(LegId from);
   void end(std::string_view disposition, std::string_view hangup_by);
 
-  std::string build_in_dialog(Leg& leg, std::string_view method, std::uint32_t cseq,
-                              std::string_view extra_headers, std::string_view content_type,
-                              std::string_view body);
+  /// A request in the leg's dialog (sip::dialog::Dialog does RFC 3261 §12.2.1.1), with a
+  /// Reason header when `reason` is not empty and the body when not empty.
+  std::string build_in_dialog(Leg& leg, sip::Method method, std::string_view reason,
+                              std::string_view content_type, std::string_view body);
+  std::string via_for(const Leg& leg) const;
+  std::string contact_of(const Leg& leg) const;
+  static std::string dialog_key(const sip::dialog::Dialog& dialog);
   /// Sends the ACK for a 2xx of `leg` (RFC 3261 §13.2.2.4) and returns it for re-sending.
   std::string send_ack(Leg& leg, std::uint32_t cseq);
-  sip::txn::TransactionId send_in_dialog(Leg& leg, std::string_view method,
-                                         std::string_view extra_headers,
+  sip::txn::TransactionId send_in_dialog(Leg& leg, sip::Method method, std::string_view reason,
                                          std::string_view content_type, std::string_view body);
   void index(Leg& leg);
   void unindex(Leg& leg);
