@@ -27,11 +27,25 @@ namespace {
 
 namespace transport = sip::transport;
 
-/// Forwards transport messages to the transaction layer, which needs the transport first.
-struct Forward final : transport::Receiver {
-  transport::Receiver* to = nullptr;
+/// Sits between the transport and the transaction layer (which needs the transport first):
+/// forwards both ways and, with `sip.log_messages`, logs every message as it passes.
+struct MessageTap final : transport::Receiver, transport::Sender {
+  transport::Receiver* up = nullptr;
+  transport::Sender* down = nullptr;
+  bool log = false;
+
   void on_message(sip::Message&& message, const transport::Peer& source) override {
-    to->on_message(std::move(message), source);
+    if (log) {
+      spdlog::info("recv from={} bytes={}\n{}", source.to_string(), message.raw().size(),
+                   message.raw());
+    }
+    up->on_message(std::move(message), source);
+  }
+  void send(const transport::Peer& to, std::string_view bytes) override {
+    if (log) {
+      spdlog::info("send to={} bytes={}\n{}", to.to_string(), bytes.size(), bytes);
+    }
+    down->send(to, bytes);
   }
 };
 
@@ -110,13 +124,14 @@ int run_server(const std::string& config_path) {
   sip::txn::SteadyClock clock;
   sip::txn::TimerQueue timers(clock);
   sip::txn::AsioTimerDriver driver(io, timers);
-  Forward forward;
-  transport::TransportOptions options;
-  transport::TransportLayer transport(io, forward, options);
+  MessageTap tap;
+  tap.log = config.sip.log_messages;
+  transport::TransportLayer transport(io, tap);
+  tap.down = &transport;
   pbx::Pbx pbx(timers, pbx_settings(config), pbx::Directory(config.extensions), config.registrar,
                writer.get());
-  sip::txn::TransactionLayer layer(transport, timers, pbx, timer_settings(config));
-  forward.to = &layer;
+  sip::txn::TransactionLayer layer(tap, timers, pbx, timer_settings(config));
+  tap.up = &layer;
 
   pbx::LocalAddresses local;
   try {
