@@ -197,9 +197,28 @@ std::optional<std::string_view> find_param(const ParamList& params, std::string_
   return found;
 }
 
+// Calls f(name, value) for the first parameter of each name only: a repeated parameter is
+// malformed, and comparing first occurrences keeps equality reflexive and symmetric.
+template <typename F>
+void for_each_first_param(const ParamList& params, F&& f) {
+  std::string_view rest = params.text();
+  std::string_view name;
+  std::string_view value;
+  while (next_param(rest, name, value)) {
+    if (name.empty()) {
+      continue;
+    }
+    // Seen before when the text before this parameter already holds one of that name.
+    std::string_view before = params.text().substr(0, name.data() - params.text().data());
+    if (!find_param(ParamList(before), name)) {
+      f(name, value);
+    }
+  }
+}
+
 bool sip_params_equal(const ParamList& a, const ParamList& b) {
   bool equal = true;
-  a.for_each([&](std::string_view name, std::string_view value) {
+  for_each_first_param(a, [&](std::string_view name, std::string_view value) {
     auto other = find_param(b, name);
     if (other) {
       equal = equal && escaped_equal(value, *other, true);
@@ -207,7 +226,7 @@ bool sip_params_equal(const ParamList& a, const ParamList& b) {
       equal = false;
     }
   });
-  b.for_each([&](std::string_view name, std::string_view) {
+  for_each_first_param(b, [&](std::string_view name, std::string_view) {
     if (must_be_in_both(name) && !find_param(a, name)) {
       equal = false;
     }
@@ -269,12 +288,12 @@ bool tel_params_equal(const ParamList& a, const ParamList& b) {
   std::size_t count_a = 0;
   std::size_t count_b = 0;
   bool equal = true;
-  a.for_each([&](std::string_view name, std::string_view value) {
+  for_each_first_param(a, [&](std::string_view name, std::string_view value) {
     ++count_a;
     auto other = find_param(b, name);
     equal = equal && other && escaped_equal(value, *other, true);
   });
-  b.for_each([&](std::string_view, std::string_view) { ++count_b; });
+  for_each_first_param(b, [&](std::string_view, std::string_view) { ++count_b; });
   return equal && count_a == count_b;
 }
 

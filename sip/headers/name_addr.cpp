@@ -90,8 +90,9 @@ std::string_view parse_name_addr_into(std::string_view text, NameAddr& out,
   }
   out.params = ParamList(text.substr(chars::span(text, chars::kSpace, after)));
   bool good = scan_params(out.params.text(), [tag](std::string_view name, std::string_view value) {
-    if (tag != nullptr && name.size() == 3 && iequals(name, "tag") && tag->data() == nullptr) {
-      *tag = value;
+    if (tag != nullptr && tag->data() == nullptr && name.size() == 3 && iequals(name, "tag")) {
+      // A flag "tag" gives an empty tag that still points into the text (found, but empty).
+      *tag = value.data() != nullptr ? value : name.substr(name.size());
     }
     return true;
   });

@@ -195,6 +195,11 @@ TEST(UriEqual, FollowsRfc3261ComparisonRules) {
       {"tel:+12015550123;ext=1", "tel:+12015550123", false},
       {"tel:7042;phone-context=example.com", "tel:7042;PHONE-CONTEXT=Example.com", true},
       {"urn:service:sos", "urn:service:sos", true},
+      // A repeated parameter: only the first counts, so equality stays reflexive (found by
+      // fuzz_uri).
+      {"sip:a@h;transport=x;transport=TCP", "sip:a@h;transport=x;transport=TCP", true},
+      {"sip:a@h;transport=x;transport=TCP", "sip:a@h;transport=x", true},
+      {"tel:+1555;a=1;a=2", "tel:+1555;a=1;a=2", true},
       {"urn:service:sos", "urn:service:police", false},
   };
   for (const Case& c : cases) {
