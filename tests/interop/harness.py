@@ -128,3 +128,197 @@ def wait_for_log(procs, proc, text, timeout=10.0):
             return text in procs.log_of(proc)
         time.sleep(0.02)
     return False
+
+
+# ---- Helpers for the call server tests (test_register.py, test_calls.py, ...) ----
+
+import json  # noqa: E402 (added with the helpers below, which alone use them)
+import re  # noqa: E402
+
+SCENARIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios")
+
+
+def scenario(name):
+    """The path of one of our SIPp scenario files."""
+    return os.path.join(SCENARIOS, name)
+
+
+def write_server_config(workdir, udp_port, tcp_port, extensions, no_answer_timeout="3s",
+                        min_expires="60s", domain="catchline.test", name="catchline.yaml"):
+    """Writes a catchline configuration listening on loopback (UDP and TCP) with its database in
+    `workdir`. `extensions` is a list of (number, name, password). Returns (config, database)."""
+    database = os.path.join(workdir, "catchline.db")
+    lines = [
+        "sip:",
+        "  listen:",
+        f"    - udp:{LOOPBACK}:{udp_port}",
+        f"    - tcp:{LOOPBACK}:{tcp_port}",
+        f"  domain: {domain}",
+        f"  no_answer_timeout: {no_answer_timeout}",
+        "registrar:",
+        f"  min_expires: {min_expires}",
+        "storage:",
+        f"  path: {database}",
+        "extensions:",
+    ]
+    for number, display, password in extensions:
+        lines += [f"  - number: \"{number}\"", f"    name: \"{display}\"",
+                  f"    password: \"{password}\""]
+    config = os.path.join(workdir, name)
+    with open(config, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return config, database
+
+
+def start_catchline(procs, binary, config, name="catchline", timeout=10.0):
+    """Starts the server and waits for its start-up line; fails if it does not come."""
+    server = procs.start([binary, "--config", config], name)
+    check(wait_for_log(procs, server, "catchline started", timeout),
+          f"{name} did not start: {procs.log_of(server)[-2000:]}")
+    return server
+
+
+def sipp_counts(output):
+    """(successful, failed) calls from SIPp's final statistics (-trace_stat -fd 1 output)."""
+    ok = re.findall(r"Successful call\s+\|\s+\d+\s+\|\s+(\d+)", output)
+    failed = re.findall(r"Failed call\s+\|\s+\d+\s+\|\s+(\d+)", output)
+    return (int(ok[-1]) if ok else -1, int(failed[-1]) if failed else -1)
+
+
+class Sipp:
+    """One SIPp run of a scenario file against the server; its <log> lines go to `<name>.actions`."""
+
+    def __init__(self, procs, scenario_file, server_port, local_port, name, variables=None,
+                 extra=(), calls=1, transport="udp"):
+        self.procs = procs
+        self.name = name
+        self.actions = os.path.join(procs.workdir, f"{name}.actions")
+        self.errors = os.path.join(procs.workdir, f"{name}.errors")
+        args = ["-m", str(calls), "-timeout", "30s", "-timeout_error", "-trace_logs",
+                "-log_file", self.actions, "-error_file", self.errors, "-trace_msg",
+                "-message_file", os.path.join(procs.workdir, f"{name}.messages")]
+        if transport == "tcp":
+            args += ["-t", "t1"]
+        for key, value in (variables or {}).items():
+            args += ["-set", key, str(value)]
+        self.proc = procs.start(sipp_args(scenario_file, server_port, local_port,
+                                          args + list(extra)), name)
+        self.local_port = local_port
+
+    def wait(self, timeout=40.0):
+        """Waits for SIPp to exit; returns (exit code, successful, failed)."""
+        code = self.proc.wait(timeout=timeout)
+        ok, failed = sipp_counts(self.procs.log_of(self.proc))
+        return code, ok, failed
+
+    def expect_success(self, what, timeout=40.0, calls=1):
+        code, ok, failed = self.wait(timeout)
+        check(code == 0 and ok == calls and failed == 0,
+              f"{what}: sipp {self.name} exited {code} with {ok} successful and {failed} failed "
+              f"calls; errors: {self.error_text()[-1500:]}")
+
+    def logged(self):
+        """The lines the scenario wrote with <log>."""
+        try:
+            with open(self.actions) as f:
+                return [line.rstrip("\n") for line in f]
+        except FileNotFoundError:
+            return []
+
+    def value(self, key):
+        """The last `key=value` the scenario logged, or None."""
+        found = None
+        for line in self.logged():
+            if line.startswith(key + "="):
+                found = line[len(key) + 1:]
+        return found
+
+    def error_text(self):
+        try:
+            with open(self.errors, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+
+def call_records(binary, database):
+    """`catchline calls --db FILE --json` as a list of dicts, oldest first."""
+    result = subprocess.run([binary, "calls", "--db", database, "--json"], capture_output=True,
+                            text=True, timeout=20)
+    check(result.returncode == 0, f"catchline calls failed: {result.stderr}")
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def wait_until(predicate, timeout=10.0, step=0.05):
+    """Polls `predicate` until it is true or `timeout` passes; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(step)
+
+
+class Results:
+    """Runs named checks, keeps going after a failure, and ends with "N passed, M failed"."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = []
+
+    def run(self, name, function, *args):
+        started = time.monotonic()
+        try:
+            function(*args)
+        except Exception as error:  # every failure is reported, then the next check runs
+            self.failed.append(name)
+            print(f"FAIL {name}: {error}", flush=True)
+        else:
+            self.passed += 1
+            print(f"ok   {name} ({time.monotonic() - started:.1f}s)", flush=True)
+
+    def finish(self):
+        print(f"{self.passed} passed, {len(self.failed)} failed")
+        if self.failed:
+            print("failed: " + ", ".join(self.failed))
+        sys.exit(1 if self.failed else 0)
+
+
+def register(procs, server_port, number, password, name, local_port=None, transport="udp",
+             expires=3600, user=None, call_id=None, cseq=1):
+    """Registers `number` with SIPp's register.xml from `local_port` (a fresh one by default) and
+    fails unless the server answers 200 with a binding. Returns the finished Sipp run; its
+    `local_port` is where the server will send INVITEs."""
+    local_port = local_port or free_port()
+    contact = f"sip:{number}@{LOOPBACK}:{local_port};transport={transport.upper()}"
+    extra = ["-au", number, "-ap", password]
+    if call_id:
+        extra += ["-cid_str", call_id]
+    run = Sipp(procs, scenario("register.xml"), server_port, local_port, name,
+               {"user": user or number, "contact": contact, "expires": expires, "cseq": cseq,
+                "cseq2": cseq + 1}, extra=extra, transport=transport)
+    run.expect_success(f"register {number} from port {local_port}")
+    run.contact = contact
+    return run
+
+
+def phone(procs, scenario_name, local_port, name, variables=None):
+    """Starts a SIPp UAS (one call) on the UDP port a phone registered from, and waits until it
+    listens, so that a call placed next finds it."""
+    run = Sipp(procs, scenario(scenario_name), 1, local_port, name, variables)
+    check(wait_until(lambda: udp_port_bound(local_port) or run.proc.poll() is not None)
+          and run.proc.poll() is None,
+          f"{name} did not start on port {local_port}: {procs.log_of(run.proc)[-1500:]}")
+    return run
+
+
+def udp_port_bound(port):
+    """Whether some socket is bound to UDP `port` on IPv4, read from /proc/net/udp (binding a
+    probe socket instead could steal the port from the process being waited for)."""
+    suffix = f":{port:04X}"
+    try:
+        with open("/proc/net/udp") as f:
+            next(f)
+            return any(line.split()[1].endswith(suffix) for line in f if line.strip())
+    except OSError:
+        return False

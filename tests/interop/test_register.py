@@ -1,0 +1,207 @@
+"""Registration against the real server with SIPp (RFC 3261 §10): digest challenge, bindings with
+their expiry, refresh, removal (one contact and "*"), 423 for too brief an interval, and 403 for a
+wrong password, an unknown user and another extension's address of record.
+
+Usage: test_register.py --catchline PATH. Prints one line per check and "N passed, M failed".
+"""
+import argparse
+import os
+import re
+
+import harness
+
+ALICE = ("1001", "Alice Example", "alice-secret")
+BOB = ("1002", "Bob Builder", "bob-secret")
+CAROL = ("1003", "Carol Unregistered", "carol-secret")
+DAVE = ("1004", "Dave", "dave-secret")
+DOMAIN = "catchline.test"
+
+
+class Server:
+    """One catchline for all checks of this file, on fresh loopback ports."""
+
+    def __init__(self, procs, binary):
+        self.procs = procs
+        self.binary = binary
+        self.udp = harness.free_port()
+        self.tcp = harness.free_port()
+        self.config, self.database = harness.write_server_config(
+            procs.workdir, self.udp, self.tcp, [ALICE, BOB, CAROL, DAVE], domain=DOMAIN,
+            min_expires="60s")
+        self.proc = harness.start_catchline(procs, binary, self.config)
+        self.runs = 0
+
+    def name(self, what):
+        self.runs += 1
+        return f"{self.runs:02d}-{what}"
+
+    def refused(self, auth_user, password, to_user, expires=3600):
+        """Runs register_refused.xml; returns its Sipp after checking that it completed."""
+        port = harness.free_port()
+        run = harness.Sipp(
+            self.procs, harness.scenario("register_refused.xml"), self.udp, port,
+            self.name(f"refused-{auth_user}-as-{to_user}"),
+            {"user": to_user, "contact": f"sip:{to_user}@127.0.0.1:{port}", "expires": expires,
+             "cseq": 1, "cseq2": 2}, extra=["-au", auth_user, "-ap", password])
+        run.expect_success(f"REGISTER of {to_user} with credentials of {auth_user}")
+        return run
+
+    def call(self, caller, callee):
+        """Calls `callee` from `caller` expecting a failure; returns the final status logged."""
+        run = harness.Sipp(
+            self.procs, harness.scenario("uac_call_refused.xml"), self.udp, harness.free_port(),
+            self.name(f"call-{callee}"),
+            {"caller": caller[0], "callee": callee, "domain": DOMAIN},
+            extra=["-au", caller[0], "-ap", caller[2]])
+        run.expect_success(f"call from {caller[0]} to {callee}")
+        return run.value("status")
+
+
+def contacts_of(run):
+    """The Contact values (URI, expires) of the 200 the register scenario logged."""
+    text = run.value("contacts") or ""
+    return re.findall(r"<([^>]+)>;expires=(\d+)", text)
+
+
+def check_challenge_then_200(server):
+    # register.xml itself fails the call unless the first REGISTER is challenged 401 (with MD5
+    # offered first, which SIPp needs) and the second is accepted with a Contact and expires.
+    run = harness.register(server.procs, server.udp, ALICE[0], ALICE[2], server.name("register"))
+    bindings = contacts_of(run)
+    harness.check(len(bindings) == 1, f"expected our one binding in the 200, got {bindings}")
+    uri, expires = bindings[0]
+    harness.check(uri == run.contact, f"200 lists {uri}, we registered {run.contact}")
+    # RFC 3261 §10.3 step 8: expires is the interval the registrar chose (Expires: 3600 is
+    # within 60..3600). Exactness is checked below where it matters.
+    harness.check(3590 <= int(expires) <= 3600, f"200 says expires={expires} for Expires: 3600")
+
+
+def check_min_interval_accepted_as_is(server):
+    # RFC 3261 §10.3 step 8: the 200 gives the interval the registrar chose. A phone asking for
+    # exactly Min-Expires was granted 60 s this instant; reporting 59 tells it a value below the
+    # minimum, which phones that reuse the granted value send back next time and get 423 for.
+    run = harness.register(server.procs, server.udp, DAVE[0], DAVE[2],
+                           server.name("register-60"), expires=60)
+    bindings = contacts_of(run)
+    harness.check(len(bindings) == 1 and bindings[0][1] == "60",
+                  f"REGISTER with Expires: 60 (the minimum) answered with {bindings}")
+
+
+def check_refresh(server):
+    port = harness.free_port()
+    call_id = f"refresh-{port}@interop"
+    first = harness.register(server.procs, server.udp, ALICE[0], ALICE[2],
+                             server.name("refresh-1"), local_port=port, call_id=call_id, cseq=1,
+                             expires=600)
+    # RFC 3261 §10.2.4: a refresh keeps the Call-ID and raises the CSeq; the binding is updated,
+    # not duplicated.
+    second = harness.register(server.procs, server.udp, ALICE[0], ALICE[2],
+                              server.name("refresh-2"), local_port=port, call_id=call_id,
+                              cseq=3, expires=1200)
+    ours = [b for b in contacts_of(second) if b[0] == first.contact]
+    harness.check(len(ours) == 1, f"refresh left {len(ours)} bindings for {first.contact}: "
+                                  f"{contacts_of(second)}")
+    harness.check(1190 <= int(ours[0][1]) <= 1200,
+                  f"refresh to 1200 s answered expires={ours[0][1]}")
+
+
+def check_over_tcp(server):
+    run = harness.register(server.procs, server.tcp, CAROL[0], CAROL[2], server.name("tcp"),
+                           transport="tcp")
+    uris = [b[0] for b in contacts_of(run)]
+    harness.check(run.contact in uris, f"TCP registration lists {uris}")
+    harness.check(run.contact.endswith(";transport=TCP"), run.contact)
+    # Leave 1003 unregistered for the 480 check below.
+    unregister = harness.Sipp(
+        server.procs, harness.scenario("unregister.xml"), server.tcp, run.local_port,
+        server.name("tcp-unregister"),
+        {"user": CAROL[0], "contact": f"<{run.contact}>", "cseq": 1, "cseq2": 2},
+        extra=["-au", CAROL[0], "-ap", CAROL[2]], transport="tcp")
+    unregister.expect_success("unregister 1003 over TCP")
+
+
+def check_unregister_then_480(server):
+    run = harness.register(server.procs, server.udp, BOB[0], BOB[2], server.name("bob"))
+    # 1002 has this one binding; unregister.xml fails if the 200 still lists a Contact.
+    unregister = harness.Sipp(
+        server.procs, harness.scenario("unregister.xml"), server.udp, run.local_port,
+        server.name("unregister-one"),
+        {"user": BOB[0], "contact": f"<{run.contact}>", "cseq": 1, "cseq2": 2},
+        extra=["-au", BOB[0], "-ap", BOB[2]])
+    unregister.expect_success("REGISTER Expires: 0 for the one contact of 1002")
+    status = server.call(ALICE, BOB[0])
+    harness.check(status == "480", f"call to unregistered 1002 got {status}, expected 480")
+
+
+def check_star(server):
+    harness.register(server.procs, server.udp, CAROL[0], CAROL[2], server.name("carol-a"))
+    harness.register(server.procs, server.udp, CAROL[0], CAROL[2], server.name("carol-b"))
+    star = harness.Sipp(
+        server.procs, harness.scenario("unregister.xml"), server.udp, harness.free_port(),
+        server.name("unregister-star"),
+        {"user": CAROL[0], "contact": "*", "cseq": 1, "cseq2": 2},
+        extra=["-au", CAROL[0], "-ap", CAROL[2]])
+    star.expect_success("REGISTER Contact: * Expires: 0 for 1003 (two bindings)")
+    status = server.call(ALICE, CAROL[0])
+    harness.check(status == "480", f"call to 1003 after Contact: * got {status}, expected 480")
+
+
+def check_too_brief(server):
+    run = server.refused(ALICE[0], ALICE[2], ALICE[0], expires=10)
+    harness.check(run.value("status") == "423", f"Expires: 10 got {run.value('status')}")
+    harness.check(run.value("min_expires") == "60",
+                  f"423 Min-Expires is {run.value('min_expires')}, configured 60")
+
+
+def check_forbidden(server):
+    wrong = server.refused(ALICE[0], "not-the-password", ALICE[0])
+    unknown = server.refused("1999", "whatever", "1999")
+    harness.check(wrong.value("status") == "403", f"wrong password got {wrong.value('status')}")
+    # The same answer for both, so that a scanner cannot tell which extensions exist.
+    harness.check((unknown.value("status"), unknown.value("reason")) ==
+                  (wrong.value("status"), wrong.value("reason")),
+                  f"unknown user got {unknown.value('status')} {unknown.value('reason')}, "
+                  f"wrong password {wrong.value('status')} {wrong.value('reason')}")
+
+
+def check_other_extension(server):
+    # Right credentials of 1001, but the address of record is 1002's.
+    run = server.refused(ALICE[0], ALICE[2], BOB[0])
+    harness.check(run.value("status") == "403",
+                  f"1001 registering 1002 got {run.value('status')} {run.value('reason')}")
+
+
+def check_unknown_number_404(server):
+    status = server.call(ALICE, "1999")
+    harness.check(status == "404", f"call to 1999 (no such extension) got {status}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--catchline", required=True)
+    args = parser.parse_args()
+    binary = os.path.abspath(args.catchline)
+    results = harness.Results()
+    with harness.session() as procs:
+        server = Server(procs, binary)
+        results.run("401 challenge then 200 with Contact and expires",
+                    check_challenge_then_200, server)
+        results.run("Expires equal to min_expires is granted as is",
+                    check_min_interval_accepted_as_is, server)
+        results.run("refresh with the same Call-ID and higher CSeq", check_refresh, server)
+        results.run("register and unregister over TCP", check_over_tcp, server)
+        results.run("unregister (Expires: 0), then a call gets 480",
+                    check_unregister_then_480, server)
+        results.run("Contact: * with Expires: 0 removes every binding", check_star, server)
+        results.run("Expires below min_expires: 423 with Min-Expires", check_too_brief, server)
+        results.run("wrong password and unknown user: the same 403", check_forbidden, server)
+        results.run("REGISTER of another extension's address: 403", check_other_extension,
+                    server)
+        results.run("call to an unknown number: 404", check_unknown_number_404, server)
+        if results.failed:
+            print(harness.Processes.log_of(procs, server.proc)[-3000:])
+    results.finish()
+
+
+if __name__ == "__main__":
+    main()
