@@ -1,0 +1,100 @@
+"""Registrations survive a restart: a phone registers, the server is stopped with SIGTERM and
+started again with the same configuration and database, and a call to the phone rings it and is
+answered without the phone registering again. A binding removed before the restart stays removed.
+
+Usage: test_restart.py --catchline PATH. Prints one line per check and "N passed, M failed".
+"""
+import argparse
+import os
+import signal
+
+import harness
+
+DOMAIN = "catchline.test"
+ALICE = ("1001", "Alice Example", "alice-secret")
+BOB = ("1002", "Bob Builder", "bob-secret")
+CAROL = ("1003", "Carol Gone", "carol-secret")
+
+
+class Bench:
+    def __init__(self, procs, binary):
+        self.procs = procs
+        self.binary = binary
+        self.udp = harness.free_port()
+        self.tcp = harness.free_port()
+        self.config, self.database = harness.write_server_config(
+            procs.workdir, self.udp, self.tcp, [ALICE, BOB, CAROL], domain=DOMAIN)
+        self.server = harness.start_catchline(procs, binary, self.config, name="catchline-1")
+        self.bob = None
+        self.runs = 0
+
+    def name(self, what):
+        self.runs += 1
+        return f"{self.runs:02d}-{what}"
+
+
+def check_register_then_restart(bench):
+    bench.bob = harness.register(bench.procs, bench.udp, BOB[0], BOB[2], bench.name("bob"))
+    carol = harness.register(bench.procs, bench.udp, CAROL[0], CAROL[2], bench.name("carol"))
+    gone = harness.Sipp(
+        bench.procs, harness.scenario("unregister.xml"), bench.udp, carol.local_port,
+        bench.name("carol-leaves"),
+        {"user": CAROL[0], "contact": f"<{carol.contact}>", "cseq": 1, "cseq2": 2},
+        extra=["-au", CAROL[0], "-ap", CAROL[2]])
+    gone.expect_success("unregister 1003")
+    code = bench.procs.stop(bench.server, signal.SIGTERM, wait=10)
+    harness.check(code == 0, f"catchline exited {code} on SIGTERM")
+    harness.check("catchline stopped" in bench.procs.log_of(bench.server),
+                  "no clean stop line after SIGTERM")
+    bench.server = harness.start_catchline(bench.procs, bench.binary, bench.config,
+                                           name="catchline-2")
+    log = bench.procs.log_of(bench.server)
+    harness.check("registrations=1" in log,
+                  f"after the restart: {[l for l in log.splitlines() if 'started' in l]}")
+
+
+def check_restored_phone_rings(bench):
+    harness.check(bench.bob is not None, "no registration was made before the restart")
+    bob = harness.phone(bench.procs, "uas_answer.xml", bench.bob.local_port,
+                        bench.name("bob-answers"), {"ring_ms": 100})
+    alice = harness.Sipp(
+        bench.procs, harness.scenario("uac_call.xml"), bench.udp, harness.free_port(),
+        bench.name("alice-calls-bob"),
+        {"caller": ALICE[0], "callee": BOB[0], "domain": DOMAIN, "talk_ms": 100},
+        extra=["-au", ALICE[0], "-ap", ALICE[2]])
+    alice.expect_success("call to 1002 after the restart")
+    bob.expect_success("1002 rings and answers with its registration from before the restart")
+    harness.check(alice.value("rang") == "1", "the caller never heard 1002 ringing")
+
+
+def check_removed_binding_stays_removed(bench):
+    alice = harness.Sipp(
+        bench.procs, harness.scenario("uac_call_refused.xml"), bench.udp, harness.free_port(),
+        bench.name("alice-calls-carol"),
+        {"caller": ALICE[0], "callee": CAROL[0], "domain": DOMAIN},
+        extra=["-au", ALICE[0], "-ap", ALICE[2]])
+    alice.expect_success("call to 1003 after the restart")
+    harness.check(alice.value("status") == "480",
+                  f"1003 unregistered before the restart: got {alice.value('status')}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--catchline", required=True)
+    args = parser.parse_args()
+    binary = os.path.abspath(args.catchline)
+    results = harness.Results()
+    with harness.session() as procs:
+        bench = Bench(procs, binary)
+        results.run("register, SIGTERM, start again: the registration is restored",
+                    check_register_then_restart, bench)
+        results.run("the restored phone rings and answers", check_restored_phone_rings, bench)
+        results.run("a binding removed before the restart stays removed",
+                    check_removed_binding_stays_removed, bench)
+        if results.failed:
+            print(procs.log_of(bench.server)[-3000:])
+    results.finish()
+
+
+if __name__ == "__main__":
+    main()
