@@ -144,9 +144,11 @@ def scenario(name):
 
 
 def write_server_config(workdir, udp_port, tcp_port, extensions, no_answer_timeout="3s",
-                        min_expires="60s", domain="catchline.test", name="catchline.yaml"):
+                        min_expires="60s", domain="catchline.test", name="catchline.yaml",
+                        digest_algorithms=None):
     """Writes a catchline configuration listening on loopback (UDP and TCP) with its database in
-    `workdir`. `extensions` is a list of (number, name, password). Returns (config, database)."""
+    `workdir`. `extensions` is a list of (number, name, password); `digest_algorithms` a list
+    such as ["MD5"], None for the server's default. Returns (config, database)."""
     database = os.path.join(workdir, "catchline.db")
     lines = [
         "sip:",
@@ -155,6 +157,10 @@ def write_server_config(workdir, udp_port, tcp_port, extensions, no_answer_timeo
         f"    - tcp:{LOOPBACK}:{tcp_port}",
         f"  domain: {domain}",
         f"  no_answer_timeout: {no_answer_timeout}",
+    ]
+    if digest_algorithms:
+        lines += ["  digest_algorithms:"] + [f"    - {a}" for a in digest_algorithms]
+    lines += [
         "registrar:",
         f"  min_expires: {min_expires}",
         "storage:",
