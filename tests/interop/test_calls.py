@@ -1,5 +1,6 @@
 """Two-party calls through the real server with SIPp phones (RFC 3261 §13-§15, RFC 3326,
-RFC 3325): answered and ended by either side, CANCEL, busy, no answer, 404, 480, forking to two
+RFC 3325): answered and ended by either side, CANCEL (also before the callee rings, and crossing
+the callee's answer), busy, no answer, 404, 480, forking to two
 devices of one extension with "Call completed elsewhere", the 407 challenge of every INVITE, the
 caller's identity shown to the callee, and the call records `catchline calls` prints afterwards.
 
@@ -100,6 +101,24 @@ def check_caller_cancels(bench):
     bench.expect_record(alice, "cancelled", "caller", "", "caller cancelled")
 
 
+def check_cancel_before_ringing(bench):
+    bob = bench.phone("uas_slow_ring_cancel.xml", bench.bob.local_port, "bob-slow-to-ring",
+                      silent_ms=600)
+    alice = bench.caller("uac_call_cancel_early.xml", BOB[0], "alice-cancels-early")
+    alice.expect_success("caller: 100, CANCEL, 200, 487, ACK")
+    bob.expect_success("callee: no CANCEL before its 180 (RFC 3261 §9.1), then 487")
+    bench.expect_record(alice, "cancelled", "caller", "", "caller cancelled before ringing")
+
+
+def check_answer_crossing_cancel(bench):
+    bob = bench.phone("uas_answer_crossing_cancel.xml", bench.bob.local_port,
+                      "bob-answers-too-late")
+    alice = bench.caller("uac_call_cancel.xml", BOB[0], "alice-cancels-as-bob-answers")
+    alice.expect_success("caller: 180, CANCEL, 200, 487, ACK")
+    bob.expect_success("callee whose 200 crossed the CANCEL: ACK, then BYE from the server")
+    bench.expect_record(alice, "cancelled", "caller", "", "answer crossed the caller's CANCEL")
+
+
 def check_busy(bench):
     bob = bench.phone("uas_busy.xml", bench.bob.local_port, "bob-busy")
     alice = bench.caller("uac_call_refused.xml", BOB[0], "alice-gets-busy")
@@ -187,6 +206,10 @@ def main():
         results.run("answered, ended by the callee (caller on TCP)",
                     check_answered_callee_hangs_up_caller_on_tcp, bench)
         results.run("caller cancels while ringing: 487", check_caller_cancels, bench)
+        results.run("caller cancels before any 180: CANCEL waits for the callee's 180",
+                    check_cancel_before_ringing, bench)
+        results.run("callee's 200 crosses the CANCEL: ACK and BYE to the callee",
+                    check_answer_crossing_cancel, bench)
         results.run("callee busy: 486", check_busy, bench)
         results.run("no answer: 480 after no_answer_timeout, CANCEL without Reason",
                     check_no_answer, bench)
