@@ -145,11 +145,11 @@ def scenario(name):
 
 def write_server_config(workdir, udp_port, tcp_port, extensions, no_answer_timeout="3s",
                         min_expires="60s", domain="catchline.test", name="catchline.yaml",
-                        digest_algorithms=None):
+                        digest_algorithms=None, database_name="catchline.db"):
     """Writes a catchline configuration listening on loopback (UDP and TCP) with its database in
     `workdir`. `extensions` is a list of (number, name, password); `digest_algorithms` a list
     such as ["MD5"], None for the server's default. Returns (config, database)."""
-    database = os.path.join(workdir, "catchline.db")
+    database = os.path.join(workdir, database_name)
     lines = [
         "sip:",
         "  listen:",

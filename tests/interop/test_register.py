@@ -1,6 +1,7 @@
 """Registration against the real server with SIPp (RFC 3261 §10): digest challenge, bindings with
-their expiry, refresh, removal (one contact and "*"), 423 for too brief an interval, and 403 for a
-wrong password, an unknown user and another extension's address of record.
+their expiry, refresh, removal (one contact and "*"), 423 for too brief an interval, 403 for a
+wrong password, an unknown user and another extension's address of record, 500 for an
+out-of-order CSeq, 400 for a "*" that does not remove, and a binding running out.
 
 Usage: test_register.py --catchline PATH. Prints one line per check and "N passed, M failed".
 """
@@ -35,14 +36,18 @@ class Server:
         self.runs += 1
         return f"{self.runs:02d}-{what}"
 
-    def refused(self, auth_user, password, to_user, expires=3600):
+    def refused(self, auth_user, password, to_user, expires=3600, contact=None, call_id=None,
+                cseq=1):
         """Runs register_refused.xml; returns its Sipp after checking that it completed."""
         port = harness.free_port()
+        extra = ["-au", auth_user, "-ap", password]
+        if call_id:
+            extra += ["-cid_str", call_id]
         run = harness.Sipp(
             self.procs, harness.scenario("register_refused.xml"), self.udp, port,
             self.name(f"refused-{auth_user}-as-{to_user}"),
-            {"user": to_user, "contact": f"sip:{to_user}@127.0.0.1:{port}", "expires": expires,
-             "cseq": 1, "cseq2": 2}, extra=["-au", auth_user, "-ap", password])
+            {"user": to_user, "contact": contact or f"<sip:{to_user}@127.0.0.1:{port}>",
+             "expires": expires, "cseq": cseq, "cseq2": cseq + 1}, extra=extra)
         run.expect_success(f"REGISTER of {to_user} with credentials of {auth_user}")
         return run
 
@@ -171,6 +176,49 @@ def check_other_extension(server):
                   f"1001 registering 1002 got {run.value('status')} {run.value('reason')}")
 
 
+def check_out_of_order_cseq(server):
+    port = harness.free_port()
+    call_id = f"order-{port}@interop"
+    harness.register(server.procs, server.udp, ALICE[0], ALICE[2], server.name("order-1"),
+                     local_port=port, call_id=call_id, cseq=10)
+    # RFC 3261 §10.3 step 7: same Call-ID, CSeq not above the last one: 500, binding unchanged.
+    run = server.refused(ALICE[0], ALICE[2], ALICE[0], call_id=call_id, cseq=3,
+                         contact=f"<sip:{ALICE[0]}@127.0.0.1:{port};transport=UDP>")
+    harness.check(run.value("status") == "500",
+                  f"REGISTER with CSeq 4 after 11 on one Call-ID got {run.value('status')} "
+                  f"{run.value('reason')}")
+
+
+def check_star_needs_expires_zero(server):
+    # RFC 3261 §10.3 step 6: "*" is only valid with Expires: 0; otherwise 400.
+    run = server.refused(ALICE[0], ALICE[2], ALICE[0], expires=3600, contact="*")
+    harness.check(run.value("status") == "400",
+                  f"Contact: * with Expires: 3600 got {run.value('status')} {run.value('reason')}")
+
+
+def check_binding_expires(procs, binary):
+    # A server of its own with a 1 s minimum, so that a binding can run out during the test.
+    udp, tcp = harness.free_port(), harness.free_port()
+    config, _ = harness.write_server_config(procs.workdir, udp, tcp, [ALICE, BOB], domain=DOMAIN,
+                                            min_expires="1s", name="short.yaml",
+                                            database_name="short.db")
+    server = harness.start_catchline(procs, binary, config, name="catchline-short")
+    run = harness.register(procs, udp, BOB[0], BOB[2], "expiry-register", expires=2)
+    bindings = contacts_of(run)
+    harness.check(len(bindings) == 1 and int(bindings[0][1]) in (1, 2),
+                  f"REGISTER with Expires: 2 answered {bindings}")
+    harness.check(harness.wait_for_log(procs, server, f"registration expired extension={BOB[0]}",
+                                       timeout=6),
+                  "the 2 s binding did not expire within 6 s")
+    call = harness.Sipp(procs, harness.scenario("uac_call_refused.xml"), udp, harness.free_port(),
+                        "expiry-call", {"caller": ALICE[0], "callee": BOB[0], "domain": DOMAIN},
+                        extra=["-au", ALICE[0], "-ap", ALICE[2]])
+    call.expect_success("call to 1002 after its binding expired")
+    harness.check(call.value("status") == "480",
+                  f"call after expiry got {call.value('status')}")
+    procs.stop(server)
+
+
 def check_unknown_number_404(server):
     status = server.call(ALICE, "1999")
     harness.check(status == "404", f"call to 1999 (no such extension) got {status}")
@@ -198,6 +246,10 @@ def main():
         results.run("REGISTER of another extension's address: 403", check_other_extension,
                     server)
         results.run("call to an unknown number: 404", check_unknown_number_404, server)
+        results.run("out-of-order CSeq on one Call-ID: 500", check_out_of_order_cseq, server)
+        results.run("Contact: * without Expires: 0: 400", check_star_needs_expires_zero, server)
+        results.run("a binding expires on time, then calls get 480", check_binding_expires,
+                    procs, binary)
         if results.failed:
             print(harness.Processes.log_of(procs, server.proc)[-3000:])
     results.finish()
