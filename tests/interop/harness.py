@@ -246,6 +246,15 @@ class Sipp:
         except FileNotFoundError:
             return ""
 
+    def messages_text(self):
+        """The SIP messages SIPp sent and received so far (its -trace_msg file)."""
+        try:
+            with open(os.path.join(self.procs.workdir, f"{self.name}.messages"),
+                      errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
 
 def call_records(binary, database):
     """`catchline calls --db FILE --json` as a list of dicts, oldest first."""

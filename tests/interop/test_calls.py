@@ -190,6 +190,11 @@ def check_call_records(bench):
                             f"{(disposition, hangup_by, answered_by)}")
         if row["caller"] != ALICE[0]:
             problems.append(f"{what}: caller {row['caller']}")
+        # Times: every call ended; only answered calls have an answer time, after the start.
+        if row["end"] == "-" or row["start"] == "-" or row["end"] < row["start"]:
+            problems.append(f"{what}: start {row['start']} end {row['end']}")
+        if (row["answer"] != "-") != (disposition == "answered"):
+            problems.append(f"{what}: answer time {row['answer']} for a call {disposition}")
     harness.check(not problems, "; ".join(problems))
 
 
