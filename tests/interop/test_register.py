@@ -81,6 +81,15 @@ def check_challenge_then_200(server):
     harness.check(3590 <= int(expires) <= 3600, f"200 says expires={expires} for Expires: 3600")
 
 
+def check_date_in_200(server):
+    # RFC 3261 §10.3 step 8: "The response SHOULD include a Date header field." Phones without
+    # a time server (many desk phones) set their clock from it.
+    run = harness.register(server.procs, server.udp, ALICE[0], ALICE[2], server.name("date"))
+    date = run.value("date") or ""
+    harness.check(re.match(r"Date: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT$", date),
+                  f"200 to REGISTER has no RFC 1123 Date header (logged {date!r})")
+
+
 def check_min_interval_accepted_as_is(server):
     # RFC 3261 §10.3 step 8: the 200 gives the interval the registrar chose. A phone asking for
     # exactly Min-Expires was granted 60 s this instant; reporting 59 tells it a value below the
@@ -234,6 +243,7 @@ def main():
         server = Server(procs, binary)
         results.run("401 challenge then 200 with Contact and expires",
                     check_challenge_then_200, server)
+        results.run("200 to REGISTER carries a Date header", check_date_in_200, server)
         results.run("Expires equal to min_expires is granted as is",
                     check_min_interval_accepted_as_is, server)
         results.run("refresh with the same Call-ID and higher CSeq", check_refresh, server)
