@@ -37,6 +37,7 @@ class Bench:
             no_answer_timeout=f"{int(NO_ANSWER_TIMEOUT)}s")
         self.server = harness.start_catchline(procs, binary, self.config)
         self.runs = 0
+        self.phones = {}  # local port -> SIPp phone runs started there
         self.bob = harness.register(procs, self.udp, BOB[0], BOB[2], self.name("register-bob"))
         self.expected_records = []  # (caller Call-ID, disposition, hangup_by, answered_by, what)
 
@@ -45,7 +46,12 @@ class Bench:
         return f"{self.runs:02d}-{what}"
 
     def phone(self, scenario, port, what, **variables):
-        return harness.phone(self.procs, scenario, port, self.name(what), variables)
+        # A phone left over from a failed check would hold the port: stop it first.
+        for run in self.phones.pop(port, []):
+            self.procs.stop(run.proc)
+        run = harness.phone(self.procs, scenario, port, self.name(what), variables)
+        self.phones.setdefault(port, []).append(run)
+        return run
 
     def caller(self, scenario, callee, what, transport="udp", **variables):
         variables.update({"caller": ALICE[0], "callee": callee, "domain": DOMAIN})
