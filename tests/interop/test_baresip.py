@@ -25,7 +25,18 @@ import harness
 DOMAIN = "catchline.test"
 ALICE = ("1001", "Alice Example", "alice-secret")
 BOB = ("1002", "Bob Builder", "bob-secret")
-MODULES = "/usr/lib/baresip/modules"
+
+
+def modules_directory():
+    """baresip's modules beside its binary: <prefix>/bin/baresip -> <prefix>/lib/baresip/modules."""
+    binary = shutil.which("baresip")
+    if binary is None:
+        return None
+    prefix = os.path.dirname(os.path.dirname(os.path.realpath(binary)))
+    return os.path.join(prefix, "lib", "baresip", "modules")
+
+
+MODULES = modules_directory()
 
 
 class Control:
@@ -189,7 +200,7 @@ def main():
     args = parser.parse_args()
     binary = os.path.abspath(args.catchline)
     results = harness.Results()
-    if shutil.which("baresip") is None or not os.path.isdir(MODULES):
+    if MODULES is None or not os.path.isdir(MODULES):
         print("baresip (baresip-core) is not installed")
         results.failed.append("baresip missing")
         results.finish()
