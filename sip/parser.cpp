@@ -89,7 +89,11 @@ class Parser {
   std::optional<ParseError> request_line(std::string_view line);
   std::optional<ParseError> status_line(std::string_view line);
   std::optional<ParseError> header_lines(std::size_t position);
-  bool add_header(Header id, std::string_view name, std::string_view value);
+  // Records one header line; false when the limit is reached. Inline: it runs for every line.
+  [[gnu::always_inline]] inline bool add_header(Header id, std::string_view name,
+                                                std::string_view value);
+  // Moves the header table to the heap once the inline one is full.
+  [[gnu::noinline]] void spill(const HeaderField& field);
   std::optional<ParseError> check_essentials();
   std::optional<ParseError> check_vias();
   std::optional<ParseError> check_address(Header header, Span& tag);
@@ -240,6 +244,37 @@ std::optional<ParseError> Parser::status_line(std::string_view line) {
   return std::nullopt;
 }
 
+inline bool Parser::add_header(Header id, std::string_view name, std::string_view value) {
+  const std::size_t index = message_.header_count_;
+  if (index >= limits_.max_headers) {
+    return false;
+  }
+  const HeaderField field{id, span_of(name), span_of(value)};
+  if (index < Message::kInlineHeaders) [[likely]] {
+    message_.inline_headers_[index] = field;
+  } else {
+    spill(field);
+  }
+  message_.header_count_ = index + 1;
+  if (const std::uint8_t slot = kSeenSlot[static_cast<std::size_t>(id)]; slot != 0) {
+    Seen& seen = seen_[slot];
+    if (seen.count++ == 0) {
+      seen.first = static_cast<std::uint32_t>(index);
+    }
+  }
+  return true;
+}
+
+void Parser::spill(const HeaderField& field) {
+  if (message_.overflow_.empty()) {
+    // One allocation for the whole message, sized for what the limits allow.
+    message_.overflow_.reserve(std::max<std::size_t>(
+        2 * Message::kInlineHeaders, std::min<std::size_t>(limits_.max_headers, 256)));
+    message_.overflow_.assign(message_.inline_headers_.begin(), message_.inline_headers_.end());
+  }
+  message_.overflow_.push_back(field);
+}
+
 // message-header = field-name HCOLON field-value CRLF, HCOLON = *( SP / HTAB ) ":" SWS.
 // A line starting with SP or HTAB continues the one above (RFC 3261 §7.3.1).
 std::optional<ParseError> Parser::header_lines(std::size_t position) {
@@ -315,34 +350,6 @@ std::optional<ParseError> Parser::header_lines(std::size_t position) {
     message_.headers_ = std::span<HeaderField>(message_.overflow_);
   }
   return std::nullopt;
-}
-
-// Records one header line; false when the limit is reached.
-bool Parser::add_header(Header id, std::string_view name, std::string_view value) {
-  const std::size_t index = message_.header_count_;
-  if (index >= limits_.max_headers) {
-    return false;
-  }
-  const HeaderField field{id, span_of(name), span_of(value)};
-  if (index < Message::kInlineHeaders) {
-    message_.inline_headers_[index] = field;
-  } else {
-    if (message_.overflow_.empty()) {
-      // One allocation for the whole message, sized for what the limits allow.
-      message_.overflow_.reserve(std::max<std::size_t>(
-          2 * Message::kInlineHeaders, std::min<std::size_t>(limits_.max_headers, 256)));
-      message_.overflow_.assign(message_.inline_headers_.begin(), message_.inline_headers_.end());
-    }
-    message_.overflow_.push_back(field);
-  }
-  message_.header_count_ = index + 1;
-  if (const std::uint8_t slot = kSeenSlot[static_cast<std::size_t>(id)]; slot != 0) {
-    Seen& seen = seen_[slot];
-    if (seen.count++ == 0) {
-      seen.first = static_cast<std::uint32_t>(index);
-    }
-  }
-  return true;
 }
 
 std::optional<ParseError> Parser::check_essentials() {
@@ -444,11 +451,8 @@ std::optional<ParseError> Parser::check_call_id() {
   if (value.empty()) {
     return error_at("Bad Call-ID", value);
   }
-  bool bad = false;
-  for (char c : value) {
-    // Outside 0x21..0x7E: whitespace, control characters, DEL and non-ASCII.
-    bad |= static_cast<unsigned char>(c - 0x21) > 0x7E - 0x21;
-  }
+  // callid = word [ "@" word ]: visible characters only, no whitespace inside.
+  bool bad = !chars::all(value, chars::kVisible);
   if (bad) {
     return error_at("Bad Call-ID", value);
   }

@@ -26,6 +26,7 @@ enum : std::uint16_t {
   kParamValue = 1 << 12,  // unquoted header parameter value: token, host and IPv6 characters
                           // and the few others that real stacks send unquoted
   kListStop = 1 << 13,    // what HeaderList must look at: , " < >
+  kVisible = 1 << 14,     // visible ASCII, %x21-7E: Call-ID words (RFC 3261 §25.1 word)
 };
 
 namespace detail {
@@ -58,6 +59,9 @@ constexpr std::array<std::uint16_t, 256> make_table() {
   add(":[]/@?&$#()={}|^", kParamValue);
   add(" \t\r\n", kSpace);
   add(",\"<>", kListStop);
+  for (int c = 0x21; c <= 0x7E; ++c) {
+    table[c] |= kVisible;
+  }
   return table;
 }
 }  // namespace detail
