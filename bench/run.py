@@ -10,8 +10,9 @@ What runs (the registry is the file system, so a new benchmark needs no edit her
   * every script bench/load_*.py beside this file, run as
     `python3 bench/load_<topic>.py --build <build> [--quick]`. A script prints its figures on
     stdout as JSON, either one list of rows or one row object per line; a row has the keys
-    name, value, unit and, when it has them, baseline, ratio, goal. Anything a script wants
-    to say to people goes to stderr.
+    name, value, unit and, when it has them, baseline, ratio, goal, and met (true/false: whether
+    the goal was met, shown in the table only). Anything a script wants to say to people goes
+    to stderr.
 
 Google Benchmark results become rows through FIGURES below, the one place that maps
 benchmark names to figures. All rows end in one table on stdout and in --out as a JSON list
@@ -350,6 +351,8 @@ def run_script(script: Path, build: Path, quick: bool) -> list[dict]:
                 ratio=float(raw["ratio"]) if raw.get("ratio") is not None else None,
             )
         )
+        if isinstance(raw.get("met"), bool):
+            rows[-1]["_met"] = raw["met"]
     return rows
 
 
