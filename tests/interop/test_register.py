@@ -8,6 +8,7 @@ Usage: test_register.py --catchline PATH. Prints one line per check and "N passe
 import argparse
 import os
 import re
+import socket
 
 import harness
 
@@ -228,6 +229,40 @@ def check_binding_expires(procs, binary):
     procs.stop(server)
 
 
+def check_challenge_of_retransmission(server):
+    """RFC 3261 §8.2.7: a stateless UAS "MUST" generate To tags "in a manner that will generate
+    the same tag for the same request consistently". The 401/407 challenges are stateless, so a
+    retransmitted REGISTER or INVITE (same bytes, same branch) must get the same To tag."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((harness.LOOPBACK, 0))
+        sock.settimeout(3)
+        port = sock.getsockname()[1]
+        seen = {}
+        for method, target in (("REGISTER", ""), ("INVITE", f"{BOB[0]}@")):
+            request = (
+                f"{method} sip:{target}{harness.LOOPBACK}:{server.udp} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {harness.LOOPBACK}:{port};branch=z9hG4bK-again-{method}\r\n"
+                "Max-Forwards: 70\r\n"
+                f"From: <sip:{ALICE[0]}@{DOMAIN}>;tag=again\r\n"
+                f"To: <sip:{ALICE[0] if method == 'REGISTER' else BOB[0]}@{DOMAIN}>\r\n"
+                f"Call-ID: again-{method}-{port}@interop\r\n"
+                f"CSeq: 1 {method}\r\n"
+                f"Contact: <sip:{ALICE[0]}@{harness.LOOPBACK}:{port}>\r\n"
+                "Content-Length: 0\r\n\r\n").encode()
+            tags = []
+            for _ in range(2):  # the request, then its retransmission
+                sock.sendto(request, (harness.LOOPBACK, server.udp))
+                response = sock.recv(65535).decode(errors="replace")
+                status = response.split(" ", 2)[1]
+                tag = re.search(r"^(?:To|t):[^\r\n]*;tag=([^;\r\n]+)", response, re.M)
+                tags.append((status, tag.group(1) if tag else None))
+            seen[method] = tags
+    problems = [f"{method}: {tags[0]} then {tags[1]}" for method, tags in seen.items()
+                if tags[0] != tags[1]]
+    harness.check(not problems, "retransmission answered with another To tag: " +
+                  "; ".join(problems))
+
+
 def check_unknown_number_404(server):
     status = server.call(ALICE, "1999")
     harness.check(status == "404", f"call to 1999 (no such extension) got {status}")
@@ -257,6 +292,8 @@ def main():
                     server)
         results.run("call to an unknown number: 404", check_unknown_number_404, server)
         results.run("out-of-order CSeq on one Call-ID: 500", check_out_of_order_cseq, server)
+        results.run("a retransmitted REGISTER/INVITE is challenged with the same To tag",
+                    check_challenge_of_retransmission, server)
         results.run("Contact: * without Expires: 0: 400", check_star_needs_expires_zero, server)
         results.run("a binding expires on time, then calls get 480", check_binding_expires,
                     procs, binary)
