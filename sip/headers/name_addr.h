@@ -20,13 +20,17 @@ struct NameAddr {
   Uri uri;
   ParamList params;  // header parameters: ";tag=abc;expires=60"
 
-  std::string_view tag() const;  // the tag parameter, "" when absent
+  /// The tag parameter, "" when absent.
+  std::string_view tag() const;
   /// The display name with quotes and escapes resolved.
   std::string display() const;
 };
 
 /// Parses one name-addr / addr-spec element. Errors: "Bad From: ..." style reasons are made by
-/// the caller; this one says what part failed ("bad URI", "unclosed <", "unclosed quote").
+/// the caller; this one says what part failed: "empty", "unclosed quote", "no < after display
+/// name", "unclosed <", "bad display name" (an unquoted name with non-token characters, RFC 4475
+/// baddn), "URI with '?' or ',' outside <>" (RFC 4475 regbadct), "bad URI: <part>" (from
+/// parse_uri; whitespace inside <> is one, RFC 4475 badaspec), "bad parameters".
 Result<NameAddr> parse_name_addr(std::string_view text);
 
 /// One Contact element (RFC 3261 §20.10): either "*" or a name-addr with expires/q.
@@ -37,7 +41,9 @@ struct Contact {
   std::optional<float> q;
 };
 
-/// Parses one Contact element (use HeaderList to split a header line).
+/// Parses one Contact element (use HeaderList to split a header line). Errors as
+/// parse_name_addr(), plus "bad expires" (not digits) and "bad q" (not a qvalue 0..1, at most
+/// three decimals). An expires beyond 2^32-1 is clamped to it, not refused (RFC 4475 scalar02).
 Result<Contact> parse_contact(std::string_view text);
 
 namespace detail {

@@ -25,7 +25,9 @@ class ParamList {
 
   /// The value of parameter `name`: "" for a flag without '=', nullopt when absent.
   std::optional<std::string_view> get(std::string_view name) const;
+  /// True when parameter `name` is present, with or without a value.
   bool has(std::string_view name) const { return get(name).has_value(); }
+  /// True when there is no parameter text at all.
   bool empty() const { return text_.empty(); }
   /// The text as received, starting with ';' (or "").
   std::string_view text() const { return text_; }
