@@ -239,7 +239,15 @@ Config parse_config(const std::string& text, const std::string& name) {
     throw ConfigError(fmt::format("{}:1: the file is empty", name));
   }
   r.expect_map(root, "(top level)");
-  r.only_keys(root, "", {"demo", "sip", "registrar", "storage", "extensions"});
+  r.only_keys(root, "", {"demo", "log_level", "sip", "registrar", "storage", "extensions"});
+  if (root["log_level"]) {
+    config.log_level = r.string(root["log_level"], "log_level");
+    if (config.log_level != "error" && config.log_level != "warn" && config.log_level != "info" &&
+        config.log_level != "debug") {
+      r.fail(root["log_level"], "log_level",
+             fmt::format("expected error, warn, info or debug, got \"{}\"", config.log_level));
+    }
+  }
   if (root["demo"]) {
     config.demo = r.boolean(root["demo"], "demo");
   }

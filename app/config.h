@@ -38,6 +38,7 @@ struct StorageSettings {
 /// The whole configuration file.
 struct Config {
   std::string file;  // where it was read from, for messages
+  std::string log_level = "info";  // error, warn, info (one line per registration and call), debug
   bool demo = false;  // print every extension's password at start (the demo configuration)
   SipSettings sip;
   pbx::RegistrarSettings registrar;

@@ -105,6 +105,8 @@ int run_server(const std::string& config_path) {
     return 1;
   }
 
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+
   std::unique_ptr<store::StoreWriter> writer;
   std::vector<store::RegistrationRow> saved;
   try {
@@ -167,6 +169,7 @@ int run_server(const std::string& config_path) {
       }
       try {
         Config fresh = load_config(config_path);
+        spdlog::set_level(spdlog::level::from_str(fresh.log_level));
         pbx.reload(pbx::Directory(fresh.extensions), fresh.registrar);
       } catch (const ConfigError& e) {
         spdlog::error("reload refused, keeping the running configuration: {}", e.what());

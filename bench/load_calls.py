@@ -195,7 +195,8 @@ class Catchline(Target):
         db = self.bench.workdir / "catchline.db"
         config = self.bench.workdir / "catchline.yaml"
         config.write_text(
-            f"sip:\n  listen: [\"udp:{LOOPBACK}:{self.port}\"]\n  domain: bench.test\n"
+            # Like Kamailio at debug=1: no log line per call.
+            f"log_level: warn\nsip:\n  listen: [\"udp:{LOOPBACK}:{self.port}\"]\n  domain: bench.test\n"
             f"  no_answer_timeout: 60s\nstorage:\n  path: {db}\nextensions:\n"
             f"  - {{number: \"{CALLER}\", password: \"{CALLER_PASSWORD}\"}}\n"
             f"  - {{number: \"{CALLEE}\", password: \"{CALLEE_PASSWORD}\"}}\n")
