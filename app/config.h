@@ -22,9 +22,10 @@ struct SipSettings {
   std::string domain = "pbx.example.test";  // digest realm and host part of our URIs
   std::chrono::milliseconds no_answer_timeout{30'000};
   bool log_messages = false;  // log every SIP message sent and received
-  // Digest algorithms offered, one challenge each, in this order. MD5 first by default: many
-  // phones (and SIPp) answer only the first challenge and know only MD5.
-  std::vector<std::string> digest_algorithms{"MD5", "SHA-256"};
+  // Digest algorithms offered, one challenge each, in this order. MD5 alone by default: many
+  // phones (and SIPp) answer only the first challenge and know only MD5, and some (baresip
+  // 1.0) fail on any challenge set that offers SHA-256 at all.
+  std::vector<std::string> digest_algorithms{"MD5"};
   std::chrono::milliseconds t1{500};
   std::chrono::milliseconds t2{4'000};
   std::chrono::milliseconds t4{5'000};

@@ -1,5 +1,8 @@
 #include "pbx/pbx.h"
 
+#include <cstdio>
+#include <ctime>
+
 #include <spdlog/spdlog.h>
 
 #include "sip/builder.h"
@@ -26,6 +29,21 @@ sip::DigestConfig digest_config(const PbxSettings& settings) {
   sip::DigestConfig config;
   config.algorithms = settings.digest_algorithms;
   return config;
+}
+
+/// RFC 1123 date in GMT, as SIP's Date header writes it (RFC 3261 §20.17).
+std::string http_date(std::chrono::system_clock::time_point when) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::time_t seconds = std::chrono::system_clock::to_time_t(when);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[40];
+  std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday],
+                tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                tm.tm_sec);
+  return text;
 }
 
 }  // namespace
@@ -225,6 +243,8 @@ void Pbx::handle_register(sip::txn::ServerTransaction& t, const sip::Message& re
   }
   if (outcome.status == 200) {
     registrar_.add_contacts(user.number, response);
+    // RFC 3261 §10.3 step 8: phones without NTP set their clocks from it.
+    response.header(Header::Date, http_date(std::chrono::system_clock::now()));
   }
   layer_->send_response(t, outcome.status, response.finish());
 }

@@ -28,8 +28,7 @@ struct PbxSettings {
   std::string domain = "pbx.example.test";  // digest realm, host part of our URIs
   std::chrono::milliseconds no_answer_timeout{30'000};
   std::string nonce_secret;  // keys digest nonces; "" = random per process
-  std::vector<sip::DigestAlgorithm> digest_algorithms{sip::DigestAlgorithm::Md5,
-                                                      sip::DigestAlgorithm::Sha256};
+  std::vector<sip::DigestAlgorithm> digest_algorithms{sip::DigestAlgorithm::Md5};
 };
 
 /// How the server is reached: per listen socket, the "host:port" to put in Via and Contact.

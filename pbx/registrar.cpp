@@ -173,7 +173,9 @@ RegisterOutcome Registrar::apply(std::string_view extension, const sip::Message&
 void Registrar::add_contacts(std::string_view extension, sip::MessageBuilder& response) const {
   const auto now = timers_.now();
   for (const Binding& b : bindings(extension)) {
-    auto left = std::chrono::duration_cast<std::chrono::seconds>(b.expires - now).count();
+    // Rounded up: a binding granted 60 s a moment ago still reports 60 (RFC 3261 §10.3 step 8),
+    // never a value below Min-Expires that the phone would then be refused with.
+    auto left = std::chrono::ceil<std::chrono::seconds>(b.expires - now).count();
     response.header(sip::Header::Contact,
                     "<" + b.contact + ">;expires=" + std::to_string(std::max<long>(left, 0)));
   }

@@ -514,11 +514,48 @@ void TransactionLayer::send_trying(ServerTransaction& transaction) {
   send_response(transaction, 100, std::move(response).finish());
 }
 
+namespace {
+
+/// The To tag of a stateless response: RFC 3261 §8.2.7 wants the same tag for the same request
+/// (its retransmissions) without keeping state, so it is a keyed hash of what identifies the
+/// request — Call-ID, From tag, CSeq number and top Via branch — with a per-process key.
+std::string stateless_tag(const Message& request) {
+  static const std::uint64_t key = [] {
+    std::uint64_t value = 0;
+    for (char c : random_token(16)) {
+      value = value * 131 + static_cast<unsigned char>(c);
+    }
+    return value;
+  }();
+  // FNV-1a over the parts, separated so that "ab"+"c" and "a"+"bc" differ.
+  std::uint64_t hash = 0xcbf29ce484222325ull ^ key;
+  auto mix = [&](std::string_view part) {
+    for (char c : part) {
+      hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+    }
+    hash = (hash ^ 0xff) * 0x100000001b3ull;
+  };
+  mix(request.call_id());
+  mix(request.from_tag());
+  mix(std::to_string(request.cseq_number()));
+  mix(request.branch());
+  static constexpr char kDigits[] =
+      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  std::string tag;
+  for (int i = 0; i < 11; ++i) {
+    tag += kDigits[hash % 62];
+    hash /= 62;
+  }
+  return tag;
+}
+
+}  // namespace
+
 MessageBuilder TransactionLayer::make_stateless_response(const Message& request, const Peer& source,
                                                          int status,
                                                          std::string_view reason) const {
   const std::string tag =
-      status > 100 && request.to_tag().empty() ? random_token(12) : std::string();
+      status > 100 && request.to_tag().empty() ? stateless_tag(request) : std::string();
   const AddressText address(source.address);
   return response_to(request, status, reason, tag, ReceivedFrom{address.view(), source.port});
 }

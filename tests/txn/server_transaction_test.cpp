@@ -419,10 +419,20 @@ TEST_F(Matching, StatelessChallengeLeavesNoState) {
   deliver(request({}));  // a retransmission is simply challenged again
   EXPECT_EQ(user_.screened, 2);
   EXPECT_EQ(sender_.count(), 2u);
+  // RFC 3261 §8.2.7: the same request gets the same To tag, with no state kept.
+  EXPECT_EQ(sender_.message(1).to_tag(), challenge.to_tag());
   deliver(ack_for_final(std::string(challenge.to_tag())));  // its ACK reaches the TU, no state
   EXPECT_EQ(user_.stray_acks, 1);
   EXPECT_EQ(layer_.server_count(), 0u);
   EXPECT_TRUE(timers_.empty());
+}
+
+TEST_F(Matching, StatelessTagsDifferBetweenRequests) {
+  user_.challenge = &layer_;
+  deliver(request({}));
+  deliver(request({.branch = "z9hG4bK-test-2"}));
+  ASSERT_EQ(sender_.count(), 2u);
+  EXPECT_NE(sender_.message(0).to_tag(), sender_.message(1).to_tag());
 }
 
 TEST_F(Matching, AckIsNeverScreenedNorCreatesATransaction) {
