@@ -1,0 +1,683 @@
+#!/usr/bin/env python3
+"""Memory per registration and per ringing call, and the restore of registrations at start.
+
+    python3 bench/load_memory.py --build build/bench [--quick] [--keep]
+
+Three phases against one configuration of 100,000 extensions (100000..199999) plus a caller
+(2000) and a callee (3000), everything on 127.0.0.1:
+
+1. Registrations. The server starts on an empty database; SIPp registers every extension
+   once (REGISTER, 401 digest challenge, REGISTER with credentials, 200) from an injection
+   file. Memory is read before and after, once the REGISTER transactions have ended (Timer J,
+   64*T1).
+2. Restore. SIGTERM, then the same configuration and database again: the time from process
+   start to the log line "registrations restored count=N", and to the first 200 answering an
+   OPTIONS sent over UDP every few milliseconds from the start.
+3. Ringing calls, on the restored server. A SIPp UAS registers as the callee and answers every
+   INVITE with 180 only; a SIPp UAC (407 digest) opens the calls, lets them ring and then
+   cancels them. Memory is read when every call has its 180 and no CANCEL has left; then the
+   calls end and the script checks that the server logged every call's end, that memory came
+   back down, and that the server stops with no call left.
+
+How memory is read: the server's private resident memory (smaps_rollup Private_Clean +
+Private_Dirty) after asking its C library to give free heap pages back (malloc_trim, called
+through gdb; the same call prints malloc_stats, the bytes the heap has in use). Without the
+trim, a reading says little: loading a large configuration leaves hundreds of MiB of freed
+parser memory resident that later allocations reuse without growing RSS, and ended
+transactions leave freed memory behind. Without gdb the untrimmed figure is used, and said.
+
+The configuration load is timed too (`catchline check-config`), since every start pays it.
+Prints rows for bench/run.py on stdout (JSON lines) and what it sees on stderr. --quick: 2,000
+registrations and 500 calls (said so in the row names) and T1 = 100 ms, so that the waits for
+transactions to end fit its time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = HERE / "scenarios"
+LOOPBACK = "127.0.0.1"
+FIRST_EXTENSION = 100_000
+CALLER, CALLER_PASSWORD = "2000", "memory-caller"
+CALLEE, CALLEE_PASSWORD = "3000", "memory-callee"
+T1_MS = 500  # the server's default T1; non-INVITE server transactions last 64*T1 on UDP
+QUICK_T1_MS = 100
+TIMER_D_SECONDS = 32  # RFC 3261 §17.1.1.2: at least 32 s on UDP, whatever T1 is (not set here)
+LOG_TIME = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})\]")
+GDB = shutil.which("gdb")
+
+
+def log(message: str) -> None:
+    print(f"load_memory: {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind((LOOPBACK, 0))
+            port = udp.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                    tcp.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
+
+
+def wait_udp_bound(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind((LOOPBACK, port))
+            except OSError:
+                return
+        time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on udp {port}")
+
+
+def private_bytes(pid: int) -> int:
+    """Private resident memory of a process (pages no other process shares), in bytes."""
+    total = 0
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+def status_bytes(pid: int, field: str) -> int:
+    """A size from /proc/PID/status (VmRSS, VmHWM), in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time so far of every thread of a process."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+    return total / 1e9
+
+
+def mib(value: float) -> str:
+    return f"{value / 1048576:.1f} MiB"
+
+
+def log_time(line: str) -> float:
+    """The wall-clock time (seconds since the epoch) of a server log line."""
+    found = LOG_TIME.match(line)
+    if not found:
+        raise RuntimeError(f"a log line without a time: {line!r}")
+    return datetime.datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S.%f").timestamp()
+
+
+def sipp_counts(log_text: str) -> tuple[int, int]:
+    ok = re.findall(r"Successful call\s+\|\s+\d+\s+\|\s+(\d+)", log_text)
+    failed = re.findall(r"Failed call\s+\|\s+\d+\s+\|\s+(\d+)", log_text)
+    return (int(ok[-1]) if ok else 0, int(failed[-1]) if failed else -1)
+
+
+def count_of(counts: dict[str, int], suffix: str) -> int:
+    """A -trace_counts column by what follows the scenario index, e.g. "_180_Recv"."""
+    return sum(value for key, value in counts.items() if re.fullmatch(rf"\d+{suffix}", key))
+
+
+def counts_of(path: Path) -> dict[str, int]:
+    """The last row of a SIPp -trace_counts file, as column -> count."""
+    if not path.is_file():
+        return {}
+    rows = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    if len(rows) < 2:
+        return {}
+    header = rows[0].rstrip(";").split(";")
+    values = rows[-1].rstrip(";").split(";")
+    result = {}
+    for key, value in zip(header, values):
+        try:
+            result[key] = int(value)
+        except ValueError:
+            pass
+    return result
+
+
+class Processes:
+    """Every process this script starts, each in its own session, stopped by its own PID."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.started: list[subprocess.Popen] = []
+
+    def start(self, args: list[str], name: str) -> subprocess.Popen:
+        with open(self.workdir / f"{name}.log", "wb") as log_file:
+            proc = subprocess.Popen(args, cwd=self.workdir, stdin=subprocess.DEVNULL,
+                                    stdout=log_file, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        self.started.append(proc)
+        return proc
+
+    def sipp(self, args: list[str], name: str) -> subprocess.Popen:
+        return self.start(["sipp", *args, "-i", LOOPBACK, "-nostdin", "-trace_err"], name)
+
+    def text(self, name: str) -> str:
+        return (self.workdir / f"{name}.log").read_text(errors="replace")
+
+    def stop(self, proc: subprocess.Popen, timeout: float = 30) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.started):
+            self.stop(proc, timeout=10)
+
+
+@dataclasses.dataclass
+class Memory:
+    private: int  # after malloc_trim when gdb is there
+    untrimmed: int  # before it
+    heap_in_use: int | None  # malloc_stats "in use bytes", all arenas and mmapped chunks
+
+
+class Server:
+    """One run of `catchline --config`, with its log followed line by line."""
+
+    def __init__(self, processes: Processes, binary: Path, config: Path, name: str):
+        self.name = name
+        self.path = processes.workdir / f"{name}.log"
+        self.started_at = time.time()
+        self.proc = processes.start([str(binary), "--config", str(config)], name)
+        self.pid = self.proc.pid
+        self.lines: list[str] = []
+        self._offset = 0
+        self._partial = ""
+
+    def poll(self) -> list[str]:
+        """Reads the lines written since the last call; returns them."""
+        with open(self.path, errors="replace") as f:
+            f.seek(self._offset)
+            chunk = f.read()
+            self._offset = f.tell()
+        if not chunk:
+            return []
+        lines = (self._partial + chunk).split("\n")
+        self._partial = lines.pop()
+        self.lines.extend(lines)
+        return lines
+
+    def wait_for(self, needle: str, timeout: float) -> str:
+        """Waits for a log line containing `needle`; returns it."""
+        deadline = time.monotonic() + timeout
+        for line in self.lines:
+            if needle in line:
+                return line
+        while time.monotonic() < deadline:
+            for line in self.poll():
+                if needle in line:
+                    return line
+            if self.proc.poll() is not None:
+                self.poll()
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} before "
+                                   f"logging \"{needle}\": {' | '.join(self.lines[-5:])}")
+            time.sleep(0.005)
+        raise RuntimeError(f"{self.name} did not log \"{needle}\" within {timeout:.0f} s")
+
+    def count(self, needle: str) -> int:
+        self.poll()
+        return sum(1 for line in self.lines if needle in line)
+
+    def problems(self) -> list[str]:
+        """Warnings and errors the server logged."""
+        self.poll()
+        return [line for line in self.lines if "] [warning] " in line or "] [error] " in line]
+
+    def memory(self) -> Memory:
+        """Private memory once free heap pages went back to the system (see the top)."""
+        untrimmed = private_bytes(self.pid)
+        if GDB is None:
+            return Memory(untrimmed, untrimmed, None)
+        self.poll()
+        blocks_before = sum(1 for line in self.lines if line.startswith("Total (incl. mmap):"))
+        # malloc_stats writes to the server's stderr, which is its log file.
+        done = subprocess.run([GDB, "-p", str(self.pid), "-batch", "-nx", "-ex",
+                               "call (void) malloc_stats()", "-ex", "call (int) malloc_trim(0)",
+                               # A second pass frees pages the first one's consolidation made.
+                               "-ex", "call (int) malloc_trim(0)"],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=120, check=False)
+        if done.returncode != 0 or "$1 = " not in done.stdout:
+            raise RuntimeError(f"gdb could not trim the server's heap: {done.stderr[-500:]}")
+        heap = None
+        deadline = time.monotonic() + 5
+        while heap is None and time.monotonic() < deadline:
+            self.poll()
+            totals = [i for i, line in enumerate(self.lines)
+                      if line.startswith("Total (incl. mmap):")]
+            if len(totals) > blocks_before:
+                for line in self.lines[totals[-1]:totals[-1] + 4]:
+                    found = re.match(r"in use bytes\s*=\s*(\d+)", line)
+                    if found:
+                        heap = int(found.group(1))
+            if heap is None:
+                time.sleep(0.05)
+        return Memory(private_bytes(self.pid), untrimmed, heap)
+
+
+def per_item(before: Memory, after: Memory, count: int) -> tuple[float, float | None]:
+    """Bytes per item: from private memory, and from the heap in use when known."""
+    private = (after.private - before.private) / count
+    heap = None
+    if before.heap_in_use is not None and after.heap_in_use is not None:
+        heap = (after.heap_in_use - before.heap_in_use) / count
+    return private, heap
+
+
+def describe(memory: Memory) -> str:
+    heap = f", heap in use {mib(memory.heap_in_use)}" if memory.heap_in_use is not None else ""
+    trimmed = " (after trim)" if GDB else " (untrimmed: no gdb)"
+    return f"private {mib(memory.private)}{trimmed}, untrimmed {mib(memory.untrimmed)}{heap}"
+
+
+def options_request(port: int, local_port: int, attempt: int) -> bytes:
+    branch = f"z9hG4bK-memory-{os.getpid()}-{attempt}"
+    return (f"OPTIONS sip:{LOOPBACK}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {LOOPBACK}:{local_port};branch={branch};rport\r\n"
+            f"From: <sip:probe@{LOOPBACK}>;tag=probe{attempt}\r\n"
+            f"To: <sip:{LOOPBACK}:{port}>\r\n"
+            f"Call-ID: memory-probe-{os.getpid()}-{attempt}@{LOOPBACK}\r\n"
+            f"CSeq: {attempt} OPTIONS\r\n"
+            "Max-Forwards: 70\r\n"
+            "Content-Length: 0\r\n\r\n").encode()
+
+
+def watch_start(server: Server, port: int, restored_line: str, timeout: float) -> dict:
+    """From the server's start: when the restore line appears and when an OPTIONS is first
+    answered 200 (one sent every 5 ms while nothing answers)."""
+    found: dict = {}
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind((LOOPBACK, 0))
+    probe.connect((LOOPBACK, port))
+    local_port = probe.getsockname()[1]
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    try:
+        while time.monotonic() < deadline and not ("options" in found and "restored" in found):
+            if "restored" not in found:
+                for line in server.poll():
+                    if restored_line in line:
+                        found["restored"] = line
+                        found["restored_cpu"] = cpu_seconds(server.pid)
+            if "options" in found:
+                time.sleep(0.005)
+            else:
+                attempt += 1
+                try:
+                    probe.send(options_request(port, local_port, attempt))
+                except ConnectionRefusedError:
+                    pass  # an ICMP port unreachable from an earlier probe: nothing bound yet
+                ready, _, _ = select.select([probe], [], [], 0.005)
+                if ready:
+                    try:
+                        answer = probe.recv(65535)
+                    except ConnectionRefusedError:
+                        answer = b""
+                    if answer.startswith(b"SIP/2.0 200"):
+                        found["options"] = time.time()
+                        found["options_attempts"] = attempt
+            if server.proc.poll() is not None:
+                raise RuntimeError(f"{server.name} exited with {server.proc.returncode}")
+    finally:
+        probe.close()
+    if "restored" not in found:
+        raise RuntimeError(f"{server.name} did not log \"{restored_line}\" in {timeout:.0f} s")
+    if "options" not in found:
+        raise RuntimeError(f"{server.name} answered no OPTIONS in {timeout:.0f} s")
+    return found
+
+
+def write_config(path: Path, port: int, db: Path, registrations: int, t1_ms: int) -> None:
+    lines = [
+        "sip:\n",
+        f"  listen: [\"udp:{LOOPBACK}:{port}\"]\n",
+        "  domain: memory.bench.test\n",
+        # Longer than the whole run: calls ring until the script cancels them.
+        "  no_answer_timeout: 300s\n",
+        f"  timers: {{t1: {t1_ms}ms}}\n",
+        f"storage:\n  path: {db}\n",
+        "extensions:\n",
+        f"  - {{number: \"{CALLER}\", password: \"{CALLER_PASSWORD}\"}}\n",
+        f"  - {{number: \"{CALLEE}\", password: \"{CALLEE_PASSWORD}\"}}\n",
+    ]
+    for number in range(FIRST_EXTENSION, FIRST_EXTENSION + registrations):
+        lines.append(f"  - {{number: \"{number}\", password: \"pw-{number}\"}}\n")
+    path.write_text("".join(lines))
+
+
+def write_users(path: Path, registrations: int) -> None:
+    lines = ["SEQUENTIAL\n"]
+    for number in range(FIRST_EXTENSION, FIRST_EXTENSION + registrations):
+        # SIPp expands no field inside [authentication ...]: the whole keyword is a field.
+        lines.append(f"{number};pw-{number};[authentication username={number} "
+                     f"password=pw-{number}]\n")
+    path.write_text("".join(lines))
+
+
+def time_config_check(binary: Path, config: Path) -> tuple[float, float, int]:
+    """`catchline check-config`: wall seconds, CPU seconds and peak resident bytes."""
+    started = time.monotonic()
+    proc = subprocess.Popen([str(binary), "check-config", str(config)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    output = proc.stdout.read().decode(errors="replace").strip()
+    proc.stdout.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"check-config failed: {output}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+
+
+def count_rows(db: Path, table: str) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+        return connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+@dataclasses.dataclass
+class Sizes:
+    registrations: int
+    calls: int
+    register_rate: int  # registrations/s offered by SIPp
+    call_rate: int  # calls/s offered by SIPp
+    t1_ms: int
+    ring_margin: float  # seconds every call rings beyond the time it takes to open them all
+    scale: str  # added to the row names
+
+
+class MemoryBench:
+    def __init__(self, processes: Processes, binary: Path, sizes: Sizes):
+        self.processes = processes
+        self.binary = binary
+        self.sizes = sizes
+        workdir = processes.workdir
+        self.port = free_port()
+        self.db = workdir / "catchline.db"
+        self.config = workdir / "catchline.yaml"
+        self.users = workdir / "users.csv"
+        self.transaction_life = 64 * sizes.t1_ms / 1000
+        self.suspicious: list[str] = []
+        write_config(self.config, self.port, self.db, sizes.registrations, sizes.t1_ms)
+        write_users(self.users, sizes.registrations)
+
+    def flag(self, message: str) -> None:
+        self.suspicious.append(message)
+        log(f"SUSPICIOUS: {message}")
+
+    def config_load(self) -> None:
+        wall, cpu, peak = time_config_check(self.binary, self.config)
+        log(f"check-config with {self.sizes.registrations + 2:,} extensions: {wall:.2f} s wall, "
+            f"{cpu:.2f} s CPU, peak RSS {mib(peak)}")
+
+    def registrations(self) -> tuple[float, Memory]:
+        """Phase 1: bytes per registration; also the memory of the idle server at start."""
+        count, rate = self.sizes.registrations, self.sizes.register_rate
+        server = Server(self.processes, self.binary, self.config, "server-1")
+        line = server.wait_for("catchline started", timeout=180)
+        log(f"first start (empty database): \"catchline started\" after "
+            f"{log_time(line) - server.started_at:.2f} s, CPU {cpu_seconds(server.pid):.2f} s")
+        wait_udp_bound(self.port)
+        base = server.memory()
+        log(f"idle, no registration: {describe(base)}")
+
+        sipp_port = free_port()
+        started = time.monotonic()
+        # At most a fifth of a second's registrations outstanding: a slower server slows SIPp
+        # down instead of drowning in retransmissions.
+        cpu_before = cpu_seconds(server.pid)
+        reg = self.processes.sipp(
+            ["-sf", str(SCENARIOS / "memory_register.xml"), f"{LOOPBACK}:{self.port}", "-inf",
+             str(self.users), "-p", str(sipp_port), "-r", str(rate), "-m", str(count), "-l",
+             str(max(rate // 5, 100)), "-timeout", f"{count // rate + 60}s", "-timeout_error",
+             "-fd", "1"], "register")
+        reg.wait()
+        elapsed = time.monotonic() - started
+        cpu = cpu_seconds(server.pid) - cpu_before
+        ok, failed = sipp_counts(self.processes.text("register"))
+        logged = server.count("] [info] register extension=")
+        log(f"SIPp registered {ok:,} of {count:,} (failed {failed}) in {elapsed:.1f} s "
+            f"({ok / elapsed:,.0f}/s); the server logged {logged:,} registrations and spent "
+            f"{cpu * 1e6 / max(ok, 1):.0f} us CPU per registration")
+        if failed < 0:
+            raise RuntimeError(f"SIPp did not run: {self.processes.text('register')[:500]}")
+        if ok != count or logged != count:
+            raise RuntimeError(f"registrations incomplete: SIPp ok={ok} failed={failed}, server "
+                               f"logged {logged}")
+        right_after = private_bytes(server.pid)
+        # The REGISTER transactions live on for Timer J (64*T1): read once they are gone.
+        time.sleep(self.transaction_life + 2)
+        after = server.memory()
+        per_registration, heap = per_item(base, after, count)
+        log(f"{count:,} registrations: {describe(after)}; untrimmed right after the last "
+            f"{mib(right_after)}, peak RSS {mib(status_bytes(server.pid, 'VmHWM'))}")
+        log(f"per registration: {per_registration:.0f} bytes private"
+            + (f", {heap:.0f} bytes of heap in use" if heap is not None else "")
+            + f" (untrimmed: {(after.untrimmed - base.untrimmed) / count:.0f} bytes)")
+
+        self.processes.stop(server.proc)
+        server.poll()
+        if server.proc.returncode != 0 or not any("catchline stopped" in l for l in server.lines):
+            raise RuntimeError(f"the first server did not stop cleanly "
+                               f"(exit {server.proc.returncode})")
+        stored = count_rows(self.db, "registrations")
+        log(f"stopped; the database holds {stored:,} registrations")
+        if stored != count:
+            self.flag(f"the database holds {stored} registrations, not {count}")
+        return per_registration, base
+
+    def restore(self, empty: Memory) -> tuple[Server, float, float]:
+        """Phase 2: seconds from start to the restore line and to the first OPTIONS answer."""
+        count = self.sizes.registrations
+        restored_line = f"registrations restored count={count}"
+        server = Server(self.processes, self.binary, self.config, "server-2")
+        found = watch_start(server, self.port, restored_line, timeout=180)
+        listening = log_time(server.wait_for("listening on", timeout=1))
+        restored_at = log_time(found["restored"])
+        restore_seconds = restored_at - server.started_at
+        options_seconds = found["options"] - server.started_at
+        log(f"restart: \"{restored_line}\" {restore_seconds:.3f} s after start (configuration "
+            f"and database read until listening: {listening - server.started_at:.3f} s, then "
+            f"the restore in memory: {restored_at - listening:.3f} s); first OPTIONS answered "
+            f"200 after {options_seconds:.3f} s ({found['options_attempts']} probes sent); "
+            f"CPU used by the restore line: {found['restored_cpu']:.2f} s")
+        restored = server.memory()
+        per_registration, heap = per_item(empty, restored, count)
+        log(f"after the restore: {describe(restored)}: over the empty start, "
+            f"{per_registration:.0f} bytes private per registration"
+            + (f", {heap:.0f} bytes of heap in use" if heap is not None else ""))
+        return server, restore_seconds, options_seconds
+
+    def ringing_calls(self, server: Server, rounds: int) -> float:
+        """Phase 3: bytes per ringing call (the first round), on the restored server."""
+        uas_port = free_port()
+        reg = self.processes.sipp(
+            ["-sf", str(SCENARIOS / "register.xml"), f"{LOOPBACK}:{self.port}", "-p",
+             str(uas_port), "-s", CALLEE, "-au", CALLEE, "-ap", CALLEE_PASSWORD, "-m", "1",
+             "-timeout", "10s", "-timeout_error"], "callee-register")
+        if reg.wait(timeout=20) != 0:
+            raise RuntimeError("the SIPp UAS could not register as the callee")
+        uas = self.processes.sipp(["-sf", str(SCENARIOS / "memory_uas_ring.xml"), "-p",
+                                   str(uas_port), "-fd", "1"], "uas")
+        wait_udp_bound(uas_port)
+        time.sleep(1)
+        results = [self.call_round(server, index + 1) for index in range(rounds)]
+        self.processes.stop(uas)
+        self.processes.stop(server.proc)
+        server.poll()
+        stopping = [line for line in server.lines if "stopping signal=" in line]
+        found = re.search(r"calls=(\d+)", stopping[-1]) if stopping else None
+        left = int(found.group(1)) if found else None
+        log(f"the server stopped with calls={left} (exit {server.proc.returncode})")
+        if left != 0:
+            self.flag(f"the server had {left} calls left at stop")
+        for line in server.problems()[:5]:
+            log(f"server warning: {line}")
+        return results[0]
+
+    def call_round(self, server: Server, round_number: int) -> float:
+        """One round of ringing calls, opened, held ringing, cancelled; bytes per call."""
+        calls, rate = self.sizes.calls, self.sizes.call_rate
+        name = f"uac-{round_number}"
+        before = server.memory()
+        log(f"round {round_number}, before the calls: {describe(before)}")
+        starts_before = server.count("] [info] call start ")
+        ends_before = server.count("] [info] call end ")
+
+        ramp = calls / rate
+        ring_ms = int((ramp + self.sizes.ring_margin) * 1000)  # each call rings this long
+        uac = self.processes.sipp(
+            ["-sf", str(SCENARIOS / "memory_uac_ring.xml"), f"{LOOPBACK}:{self.port}", "-p",
+             str(free_port()), "-s", CALLEE, "-au", CALLER, "-ap", CALLER_PASSWORD, "-set",
+             "caller", CALLER, "-r", str(rate), "-m", str(calls), "-l", str(calls), "-d",
+             str(ring_ms), "-trace_counts", "-fd", "1", "-timeout",
+             f"{int(ramp + ring_ms / 1000 + 60)}s", "-timeout_error"], name)
+        started = time.monotonic()
+        counts_file = self.processes.workdir / f"memory_uac_ring_{uac.pid}_counts.csv"
+        deadline = started + ramp + self.sizes.ring_margin / 2
+        while time.monotonic() < deadline and uac.poll() is None:
+            if count_of(counts_of(counts_file), "_180_Recv") >= calls:
+                break
+            time.sleep(0.2)
+        all_ringing = time.monotonic() - started
+        ringing_memory = server.memory()
+        # SIPp writes its counts once a second: the reading needs every 180 and no CANCEL yet.
+        time.sleep(1.2)
+        counts = counts_of(counts_file)
+        ringing = count_of(counts, "_180_Recv")
+        cancels = count_of(counts, "_CANCEL_Sent")
+        started_calls = server.count("] [info] call start ") - starts_before
+        log(f"{ringing:,} of {calls:,} calls ringing after {all_ringing:.1f} s (the server "
+            f"started {started_calls:,} calls; SIPp had sent {cancels} CANCELs)")
+        if ringing != calls or cancels != 0:
+            raise RuntimeError(f"could not hold {calls} calls ringing at once: 180s received "
+                               f"{ringing}, CANCELs sent {cancels}; counts {counts}")
+        per_call, heap = per_item(before, ringing_memory, calls)
+        log(f"{calls:,} ringing calls: {describe(ringing_memory)}")
+        log(f"per ringing call: {per_call:.0f} bytes private"
+            + (f", {heap:.0f} bytes of heap in use" if heap is not None else "")
+            + f" (untrimmed: {(ringing_memory.untrimmed - before.untrimmed) / calls:.0f} bytes)")
+
+        uac.wait(timeout=ramp + ring_ms / 1000 + 90)
+        ok, failed = sipp_counts(self.processes.text(name))
+        ended = server.count("] [info] call end ") - ends_before
+        log(f"SIPp cancelled: {ok:,} calls ended cleanly, {failed} failed; the server logged "
+            f"{ended:,} call ends")
+        if ok != calls or failed != 0 or ended != calls:
+            self.flag(f"calls did not all end cleanly: SIPp ended {ok} and failed {failed}, the "
+                      f"server logged {ended} ends")
+        # The callee INVITE transactions that received a 487 end after Timer D, the CANCELs'
+        # after Timer J (64*T1), the caller INVITE transactions after Timer I (T4).
+        wait = max(TIMER_D_SECONDS, self.transaction_life) + 2
+        time.sleep(wait)
+        after = server.memory()
+        residue = after.private - before.private
+        log(f"{wait:.0f} s after the last call: {describe(after)}; {mib(residue)} private above "
+            f"the level before the calls"
+            + (f", heap in use {(after.heap_in_use - before.heap_in_use) / calls:.0f} bytes "
+               f"per call above it" if after.heap_in_use is not None else ""))
+        if residue > max(0.25 * (ringing_memory.private - before.private), 8 << 20):
+            self.flag(f"memory did not come back after the calls: {mib(residue)} above the "
+                      f"level before them")
+        return per_call
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build", type=Path, required=True)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the working folder (logs, SIPp traces) and name it")
+    parser.add_argument("--call-rounds", type=int, default=1,
+                        help="rounds of ringing calls (more than one: does memory keep growing?)")
+    parser.add_argument("--t1-ms", type=int,
+                        help="the server's T1 (how long REGISTER transactions outlive their 200)")
+    args = parser.parse_args()
+    binary = args.build.resolve() / "app" / "catchline"
+    if not binary.is_file():
+        log(f"no server binary at {binary}")
+        return 1
+    if args.quick:
+        sizes = Sizes(registrations=2_000, calls=500, register_rate=2_000, call_rate=500,
+                      t1_ms=QUICK_T1_MS, ring_margin=5, scale=" (quick)")
+    else:
+        sizes = Sizes(registrations=100_000, calls=10_000, register_rate=5_000, call_rate=1_000,
+                      t1_ms=T1_MS, ring_margin=10, scale="")
+    if args.t1_ms:
+        sizes.t1_ms = args.t1_ms
+    if GDB is None:
+        log("no gdb: memory is read without trimming the heap first, which says less")
+
+    workdir = Path(tempfile.mkdtemp(prefix="catchline-memory-"))
+    processes = Processes(workdir)
+    try:
+        bench = MemoryBench(processes, binary, sizes)
+        bench.config_load()
+        per_registration, empty = bench.registrations()
+        server, restore_seconds, options_seconds = bench.restore(empty)
+        per_call = bench.ringing_calls(server, args.call_rounds)
+    finally:
+        processes.stop_all()
+        if args.keep:
+            log(f"logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    registrations = f"{sizes.registrations:,}"
+    calls = f"{sizes.calls:,}"
+    scale = sizes.scale
+    rows = [
+        {"name": f"memory per registration at {registrations}{scale}",
+         "value": round(per_registration), "unit": "bytes", "goal": "<= 1024"},
+        {"name": f"memory per ringing call at {calls}{scale}", "value": round(per_call),
+         "unit": "bytes", "goal": "<= 8192"},
+        {"name": f"restore {registrations} registrations{scale}",
+         "value": round(restore_seconds, 3), "unit": "s", "goal": "< 1"},
+        {"name": f"first OPTIONS answered after a start with {registrations} "
+                 f"registrations{scale}", "value": round(options_seconds, 3), "unit": "s",
+         "goal": "< 1"},
+    ]
+    for row in rows:
+        print(json.dumps({"name": row["name"], "value": row["value"], "unit": row["unit"],
+                          "baseline": None, "ratio": None, "goal": row["goal"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
