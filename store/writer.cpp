@@ -4,8 +4,8 @@
 
 namespace catchline::store {
 
-StoreWriter::StoreWriter(const std::string& path)
-    : db_(std::make_unique<Database>(path)), thread_([this] { run(); }) {}
+StoreWriter::StoreWriter(const std::string& path, std::chrono::milliseconds linger)
+    : db_(std::make_unique<Database>(path)), linger_(linger), thread_([this] { run(); }) {}
 
 StoreWriter::~StoreWriter() {
   {
@@ -25,18 +25,27 @@ void StoreWriter::delete_registration(std::string extension, std::string contact
 void StoreWriter::save_call(CallRecord record) { push(std::move(record)); }
 
 void StoreWriter::push(Operation op) {
+  bool first = false;
   {
     std::lock_guard lock(mutex_);
+    first = queue_.empty();
     queue_.push_back(std::move(op));
     ++queued_;
   }
-  wake_.notify_one();
+  // Only the first write of a batch wakes the writer; the rest join it during its linger
+  // without a wake-up (a futex call) each.
+  if (first) {
+    wake_.notify_one();
+  }
 }
 
 void StoreWriter::flush() {
   std::unique_lock lock(mutex_);
   std::uint64_t target = queued_;
+  ++flushing_;
+  wake_.notify_one();
   written_.wait(lock, [&] { return done_ >= target; });
+  --flushing_;
 }
 
 std::uint64_t StoreWriter::failures() const {
@@ -53,6 +62,8 @@ void StoreWriter::run() {
       if (queue_.empty() && stopping_) {
         return;
       }
+      // Let a batch gather (flush() and stopping cut the wait short).
+      wake_.wait_for(lock, linger_, [&] { return stopping_ || flushing_ > 0; });
       batch.swap(queue_);
     }
     // One transaction per batch: under load, hundreds of rows cost one fsync.

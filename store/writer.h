@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -20,7 +21,10 @@ namespace catchline::store {
 class StoreWriter {
  public:
   /// Opens the database at once (so a bad path fails at start-up) and starts the thread.
-  explicit StoreWriter(const std::string& path);
+  /// After the first write of a batch arrives it waits `linger` for more, so that under load
+  /// one SQLite transaction (its locks and WAL writes) serves many calls.
+  explicit StoreWriter(const std::string& path,
+                       std::chrono::milliseconds linger = std::chrono::milliseconds(50));
   /// Writes what is queued, then stops.
   ~StoreWriter();
   StoreWriter(const StoreWriter&) = delete;
@@ -45,6 +49,7 @@ class StoreWriter {
   void run();
 
   std::unique_ptr<Database> db_;
+  std::chrono::milliseconds linger_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable written_;
@@ -53,6 +58,7 @@ class StoreWriter {
   std::uint64_t done_ = 0;     // operations ever written (or failed)
   std::uint64_t failures_ = 0;
   bool stopping_ = false;
+  int flushing_ = 0;  // callers waiting in flush(): write at once
   std::thread thread_;
 };
 

@@ -78,6 +78,28 @@ TEST_F(StoreTest, FlushWaitsForCallRecords) {
   EXPECT_TRUE(db.load_calls(11).empty());
 }
 
+TEST_F(StoreTest, FlushDoesNotWaitForTheLinger) {
+  // A writer that would gather a batch for a minute still writes at once when asked.
+  StoreWriter writer(path_, std::chrono::minutes(1));
+  writer.save_registration(row("1001", "sip:1001@127.0.0.1:5062", 2000));
+  auto started = std::chrono::steady_clock::now();
+  writer.flush();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  Database db(path_);
+  EXPECT_EQ(db.load_registrations(1000).size(), 1u);
+}
+
+TEST_F(StoreTest, StoppingWritesWhatIsQueuedWithoutWaitingForTheLinger) {
+  auto started = std::chrono::steady_clock::now();
+  {
+    StoreWriter writer(path_, std::chrono::minutes(1));
+    writer.save_registration(row("1001", "sip:1001@127.0.0.1:5062", 2000));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+  Database db(path_);
+  EXPECT_EQ(db.load_registrations(1000).size(), 1u);
+}
+
 TEST_F(StoreTest, UnopenablePathFailsAtStart) {
   std::filesystem::create_directories(dir_);
   std::string blocked = (dir_ / "file").string();
