@@ -178,7 +178,8 @@ std::optional<Rejection> reject_unparsed(std::string_view raw, int status, std::
   if (space == std::string_view::npos || start_line.substr(0, 4) == "SIP/") {
     return std::nullopt;
   }
-  if (start_line.substr(0, space) == "ACK") {
+  std::string_view request_method = start_line.substr(0, space);
+  if (request_method == "ACK") {
     return std::nullopt;
   }
 
@@ -226,11 +227,18 @@ std::optional<Rejection> reject_unparsed(std::string_view raw, int status, std::
         break;
     }
   }
-  if (vias.empty() || !cseq) {
+  if (vias.empty()) {
     return std::nullopt;
   }
-  // RFC 3261 §17.1.3: the client matches a response by the top Via branch and the CSeq method,
-  // so both must be readable; an ACK in CSeq is never answered either.
+  // RFC 3261 §17.1.3: the client matches a response by the top Via branch and the CSeq method.
+  // Without a CSeq the method of the request line stands in (the number does not take part in
+  // matching); an ACK in CSeq is never answered.
+  std::string made_up_cseq;
+  if (!cseq) {
+    made_up_cseq = "1 ";
+    made_up_cseq += request_method;
+    cseq = made_up_cseq;
+  }
   std::size_t blank = cseq->find_first_of(" \t");
   std::string_view cseq_method =
       blank == std::string_view::npos ? std::string_view{} : trim_blanks(cseq->substr(blank));
@@ -240,12 +248,11 @@ std::optional<Rejection> reject_unparsed(std::string_view raw, int status, std::
   std::size_t top_end = first_element_end(vias[0]);
   std::string_view top_entry = trim_blanks(vias[0].substr(0, top_end));
   auto top_via = parse_via(top_entry);
-  if (!top_via) {
-    return std::nullopt;
-  }
 
   Rejection rejection;
-  rejection.target = response_target(*top_via, source);
+  // A top Via that does not parse cannot say where to answer: the request's source can (the
+  // same TCP connection, or the UDP address and port it came from, as RFC 3581 would).
+  rejection.target = top_via ? response_target(*top_via, source) : source;
   std::string& out = rejection.response;
   out.reserve(512 + raw.size() / 2);
   out += "SIP/2.0 ";
@@ -261,7 +268,11 @@ std::optional<Rejection> reject_unparsed(std::string_view raw, int status, std::
     out += status == 400 ? "Bad Request" : "Error";
   }
   out += "\r\nVia: ";
-  append_top_via(out, top_entry, *top_via, source);
+  if (top_via) {
+    append_top_via(out, top_entry, *top_via, source);
+  } else {
+    append_unfolded(out, top_entry);
+  }
   append_unfolded(out, vias[0].substr(top_end));
   for (std::size_t i = 1; i < vias.size(); ++i) {
     out += "\r\nVia: ";

@@ -20,9 +20,10 @@ struct Rejection {
 /// The response carries `status` and `reason` (control characters become spaces), every Via
 /// (the top one gains received and rport, RFC 3261 §18.2.1, RFC 3581 §4), From, To (with a
 /// new tag when it has none), Call-ID and CSeq, and Content-Length: 0.
+/// A top Via that does not parse is copied as received and the answer goes to the source; a
+/// missing CSeq is written as "1 METHOD" from the request line (clients match on the method).
 /// Returns nullopt when no answer can be routed or is allowed: a response, an ACK (never
-/// answered, RFC 3261 §17.2.1), no Via or a top Via that does not parse, no CSeq, or a status
-/// outside 400..699.
+/// answered, RFC 3261 §17.2.1), no Via at all, or a status outside 400..699.
 std::optional<Rejection> reject_unparsed(std::string_view raw, int status, std::string_view reason,
                                          const Peer& source);
 
