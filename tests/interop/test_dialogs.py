@@ -158,7 +158,7 @@ def check_options(bench):
 
 # ---- 4. malformed requests and garbage ----
 
-def expect_400(bench, what, data_builder, fault_words):
+def expect_400(bench, what, data_builder, fault_words, branch):
     got = udp_exchange(bench.udp, data_builder)
     finals = [m for m in got if not m.startswith("SIP/2.0 1")]
     harness.check(finals, f"{what}: no answer at all (RFC 3261 §8.2.2 / §16.3: 400)")
@@ -168,11 +168,20 @@ def expect_400(bench, what, data_builder, fault_words):
     reason = line[len("SIP/2.0 400 "):]
     harness.check(any(w.lower() in reason.lower() for w in fault_words),
                   f"{what}: reason phrase {reason!r} does not name {fault_words}")
+    # The client must be able to match it (RFC 3261 §17.1.3: top Via branch and CSeq method),
+    # and a final response carries a To tag (§8.2.6.2).
+    headers = headers_of(finals[-1])
+    harness.check(any(f"branch={branch}" in v for v in headers.get("via", [])[:1]),
+                  f"{what}: 400 top Via {headers.get('via')} lacks branch={branch}")
+    harness.check(headers.get("cseq", [""])[0].endswith("INVITE"),
+                  f"{what}: 400 CSeq {headers.get('cseq')} is not the INVITE's")
+    harness.check(";tag=" in headers.get("to", [""])[0], f"{what}: 400 To has no tag")
 
 
 def check_missing_cseq(bench):
     expect_400(bench, "INVITE without CSeq",
-               lambda port: request_text("INVITE", port, bench.udp, drop=("CSeq",)), ["CSeq"])
+               lambda port: request_text("INVITE", port, bench.udp, drop=("CSeq",)), ["CSeq"],
+               "z9hG4bK-raw-")
 
 
 def check_bad_via_port(bench):
@@ -180,7 +189,7 @@ def check_bad_via_port(bench):
     expect_400(bench, "INVITE with Via port 99999",
                lambda port: request_text("INVITE", port, bench.udp, lines_override={
                    "Via": "SIP/2.0/UDP 127.0.0.1:99999;rport;branch=z9hG4bK-badport"}),
-               ["Via", "port"])
+               ["Via", "port"], "z9hG4bK-badport")
 
 
 def check_garbage_then_options(bench):
