@@ -1,6 +1,7 @@
 #include "app/server.h"
 
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <netinet/in.h>
 
 #include <chrono>
@@ -153,6 +154,10 @@ int run_server(const std::string& config_path) {
   }
   pbx.attach(layer, local);
   pbx.registrar().restore(saved);
+  // The rows were only needed to restore: give their memory back (27 MiB at 100,000).
+  std::vector<store::RegistrationRow>().swap(saved);
+  // Parsing the configuration (yaml-cpp) leaves much freed heap resident; return it.
+  malloc_trim(0);
   spdlog::info("catchline started domain={} extensions={} registrations={}", config.sip.domain,
                config.extensions.size(), pbx.registrar().size());
   if (config.demo) {
