@@ -19,6 +19,7 @@
 #include "sip/headers/via.h"
 #include "sip/transport/routing.h"
 #include "sip/transport/transport_layer.h"
+#include "tests/transport/loopback_fixture.h"
 
 namespace catchline::sip::transport {
 namespace {
@@ -28,48 +29,10 @@ using boost::asio::ip::make_address;
 using boost::asio::ip::tcp;
 using namespace std::chrono_literals;
 
-struct Received {
-  Message message;
-  Peer source;
-};
-
-class RecordingReceiver : public Receiver {
- public:
-  void on_message(Message&& message, const Peer& source) override {
-    received.push_back({std::move(message), source});
-    if (on_receive) {
-      on_receive(received.back());
-    }
-  }
-  std::vector<Received> received;
-  std::function<void(const Received&)> on_receive;
-};
-
-bool run_until(asio::io_context& io, const std::function<bool()>& done,
-               std::chrono::milliseconds limit = 2000ms) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    if (io.stopped()) {
-      io.restart();
-    }
-    io.run_one_for(5ms);
-  }
-  return true;
-}
-
-struct CapturedLog {
-  CapturedLog() {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(lines);
-    sink->set_pattern("%l %v");
-    logger = std::make_shared<spdlog::logger>("transport-test", sink);
-    logger->set_level(spdlog::level::debug);
-  }
-  std::ostringstream lines;
-  std::shared_ptr<spdlog::logger> logger;
-};
+using loopback::CapturedLog;
+using loopback::RecordingReceiver;
+using loopback::Received;
+using loopback::run_until;
 
 std::string request(std::string_view method, int cseq, std::string_view body = "",
                     std::string_view call_id = "tcp-call") {

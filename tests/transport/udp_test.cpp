@@ -15,6 +15,7 @@
 #include "sip/headers/via.h"
 #include "sip/transport/routing.h"
 #include "sip/transport/transport_layer.h"
+#include "tests/transport/loopback_fixture.h"
 
 namespace catchline::sip::transport {
 namespace {
@@ -24,51 +25,10 @@ using boost::asio::ip::make_address;
 using boost::asio::ip::udp;
 using namespace std::chrono_literals;
 
-struct Received {
-  Message message;
-  Peer source;
-};
-
-/// Keeps what arrives; optionally answers from inside the callback.
-class RecordingReceiver : public Receiver {
- public:
-  void on_message(Message&& message, const Peer& source) override {
-    received.push_back({std::move(message), source});
-    if (on_receive) {
-      on_receive(received.back());
-    }
-  }
-  std::vector<Received> received;
-  std::function<void(const Received&)> on_receive;
-};
-
-/// Runs the loop until `done` holds or two seconds pass.
-bool run_until(asio::io_context& io, const std::function<bool()>& done,
-               std::chrono::milliseconds limit = 2000ms) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    if (io.stopped()) {
-      io.restart();
-    }
-    io.run_one_for(5ms);
-  }
-  return true;
-}
-
-/// Captures log lines so that tests can check that drops are logged.
-struct CapturedLog {
-  CapturedLog() {
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(lines);
-    sink->set_pattern("%l %v");
-    logger = std::make_shared<spdlog::logger>("transport-test", sink);
-    logger->set_level(spdlog::level::debug);
-  }
-  std::ostringstream lines;
-  std::shared_ptr<spdlog::logger> logger;
-};
+using loopback::CapturedLog;
+using loopback::RecordingReceiver;
+using loopback::Received;
+using loopback::run_until;
 
 std::string options_request(std::uint16_t via_port, std::string_view call_id, int cseq = 1,
                             std::string_view host = "127.0.0.1") {
