@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from loopback import free_port, sipp_counts, wait_udp_bound
+
 HERE = Path(__file__).resolve().parent
 LOOPBACK = "127.0.0.1"
 CALLER, CALLER_PASSWORD = "2000", "bench-caller"
@@ -38,20 +40,6 @@ CALLEE, CALLEE_PASSWORD = "3000", "bench-callee"
 
 def log(message: str) -> None:
     print(f"load_calls: {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((LOOPBACK, 0))
-            port = udp.getsockname()[1]
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                    tcp.bind((LOOPBACK, port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
 
 
 def cpu_ns(pids: list[int]) -> int:
@@ -122,24 +110,6 @@ class Bench:
 
     def sipp(self, args: list[str], name: str) -> subprocess.Popen:
         return self.start(["sipp", *args, "-i", LOOPBACK, "-nostdin", "-trace_err"], name)
-
-
-def wait_udp_bound(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            try:
-                s.bind((LOOPBACK, port))
-            except OSError:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on udp {port}")
-
-
-def sipp_counts(log_text: str) -> tuple[int, int]:
-    ok = re.findall(r"Successful call\s+\|\s+\d+\s+\|\s+(\d+)", log_text)
-    failed = re.findall(r"Failed call\s+\|\s+\d+\s+\|\s+(\d+)", log_text)
-    return (int(ok[-1]) if ok else 0, int(failed[-1]) if failed else -1)
 
 
 class Target:

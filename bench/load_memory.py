@@ -56,6 +56,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from loopback import free_port, sipp_counts, wait_udp_bound
+
 HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE / "scenarios"
 LOOPBACK = "127.0.0.1"
@@ -71,32 +73,6 @@ GDB = shutil.which("gdb")
 
 def log(message: str) -> None:
     print(f"load_memory: {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((LOOPBACK, 0))
-            port = udp.getsockname()[1]
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                    tcp.bind((LOOPBACK, port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
-
-
-def wait_udp_bound(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            try:
-                s.bind((LOOPBACK, port))
-            except OSError:
-                return
-        time.sleep(0.02)
-    raise RuntimeError(f"nothing listens on udp {port}")
 
 
 def private_bytes(pid: int) -> int:
@@ -140,12 +116,6 @@ def log_time(line: str) -> float:
     if not found:
         raise RuntimeError(f"a log line without a time: {line!r}")
     return datetime.datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S.%f").timestamp()
-
-
-def sipp_counts(log_text: str) -> tuple[int, int]:
-    ok = re.findall(r"Successful call\s+\|\s+\d+\s+\|\s+(\d+)", log_text)
-    failed = re.findall(r"Failed call\s+\|\s+\d+\s+\|\s+(\d+)", log_text)
-    return (int(ok[-1]) if ok else 0, int(failed[-1]) if failed else -1)
 
 
 def count_of(counts: dict[str, int], suffix: str) -> int:
