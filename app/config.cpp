@@ -1,12 +1,13 @@
 #include "app/config.h"
 
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <boost/asio/ip/address.hpp>
 #include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include "sip/digest.h"
 
@@ -80,6 +81,18 @@ class Reader {
     }
   }
 
+  /// `completed-elsewhere` (true) or `none` (false).
+  bool cancel_reason(const YAML::Node& node, const std::string& key) const {
+    std::string text = string(node, key);
+    if (text == "completed-elsewhere") {
+      return true;
+    }
+    if (text == "none") {
+      return false;
+    }
+    fail(node, key, fmt::format("expected completed-elsewhere or none, got \"{}\"", text));
+  }
+
   static std::string describe(const YAML::Node& node) {
     if (node.IsScalar()) {
       return fmt::format("\"{}\"", node.Scalar());
@@ -97,10 +110,15 @@ class Reader {
   std::string name_;
 };
 
+bool is_number(const std::string& text) {
+  return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+}
+
 void read_sip(const Reader& r, const YAML::Node& node, SipSettings& sip) {
   r.expect_map(node, "sip");
-  r.only_keys(node, "sip", {"listen", "domain", "no_answer_timeout", "log_messages", "timers",
-                             "digest_algorithms"});
+  r.only_keys(
+      node, "sip",
+      {"listen", "domain", "no_answer_timeout", "log_messages", "timers", "digest_algorithms"});
   if (node["listen"]) {
     sip.listen = r.strings(node["listen"], "sip.listen");
     if (sip.listen.empty()) {
@@ -164,14 +182,13 @@ pbx::Extension read_extension(const Reader& r, const YAML::Node& node) {
   r.expect_map(node, "extensions[]");
   r.only_keys(node, "extensions[]",
               {"number", "name", "password", "call_groups", "pickup_groups", "directed_pickup",
-               "pickup_protected"});
+               "pickup_protected", "pickup_cancel_reason"});
   pbx::Extension ext;
   if (!node["number"]) {
     r.fail(node, "extensions[]", "missing number");
   }
   ext.number = r.string(node["number"], "number");
-  if (ext.number.empty() ||
-      ext.number.find_first_not_of("0123456789") != std::string::npos) {
+  if (!is_number(ext.number)) {
     r.fail(node["number"], "number", fmt::format("expected digits, got \"{}\"", ext.number));
   }
   if (node["name"]) {
@@ -196,7 +213,286 @@ pbx::Extension read_extension(const Reader& r, const YAML::Node& node) {
   if (node["pickup_protected"]) {
     ext.pickup_protected = r.boolean(node["pickup_protected"], "pickup_protected");
   }
+  if (node["pickup_cancel_reason"]) {
+    ext.pickup_cancel_reason = r.cancel_reason(node["pickup_cancel_reason"], "pickup_cancel_reason")
+                                   ? pbx::CancelReason::CompletedElsewhere
+                                   : pbx::CancelReason::None;
+  }
   return ext;
+}
+
+pbx::RingGroup read_ring_group(const Reader& r, const YAML::Node& node) {
+  r.expect_map(node, "ring_groups[]");
+  r.only_keys(
+      node, "ring_groups[]",
+      {"number", "name", "members", "strategy", "ring_time", "call_groups", "pickup_protected"});
+  pbx::RingGroup group;
+  if (!node["number"]) {
+    r.fail(node, "ring_groups[]", "missing number");
+  }
+  group.number = r.string(node["number"], "number");
+  if (!is_number(group.number)) {
+    r.fail(node["number"], "number", fmt::format("expected digits, got \"{}\"", group.number));
+  }
+  if (node["name"]) {
+    group.name = r.string(node["name"], "name");
+  }
+  if (!node["members"]) {
+    r.fail(node, "ring_groups[" + group.number + "]", "missing members");
+  }
+  group.members = r.strings(node["members"], "members");
+  if (group.members.empty()) {
+    r.fail(node["members"], "members", "needs at least one extension");
+  }
+  if (node["strategy"]) {
+    std::string strategy = r.string(node["strategy"], "strategy");
+    if (strategy == "ringall") {
+      group.strategy = pbx::RingStrategy::RingAll;
+    } else if (strategy == "sequential") {
+      group.strategy = pbx::RingStrategy::Sequential;
+    } else {
+      r.fail(node["strategy"], "strategy",
+             fmt::format("expected ringall or sequential, got \"{}\"", strategy));
+    }
+  }
+  if (node["ring_time"]) {
+    group.ring_time = r.duration(node["ring_time"], "ring_time");
+    if (group.ring_time.count() == 0) {
+      r.fail(node["ring_time"], "ring_time", "must be longer than 0s");
+    }
+  }
+  if (node["call_groups"]) {
+    group.call_groups = r.strings(node["call_groups"], "call_groups");
+  }
+  if (node["pickup_protected"]) {
+    group.pickup_protected = r.boolean(node["pickup_protected"], "pickup_protected");
+  }
+  return group;
+}
+
+/// A feature code: digits, '*' and '#', not empty.
+void check_code(const Reader& r, const YAML::Node& node, const std::string& key,
+                const std::string& code) {
+  if (code.empty() || code.find_first_not_of("0123456789*#") != std::string::npos) {
+    r.fail(node, key, fmt::format("expected digits, * and #, got \"{}\"", code));
+  }
+}
+
+/// "192.0.2.10", "192.0.2.10:5080", "[2001:db8::1]:5080" -> IP literal and port (0 = none
+/// given). Throws std::invalid_argument.
+std::pair<std::string, std::uint16_t> parse_host_port(const std::string& text) {
+  std::string host = text;
+  std::string port;
+  if (text.starts_with("[")) {
+    auto close = text.find(']');
+    if (close == std::string::npos) {
+      throw std::invalid_argument("address");
+    }
+    host = text.substr(1, close - 1);
+    if (close + 1 < text.size()) {
+      if (text[close + 1] != ':') {
+        throw std::invalid_argument("address");
+      }
+      port = text.substr(close + 2);
+    }
+  } else if (auto colon = text.find(':'); colon != std::string::npos) {
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  boost::system::error_code error;
+  boost::asio::ip::make_address(host, error);
+  if (error) {
+    throw std::invalid_argument("address");
+  }
+  unsigned value = 0;
+  if (!port.empty()) {
+    auto [next, err] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (err != std::errc() || next != port.data() + port.size() || value == 0 || value > 65535) {
+      throw std::invalid_argument("address");
+    }
+  }
+  return {host, static_cast<std::uint16_t>(value)};
+}
+
+pbx::Trunk read_trunk(const Reader& r, const YAML::Node& node) {
+  r.expect_map(node, "trunks[]");
+  r.only_keys(node, "trunks[]",
+              {"name", "address", "transport", "inbound_from", "inbound_auth", "username",
+               "password", "dids", "outbound_prefix", "caller_id"});
+  pbx::Trunk trunk;
+  if (!node["name"]) {
+    r.fail(node, "trunks[]", "missing name");
+  }
+  trunk.name = r.string(node["name"], "name");
+  if (trunk.name.empty()) {
+    r.fail(node["name"], "name", "must not be empty");
+  }
+  const std::string where = "trunks[" + trunk.name + "]";
+  if (!node["address"]) {
+    r.fail(node, where, "missing address");
+  }
+  const std::string address = r.string(node["address"], "address");
+  try {
+    auto [host, port] = parse_host_port(address);
+    trunk.host = host;
+    trunk.port = port == 0 ? 5060 : port;
+  } catch (const std::invalid_argument&) {
+    r.fail(node["address"], "address",
+           fmt::format("expected an IP address with an optional port such as 192.0.2.10:5060, "
+                       "got \"{}\"",
+                       address));
+  }
+  if (node["transport"]) {
+    const std::string transport = r.string(node["transport"], "transport");
+    if (transport != "udp" && transport != "tcp") {
+      r.fail(node["transport"], "transport",
+             fmt::format("expected udp or tcp, got \"{}\"", transport));
+    }
+    trunk.tcp = transport == "tcp";
+  }
+  if (node["inbound_from"]) {
+    trunk.inbound_from = r.strings(node["inbound_from"], "inbound_from");
+    for (const std::string& source : trunk.inbound_from) {
+      try {
+        parse_host_port(source);
+      } catch (const std::invalid_argument&) {
+        r.fail(node["inbound_from"], "inbound_from",
+               fmt::format("expected an IP address with an optional port, got \"{}\"", source));
+      }
+    }
+  }
+  if (node["inbound_auth"]) {
+    trunk.inbound_auth = r.boolean(node["inbound_auth"], "inbound_auth");
+  }
+  if (node["username"]) {
+    trunk.username = r.string(node["username"], "username");
+  }
+  if (node["password"]) {
+    trunk.password = r.string(node["password"], "password");
+  }
+  if (trunk.inbound_auth && (trunk.username.empty() || trunk.password.empty())) {
+    r.fail(node["inbound_auth"], "inbound_auth", "needs username and password");
+  }
+  if (const YAML::Node dids = node["dids"]) {
+    if (!dids.IsMap()) {
+      r.fail(dids, "dids",
+             fmt::format("expected a mapping of DID to number, got {}", Reader::describe(dids)));
+    }
+    for (const auto& item : dids) {
+      std::string did = r.string(item.first, "dids");
+      if (did.empty() || did.find_first_not_of("+0123456789") != std::string::npos) {
+        r.fail(item.first, "dids", fmt::format("expected digits (and +), got \"{}\"", did));
+      }
+      trunk.dids[did] = r.string(item.second, "dids." + did);
+    }
+  }
+  if (node["outbound_prefix"]) {
+    trunk.outbound_prefix = r.string(node["outbound_prefix"], "outbound_prefix");
+    check_code(r, node["outbound_prefix"], "outbound_prefix", trunk.outbound_prefix);
+  }
+  if (node["caller_id"]) {
+    trunk.caller_id = r.string(node["caller_id"], "caller_id");
+  }
+  return trunk;
+}
+
+void read_pickup(const Reader& r, const YAML::Node& node, pbx::PickupSettings& pickup) {
+  r.expect_map(node, "pickup");
+  r.only_keys(node, "pickup", {"group_code", "directed_prefix", "cancel_reason"});
+  if (node["group_code"]) {
+    pickup.group_code = r.string(node["group_code"], "pickup.group_code");
+    check_code(r, node["group_code"], "pickup.group_code", pickup.group_code);
+  }
+  if (node["directed_prefix"]) {
+    pickup.directed_prefix = r.string(node["directed_prefix"], "pickup.directed_prefix");
+    check_code(r, node["directed_prefix"], "pickup.directed_prefix", pickup.directed_prefix);
+  }
+  if (pickup.group_code == pickup.directed_prefix) {
+    r.fail(node, "pickup", "group_code and directed_prefix must differ");
+  }
+  if (node["cancel_reason"]) {
+    pickup.completed_elsewhere = r.cancel_reason(node["cancel_reason"], "pickup.cancel_reason");
+  }
+}
+
+/// Numbers that must not clash: extensions and ring groups share one number plan, the
+/// feature codes must not shadow a number, allow-lists and members name what exists.
+void check_numbers(const Reader& r, const YAML::Node& root, const Config& config) {
+  std::set<std::string> extensions;
+  for (const pbx::Extension& ext : config.extensions) {
+    extensions.insert(ext.number);
+  }
+  std::set<std::string> ring_groups;
+  const YAML::Node groups = root["ring_groups"];
+  for (std::size_t i = 0; i < config.ring_groups.size(); ++i) {
+    const pbx::RingGroup& group = config.ring_groups[i];
+    const YAML::Node node = groups[i];
+    if (extensions.count(group.number) != 0 || !ring_groups.insert(group.number).second) {
+      r.fail(node["number"], "number", fmt::format("number {} is defined twice", group.number));
+    }
+    for (const std::string& member : group.members) {
+      if (extensions.count(member) == 0) {
+        r.fail(node["members"], "members", fmt::format("no extension {}", member));
+      }
+    }
+  }
+  const pbx::PickupSettings& pickup = config.pickup;
+  const YAML::Node pickup_node = root["pickup"] ? root["pickup"] : root;
+  for (const auto* numbers : {&extensions, &ring_groups}) {
+    for (const std::string& number : *numbers) {
+      for (const std::string* code : {&pickup.group_code, &pickup.directed_prefix}) {
+        if (number.starts_with(*code)) {
+          r.fail(pickup_node, "pickup",
+                 fmt::format("code \"{}\" shadows number {}", *code, number));
+        }
+      }
+    }
+  }
+  const YAML::Node trunk_nodes = root["trunks"];
+  std::set<std::string> trunk_names;
+  for (std::size_t i = 0; i < config.trunks.size(); ++i) {
+    const pbx::Trunk& trunk = config.trunks[i];
+    const YAML::Node node = trunk_nodes[i];
+    if (!trunk_names.insert(trunk.name).second) {
+      r.fail(node["name"], "name", fmt::format("trunk {} is defined twice", trunk.name));
+    }
+    for (const auto& [did, number] : trunk.dids) {
+      if (extensions.count(number) == 0 && ring_groups.count(number) == 0) {
+        r.fail(node["dids"], "dids." + did, fmt::format("no extension or ring group {}", number));
+      }
+    }
+    if (trunk.outbound_prefix.empty()) {
+      continue;
+    }
+    for (const auto* numbers : {&extensions, &ring_groups}) {
+      for (const std::string& number : *numbers) {
+        if (number.starts_with(trunk.outbound_prefix)) {
+          r.fail(node["outbound_prefix"], "outbound_prefix",
+                 fmt::format("prefix \"{}\" shadows number {}", trunk.outbound_prefix, number));
+        }
+      }
+    }
+    for (const std::string* code : {&pickup.group_code, &pickup.directed_prefix}) {
+      if (code->starts_with(trunk.outbound_prefix) || trunk.outbound_prefix.starts_with(*code)) {
+        r.fail(node["outbound_prefix"], "outbound_prefix",
+               fmt::format("prefix \"{}\" clashes with pickup code \"{}\"", trunk.outbound_prefix,
+                           *code));
+      }
+    }
+  }
+  const YAML::Node extension_nodes = root["extensions"];
+  for (std::size_t i = 0; i < config.extensions.size(); ++i) {
+    for (const std::string& entry : config.extensions[i].directed_pickup) {
+      if (entry == "*" || (entry.starts_with("group:") && entry.size() > 6)) {
+        continue;
+      }
+      if (extensions.count(entry) == 0 && ring_groups.count(entry) == 0) {
+        r.fail(
+            extension_nodes[i]["directed_pickup"], "directed_pickup",
+            fmt::format("expected a number, group:NAME or *, got \"{}\" (no such number)", entry));
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -239,7 +535,9 @@ Config parse_config(const std::string& text, const std::string& name) {
     throw ConfigError(fmt::format("{}:1: the file is empty", name));
   }
   r.expect_map(root, "(top level)");
-  r.only_keys(root, "", {"demo", "log_level", "sip", "registrar", "storage", "extensions"});
+  r.only_keys(root, "",
+              {"demo", "log_level", "sip", "registrar", "storage", "extensions", "ring_groups",
+               "pickup", "trunks"});
   if (root["log_level"]) {
     config.log_level = r.string(root["log_level"], "log_level");
     if (config.log_level != "error" && config.log_level != "warn" && config.log_level != "info" &&
@@ -277,6 +575,26 @@ Config parse_config(const std::string& text, const std::string& name) {
       config.extensions.push_back(std::move(ext));
     }
   }
+  if (const YAML::Node groups = root["ring_groups"]) {
+    if (!groups.IsSequence()) {
+      r.fail(groups, "ring_groups", "expected a list of ring groups");
+    }
+    for (const auto& node : groups) {
+      config.ring_groups.push_back(read_ring_group(r, node));
+    }
+  }
+  if (root["pickup"]) {
+    read_pickup(r, root["pickup"], config.pickup);
+  }
+  if (const YAML::Node trunks = root["trunks"]) {
+    if (!trunks.IsSequence()) {
+      r.fail(trunks, "trunks", "expected a list of trunks");
+    }
+    for (const auto& node : trunks) {
+      config.trunks.push_back(read_trunk(r, node));
+    }
+  }
+  check_numbers(r, root, config);
   return config;
 }
 

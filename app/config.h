@@ -38,13 +38,21 @@ struct StorageSettings {
 
 /// The whole configuration file.
 struct Config {
-  std::string file;  // where it was read from, for messages
+  std::string file;                // where it was read from, for messages
   std::string log_level = "info";  // error, warn, info (one line per registration and call), debug
   bool demo = false;  // print every extension's password at start (the demo configuration)
   SipSettings sip;
   pbx::RegistrarSettings registrar;
   StorageSettings storage;
   std::vector<pbx::Extension> extensions;
+  std::vector<pbx::RingGroup> ring_groups;
+  pbx::PickupSettings pickup;
+  std::vector<pbx::Trunk> trunks;
+
+  /// The directory the signaling thread works with: extensions, ring groups, pickup codes.
+  pbx::Directory directory() const {
+    return pbx::Directory(extensions, ring_groups, pickup, trunks);
+  }
 };
 
 /// Reads and checks a configuration file. Unknown keys and invalid values throw ConfigError

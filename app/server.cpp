@@ -131,7 +131,7 @@ int run_server(const std::string& config_path) {
   tap.log = config.sip.log_messages;
   transport::TransportLayer transport(io, tap);
   tap.down = &transport;
-  pbx::Pbx pbx(timers, pbx_settings(config), pbx::Directory(config.extensions), config.registrar,
+  pbx::Pbx pbx(timers, pbx_settings(config), config.directory(), config.registrar,
                writer.get());
   sip::txn::TransactionLayer layer(tap, timers, pbx, timer_settings(config));
   tap.up = &layer;
@@ -175,7 +175,7 @@ int run_server(const std::string& config_path) {
       try {
         Config fresh = load_config(config_path);
         spdlog::set_level(spdlog::level::from_str(fresh.log_level));
-        pbx.reload(pbx::Directory(fresh.extensions), fresh.registrar);
+        pbx.reload(fresh.directory(), fresh.registrar);
       } catch (const ConfigError& e) {
         spdlog::error("reload refused, keeping the running configuration: {}", e.what());
       }

@@ -1,9 +1,10 @@
 #include "pbx/call.h"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "media/sdp.h"
 #include "sip/builder.h"
 
 namespace catchline::pbx {
@@ -17,6 +18,7 @@ using sip::transport::Protocol;
 constexpr std::string_view kCompletedElsewhere = "SIP;cause=200;text=\"Call completed elsewhere\"";
 constexpr std::string_view kAllow = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY";
 constexpr std::uint16_t kNoAnswerTimer = 1;
+constexpr std::uint16_t kMemberTimer = 2;
 
 /// A display name as a quoted-string (RFC 3261 §25.1): quotes and backslashes escaped.
 std::string quoted(std::string_view text) {
@@ -69,9 +71,10 @@ std::int64_t Call::now_ms() const {
 }
 
 void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& request,
-                 const sip::transport::Peer& source, const Extension& callee,
-                 const std::vector<Binding>& contacts, std::chrono::milliseconds no_answer) {
-  callee_ = Party{callee.number, callee.name};
+                 const sip::transport::Peer& source, RingPlan plan,
+                 std::chrono::milliseconds no_answer) {
+  plan_ = std::move(plan);
+  callee_ = Party{plan_.number, plan_.name};
   record_.call_id = std::string(request.call_id());
   record_.caller = caller_.number;
   record_.dialled = dialled_;
@@ -96,22 +99,53 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
   caller_offer_ = std::string(request.body());
   caller_content_type_ = std::string(request.header_value(Header::ContentType).value_or(""));
   late_offer_ = caller_offer_.empty();
+  max_forwards_ = std::min(request.max_forwards().value_or(70) - 1, 70);
   index(caller);
+  ring_started_ = host_.timers().now();
 
-  const int max_forwards = std::min(request.max_forwards().value_or(70) - 1, 70);
+  std::size_t sent = 0;
+  if (plan_.strategy == RingStrategy::RingAll) {
+    for (std::size_t i = 0; i < plan_.members.size(); ++i) {
+      sent += ring_member(i);
+    }
+    next_member_ = plan_.members.size();
+  } else {
+    while (sent == 0 && next_member_ < plan_.members.size()) {
+      current_member_ = next_member_++;
+      sent = ring_member(current_member_);
+    }
+    if (sent != 0 && next_member_ < plan_.members.size()) {
+      host_.timers().schedule_in(member_timer_, plan_.member_ring_time, *this, kMemberTimer);
+    }
+  }
+  spdlog::info("call start call={} caller={} dialled={} legs={}", id_, caller_.number, dialled_,
+               legs_.size() - 1);
+  if (sent == 0) {
+    host_.layer().respond(invite, 480, "Temporarily Unavailable");
+    end("failed", "system");
+    return;
+  }
+  host_.timers().schedule_in(no_answer_timer_, no_answer, *this, kNoAnswerTimer);
+  host_.pickable_changed(*this);
+}
+
+std::size_t Call::ring_member(std::size_t index) {
+  const RingMember& member = plan_.members[index];
   const std::string from = identity(caller_, host_.domain());
-  const std::string to = "<sip:" + callee.number + "@" + host_.domain() + ">";
-  for (const Binding& binding : contacts) {
+  const std::string to = "<sip:" + member.number + "@" + host_.domain() + ">";
+  std::size_t sent_count = 0;
+  for (const Binding& binding : host_.contacts(member.number)) {
     Leg leg;
     leg.id = static_cast<LegId>(legs_.size());
-    leg.extension = callee.number;
+    leg.member = static_cast<std::uint16_t>(index);
+    leg.extension = member.number;
     leg.contact = binding.contact;
     leg.peer = binding.source;
     const std::string& local = host_.local_address(binding.source.protocol);
 
     MessageBuilder out = MessageBuilder::request(sip::Method::Invite, binding.contact);
     out.header(Header::Via, sip::txn::new_via(binding.source.protocol, local));
-    out.header(Header::MaxForwards, std::to_string(max_forwards));
+    out.header(Header::MaxForwards, std::to_string(max_forwards_));
     out.header(Header::From, from + ";tag=" + sip::random_token(12));
     out.header(Header::To, to);
     out.header(Header::CallId, sip::random_token(24));
@@ -137,17 +171,70 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
     if (!record_.legs.empty()) {
       record_.legs += ',';
     }
-    record_.legs += callee.number;
+    record_.legs += member.number;
     legs_.push_back(std::move(leg));
+    ++sent_count;
   }
-  spdlog::info("call start call={} caller={} dialled={} legs={}", id_, caller_.number, dialled_,
-               legs_.size() - 1);
-  if (legs_.size() == 1) {
-    host_.layer().respond(invite, 480, "Temporarily Unavailable");
-    end("failed", "system");
-    return;
+  return sent_count;
+}
+
+bool Call::member_ringing(std::size_t index) const {
+  return std::any_of(legs_.begin() + 1, legs_.end(), [&](const Leg& l) {
+    return !l.picker && l.member == index &&
+           (l.state == LegState::Calling || l.state == LegState::Ringing);
+  });
+}
+
+void Call::cancel_member(std::size_t index) {
+  for (Leg& leg : legs_) {
+    if (leg.caller || leg.picker || leg.member != index) {
+      continue;
+    }
+    if (leg.state == LegState::Calling || leg.state == LegState::Ringing) {
+      // No Reason: this phone was not answered anywhere, a missed call is right.
+      auto outcome = host_.layer().cancel(leg.invite);
+      leg.state =
+          outcome == sip::txn::CancelOutcome::TooLate ? LegState::Ended : LegState::Cancelling;
+    }
   }
-  host_.timers().schedule_in(no_answer_timer_, no_answer, *this, kNoAnswerTimer);
+}
+
+bool Call::pickable() const {
+  if (ended_ || answered()) {
+    return false;
+  }
+  return std::any_of(legs_.begin() + 1, legs_.end(), [](const Leg& l) {
+    return !l.picker && (l.state == LegState::Calling || l.state == LegState::Ringing);
+  });
+}
+
+PickupKeys Call::pickup_keys() const {
+  PickupKeys keys;
+  if (!pickable()) {
+    return keys;
+  }
+  auto add = [](std::vector<std::string>& names, const std::string& name) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      names.push_back(name);
+    }
+  };
+  for (std::size_t i = 0; i < plan_.members.size(); ++i) {
+    const RingMember& member = plan_.members[i];
+    if (member.pickup_protected || !member_ringing(i)) {
+      continue;
+    }
+    add(keys.numbers, member.number);
+    for (const std::string& group : member.call_groups) {
+      add(keys.groups, group);
+    }
+  }
+  if (plan_.ring_group && !plan_.pickup_protected) {
+    add(keys.numbers, plan_.number);
+    for (const std::string& group : plan_.call_groups) {
+      add(keys.groups, group);
+    }
+  }
+  return keys;
 }
 
 void Call::on_response(LegId id, sip::txn::ClientTransaction& t, const sip::Message& response) {
@@ -182,7 +269,7 @@ void Call::on_response(LegId id, sip::txn::ClientTransaction& t, const sip::Mess
     host_.layer().send_response(*origin, status, out.finish());
     return;
   }
-  if (leg.caller || t.method() != sip::Method::Invite || t.id() != leg.invite) {
+  if (leg.caller || leg.picker || t.method() != sip::Method::Invite || t.id() != leg.invite) {
     return;  // responses to our BYE and CANCEL need nothing more
   }
   const int status = response.status();
@@ -272,46 +359,140 @@ void Call::on_callee_answer(Leg& leg, const sip::txn::ClientTransaction& t,
   }
   index(leg);
   no_answer_timer_.cancel();
+  member_timer_.cancel();
   cancel_other_legs(leg.id, true);
-  answer_caller(leg, response);
+  const RingMember& member = plan_.members[leg.member];
+  callee_ = Party{member.number, member.name};
+  answer_caller(callee_, response.header_value(Header::ContentType).value_or("application/sdp"),
+                response.body());
   record_.answered_by = leg.extension;
   record_.answer_ms = now_ms();
   spdlog::info("call answered call={} caller={} by={} contact={}", id_, caller_.number,
                leg.extension, leg.contact);
+  host_.pickable_changed(*this);
 }
 
-void Call::answer_caller(const Leg& callee, const sip::Message& response) {
-  auto* caller = host_.layer().find_server(legs_[0].invite);
-  if (caller == nullptr) {
-    hang_up(0);
-    return;
+bool Call::send_uas_ok(Leg& leg, const Party& who, bool calling, std::string_view content_type,
+                       std::string_view body) {
+  auto* t = host_.layer().find_server(leg.invite);
+  if (t == nullptr) {
+    return false;
   }
-  MessageBuilder ok = caller->make_response(200);
-  ok.header(Header::Contact, contact_of(legs_[0]));
-  // The caller learns who answered (RFC 3325), also for phones that read only RPID.
-  const std::string who = identity(callee_, host_.domain());
-  ok.header(Header::PAssertedIdentity, who);
-  ok.header(Header::RemotePartyId, who + ";party=called;screen=yes;privacy=off");
+  MessageBuilder ok = t->make_response(200);
+  ok.header(Header::Contact, contact_of(leg));
+  // Each phone learns who is on the other end (RFC 3325), also those that read only RPID.
+  const std::string party = identity(who, host_.domain());
+  ok.header(Header::PAssertedIdentity, party);
+  ok.header(Header::RemotePartyId,
+            party + (calling ? ";party=calling" : ";party=called") + ";screen=yes;privacy=off");
   ok.header(Header::Allow, kAllow);
-  if (!response.body().empty()) {
-    ok.body(response.header_value(Header::ContentType).value_or("application/sdp"),
-            response.body());
+  if (!body.empty()) {
+    ok.body(content_type.empty() ? std::string_view("application/sdp") : content_type, body);
   }
-  host_.layer().send_response(*caller, 200, ok.finish());
-  legs_[0].state = LegState::Answered;
-  legs_[0].dialog->confirm();
+  host_.layer().send_response(*t, 200, ok.finish());
+  leg.state = LegState::Answered;
+  leg.dialog->confirm();
+  return true;
+}
+
+void Call::answer_caller(const Party& who, std::string_view content_type, std::string_view body) {
+  if (!send_uas_ok(legs_[0], who, false, content_type, body)) {
+    hang_up(0);
+  }
+}
+
+PickupResult Call::pick_up(sip::txn::ServerTransaction& invite, const sip::Message& request,
+                           const sip::transport::Peer& source, const Pickup& pickup) {
+  if (!pickable() || host_.layer().find_server(legs_[0].invite) == nullptr) {
+    return PickupResult::NotPickable;
+  }
+  const std::string_view picker_offer = request.body();
+  const std::string picker_type(request.header_value(Header::ContentType).value_or(""));
+  // Without a relay the two phones talk to each other: each one's offer is answered with
+  // what the other one offered (RFC 3264 §6), same m-lines, codecs common to both.
+  std::string to_caller;
+  std::string to_picker;
+  if (!caller_offer_.empty() && !picker_offer.empty()) {
+    const media::AnswerOptions options{id_, 1};
+    auto for_caller = media::answer_from(caller_offer_, picker_offer, options);
+    auto for_picker = media::answer_from(picker_offer, caller_offer_, options);
+    if (!for_caller || !for_picker || !media::accepts_any_media(*for_caller) ||
+        !media::accepts_any_media(*for_picker)) {
+      spdlog::info("pickup refused call={} picker={} reason=\"{}\"", id_, pickup.picker.number,
+                   !for_caller   ? for_caller.error().reason
+                   : !for_picker ? for_picker.error().reason
+                                 : std::string("no media in common"));
+      return PickupResult::NoCommonMedia;
+    }
+    to_caller = std::move(*for_caller);
+    to_picker = std::move(*for_picker);
+  } else if (caller_offer_.empty() && picker_offer.empty()) {
+    return PickupResult::NoCommonMedia;
+  }
+
+  Leg picker;
+  picker.id = static_cast<LegId>(legs_.size());
+  picker.picker = true;
+  picker.extension = pickup.picker.number;
+  picker.state = LegState::Ringing;
+  picker.invite = invite.id();
+  picker.peer = source;
+  auto dialog = sip::dialog::Dialog::create_uas(request, invite.to_tag(), contact_of(picker),
+                                                sip::dialog::DialogState::Early);
+  if (!dialog) {
+    return PickupResult::BadRequest;
+  }
+  picker.dialog = std::move(*dialog);
+  invite.set_owner(owner(picker.id));
+  const LegId picker_id = picker.id;
+  legs_.push_back(std::move(picker));
+  Leg& leg = legs_[picker_id];
+
+  // The decision is taken: from here on, one callback sends everything at once.
+  answered_leg_ = picker_id;
+  callee_ = pickup.picker;
+  late_offer_ = false;  // a late offer below is the pickup's own, not a callee's
+  no_answer_timer_.cancel();
+  member_timer_.cancel();
+  index(leg);
+  if (!to_picker.empty()) {
+    send_uas_ok(leg, caller_, true, "application/sdp", to_picker);
+    answer_caller(callee_, "application/sdp", to_caller);
+  } else if (caller_offer_.empty()) {
+    // The caller made no offer: ours to it is the picker's; its ACK answers both.
+    answer_caller(callee_, picker_type, picker_offer);
+    awaiting_answer_ = true;
+    awaiting_ack_ = 0;
+    awaiting_ok_ = picker_id;
+  } else {
+    // The picker made no offer: ours to it is the caller's; its ACK answers both.
+    send_uas_ok(leg, caller_, true, caller_content_type_, caller_offer_);
+    awaiting_answer_ = true;
+    awaiting_ack_ = picker_id;
+    awaiting_ok_ = 0;
+  }
+  cancel_other_legs(picker_id, true);
+  record_.answered_by = pickup.picker.number;
+  record_.answer_ms = now_ms();
+  record_.pickup_kind = std::string(pickup_kind_name(pickup.kind));
+  record_.picked_from = pickup.target;
+  spdlog::info("pickup call={} picker={} target={} how={} caller={}", id_, pickup.picker.number,
+               pickup.target, pickup_kind_name(pickup.kind), caller_.number);
+  host_.pickable_changed(*this);
+  return PickupResult::Done;
 }
 
 void Call::cancel_other_legs(LegId keep, bool completed_elsewhere) {
   for (Leg& leg : legs_) {
-    if (leg.caller || leg.id == keep) {
+    if (leg.caller || leg.picker || leg.id == keep) {
       continue;
     }
     if (leg.state == LegState::Calling || leg.state == LegState::Ringing) {
-      auto outcome = host_.layer().cancel(
-          leg.invite, completed_elsewhere ? kCompletedElsewhere : std::string_view{});
-      leg.state = outcome == sip::txn::CancelOutcome::TooLate ? LegState::Ended
-                                                               : LegState::Cancelling;
+      const bool elsewhere = completed_elsewhere && plan_.members[leg.member].completed_elsewhere;
+      auto outcome =
+          host_.layer().cancel(leg.invite, elsewhere ? kCompletedElsewhere : std::string_view{});
+      leg.state =
+          outcome == sip::txn::CancelOutcome::TooLate ? LegState::Ended : LegState::Cancelling;
     }
   }
 }
@@ -320,14 +501,39 @@ void Call::on_callee_final_failure(Leg& leg, int status) {
   const bool was_cancelled = leg.state == LegState::Cancelling;
   leg.state = LegState::Ended;
   leg.final_status = was_cancelled ? 0 : status;
+  after_leg_change();
+}
+
+void Call::after_leg_change() {
   if (ended_ || answered()) {
     return;
   }
+  if (plan_.strategy == RingStrategy::Sequential && !member_ringing(current_member_)) {
+    advance_member();
+  }
   const bool all_ended = std::all_of(legs_.begin() + 1, legs_.end(), [](const Leg& l) {
-    return l.state == LegState::Ended;
+    return l.picker || l.state == LegState::Ended;
   });
-  if (all_ended) {
+  if (all_ended && next_member_ >= plan_.members.size()) {
     finish_unanswered();
+    return;
+  }
+  host_.pickable_changed(*this);
+}
+
+void Call::advance_member() {
+  member_timer_.cancel();
+  std::size_t sent = 0;
+  while (sent == 0 && next_member_ < plan_.members.size()) {
+    current_member_ = next_member_++;
+    sent = ring_member(current_member_);
+  }
+  if (sent != 0) {
+    spdlog::info("call next member call={} extension={}", id_,
+                 plan_.members[current_member_].number);
+  }
+  if (sent != 0 && next_member_ < plan_.members.size()) {
+    host_.timers().schedule_in(member_timer_, plan_.member_ring_time, *this, kMemberTimer);
   }
 }
 
@@ -336,7 +542,7 @@ void Call::finish_unanswered() {
   bool all_busy = true;
   int decline = 0;
   for (const Leg& leg : legs_) {
-    if (leg.caller) {
+    if (leg.caller || leg.picker) {
       continue;
     }
     all_busy = all_busy && (leg.final_status == 486 || leg.final_status == 600);
@@ -375,7 +581,7 @@ void Call::on_failure(LegId id, sip::txn::ClientTransaction& t, int status) {
     return;
   }
   Leg& leg = legs_[id];
-  if (!leg.caller && t.id() == leg.invite && leg.state != LegState::Answered) {
+  if (!leg.caller && !leg.picker && t.id() == leg.invite && leg.state != LegState::Answered) {
     on_callee_final_failure(leg, status);
   }
 }
@@ -391,8 +597,24 @@ void Call::on_caller_cancel() {
   end("cancelled", "caller");
 }
 
-void Call::on_caller_ack(const sip::Message& ack) {
-  if (late_offer_ && answered()) {
+void Call::on_uas_ack(LegId id, const sip::Message& ack) {
+  if (awaiting_answer_ && id == awaiting_ack_) {
+    // A pickup's late offer: this ACK answers it, and the same answer goes in the other 200.
+    awaiting_answer_ = false;
+    if (ack.body().empty()) {
+      spdlog::warn("pickup without answer call={} leg={}", id_, id);
+      terminate("No SDP answer");
+      return;
+    }
+    const std::string_view type = ack.header_value(Header::ContentType).value_or("application/sdp");
+    if (awaiting_ok_ == 0) {
+      answer_caller(callee_, type, ack.body());
+    } else {
+      send_uas_ok(legs_[awaiting_ok_], caller_, true, type, ack.body());
+    }
+    return;
+  }
+  if (id == 0 && late_offer_ && answered()) {
     // The caller's answer to the callee's offer rides in its ACK (RFC 3264 §2, late offer).
     Leg& callee = legs_[answered_leg_];
     MessageBuilder out = callee.dialog->make_ack(callee.dialog->local_cseq(), via_for(callee));
@@ -407,9 +629,7 @@ void Call::on_caller_ack(const sip::Message& ack) {
 void Call::on_caller_ack_timeout() {
   spdlog::warn("caller never acknowledged call={} caller={}", id_, caller_.number);
   if (answered() && !ended_) {
-    send_in_dialog(legs_[answered_leg_], sip::Method::Bye, {}, {}, {});
-    send_in_dialog(legs_[0], sip::Method::Bye, {}, {}, {});
-    end("failed", "system");
+    terminate("No ACK");
   }
 }
 
@@ -443,9 +663,9 @@ void Call::on_in_dialog_request(LegId id, sip::txn::ServerTransaction& t,
     return;
   }
   Leg& other = legs_[id == 0 ? answered_leg_ : 0];
-  auto sent = send_in_dialog(other, request.method(), {},
-                             request.header_value(Header::ContentType).value_or(""),
-                             request.body());
+  auto sent =
+      send_in_dialog(other, request.method(), {},
+                     request.header_value(Header::ContentType).value_or(""), request.body());
   if (sent == sip::txn::kNoTransaction) {
     layer.respond(t, 500, "Relay failed");
     return;
@@ -477,8 +697,15 @@ void Call::terminate(std::string_view why) {
     return;
   }
   if (answered()) {
-    send_in_dialog(legs_[answered_leg_], sip::Method::Bye, {}, {}, {});
-    send_in_dialog(legs_[0], sip::Method::Bye, {}, {}, {});
+    // A UAS leg still waiting for its 200 (a pickup's late offer) gets a failure instead.
+    for (LegId id : {answered_leg_, LegId{0}}) {
+      Leg& leg = legs_[id];
+      if (leg.state == LegState::Answered || !(leg.caller || leg.picker)) {
+        send_in_dialog(leg, sip::Method::Bye, {}, {}, {});
+      } else if (auto* t = host_.layer().find_server(leg.invite)) {
+        host_.layer().respond(*t, 503, why);
+      }
+    }
     end("answered", "system");
     return;
   }
@@ -490,7 +717,17 @@ void Call::terminate(std::string_view why) {
 }
 
 void Call::on_timer(sip::txn::Timer& timer) {
-  if (timer.tag() != kNoAnswerTimer || answered() || ended_) {
+  if (answered() || ended_) {
+    return;
+  }
+  if (timer.tag() == kMemberTimer) {
+    // Sequential ring group: this member had its turn.
+    cancel_member(current_member_);
+    advance_member();
+    after_leg_change();
+    return;
+  }
+  if (timer.tag() != kNoAnswerTimer) {
     return;
   }
   spdlog::info("call no-answer call={} caller={} dialled={}", id_, caller_.number, dialled_);
@@ -508,6 +745,7 @@ void Call::end(std::string_view disposition, std::string_view hangup_by) {
   }
   ended_ = true;
   no_answer_timer_.cancel();
+  member_timer_.cancel();
   for (Leg& leg : legs_) {
     unindex(leg);
   }
@@ -560,10 +798,8 @@ std::string Call::send_ack(Leg& leg, std::uint32_t cseq) {
   return ack;
 }
 
-sip::txn::TransactionId Call::send_in_dialog(Leg& leg, sip::Method method,
-                                             std::string_view reason,
-                                             std::string_view content_type,
-                                             std::string_view body) {
+sip::txn::TransactionId Call::send_in_dialog(Leg& leg, sip::Method method, std::string_view reason,
+                                             std::string_view content_type, std::string_view body) {
   if (!leg.dialog || leg.dialog->remote_target().empty()) {
     return sip::txn::kNoTransaction;
   }

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "pbx/directory.h"
+#include "pbx/features/pickup_index.h"
+#include "pbx/features/pickup_rules.h"
 #include "pbx/registrar.h"
 #include "sip/dialog/dialog.h"
 #include "sip/message.h"
@@ -36,6 +38,10 @@ class CallHost {
   virtual void unindex_dialog(const std::string& key) = 0;
   /// The call is over: write its record and destroy it (after the current callback).
   virtual void call_ended(class Call& call) = 0;
+  /// The numbers and groups the call is pickable under may have changed (Call::pickup_keys()).
+  virtual void pickable_changed(class Call& call) = 0;
+  /// The registered contacts of an extension, read when its phones are rung.
+  virtual const std::vector<Binding>& contacts(std::string_view extension) const = 0;
 
  protected:
   ~CallHost() = default;
@@ -43,13 +49,15 @@ class CallHost {
 
 enum class LegState : std::uint8_t { Calling, Ringing, Answered, Cancelling, Ended };
 
-/// One SIP dialog between the server and one device: the caller's (server is UAS) or a
-/// callee's (server is UAC).
+/// One SIP dialog between the server and one device: the caller's or a picker's (server is
+/// UAS), or a callee's (server is UAC).
 struct Leg {
   LegId id = 0;
   bool caller = false;
-  std::string extension;  // the device's extension
-  std::string contact;    // callee: the registered contact rung
+  bool picker = false;       // the phone that picked the call up (server is UAS)
+  std::uint16_t member = 0;  // callee: index into the RingPlan's members
+  std::string extension;     // the device's extension
+  std::string contact;       // callee: the registered contact rung
   LegState state = LegState::Calling;
   sip::txn::TransactionId invite = sip::txn::kNoTransaction;
   // The caller's from the start; a callee's from its first response with a To tag.
@@ -64,6 +72,44 @@ struct Leg {
 struct Party {
   std::string number;
   std::string name;
+};
+
+/// One extension a call rings, with what pickup needs of it. Copied from the directory when
+/// the call starts: a reload may replace the directory while the call rings.
+struct RingMember {
+  std::string number;
+  std::string name;
+  std::vector<std::string> call_groups;
+  bool pickup_protected = false;
+  bool completed_elsewhere = true;  // its phones get RFC 3326 "Call completed elsewhere"
+};
+
+/// What a call rings: one extension, or a ring group's members, all at once or one after the
+/// other for `member_ring_time` each.
+struct RingPlan {
+  std::string number;  // the number dialled: an extension or a ring group
+  std::string name;
+  bool ring_group = false;
+  std::vector<std::string> call_groups;  // the ring group's own
+  bool pickup_protected = false;
+  RingStrategy strategy = RingStrategy::RingAll;
+  std::chrono::milliseconds member_ring_time{15'000};
+  std::vector<RingMember> members;
+};
+
+/// What Call::pick_up() came to.
+enum class PickupResult : std::uint8_t {
+  Done,
+  NotPickable,    // answered, ended or no longer ringing: the race was lost
+  NoCommonMedia,  // the two offers share no codec (488), or neither side made one
+  BadRequest,     // the picker's INVITE cannot make a dialog (no Contact)
+};
+
+/// A pickup, as Pbx decided it: who picks up, how, and whose call it was.
+struct Pickup {
+  Party picker;
+  PickupKind kind = PickupKind::Group;
+  std::string target;  // the number the call was picked from
 };
 
 /// One call: the caller's leg and one leg per device rung (DESIGN.md §1). Answers the caller
@@ -85,10 +131,31 @@ class Call final : private sip::txn::TimerHandler {
   const std::vector<Leg>& legs() const { return legs_; }
   const store::CallRecord& record() const { return record_; }
 
-  /// Starts ringing every contact of the callee. `invite` is the caller's transaction.
+  /// Starts ringing what `plan` names (every contact of each member rung).
+  /// `invite` is the caller's transaction.
   void start(sip::txn::ServerTransaction& invite, const sip::Message& request,
-             const sip::transport::Peer& source, const Extension& callee,
-             const std::vector<Binding>& contacts, std::chrono::milliseconds no_answer);
+             const sip::transport::Peer& source, RingPlan plan,
+             std::chrono::milliseconds no_answer);
+
+  /// Who is calling (the caller's extension, or the external number).
+  const Party& caller() const { return caller_; }
+  const std::string& dialled() const { return dialled_; }
+  /// Pickable (DESIGN.md §1): the caller is not answered and some leg still rings.
+  bool pickable() const;
+  /// The numbers and groups under which the call is pickable now: each ringing member that is
+  /// not protected, with its call groups, and the ring group as a whole. Empty when not
+  /// pickable.
+  PickupKeys pickup_keys() const;
+  /// When its first leg started ringing (pickup takes the oldest first).
+  sip::txn::TimePoint ring_started() const { return ring_started_; }
+
+  /// DESIGN.md §4: answers the picker's INVITE and the caller's with 200 OK (each SDP answer
+  /// derived from the other's offer, RFC 3264), bridges them and cancels every other leg, all
+  /// at once. When one side made no offer, the 200 to the other carries the offer and the
+  /// second 200 waits for the ACK with the answer (RFC 3264 §2). Anything but Done: nothing was
+  /// sent, and the one who called this answers the picker.
+  PickupResult pick_up(sip::txn::ServerTransaction& invite, const sip::Message& request,
+                       const sip::transport::Peer& source, const Pickup& pickup);
 
   /// A response on a callee leg's INVITE, or on a request this call relayed.
   void on_response(LegId leg, sip::txn::ClientTransaction& t, const sip::Message& response);
@@ -96,13 +163,12 @@ class Call final : private sip::txn::TimerHandler {
   void on_failure(LegId leg, sip::txn::ClientTransaction& t, int status);
   /// The caller cancelled (the layer already answered the CANCEL 200).
   void on_caller_cancel();
-  /// The ACK for our 2xx to the caller.
-  void on_caller_ack(const sip::Message& ack);
+  /// The ACK for our 2xx to the caller (leg 0) or to a picker.
+  void on_uas_ack(LegId leg, const sip::Message& ack);
   /// The caller never acknowledged our 2xx: end the call.
   void on_caller_ack_timeout();
   /// An in-dialog request from the device of `leg`.
-  void on_in_dialog_request(LegId leg, sip::txn::ServerTransaction& t,
-                            const sip::Message& request);
+  void on_in_dialog_request(LegId leg, sip::txn::ServerTransaction& t, const sip::Message& request);
   /// A 2xx retransmission for a callee leg that we already acknowledged: ACK again.
   void on_stray_2xx(LegId leg, const sip::Message& response);
   /// Ends the call from the server's side (shutdown): BYE, CANCEL or 503 as each leg needs.
@@ -116,9 +182,23 @@ class Call final : private sip::txn::TimerHandler {
   void on_callee_answer(Leg& leg, const sip::txn::ClientTransaction& t,
                         const sip::Message& response);
   void on_callee_final_failure(Leg& leg, int status);
+  /// After a leg stopped ringing: rings the next member (sequential), ends the call when
+  /// nothing is left to ring, and re-indexes it for pickup.
+  void after_leg_change();
+  /// Sends an INVITE to every contact of member `index`; returns how many went out.
+  std::size_t ring_member(std::size_t index);
+  bool member_ringing(std::size_t index) const;
+  /// Sequential: rings the next member that has a registered phone.
+  void advance_member();
   void finish_unanswered();
+  /// Cancels every ringing leg but `keep`; with `completed_elsewhere`, each leg whose member
+  /// wants it carries RFC 3326 "Call completed elsewhere".
   void cancel_other_legs(LegId keep, bool completed_elsewhere);
-  void answer_caller(const Leg& callee, const sip::Message& response);
+  void cancel_member(std::size_t index);
+  void answer_caller(const Party& who, std::string_view content_type, std::string_view body);
+  /// 200 OK on the INVITE of UAS leg `leg`, asserting `who`, with `body` as SDP.
+  bool send_uas_ok(Leg& leg, const Party& who, bool calling, std::string_view content_type,
+                   std::string_view body);
   void hang_up(LegId from);
   void end(std::string_view disposition, std::string_view hangup_by);
 
@@ -141,11 +221,21 @@ class Call final : private sip::txn::TimerHandler {
   CallHost& host_;
   CallId id_;
   Party caller_;
-  Party callee_;
+  Party callee_;  // who answered (a member, or the picker), as the caller is told
   std::string dialled_;
+  RingPlan plan_;
+  std::size_t next_member_ = 0;  // sequential: the member to ring next
+  std::size_t current_member_ = 0;
+  sip::txn::TimePoint ring_started_{};
   std::vector<Leg> legs_;  // [0] = caller
   LegId answered_leg_ = 0;
-  bool late_offer_ = false;  // the caller's INVITE had no SDP: the answer comes in its ACK
+  // Pickup with a late offer on one side (RFC 3264 §2): the 200 to leg `awaiting_ack_` carried
+  // the other side's offer; its ACK brings the answer for the 200 to leg `awaiting_ok_`.
+  bool awaiting_answer_ = false;
+  LegId awaiting_ack_ = 0;
+  LegId awaiting_ok_ = 0;
+  bool late_offer_ = false;
+  int max_forwards_ = 70;  // the caller's INVITE had no SDP: the answer comes in its ACK
   bool ended_ = false;
   std::string caller_offer_;  // the caller's SDP, for every callee leg
   std::string caller_content_type_;
@@ -153,6 +243,7 @@ class Call final : private sip::txn::TimerHandler {
   // Relayed in-dialog requests: our client transaction -> the server transaction to answer.
   std::unordered_map<sip::txn::TransactionId, sip::txn::TransactionId> relays_;
   sip::txn::Timer no_answer_timer_;
+  sip::txn::Timer member_timer_;  // sequential ring groups: time to ring the next member
   store::CallRecord record_;
 };
 

@@ -11,6 +11,10 @@
 
 namespace catchline::pbx {
 
+/// Whether the legs a pickup or an answer elsewhere cancels carry RFC 3326
+/// `Reason: SIP;cause=200;text="Call completed elsewhere"` (phones then log no missed call).
+enum class CancelReason : std::uint8_t { Default, CompletedElsewhere, None };
+
 /// One extension: a number a user owns, its credentials and its pickup rules (DESIGN.md §4).
 /// Plain configuration data, copied into the signaling thread on start and on reload.
 struct Extension {
@@ -21,28 +25,89 @@ struct Extension {
   std::vector<std::string> pickup_groups;    // groups whose ringing calls it may pick up
   std::vector<std::string> directed_pickup;  // allow-list: numbers, "group:NAME" or "*"
   bool pickup_protected = false;             // nobody may intercept calls to it
+  CancelReason pickup_cancel_reason = CancelReason::Default;  // Default: the `pickup:` setting
 };
 
-/// Every extension by number. Built from configuration; immutable once handed to the
-/// signaling thread (a reload builds a new one and swaps it in).
+enum class RingStrategy : std::uint8_t { RingAll, Sequential };
+
+/// A number that rings several extensions: all at once, or one after the other for
+/// `ring_time` each. Its calls belong to its own `call_groups` as well as to those of the
+/// member ringing.
+struct RingGroup {
+  std::string number;                // "2000"
+  std::string name;                  // "Sales"
+  std::vector<std::string> members;  // extension numbers, in ringing order
+  RingStrategy strategy = RingStrategy::RingAll;
+  std::chrono::milliseconds ring_time{15'000};  // per member, sequential only
+  std::vector<std::string> call_groups;
+  bool pickup_protected = false;
+};
+
+/// A SIP provider (`trunks:`). Its INVITEs, recognised by source address, ring the extension
+/// or ring group their DID names; numbers dialled with its prefix leave through it.
+struct Trunk {
+  std::string name;  // "provider": for logs and call records
+  std::string host;  // IP literal of the gateway: "192.0.2.10", "::1"
+  std::uint16_t port = 5060;
+  bool tcp = false;                       // transport: udp (default) or tcp
+  std::vector<std::string> inbound_from;  // "ip" or "ip:port"; empty = host and port above
+  bool inbound_auth = false;              // the provider's INVITEs must pass digest too
+  std::string username;                   // digest credentials, both ways
+  std::string password;
+  std::map<std::string, std::string> dids;  // DID -> extension or ring group number
+  std::string outbound_prefix;              // "9": 9 + number leaves here; "" = inbound only
+  std::string caller_id;                    // From user of outbound calls; "" = the extension
+};
+
+/// The `pickup:` section: feature codes and what the cancelled phones are told.
+struct PickupSettings {
+  std::string group_code = "*8";       // pick up the oldest call of my pickup groups
+  std::string directed_prefix = "**";  // + number: pick up the call ringing that number
+  bool completed_elsewhere = true;     // cancel_reason: completed-elsewhere (or none)
+};
+
+/// Every extension and ring group by number. Built from configuration; immutable once handed
+/// to the signaling thread (a reload builds a new one and swaps it in).
 class Directory {
  public:
   Directory() = default;
-  explicit Directory(std::vector<Extension> extensions);
+  explicit Directory(std::vector<Extension> extensions, std::vector<RingGroup> ring_groups = {},
+                     PickupSettings pickup = {}, std::vector<Trunk> trunks = {});
 
   /// The extension with this number, or nullptr.
   const Extension* find(std::string_view number) const;
+  /// The ring group with this number, or nullptr.
+  const RingGroup* find_ring_group(std::string_view number) const;
   const std::vector<Extension>& extensions() const { return extensions_; }
+  const std::vector<RingGroup>& ring_groups() const { return ring_groups_; }
+  const std::vector<Trunk>& trunks() const { return trunks_; }
+  /// The trunk whose outbound prefix starts `dialled` (the longest such prefix), or nullptr.
+  const Trunk* outbound_trunk(std::string_view dialled) const;
+  const PickupSettings& pickup() const { return pickup_; }
   std::size_t size() const { return extensions_.size(); }
 
+  /// Whether the phones of `extension` are told "Call completed elsewhere" when cancelled.
+  bool completed_elsewhere(const Extension& extension) const {
+    return extension.pickup_cancel_reason == CancelReason::Default
+               ? pickup_.completed_elsewhere
+               : extension.pickup_cancel_reason == CancelReason::CompletedElsewhere;
+  }
+
  private:
+  void build_index();
+
   std::vector<Extension> extensions_;
+  std::vector<RingGroup> ring_groups_;
+  PickupSettings pickup_;
+  std::vector<Trunk> trunks_;
   std::unordered_map<std::string_view, std::size_t> by_number_;  // views into extensions_
+  std::unordered_map<std::string_view, std::size_t> ring_group_by_number_;
 
  public:
-  Directory(const Directory& other) : Directory(other.extensions_) {}
+  Directory(const Directory& other)
+      : Directory(other.extensions_, other.ring_groups_, other.pickup_, other.trunks_) {}
   Directory& operator=(const Directory& other) {
-    *this = Directory(other.extensions_);
+    *this = Directory(other.extensions_, other.ring_groups_, other.pickup_, other.trunks_);
     return *this;
   }
   Directory(Directory&&) = default;

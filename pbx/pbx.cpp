@@ -1,12 +1,14 @@
 #include "pbx/pbx.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
-#include <spdlog/spdlog.h>
-
 #include "sip/builder.h"
 #include "sip/headers/name_addr.h"
+#include "sip/headers/params.h"
 #include "sip/uri.h"
 #include "store/writer.h"
 
@@ -19,10 +21,15 @@ using sip::Method;
 constexpr std::string_view kAllow =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY, REGISTER";
 
-/// The user part of a URI ("1002" of sip:1002@pbx), or "" when it does not parse.
-std::string_view uri_user(std::string_view text) {
+/// The user part of a URI ("1002" of sip:1002@pbx), %-escapes decoded (phones may send
+/// `*` as %2A), or "" when it does not parse.
+std::string uri_user(std::string_view text) {
   auto uri = sip::parse_uri(text);
-  return uri ? uri->user : std::string_view{};
+  if (!uri) {
+    return {};
+  }
+  return uri->user.find('%') == std::string_view::npos ? std::string(uri->user)
+                                                       : sip::unescape(uri->user);
 }
 
 sip::DigestConfig digest_config(const PbxSettings& settings) {
@@ -55,7 +62,13 @@ Pbx::Pbx(sip::txn::TimerQueue& timers, PbxSettings settings, Directory directory
       directory_(std::move(directory)),
       registrar_(timers, registrar, writer),
       writer_(writer),
-      digest_(settings_.domain, settings_.nonce_secret, digest_config(settings_)) {}
+      digest_(settings_.domain, settings_.nonce_secret, digest_config(settings_)) {
+  // BLF replaces this listener; until then the changes are there for the debug log.
+  pickable_.set_listener([](PickupScope scope, std::string_view name, bool pickable) {
+    spdlog::debug("pickable {}={} state={}", scope == PickupScope::Number ? "number" : "group",
+                  name, pickable ? "on" : "off");
+  });
+}
 
 Pbx::~Pbx() = default;
 
@@ -101,7 +114,12 @@ void Pbx::index_dialog(const std::string& key, CallId call, LegId leg) {
 
 void Pbx::unindex_dialog(const std::string& key) { dialogs_.erase(key); }
 
+void Pbx::pickable_changed(Call& call) {
+  pickable_.update(call.id(), call.ring_started(), call.pickup_keys());
+}
+
 void Pbx::call_ended(Call& call) {
+  pickable_.remove(call.id());
   if (writer_ != nullptr) {
     writer_->save_call(call.record());
   }
@@ -131,7 +149,8 @@ bool Pbx::should_create_transaction(const sip::Message& request,
 const Extension* Pbx::authenticate(const sip::Message& request,
                                    const sip::transport::Peer& source) {
   const bool registering = request.method() == Method::Register;
-  const Header credentials_header = registering ? Header::Authorization : Header::ProxyAuthorization;
+  const Header credentials_header =
+      registering ? Header::Authorization : Header::ProxyAuthorization;
   const Header challenge_header = registering ? Header::WwwAuthenticate : Header::ProxyAuthenticate;
   const int challenge_status = registering ? 401 : 407;
 
@@ -164,8 +183,8 @@ const Extension* Pbx::authenticate(const sip::Message& request,
       challenge(true);
       return nullptr;
     case sip::AuthStatus::Malformed: {
-      spdlog::warn("auth refused method={} user={} source={} reason=\"{}\"",
-                   request.method_name(), username, source.to_string(), check.reason);
+      spdlog::warn("auth refused method={} user={} source={} reason=\"{}\"", request.method_name(),
+                   username, source.to_string(), check.reason);
       auto response = layer_->make_stateless_response(
           request, source, 400, std::string("Bad credentials: ") + std::string(check.reason));
       layer_->send_stateless_response(request, source, response.finish());
@@ -260,27 +279,139 @@ void Pbx::handle_new_invite(sip::txn::ServerTransaction& t, const sip::Message& 
     layer_->respond(t, 483);
     return;
   }
-  std::string_view dialled = uri_user(request.request_uri());
-  const Extension* callee = directory_.find(dialled);
-  if (callee == nullptr) {
+  const std::string dialled = uri_user(request.request_uri());
+  if (PickupCode code = classify_pickup_code(dialled, directory_.pickup()); code.is_pickup) {
+    handle_pickup(t, request, source, caller, code);
+    return;
+  }
+  std::optional<RingPlan> plan = ring_plan(dialled);
+  if (!plan) {
     spdlog::info("call refused caller={} dialled={} reason=\"no such number\"", caller.number,
                  dialled);
     layer_->respond(t, 404);
     return;
   }
-  const auto& contacts = registrar_.bindings(callee->number);
-  if (contacts.empty()) {
+  const bool registered = std::any_of(
+      plan->members.begin(), plan->members.end(),
+      [&](const RingMember& member) { return !registrar_.bindings(member.number).empty(); });
+  if (!registered) {
     spdlog::info("call refused caller={} dialled={} reason=\"not registered\"", caller.number,
                  dialled);
     layer_->respond(t, 480, "Temporarily Unavailable");
     return;
   }
   CallId id = next_call_++;
-  auto call = std::make_unique<Call>(static_cast<CallHost&>(*this), id, Party{caller.number, caller.name},
-                                     std::string(dialled));
+  auto call = std::make_unique<Call>(static_cast<CallHost&>(*this), id,
+                                     Party{caller.number, caller.name}, dialled);
   Call& ref = *call;
   calls_.emplace(id, std::move(call));
-  ref.start(t, request, source, *callee, contacts, settings_.no_answer_timeout);
+  ref.start(t, request, source, std::move(*plan), settings_.no_answer_timeout);
+  reap(id);
+}
+
+RingMember Pbx::ring_member(const Extension& extension) const {
+  return RingMember{extension.number, extension.name, extension.call_groups,
+                    extension.pickup_protected, directory_.completed_elsewhere(extension)};
+}
+
+std::optional<RingPlan> Pbx::ring_plan(std::string_view number) const {
+  RingPlan plan;
+  if (const Extension* extension = directory_.find(number)) {
+    plan.number = extension->number;
+    plan.name = extension->name;
+    plan.members.push_back(ring_member(*extension));
+    return plan;
+  }
+  const RingGroup* group = directory_.find_ring_group(number);
+  if (group == nullptr) {
+    return std::nullopt;
+  }
+  plan.number = group->number;
+  plan.name = group->name;
+  plan.ring_group = true;
+  plan.call_groups = group->call_groups;
+  plan.pickup_protected = group->pickup_protected;
+  plan.strategy = group->strategy;
+  plan.member_ring_time = group->ring_time;
+  for (const std::string& number : group->members) {
+    if (const Extension* member = directory_.find(number)) {
+      plan.members.push_back(ring_member(*member));
+    }
+  }
+  return plan;
+}
+
+void Pbx::handle_pickup(sip::txn::ServerTransaction& t, const sip::Message& request,
+                        const sip::transport::Peer& source, const Extension& picker,
+                        const PickupCode& code) {
+  const std::string_view how = pickup_kind_name(code.kind);
+  auto refuse = [&](int status, const std::string& reason, std::string_view target) {
+    spdlog::info("pickup refused picker={} target={} how={} status={} reason=\"{}\"", picker.number,
+                 target.empty() ? "-" : target, how, status, reason);
+    layer_->respond(t, status, reason);
+  };
+  // A caller never picks up its own outgoing call (DESIGN.md §4).
+  auto not_own = [&](PickupIndex::CallKey id) {
+    const Call* call = find_call(id);
+    return call != nullptr && call->caller().number != picker.number;
+  };
+  std::optional<PickupIndex::CallKey> chosen;
+  std::string target;
+  if (code.kind == PickupKind::Group) {
+    if (picker.pickup_groups.empty()) {
+      refuse(403, "No pickup groups", {});
+      return;
+    }
+    chosen = pickable_.oldest_in_groups(picker.pickup_groups, not_own);
+    if (!chosen) {
+      refuse(480, "No call to pick up", {});
+      return;
+    }
+    target = find_call(*chosen)->dialled();
+  } else {
+    target = std::string(code.number);
+    const Extension* extension = directory_.find(target);
+    const RingGroup* group = extension ? nullptr : directory_.find_ring_group(target);
+    if (extension == nullptr && group == nullptr) {
+      refuse(404, "No such number", target);
+      return;
+    }
+    // Your own extension's calls are yours to take from any of your phones.
+    const PickupVerdict verdict =
+        target == picker.number
+            ? PickupVerdict::Allowed
+            : may_directed_pickup(
+                  picker, extension ? PickupTarget::of(*extension) : PickupTarget::of(*group));
+    if (verdict == PickupVerdict::Protected) {
+      refuse(403, "Pickup of " + target + " is not allowed: protected", target);
+      return;
+    }
+    if (verdict == PickupVerdict::NotAllowed) {
+      refuse(403, "Pickup of " + target + " is not allowed", target);
+      return;
+    }
+    chosen = pickable_.oldest_by_number(target, not_own);
+    if (!chosen) {
+      refuse(480, "Nothing ringing at " + target, target);
+      return;
+    }
+  }
+  Call* call = find_call(*chosen);
+  const CallId id = call->id();
+  Pickup pickup{Party{picker.number, picker.name}, code.kind, target};
+  switch (call->pick_up(t, request, source, pickup)) {
+    case PickupResult::Done:
+      break;
+    case PickupResult::NotPickable:
+      refuse(480, "No call to pick up", target);
+      break;
+    case PickupResult::NoCommonMedia:
+      refuse(488, "No media in common with the caller", target);
+      break;
+    case PickupResult::BadRequest:
+      refuse(400, "Bad pickup request: no usable Contact", target);
+      break;
+  }
   reap(id);
 }
 
@@ -303,6 +434,9 @@ void Pbx::handle_in_dialog(sip::txn::ServerTransaction& t, const sip::Message& r
 
 void Pbx::on_cancel(sip::txn::ServerTransaction& invite, const sip::Message&) {
   CallId id = owner_call(invite.owner());
+  if (owner_leg(invite.owner()) != 0) {
+    return;  // a picker's INVITE: answered at once, nothing left to cancel
+  }
   if (Call* call = find_call(id)) {
     call->on_caller_cancel();
     reap(id);
@@ -313,7 +447,8 @@ void Pbx::on_ack(sip::txn::ServerTransaction& invite, const sip::Message& ack,
                  const sip::transport::Peer&) {
   CallId id = owner_call(invite.owner());
   if (Call* call = find_call(id)) {
-    call->on_caller_ack(ack);
+    call->on_uas_ack(owner_leg(invite.owner()), ack);
+    reap(id);
   }
 }
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -64,6 +65,8 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost {
   Registrar& registrar() { return registrar_; }
   const Directory& directory() const { return directory_; }
   std::size_t call_count() const { return calls_.size(); }
+  /// Pickable calls by number and group; BLF sets its listener.
+  PickupIndex& pickable_calls() { return pickable_; }
 
   // TransactionUser
   bool should_create_transaction(const sip::Message& request,
@@ -75,12 +78,10 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost {
               const sip::transport::Peer& source) override;
   void on_stray_ack(const sip::Message& ack, const sip::transport::Peer& source) override;
   void on_ack_timeout(sip::txn::ServerTransaction& invite) override;
-  void on_response(sip::txn::ClientTransaction& transaction,
-                   const sip::Message& response) override;
+  void on_response(sip::txn::ClientTransaction& transaction, const sip::Message& response) override;
   void on_timeout(sip::txn::ClientTransaction& transaction) override;
   void on_transport_error(sip::txn::ClientTransaction& transaction) override;
-  void on_stray_response(const sip::Message& response,
-                         const sip::transport::Peer& source) override;
+  void on_stray_response(const sip::Message& response, const sip::transport::Peer& source) override;
 
  private:
   // CallHost
@@ -93,6 +94,10 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost {
   void index_dialog(const std::string& key, CallId call, LegId leg) override;
   void unindex_dialog(const std::string& key) override;
   void call_ended(Call& call) override;
+  void pickable_changed(Call& call) override;
+  const std::vector<Binding>& contacts(std::string_view extension) const override {
+    return registrar_.bindings(extension);
+  }
 
   /// Checks credentials; on anything but success answers (stateless 401/407/403/400) and
   /// returns nullptr. On success returns the extension.
@@ -103,6 +108,15 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost {
                          const sip::transport::Peer& source, const Extension& caller);
   void handle_in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request,
                         const sip::transport::Peer& source);
+  /// `*8` or `**NUMBER` (DESIGN.md §4): checks the picker's permission, chooses the oldest
+  /// call the rule allows and hands it the picker's INVITE; else a final response that says
+  /// why (403 not allowed, 404 no such number, 480 nothing to pick up).
+  void handle_pickup(sip::txn::ServerTransaction& t, const sip::Message& request,
+                     const sip::transport::Peer& source, const Extension& picker,
+                     const PickupCode& code);
+  /// What calling `number` rings, or nullopt when it is neither an extension nor a ring group.
+  std::optional<RingPlan> ring_plan(std::string_view number) const;
+  RingMember ring_member(const Extension& extension) const;
   Call* find_call(CallId id);
   /// Destroys the call once it is over and no callee INVITE waits for a final response.
   void reap(CallId id);
@@ -128,6 +142,7 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost {
     LegId leg;
   };
   std::unordered_map<std::string, DialogRef> dialogs_;
+  PickupIndex pickable_;
   bool shutting_down_ = false;
 };
 

@@ -1,8 +1,8 @@
 #include "pbx/registrar.h"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "sip/headers/name_addr.h"
 #include "sip/headers/params.h"
@@ -259,9 +259,8 @@ void Registrar::save(const std::string& extension, const Binding& b) {
   if (writer_ == nullptr) {
     return;
   }
-  writer_->save_registration(store::RegistrationRow{extension, b.contact, b.expires_unix,
-                                                    b.source.to_string(), b.call_id, b.cseq,
-                                                    b.user_agent});
+  writer_->save_registration(store::RegistrationRow{
+      extension, b.contact, b.expires_unix, b.source.to_string(), b.call_id, b.cseq, b.user_agent});
 }
 
 void Registrar::forget(const std::string& extension, const Binding& b) {

@@ -30,10 +30,10 @@ struct RegistrarSettings {
 
 /// One registered contact of an extension.
 struct Binding {
-  std::string contact;              // the Contact URI as registered
-  sip::transport::Peer source;      // where its REGISTER came from: the phone is reached there
-  sip::txn::TimePoint expires{};    // on the signaling clock
-  std::int64_t expires_unix = 0;    // the same on the wall clock, for storage
+  std::string contact;            // the Contact URI as registered
+  sip::transport::Peer source;    // where its REGISTER came from: the phone is reached there
+  sip::txn::TimePoint expires{};  // on the signaling clock
+  std::int64_t expires_unix = 0;  // the same on the wall clock, for storage
   std::string call_id;
   std::uint32_t cseq = 0;
   std::string user_agent;
@@ -52,8 +52,7 @@ struct RegisterOutcome {
 class Registrar : private sip::txn::TimerHandler {
  public:
   /// `writer` may be null (no persistence: tests, benchmarks).
-  Registrar(sip::txn::TimerQueue& timers, RegistrarSettings settings,
-            store::StoreWriter* writer);
+  Registrar(sip::txn::TimerQueue& timers, RegistrarSettings settings, store::StoreWriter* writer);
   ~Registrar();
 
   void set_settings(RegistrarSettings settings) { settings_ = settings; }

@@ -29,12 +29,14 @@ extensions:
     pickup_groups: [reception, sales]
     directed_pickup: ["1002", "group:sales"]
     pickup_protected: true
+  - number: "1002"
+    password: "other"
 )",
                                "catchline.yaml");
   EXPECT_EQ(config.sip.listen, std::vector<std::string>{"udp:127.0.0.1:5070"});
   EXPECT_EQ(config.sip.no_answer_timeout, std::chrono::seconds(20));
   EXPECT_EQ(config.storage.path, "var/test.db");
-  ASSERT_EQ(config.extensions.size(), 1u);
+  ASSERT_EQ(config.extensions.size(), 2u);
   const pbx::Extension& ext = config.extensions[0];
   EXPECT_EQ(ext.number, "1001");
   EXPECT_EQ(ext.name, "Front desk");
@@ -44,8 +46,9 @@ extensions:
 }
 
 TEST(Config, NamesFileLineAndKeyOfAWrongType) {
-  EXPECT_EQ(error_of("extensions:\n  - number: \"1001\"\n    password: x\n    pickup_groups: sales\n"),
-            "catchline.yaml:4: pickup_groups: expected a list, got \"sales\"");
+  EXPECT_EQ(
+      error_of("extensions:\n  - number: \"1001\"\n    password: x\n    pickup_groups: sales\n"),
+      "catchline.yaml:4: pickup_groups: expected a list, got \"sales\"");
 }
 
 TEST(Config, RefusesUnknownKeys) {
@@ -59,8 +62,9 @@ TEST(Config, RefusesBadDurations) {
 }
 
 TEST(Config, RefusesDuplicateExtensions) {
-  EXPECT_EQ(error_of("extensions:\n  - {number: \"1\", password: a}\n  - {number: \"1\", password: b}\n"),
-            "catchline.yaml:3: number: extension 1 is defined twice");
+  EXPECT_EQ(
+      error_of("extensions:\n  - {number: \"1\", password: a}\n  - {number: \"1\", password: b}\n"),
+      "catchline.yaml:3: number: extension 1 is defined twice");
 }
 
 TEST(Config, RefusesExtensionWithoutPassword) {
@@ -77,6 +81,87 @@ TEST(Duration, ParsesUnits) {
   EXPECT_EQ(parse_duration("2m"), std::chrono::minutes(2));
   EXPECT_THROW(parse_duration("5"), std::invalid_argument);
   EXPECT_THROW(parse_duration("-5s"), std::invalid_argument);
+}
+
+TEST(Config, ReadsPickupSectionRingGroupsAndCancelReason) {
+  Config config = parse_config(R"(pickup:
+  group_code: "*98"
+  directed_prefix: "*97"
+  cancel_reason: none
+extensions:
+  - {number: "1002", password: x, pickup_cancel_reason: completed-elsewhere}
+  - {number: "1003", password: y}
+ring_groups:
+  - number: "2000"
+    name: Sales
+    members: ["1002", "1003"]
+    strategy: sequential
+    ring_time: 10s
+    call_groups: [sales]
+)",
+                               "catchline.yaml");
+  EXPECT_EQ(config.pickup.group_code, "*98");
+  EXPECT_EQ(config.pickup.directed_prefix, "*97");
+  EXPECT_FALSE(config.pickup.completed_elsewhere);
+  ASSERT_EQ(config.ring_groups.size(), 1u);
+  const pbx::RingGroup& group = config.ring_groups[0];
+  EXPECT_EQ(group.members, (std::vector<std::string>{"1002", "1003"}));
+  EXPECT_EQ(group.strategy, pbx::RingStrategy::Sequential);
+  EXPECT_EQ(group.ring_time, std::chrono::seconds(10));
+  EXPECT_EQ(group.call_groups, std::vector<std::string>{"sales"});
+  pbx::Directory directory = config.directory();
+  EXPECT_TRUE(directory.completed_elsewhere(*directory.find("1002")));
+  EXPECT_FALSE(directory.completed_elsewhere(*directory.find("1003")));
+  EXPECT_NE(directory.find_ring_group("2000"), nullptr);
+}
+
+TEST(Config, PickupDefaultsAreStarEightAndDoubleStar) {
+  Config config = parse_config("extensions:\n  - {number: \"1001\", password: x}\n", "c.yaml");
+  EXPECT_EQ(config.pickup.group_code, "*8");
+  EXPECT_EQ(config.pickup.directed_prefix, "**");
+  EXPECT_TRUE(config.pickup.completed_elsewhere);
+}
+
+TEST(Config, RefusesRingGroupMemberThatIsNoExtension) {
+  EXPECT_EQ(error_of("extensions:\n  - {number: \"1001\", password: x}\nring_groups:\n"
+                     "  - {number: \"2000\", members: [\"1001\", \"1009\"]}\n"),
+            "catchline.yaml:4: members: no extension 1009");
+}
+
+TEST(Config, RefusesRingGroupNumberOfAnExtension) {
+  EXPECT_EQ(error_of("extensions:\n  - {number: \"1001\", password: x}\nring_groups:\n"
+                     "  - {number: \"1001\", members: [\"1001\"]}\n"),
+            "catchline.yaml:4: number: number 1001 is defined twice");
+}
+
+TEST(Config, RefusesUnknownStrategy) {
+  EXPECT_EQ(error_of("extensions:\n  - {number: \"1001\", password: x}\nring_groups:\n"
+                     "  - {number: \"2000\", members: [\"1001\"], strategy: random}\n"),
+            "catchline.yaml:4: strategy: expected ringall or sequential, got \"random\"");
+}
+
+TEST(Config, RefusesDirectedPickupOfUnknownNumber) {
+  EXPECT_EQ(error_of("extensions:\n  - {number: \"1001\", password: x, directed_pickup: "
+                     "[\"1077\"]}\n"),
+            "catchline.yaml:2: directed_pickup: expected a number, group:NAME or *, got "
+            "\"1077\" (no such number)");
+}
+
+TEST(Config, RefusesPickupCodeThatShadowsANumber) {
+  EXPECT_EQ(error_of("pickup:\n  directed_prefix: \"10\"\nextensions:\n"
+                     "  - {number: \"1001\", password: x}\n"),
+            "catchline.yaml:2: pickup: code \"10\" shadows number 1001");
+}
+
+TEST(Config, RefusesBadCancelReason) {
+  EXPECT_EQ(error_of("pickup:\n  cancel_reason: silent\n"),
+            "catchline.yaml:2: pickup.cancel_reason: expected completed-elsewhere or none, got "
+            "\"silent\"");
+}
+
+TEST(Config, RefusesFeatureCodeWithLetters) {
+  EXPECT_EQ(error_of("pickup:\n  group_code: \"*8a\"\n"),
+            "catchline.yaml:2: pickup.group_code: expected digits, * and #, got \"*8a\"");
 }
 
 }  // namespace

@@ -1,0 +1,72 @@
+#include "pbx/features/pickup_rules.h"
+
+#include <algorithm>
+
+namespace catchline::pbx {
+namespace {
+
+bool share_a_group(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  return std::any_of(a.begin(), a.end(), [&](const std::string& group) {
+    return std::find(b.begin(), b.end(), group) != b.end();
+  });
+}
+
+bool allow_listed(const Extension& picker, const PickupTarget& target) {
+  for (const std::string& entry : picker.directed_pickup) {
+    if (entry == "*" || entry == target.number) {
+      return true;
+    }
+    if (entry.starts_with("group:")) {
+      std::string_view group = std::string_view(entry).substr(6);
+      if (std::find(target.call_groups.begin(), target.call_groups.end(), group) !=
+          target.call_groups.end()) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string_view pickup_kind_name(PickupKind kind) {
+  switch (kind) {
+    case PickupKind::Group:
+      return "group";
+    case PickupKind::Directed:
+      return "directed";
+    case PickupKind::Blf:
+      return "blf";
+  }
+  return "group";
+}
+
+PickupVerdict may_group_pickup(const Extension& picker, const PickupTarget& target) {
+  if (target.pickup_protected) {
+    return PickupVerdict::Protected;
+  }
+  return share_a_group(target.call_groups, picker.pickup_groups) ? PickupVerdict::Allowed
+                                                                 : PickupVerdict::NotAllowed;
+}
+
+PickupVerdict may_directed_pickup(const Extension& picker, const PickupTarget& target) {
+  if (target.pickup_protected) {
+    return PickupVerdict::Protected;
+  }
+  if (share_a_group(target.call_groups, picker.pickup_groups) || allow_listed(picker, target)) {
+    return PickupVerdict::Allowed;
+  }
+  return PickupVerdict::NotAllowed;
+}
+
+PickupCode classify_pickup_code(std::string_view dialled, const PickupSettings& settings) {
+  if (dialled == settings.group_code) {
+    return {true, PickupKind::Group, {}};
+  }
+  if (!settings.directed_prefix.empty() && dialled.starts_with(settings.directed_prefix)) {
+    return {true, PickupKind::Directed, dialled.substr(settings.directed_prefix.size())};
+  }
+  return {};
+}
+
+}  // namespace catchline::pbx

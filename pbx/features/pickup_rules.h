@@ -1,0 +1,54 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pbx/directory.h"
+
+namespace catchline::pbx {
+
+/// How a call was picked up, as the call record names it.
+enum class PickupKind : std::uint8_t { Group, Directed, Blf };
+
+std::string_view pickup_kind_name(PickupKind kind);
+
+/// What a pickup would intercept: a number that is ringing (an extension or a ring group)
+/// and the call groups its calls belong to.
+struct PickupTarget {
+  std::string_view number;
+  const std::vector<std::string>& call_groups;
+  bool pickup_protected = false;
+
+  static PickupTarget of(const Extension& extension) {
+    return {extension.number, extension.call_groups, extension.pickup_protected};
+  }
+  static PickupTarget of(const RingGroup& group) {
+    return {group.number, group.call_groups, group.pickup_protected};
+  }
+};
+
+/// The outcome of a permission check, with the reason the picker and the log are given.
+enum class PickupVerdict : std::uint8_t { Allowed, Protected, NotAllowed };
+
+/// DESIGN.md §4, group pickup: allowed when the target's call groups meet the picker's pickup
+/// groups and the target is not protected.
+PickupVerdict may_group_pickup(const Extension& picker, const PickupTarget& target);
+
+/// DESIGN.md §4, directed and BLF pickup: the group rule, or the picker's `directed_pickup`
+/// allow-list (the target's number, `group:NAME` for one of its call groups, or `*`); never a
+/// protected target.
+PickupVerdict may_directed_pickup(const Extension& picker, const PickupTarget& target);
+
+/// What the picker dialled: the group code, the directed prefix plus a number, or neither.
+struct PickupCode {
+  bool is_pickup = false;
+  PickupKind kind = PickupKind::Group;
+  std::string_view number;  // directed: the number after the prefix (may be empty)
+};
+
+/// Classifies a dialled number against the `pickup:` codes. "*8" -> group, "**1002" ->
+/// directed 1002; anything else is not a pickup.
+PickupCode classify_pickup_code(std::string_view dialled, const PickupSettings& settings);
+
+}  // namespace catchline::pbx

@@ -1,0 +1,116 @@
+#include "pbx/features/pickup_rules.h"
+
+#include <gtest/gtest.h>
+
+namespace catchline::pbx {
+namespace {
+
+Extension extension(std::string number, std::vector<std::string> call_groups = {},
+                    std::vector<std::string> pickup_groups = {},
+                    std::vector<std::string> directed = {}, bool protect = false) {
+  Extension ext;
+  ext.number = std::move(number);
+  ext.call_groups = std::move(call_groups);
+  ext.pickup_groups = std::move(pickup_groups);
+  ext.directed_pickup = std::move(directed);
+  ext.pickup_protected = protect;
+  return ext;
+}
+
+TEST(GroupPickup, AllowedWhenCallGroupsMeetPickupGroups) {
+  Extension bob = extension("1002", {"reception", "sales"});
+  Extension carol = extension("1003", {}, {"sales"});
+  EXPECT_EQ(may_group_pickup(carol, PickupTarget::of(bob)), PickupVerdict::Allowed);
+}
+
+TEST(GroupPickup, RefusedWithoutACommonGroup) {
+  Extension bob = extension("1002", {"reception"});
+  Extension carol = extension("1003", {"reception"}, {"sales"});
+  EXPECT_EQ(may_group_pickup(carol, PickupTarget::of(bob)), PickupVerdict::NotAllowed);
+}
+
+TEST(GroupPickup, AllowListDoesNotWidenGroupPickup) {
+  Extension bob = extension("1002", {"reception"});
+  Extension carol = extension("1003", {}, {}, {"*"});
+  EXPECT_EQ(may_group_pickup(carol, PickupTarget::of(bob)), PickupVerdict::NotAllowed);
+}
+
+TEST(GroupPickup, NeverAProtectedExtension) {
+  Extension bob = extension("1002", {"reception"}, {}, {}, true);
+  Extension carol = extension("1003", {}, {"reception"});
+  EXPECT_EQ(may_group_pickup(carol, PickupTarget::of(bob)), PickupVerdict::Protected);
+}
+
+TEST(DirectedPickup, AllowedByTheGroupRule) {
+  Extension bob = extension("1002", {"reception"});
+  Extension carol = extension("1003", {}, {"reception"});
+  EXPECT_EQ(may_directed_pickup(carol, PickupTarget::of(bob)), PickupVerdict::Allowed);
+}
+
+TEST(DirectedPickup, AllowedByNumberGroupOrStarInTheAllowList) {
+  Extension bob = extension("1002", {"sales"});
+  for (const char* entry : {"1002", "group:sales", "*"}) {
+    Extension dave = extension("1004", {}, {}, {entry});
+    EXPECT_EQ(may_directed_pickup(dave, PickupTarget::of(bob)), PickupVerdict::Allowed) << entry;
+  }
+}
+
+TEST(DirectedPickup, RefusedForOtherNumbersAndGroups) {
+  Extension bob = extension("1002", {"sales"});
+  Extension dave = extension("1004", {}, {"support"}, {"1003", "group:support", "group:"});
+  EXPECT_EQ(may_directed_pickup(dave, PickupTarget::of(bob)), PickupVerdict::NotAllowed);
+}
+
+TEST(DirectedPickup, NeverAProtectedExtensionEvenWithStar) {
+  Extension bob = extension("1002", {"sales"}, {}, {}, true);
+  Extension dave = extension("1004", {}, {"sales"}, {"*"});
+  EXPECT_EQ(may_directed_pickup(dave, PickupTarget::of(bob)), PickupVerdict::Protected);
+}
+
+TEST(DirectedPickup, RingGroupByItsOwnCallGroupsAndNumber) {
+  RingGroup sales;
+  sales.number = "2000";
+  sales.call_groups = {"sales"};
+  EXPECT_EQ(may_directed_pickup(extension("1004", {}, {"sales"}), PickupTarget::of(sales)),
+            PickupVerdict::Allowed);
+  EXPECT_EQ(may_directed_pickup(extension("1004", {}, {}, {"2000"}), PickupTarget::of(sales)),
+            PickupVerdict::Allowed);
+  EXPECT_EQ(may_directed_pickup(extension("1004", {}, {}, {"1002"}), PickupTarget::of(sales)),
+            PickupVerdict::NotAllowed);
+}
+
+TEST(PickupCode, ClassifiesGroupDirectedAndPlainNumbers) {
+  PickupSettings settings;
+  struct Case {
+    const char* dialled;
+    bool pickup;
+    PickupKind kind;
+    const char* number;
+  };
+  const Case cases[] = {
+      {"*8", true, PickupKind::Group, ""},    {"**1002", true, PickupKind::Directed, "1002"},
+      {"**", true, PickupKind::Directed, ""}, {"1002", false, PickupKind::Group, ""},
+      {"*81", false, PickupKind::Group, ""},  {"*", false, PickupKind::Group, ""},
+  };
+  for (const Case& c : cases) {
+    PickupCode code = classify_pickup_code(c.dialled, settings);
+    EXPECT_EQ(code.is_pickup, c.pickup) << c.dialled;
+    if (c.pickup) {
+      EXPECT_EQ(code.kind, c.kind) << c.dialled;
+      EXPECT_EQ(code.number, c.number) << c.dialled;
+    }
+  }
+}
+
+TEST(PickupCode, FollowsConfiguredCodes) {
+  PickupSettings settings;
+  settings.group_code = "*98";
+  settings.directed_prefix = "*97";
+  EXPECT_TRUE(classify_pickup_code("*98", settings).is_pickup);
+  EXPECT_EQ(classify_pickup_code("*971002", settings).number, "1002");
+  EXPECT_FALSE(classify_pickup_code("*8", settings).is_pickup);
+  EXPECT_FALSE(classify_pickup_code("**1002", settings).is_pickup);
+}
+
+}  // namespace
+}  // namespace catchline::pbx
