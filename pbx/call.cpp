@@ -6,6 +6,8 @@
 
 #include "media/sdp.h"
 #include "sip/builder.h"
+#include "sip/digest.h"
+#include "sip/headers/auth.h"
 
 namespace catchline::pbx {
 namespace {
@@ -131,51 +133,108 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
 
 std::size_t Call::ring_member(std::size_t index) {
   const RingMember& member = plan_.members[index];
-  const std::string from = identity(caller_, host_.domain());
-  const std::string to = "<sip:" + member.number + "@" + host_.domain() + ">";
-  std::size_t sent_count = 0;
-  for (const Binding& binding : host_.contacts(member.number)) {
-    Leg leg;
-    leg.id = static_cast<LegId>(legs_.size());
-    leg.member = static_cast<std::uint16_t>(index);
-    leg.extension = member.number;
-    leg.contact = binding.contact;
-    leg.peer = binding.source;
-    const std::string& local = host_.local_address(binding.source.protocol);
-
-    MessageBuilder out = MessageBuilder::request(sip::Method::Invite, binding.contact);
-    out.header(Header::Via, sip::txn::new_via(binding.source.protocol, local));
-    out.header(Header::MaxForwards, std::to_string(max_forwards_));
-    out.header(Header::From, from + ";tag=" + sip::random_token(12));
-    out.header(Header::To, to);
-    out.header(Header::CallId, sip::random_token(24));
-    out.header(Header::CSeq, "1 INVITE");
-    out.header(Header::Contact, contact_of(leg));
-    out.header(Header::PAssertedIdentity, from);
-    // Some phones read only Remote-Party-ID (draft-ietf-sip-privacy-04) for the caller's name.
-    out.header(Header::RemotePartyId, from + ";party=calling;screen=yes;privacy=off");
-    out.header(Header::Allow, kAllow);
-    if (!caller_offer_.empty()) {
-      out.body(caller_content_type_, caller_offer_);
-    }
-    auto sent = host_.layer().send_request(out.finish(), binding.source);
-    if (!sent) {
-      spdlog::warn("leg not sent call={} contact={} reason=\"{}\"", id_, binding.contact,
-                   sent.error().reason);
-      continue;
-    }
-    leg.invite = *sent;
-    if (auto* t = host_.layer().find_client(leg.invite)) {
-      t->set_owner(owner(leg.id));
-    }
-    if (!record_.legs.empty()) {
-      record_.legs += ',';
-    }
-    record_.legs += member.number;
-    legs_.push_back(std::move(leg));
-    ++sent_count;
+  if (member.route) {
+    return send_leg(index, member.route->uri, member.route->peer) ? 1 : 0;
   }
-  return sent_count;
+  std::size_t sent = 0;
+  for (const Binding& binding : host_.contacts(member.number)) {
+    sent += send_leg(index, binding.contact, binding.source) ? 1 : 0;
+  }
+  return sent;
+}
+
+bool Call::send_leg(std::size_t member, const std::string& contact,
+                    const sip::transport::Peer& peer) {
+  Leg leg;
+  leg.id = static_cast<LegId>(legs_.size());
+  leg.member = static_cast<std::uint16_t>(member);
+  leg.extension = plan_.members[member].number;
+  leg.contact = contact;
+  leg.peer = peer;
+  leg.call_id = sip::random_token(24);
+  leg.from_tag = sip::random_token(12);
+  auto sent = host_.layer().send_request(build_leg_invite(leg, Header::Other, {}), peer);
+  if (!sent) {
+    spdlog::warn("leg not sent call={} contact={} reason=\"{}\"", id_, contact,
+                 sent.error().reason);
+    return false;
+  }
+  leg.invite = *sent;
+  if (auto* t = host_.layer().find_client(leg.invite)) {
+    t->set_owner(owner(leg.id));
+  }
+  if (!record_.legs.empty()) {
+    record_.legs += ',';
+  }
+  record_.legs += leg.extension;
+  legs_.push_back(std::move(leg));
+  return true;
+}
+
+std::string Call::build_leg_invite(const Leg& leg, sip::Header auth_header, std::string_view auth) {
+  const RingMember& member = plan_.members[leg.member];
+  const TrunkRoute* route = member.route.get();
+  Party shown = caller_;
+  if (route != nullptr && !route->caller_id.empty()) {
+    shown.number = route->caller_id;
+  }
+  const std::string from = identity(shown, host_.domain());
+  const std::string to = route != nullptr ? "<" + route->uri + ">"
+                                          : "<sip:" + member.number + "@" + host_.domain() + ">";
+  MessageBuilder out = MessageBuilder::request(sip::Method::Invite, leg.contact);
+  out.header(Header::Via, via_for(leg));
+  out.header(Header::MaxForwards, std::to_string(max_forwards_));
+  out.header(Header::From, from + ";tag=" + leg.from_tag);
+  out.header(Header::To, to);
+  out.header(Header::CallId, leg.call_id);
+  out.header(Header::CSeq, std::to_string(leg.cseq) + " INVITE");
+  out.header(Header::Contact, contact_of(leg));
+  out.header(Header::PAssertedIdentity, from);
+  // Some phones read only Remote-Party-ID (draft-ietf-sip-privacy-04) for the caller's name.
+  out.header(Header::RemotePartyId, from + ";party=calling;screen=yes;privacy=off");
+  out.header(Header::Allow, kAllow);
+  if (!auth.empty()) {
+    out.header(auth_header, auth);
+  }
+  if (!caller_offer_.empty()) {
+    out.body(caller_content_type_, caller_offer_);
+  }
+  return out.finish();
+}
+
+bool Call::retry_with_credentials(Leg& leg, const sip::Message& response) {
+  const TrunkRoute* route = plan_.members[leg.member].route.get();
+  if (route == nullptr || route->username.empty() || leg.credentials_sent) {
+    return false;
+  }
+  const bool www = response.status() == 401;
+  auto value = response.header_value(www ? Header::WwwAuthenticate : Header::ProxyAuthenticate);
+  auto challenge = sip::parse_challenge(value.value_or(""));
+  if (!challenge) {
+    spdlog::warn("trunk challenge refused call={} trunk={} reason=\"{}\"", id_, route->trunk,
+                 challenge.error().reason);
+    return false;
+  }
+  auto credentials = sip::compute_authorization(*challenge, "INVITE", leg.contact, route->username,
+                                                route->password, 1, sip::random_token(16));
+  if (!credentials) {
+    spdlog::warn("trunk challenge refused call={} trunk={} reason=\"{}\"", id_, route->trunk,
+                 credentials.error().reason);
+    return false;
+  }
+  leg.credentials_sent = true;
+  ++leg.cseq;
+  auto sent = host_.layer().send_request(
+      build_leg_invite(leg, www ? Header::Authorization : Header::ProxyAuthorization, *credentials),
+      leg.peer);
+  if (!sent) {
+    return false;
+  }
+  leg.invite = *sent;
+  if (auto* t = host_.layer().find_client(leg.invite)) {
+    t->set_owner(owner(leg.id));
+  }
+  return true;
 }
 
 bool Call::member_ringing(std::size_t index) const {
@@ -220,7 +279,7 @@ PickupKeys Call::pickup_keys() const {
   };
   for (std::size_t i = 0; i < plan_.members.size(); ++i) {
     const RingMember& member = plan_.members[i];
-    if (member.pickup_protected || !member_ringing(i)) {
+    if (member.pickup_protected || member.route || !member_ringing(i)) {
       continue;
     }
     add(keys.numbers, member.number);
@@ -274,6 +333,10 @@ void Call::on_response(LegId id, sip::txn::ClientTransaction& t, const sip::Mess
   }
   const int status = response.status();
   if (status == 100) {
+    return;
+  }
+  if ((status == 401 || status == 407) && leg.state == LegState::Calling &&
+      retry_with_credentials(leg, response)) {
     return;
   }
   if (status < 200) {

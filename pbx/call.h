@@ -66,12 +66,28 @@ struct Leg {
   bool indexed = false;       // its dialog key is in the host's table
   sip::txn::TimePoint ring_started{};
   int final_status = 0;
+  // Callee: what its INVITE is rebuilt from when a trunk challenges it (RFC 3261 §22.2).
+  std::string call_id;
+  std::string from_tag;
+  std::uint32_t cseq = 1;
+  bool credentials_sent = false;
 };
 
 /// Who is calling, as the callee should see it.
 struct Party {
   std::string number;
   std::string name;
+  bool external = false;  // came in through a trunk: its number is not an extension's
+};
+
+/// Where a trunk member's INVITE goes, copied from the trunk when the call starts.
+struct TrunkRoute {
+  std::string trunk;  // its name, for logs
+  std::string uri;    // the Request-URI: sip:NUMBER@gateway
+  sip::transport::Peer peer;
+  std::string username;  // answers the gateway's 401/407, when set
+  std::string password;
+  std::string caller_id;  // the From user; "" = the caller's number
 };
 
 /// One extension a call rings, with what pickup needs of it. Copied from the directory when
@@ -82,6 +98,8 @@ struct RingMember {
   std::vector<std::string> call_groups;
   bool pickup_protected = false;
   bool completed_elsewhere = true;  // its phones get RFC 3326 "Call completed elsewhere"
+  // Set: this member is a number outside, rung through a trunk; never pickable.
+  std::shared_ptr<const TrunkRoute> route;
 };
 
 /// What a call rings: one extension, or a ring group's members, all at once or one after the
@@ -140,6 +158,8 @@ class Call final : private sip::txn::TimerHandler {
   /// Who is calling (the caller's extension, or the external number).
   const Party& caller() const { return caller_; }
   const std::string& dialled() const { return dialled_; }
+  /// The extension or ring group the call rings (for a trunk call, what its DID names).
+  const std::string& target() const { return plan_.number; }
   /// Pickable (DESIGN.md §1): the caller is not answered and some leg still rings.
   bool pickable() const;
   /// The numbers and groups under which the call is pickable now: each ringing member that is
@@ -185,8 +205,15 @@ class Call final : private sip::txn::TimerHandler {
   /// After a leg stopped ringing: rings the next member (sequential), ends the call when
   /// nothing is left to ring, and re-indexes it for pickup.
   void after_leg_change();
-  /// Sends an INVITE to every contact of member `index`; returns how many went out.
+  /// Sends an INVITE to every contact of member `index` (or to its trunk); returns how many
+  /// went out.
   std::size_t ring_member(std::size_t index);
+  bool send_leg(std::size_t member, const std::string& contact, const sip::transport::Peer& peer);
+  /// The INVITE of callee leg `leg`, with an Authorization-type header when `auth` is set.
+  std::string build_leg_invite(const Leg& leg, sip::Header auth_header, std::string_view auth);
+  /// A trunk challenged the leg's INVITE: sends it again with credentials. False when it
+  /// cannot (no credentials, already tried, a challenge we do not understand).
+  bool retry_with_credentials(Leg& leg, const sip::Message& response);
   bool member_ringing(std::size_t index) const;
   /// Sequential: rings the next member that has a registered phone.
   void advance_member();

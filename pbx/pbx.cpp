@@ -9,6 +9,7 @@
 #include "sip/builder.h"
 #include "sip/headers/name_addr.h"
 #include "sip/headers/params.h"
+#include "sip/transport/routing.h"
 #include "sip/uri.h"
 #include "store/writer.h"
 
@@ -63,6 +64,7 @@ Pbx::Pbx(sip::txn::TimerQueue& timers, PbxSettings settings, Directory directory
       registrar_(timers, registrar, writer),
       writer_(writer),
       digest_(settings_.domain, settings_.nonce_secret, digest_config(settings_)) {
+  index_trunks();
   // BLF replaces this listener; until then the changes are there for the debug log.
   pickable_.set_listener([](PickupScope scope, std::string_view name, bool pickable) {
     spdlog::debug("pickable {}={} state={}", scope == PickupScope::Number ? "number" : "group",
@@ -79,6 +81,7 @@ void Pbx::attach(sip::txn::TransactionLayer& layer, LocalAddresses local) {
 
 void Pbx::reload(Directory directory, RegistrarSettings registrar) {
   directory_ = std::move(directory);
+  index_trunks();
   registrar_.set_settings(registrar);
   spdlog::info("reloaded extensions={}", directory_.size());
 }
@@ -130,13 +133,26 @@ void Pbx::call_ended(Call& call) {
 bool Pbx::should_create_transaction(const sip::Message& request,
                                     const sip::transport::Peer& source) {
   authenticated_ = nullptr;
+  authenticated_trunk_ = nullptr;
   // In-dialog requests are matched to a dialog of ours or refused with 481.
   if (!request.to_tag().empty()) {
     return true;
   }
   switch (request.method()) {
-    case Method::Register:
     case Method::Invite:
+      if (const Trunk* trunk = trunk_for(source)) {
+        // A provider is known by its address; with inbound_auth it must also pass digest.
+        if (trunk->inbound_auth && !check_digest(request, source, [&](std::string_view user) {
+              return user == trunk->username ? std::optional<std::string>(trunk->password)
+                                             : std::nullopt;
+            })) {
+          return false;
+        }
+        authenticated_trunk_ = trunk;
+        return true;
+      }
+      [[fallthrough]];
+    case Method::Register:
       // Every request that can cost money or reveal a call is authenticated first, and the
       // challenge leaves no state behind: no transaction, no call.
       authenticated_ = authenticate(request, source);
@@ -148,6 +164,16 @@ bool Pbx::should_create_transaction(const sip::Message& request,
 
 const Extension* Pbx::authenticate(const sip::Message& request,
                                    const sip::transport::Peer& source) {
+  auto user = check_digest(request, source, [&](std::string_view name) {
+    const Extension* extension = directory_.find(name);
+    return extension ? std::optional<std::string>(extension->password) : std::nullopt;
+  });
+  return user ? directory_.find(*user) : nullptr;
+}
+
+std::optional<std::string> Pbx::check_digest(
+    const sip::Message& request, const sip::transport::Peer& source,
+    const std::function<std::optional<std::string>(std::string_view)>& password_of) {
   const bool registering = request.method() == Method::Register;
   const Header credentials_header =
       registering ? Header::Authorization : Header::ProxyAuthorization;
@@ -163,32 +189,31 @@ const Extension* Pbx::authenticate(const sip::Message& request,
   auto credentials = digest_.find_credentials(request, credentials_header);
   if (!credentials) {
     challenge(false);
-    return nullptr;
+    return std::nullopt;
   }
-  auto username = credentials->get_unescaped("username").value_or("");
-  const Extension* user = directory_.find(username);
+  std::string username = credentials->get_unescaped("username").value_or("");
   std::optional<sip::DigestSecret> secret;
-  if (user != nullptr) {
-    secret = sip::DigestSecret{user->password, {}, {}, {}};
+  if (auto password = password_of(username)) {
+    secret = sip::DigestSecret{*password, {}, {}, {}};
   }
   auto check = digest_.verify(*credentials, request.method_name(), request.request_uri(), secret);
   switch (check.status) {
     case sip::AuthStatus::Ok:
-      return user;
+      return username;
     case sip::AuthStatus::NoCredentials:
       challenge(false);
-      return nullptr;
+      return std::nullopt;
     case sip::AuthStatus::Stale:
     case sip::AuthStatus::Replay:
       challenge(true);
-      return nullptr;
+      return std::nullopt;
     case sip::AuthStatus::Malformed: {
       spdlog::warn("auth refused method={} user={} source={} reason=\"{}\"", request.method_name(),
                    username, source.to_string(), check.reason);
       auto response = layer_->make_stateless_response(
           request, source, 400, std::string("Bad credentials: ") + std::string(check.reason));
       layer_->send_stateless_response(request, source, response.finish());
-      return nullptr;
+      return std::nullopt;
     }
     case sip::AuthStatus::Fail:
       break;
@@ -198,6 +223,49 @@ const Extension* Pbx::authenticate(const sip::Message& request,
                username, source.to_string(), check.reason);
   auto response = layer_->make_stateless_response(request, source, 403, "Forbidden");
   layer_->send_stateless_response(request, source, response.finish());
+  return std::nullopt;
+}
+
+void Pbx::index_trunks() {
+  trunk_sources_.clear();
+  const auto& trunks = directory_.trunks();
+  for (std::size_t i = 0; i < trunks.size(); ++i) {
+    const Trunk& trunk = trunks[i];
+    std::vector<std::string> sources = trunk.inbound_from;
+    if (sources.empty()) {
+      sources.push_back(trunk.host.find(':') != std::string::npos
+                            ? "[" + trunk.host + "]:" + std::to_string(trunk.port)
+                            : trunk.host + ":" + std::to_string(trunk.port));
+    }
+    for (const std::string& text : sources) {
+      // "ip", "ip:port", "[v6]", "[v6]:port" (checked when the configuration was read).
+      std::string host = text;
+      std::uint16_t port = 0;
+      if (text.starts_with("[")) {
+        auto close = text.find(']');
+        host = text.substr(1, close - 1);
+        if (close + 2 < text.size()) {
+          port = static_cast<std::uint16_t>(std::stoi(text.substr(close + 2)));
+        }
+      } else if (auto colon = text.find(':'); colon != std::string::npos) {
+        host = text.substr(0, colon);
+        port = static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1)));
+      }
+      boost::system::error_code error;
+      auto address = boost::asio::ip::make_address(host, error);
+      if (!error) {
+        trunk_sources_.push_back(TrunkSource{address, port, i});
+      }
+    }
+  }
+}
+
+const Trunk* Pbx::trunk_for(const sip::transport::Peer& source) const {
+  for (const TrunkSource& entry : trunk_sources_) {
+    if (entry.address == source.address && (entry.port == 0 || entry.port == source.port)) {
+      return &directory_.trunks()[entry.trunk];
+    }
+  }
   return nullptr;
 }
 
@@ -220,6 +288,11 @@ void Pbx::on_request(sip::txn::ServerTransaction& t, const sip::Message& request
       handle_register(t, request, source, *user);
       return;
     case Method::Invite:
+      if (const Trunk* trunk = authenticated_trunk_) {
+        authenticated_trunk_ = nullptr;
+        handle_trunk_invite(t, request, source, *trunk);
+        return;
+      }
       if (user == nullptr) {
         layer_->respond(t, 403, "Forbidden");
         return;
@@ -284,29 +357,114 @@ void Pbx::handle_new_invite(sip::txn::ServerTransaction& t, const sip::Message& 
     handle_pickup(t, request, source, caller, code);
     return;
   }
-  std::optional<RingPlan> plan = ring_plan(dialled);
+  std::optional<RingPlan> plan;
+  if (const Trunk* trunk = directory_.outbound_trunk(dialled)) {
+    plan = trunk_plan(*trunk, std::string_view(dialled).substr(trunk->outbound_prefix.size()));
+  } else {
+    plan = ring_plan(dialled);
+  }
   if (!plan) {
     spdlog::info("call refused caller={} dialled={} reason=\"no such number\"", caller.number,
                  dialled);
     layer_->respond(t, 404);
     return;
   }
-  const bool registered = std::any_of(
-      plan->members.begin(), plan->members.end(),
-      [&](const RingMember& member) { return !registrar_.bindings(member.number).empty(); });
-  if (!registered) {
+  start_call(t, request, source, Party{caller.number, caller.name}, dialled, std::move(*plan));
+}
+
+void Pbx::start_call(sip::txn::ServerTransaction& t, const sip::Message& request,
+                     const sip::transport::Peer& source, Party caller, std::string dialled,
+                     RingPlan plan) {
+  const bool reachable =
+      std::any_of(plan.members.begin(), plan.members.end(), [&](const RingMember& member) {
+        return member.route || !registrar_.bindings(member.number).empty();
+      });
+  if (!reachable) {
     spdlog::info("call refused caller={} dialled={} reason=\"not registered\"", caller.number,
                  dialled);
     layer_->respond(t, 480, "Temporarily Unavailable");
     return;
   }
   CallId id = next_call_++;
-  auto call = std::make_unique<Call>(static_cast<CallHost&>(*this), id,
-                                     Party{caller.number, caller.name}, dialled);
+  auto call = std::make_unique<Call>(static_cast<CallHost&>(*this), id, std::move(caller), dialled);
   Call& ref = *call;
   calls_.emplace(id, std::move(call));
-  ref.start(t, request, source, std::move(*plan), settings_.no_answer_timeout);
+  ref.start(t, request, source, std::move(plan), settings_.no_answer_timeout);
   reap(id);
+}
+
+std::optional<RingPlan> Pbx::trunk_plan(const Trunk& trunk, std::string_view number) const {
+  if (number.empty() || number.find_first_not_of("+0123456789*#") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  const std::string host =
+      trunk.host.find(':') != std::string::npos ? "[" + trunk.host + "]" : trunk.host;
+  auto route = std::make_shared<TrunkRoute>();
+  route->trunk = trunk.name;
+  route->uri = "sip:" + std::string(number) + "@" + host + ":" + std::to_string(trunk.port);
+  if (trunk.tcp) {
+    route->uri += ";transport=tcp";
+  }
+  auto uri = sip::parse_uri(route->uri);
+  auto peer = uri ? sip::transport::resolve(*uri) : sip::Result<sip::transport::Peer>(uri.error());
+  if (!peer) {
+    spdlog::warn("trunk unusable trunk={} uri={} reason=\"{}\"", trunk.name, route->uri,
+                 peer.error().reason);
+    return std::nullopt;
+  }
+  route->peer = *peer;
+  route->username = trunk.username;
+  route->password = trunk.password;
+  route->caller_id = trunk.caller_id;
+  RingPlan plan;
+  plan.number = std::string(number);
+  RingMember member;
+  member.number = std::string(number);
+  member.route = std::move(route);
+  plan.members.push_back(std::move(member));
+  return plan;
+}
+
+void Pbx::handle_trunk_invite(sip::txn::ServerTransaction& t, const sip::Message& request,
+                              const sip::transport::Peer& source, const Trunk& trunk) {
+  if (shutting_down_) {
+    layer_->respond(t, 503, "Server shutting down");
+    return;
+  }
+  if (request.max_forwards() && *request.max_forwards() <= 0) {
+    layer_->respond(t, 483);
+    return;
+  }
+  std::string did = uri_user(request.request_uri());
+  auto target = trunk.dids.find(did);
+  if (target == trunk.dids.end()) {
+    // Some providers put the DID in To and their own routing in the Request-URI.
+    auto to = sip::parse_name_addr(request.header_value(Header::To).value_or(""));
+    if (to) {
+      did = std::string(to->uri.user);
+      target = trunk.dids.find(did);
+    }
+  }
+  if (target == trunk.dids.end()) {
+    spdlog::info("call refused trunk={} did={} reason=\"no such DID\"", trunk.name, did);
+    layer_->respond(t, 404, "No such number");
+    return;
+  }
+  std::optional<RingPlan> plan = ring_plan(target->second);
+  if (!plan) {
+    layer_->respond(t, 404, "No such number");
+    return;
+  }
+  Party caller{"anonymous", {}, true};
+  if (auto from = sip::parse_name_addr(request.header_value(Header::From).value_or(""))) {
+    if (!from->uri.user.empty()) {
+      caller.number = sip::unescape(from->uri.user);
+    }
+    caller.name = from->display();
+  }
+  spdlog::info("call inbound trunk={} did={} caller={} target={}", trunk.name, did, caller.number,
+               target->second);
+  start_call(t, request, source, std::move(caller), did, std::move(*plan));
 }
 
 RingMember Pbx::ring_member(const Extension& extension) const {
@@ -353,7 +511,7 @@ void Pbx::handle_pickup(sip::txn::ServerTransaction& t, const sip::Message& requ
   // A caller never picks up its own outgoing call (DESIGN.md §4).
   auto not_own = [&](PickupIndex::CallKey id) {
     const Call* call = find_call(id);
-    return call != nullptr && call->caller().number != picker.number;
+    return call != nullptr && (call->caller().external || call->caller().number != picker.number);
   };
   std::optional<PickupIndex::CallKey> chosen;
   std::string target;
@@ -367,7 +525,7 @@ void Pbx::handle_pickup(sip::txn::ServerTransaction& t, const sip::Message& requ
       refuse(480, "No call to pick up", {});
       return;
     }
-    target = find_call(*chosen)->dialled();
+    target = find_call(*chosen)->target();
   } else {
     target = std::string(code.number);
     const Extension* extension = directory_.find(target);

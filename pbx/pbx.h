@@ -1,7 +1,9 @@
 #pragma once
 
+#include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -102,6 +104,24 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost {
   /// Checks credentials; on anything but success answers (stateless 401/407/403/400) and
   /// returns nullptr. On success returns the extension.
   const Extension* authenticate(const sip::Message& request, const sip::transport::Peer& source);
+  /// The digest check behind authenticate(): `password_of(user)` gives the user's password
+  /// (nullopt: unknown user, answered like a wrong password). Returns the user name on
+  /// success; otherwise it has answered (401/407, 403 or 400).
+  std::optional<std::string> check_digest(
+      const sip::Message& request, const sip::transport::Peer& source,
+      const std::function<std::optional<std::string>(std::string_view)>& password_of);
+  /// The trunk whose inbound sources include `source`, or nullptr.
+  const Trunk* trunk_for(const sip::transport::Peer& source) const;
+  void index_trunks();
+  /// An INVITE from a trunk: its DID (Request-URI user, else To user) names what rings.
+  void handle_trunk_invite(sip::txn::ServerTransaction& t, const sip::Message& request,
+                           const sip::transport::Peer& source, const Trunk& trunk);
+  /// Starts a call that rings `plan`; 480 when nothing of it is registered.
+  void start_call(sip::txn::ServerTransaction& t, const sip::Message& request,
+                  const sip::transport::Peer& source, Party caller, std::string dialled,
+                  RingPlan plan);
+  /// `dialled` = trunk prefix + number: the plan that sends it out through `trunk`.
+  std::optional<RingPlan> trunk_plan(const Trunk& trunk, std::string_view number) const;
   void handle_register(sip::txn::ServerTransaction& t, const sip::Message& request,
                        const sip::transport::Peer& source, const Extension& user);
   void handle_new_invite(sip::txn::ServerTransaction& t, const sip::Message& request,
@@ -133,6 +153,13 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost {
   // The extension authenticated by should_create_transaction() for the request that
   // on_request() receives next (the same call stack).
   const Extension* authenticated_ = nullptr;
+  const Trunk* authenticated_trunk_ = nullptr;  // the same, for an INVITE from a trunk
+  struct TrunkSource {
+    boost::asio::ip::address address;
+    std::uint16_t port = 0;  // 0 = any port
+    std::size_t trunk = 0;   // index into directory_.trunks()
+  };
+  std::vector<TrunkSource> trunk_sources_;
 
   CallId next_call_ = 1;
   std::unordered_map<CallId, std::unique_ptr<Call>> calls_;
