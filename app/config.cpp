@@ -178,11 +178,28 @@ void read_registrar(const Reader& r, const YAML::Node& node, pbx::RegistrarSetti
   }
 }
 
+void read_blf(const Reader& r, const YAML::Node& node, pbx::PresenceSettings& blf) {
+  r.expect_map(node, "blf");
+  r.only_keys(node, "blf", {"min_expires", "max_expires", "default_expires"});
+  auto seconds = [&](const char* key, std::chrono::seconds& out) {
+    if (node[key]) {
+      out = std::chrono::duration_cast<std::chrono::seconds>(
+          r.duration(node[key], std::string("blf.") + key));
+    }
+  };
+  seconds("min_expires", blf.min_expires);
+  seconds("max_expires", blf.max_expires);
+  seconds("default_expires", blf.default_expires);
+  if (blf.min_expires > blf.max_expires) {
+    r.fail(node, "blf", "min_expires is larger than max_expires");
+  }
+}
+
 pbx::Extension read_extension(const Reader& r, const YAML::Node& node) {
   r.expect_map(node, "extensions[]");
   r.only_keys(node, "extensions[]",
               {"number", "name", "password", "call_groups", "pickup_groups", "directed_pickup",
-               "pickup_protected", "pickup_cancel_reason"});
+               "pickup_protected", "pickup_cancel_reason", "blf_private"});
   pbx::Extension ext;
   if (!node["number"]) {
     r.fail(node, "extensions[]", "missing number");
@@ -212,6 +229,9 @@ pbx::Extension read_extension(const Reader& r, const YAML::Node& node) {
   }
   if (node["pickup_protected"]) {
     ext.pickup_protected = r.boolean(node["pickup_protected"], "pickup_protected");
+  }
+  if (node["blf_private"]) {
+    ext.blf_private = r.boolean(node["blf_private"], "blf_private");
   }
   if (node["pickup_cancel_reason"]) {
     ext.pickup_cancel_reason = r.cancel_reason(node["pickup_cancel_reason"], "pickup_cancel_reason")
@@ -554,6 +574,9 @@ Config parse_config(const std::string& text, const std::string& name) {
   }
   if (root["registrar"]) {
     read_registrar(r, root["registrar"], config.registrar);
+  }
+  if (root["blf"]) {
+    read_blf(r, root["blf"], config.blf);
   }
   if (const YAML::Node storage = root["storage"]) {
     r.expect_map(storage, "storage");

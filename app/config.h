@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pbx/directory.h"
+#include "pbx/presence.h"
 #include "pbx/registrar.h"
 
 namespace catchline::app {
@@ -48,6 +49,7 @@ struct Config {
   std::vector<pbx::RingGroup> ring_groups;
   pbx::PickupSettings pickup;
   std::vector<pbx::Trunk> trunks;
+  pbx::PresenceSettings blf;
 
   /// The directory the signaling thread works with: extensions, ring groups, pickup codes.
   pbx::Directory directory() const {

@@ -3,16 +3,15 @@
 #include <ifaddrs.h>
 #include <malloc.h>
 #include <netinet/in.h>
-
-#include <chrono>
-#include <csignal>
-#include <iostream>
-#include <memory>
+#include <spdlog/spdlog.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <spdlog/spdlog.h>
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <memory>
 
 #include "app/config.h"
 #include "pbx/pbx.h"
@@ -80,6 +79,7 @@ pbx::PbxSettings pbx_settings(const Config& config) {
   pbx::PbxSettings settings;
   settings.domain = config.sip.domain;
   settings.no_answer_timeout = config.sip.no_answer_timeout;
+  settings.presence = config.blf;
   settings.digest_algorithms.clear();
   for (const std::string& name : config.sip.digest_algorithms) {
     settings.digest_algorithms.push_back(*sip::digest_algorithm_from_name(name));
@@ -131,8 +131,7 @@ int run_server(const std::string& config_path) {
   tap.log = config.sip.log_messages;
   transport::TransportLayer transport(io, tap);
   tap.down = &transport;
-  pbx::Pbx pbx(timers, pbx_settings(config), config.directory(), config.registrar,
-               writer.get());
+  pbx::Pbx pbx(timers, pbx_settings(config), config.directory(), config.registrar, writer.get());
   sip::txn::TransactionLayer layer(tap, timers, pbx, timer_settings(config));
   tap.up = &layer;
 

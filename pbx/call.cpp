@@ -63,6 +63,9 @@ Call::Call(CallHost& host, CallId id, Party caller, std::string dialled)
 Call::~Call() {
   for (Leg& leg : legs_) {
     unindex(leg);
+    if (!leg.call_id.empty()) {
+      host_.unindex_leg(leg.call_id);
+    }
   }
 }
 
@@ -103,6 +106,7 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
   late_offer_ = caller_offer_.empty();
   max_forwards_ = std::min(request.max_forwards().value_or(70) - 1, 70);
   index(caller);
+  changed(caller);
   ring_started_ = host_.timers().now();
 
   std::size_t sent = 0;
@@ -167,7 +171,9 @@ bool Call::send_leg(std::size_t member, const std::string& contact,
     record_.legs += ',';
   }
   record_.legs += leg.extension;
+  host_.index_leg(leg.call_id, id_, leg.id);
   legs_.push_back(std::move(leg));
+  changed(legs_.back());
   return true;
 }
 
@@ -254,6 +260,7 @@ void Call::cancel_member(std::size_t index) {
       auto outcome = host_.layer().cancel(leg.invite);
       leg.state =
           outcome == sip::txn::CancelOutcome::TooLate ? LegState::Ended : LegState::Cancelling;
+      changed(leg);
     }
   }
 }
@@ -367,6 +374,7 @@ void Call::on_callee_provisional(Leg& leg, const sip::txn::ClientTransaction& t,
       record_.ring_ms = now_ms();
     }
   }
+  changed(leg);  // BLF: the phone's To tag is known now
   if (ended_ || answered() || leg.state != LegState::Ringing) {
     return;
   }
@@ -412,11 +420,13 @@ void Call::on_callee_answer(Leg& leg, const sip::txn::ClientTransaction& t,
     send_ack(leg, response.cseq_number());
     send_in_dialog(leg, sip::Method::Bye, {}, {}, {});
     leg.state = LegState::Ended;
+    changed(leg);
     spdlog::info("late answer ended call={} leg={} extension={}", id_, leg.id, leg.extension);
     return;
   }
   leg.state = LegState::Answered;
   answered_leg_ = leg.id;
+  changed(leg);
   if (!late_offer_) {
     ack_text_ = send_ack(leg, response.cseq_number());
   }
@@ -455,6 +465,7 @@ bool Call::send_uas_ok(Leg& leg, const Party& who, bool calling, std::string_vie
   host_.layer().send_response(*t, 200, ok.finish());
   leg.state = LegState::Answered;
   leg.dialog->confirm();
+  changed(leg);
   return true;
 }
 
@@ -510,6 +521,7 @@ PickupResult Call::pick_up(sip::txn::ServerTransaction& invite, const sip::Messa
   const LegId picker_id = picker.id;
   legs_.push_back(std::move(picker));
   Leg& leg = legs_[picker_id];
+  changed(leg);
 
   // The decision is taken: from here on, one callback sends everything at once.
   answered_leg_ = picker_id;
@@ -556,6 +568,7 @@ void Call::cancel_other_legs(LegId keep, bool completed_elsewhere) {
           host_.layer().cancel(leg.invite, elsewhere ? kCompletedElsewhere : std::string_view{});
       leg.state =
           outcome == sip::txn::CancelOutcome::TooLate ? LegState::Ended : LegState::Cancelling;
+      changed(leg);
     }
   }
 }
@@ -564,6 +577,7 @@ void Call::on_callee_final_failure(Leg& leg, int status) {
   const bool was_cancelled = leg.state == LegState::Cancelling;
   leg.state = LegState::Ended;
   leg.final_status = was_cancelled ? 0 : status;
+  changed(leg);
   after_leg_change();
 }
 
@@ -809,6 +823,9 @@ void Call::end(std::string_view disposition, std::string_view hangup_by) {
   ended_ = true;
   no_answer_timer_.cancel();
   member_timer_.cancel();
+  for (const Leg& leg : legs_) {
+    changed(leg);  // BLF: every dialog shown ends terminated
+  }
   for (Leg& leg : legs_) {
     unindex(leg);
   }

@@ -25,6 +25,9 @@ namespace catchline::pbx {
 using CallId = std::uint64_t;
 using LegId = std::uint32_t;  // index into Call::legs(); the caller's leg is 0
 
+class Call;
+struct Leg;
+
 /// What a Call needs from the server around it.
 class CallHost {
  public:
@@ -40,6 +43,13 @@ class CallHost {
   virtual void call_ended(class Call& call) = 0;
   /// The numbers and groups the call is pickable under may have changed (Call::pickup_keys()).
   virtual void pickable_changed(class Call& call) = 0;
+  /// A leg appeared or changed state (BLF shows it). Also called for every leg when the call
+  /// ends.
+  virtual void leg_changed(Call& call, const Leg& leg) = 0;
+  /// Routes INVITE/Replaces naming a callee leg's Call-ID to this call and leg; undone when
+  /// the call is destroyed.
+  virtual void index_leg(const std::string& call_id, CallId call, LegId leg) = 0;
+  virtual void unindex_leg(const std::string& call_id) = 0;
   /// The registered contacts of an extension, read when its phones are rung.
   virtual const std::vector<Binding>& contacts(std::string_view extension) const = 0;
 
@@ -157,6 +167,10 @@ class Call final : private sip::txn::TimerHandler {
 
   /// Who is calling (the caller's extension, or the external number).
   const Party& caller() const { return caller_; }
+  /// Who answered (a member, or the picker); before that, the number dialled.
+  const Party& callee() const { return callee_; }
+  const RingPlan& plan() const { return plan_; }
+  LegId answered_leg() const { return answered_leg_; }
   const std::string& dialled() const { return dialled_; }
   /// The extension or ring group the call rings (for a trunk call, what its DID names).
   const std::string& target() const { return plan_.number; }
@@ -241,6 +255,7 @@ class Call final : private sip::txn::TimerHandler {
   sip::txn::TransactionId send_in_dialog(Leg& leg, sip::Method method, std::string_view reason,
                                          std::string_view content_type, std::string_view body);
   void index(Leg& leg);
+  void changed(const Leg& leg) { host_.leg_changed(*this, leg); }
   void unindex(Leg& leg);
   std::int64_t now_ms() const;
   std::uint64_t owner(LegId leg) const { return (id_ << 16) | leg; }

@@ -26,6 +26,7 @@ struct Extension {
   std::vector<std::string> directed_pickup;  // allow-list: numbers, "group:NAME" or "*"
   bool pickup_protected = false;             // nobody may intercept calls to it
   CancelReason pickup_cancel_reason = CancelReason::Default;  // Default: the `pickup:` setting
+  bool blf_private = false;  // BLF watchers see its calls but not who calls
 };
 
 enum class RingStrategy : std::uint8_t { RingAll, Sequential };

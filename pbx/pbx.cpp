@@ -9,6 +9,7 @@
 #include "sip/builder.h"
 #include "sip/headers/name_addr.h"
 #include "sip/headers/params.h"
+#include "sip/headers/simple.h"
 #include "sip/transport/routing.h"
 #include "sip/uri.h"
 #include "store/writer.h"
@@ -20,7 +21,7 @@ using sip::Header;
 using sip::Method;
 
 constexpr std::string_view kAllow =
-    "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY, REGISTER";
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY, REGISTER, SUBSCRIBE";
 
 /// The user part of a URI ("1002" of sip:1002@pbx), %-escapes decoded (phones may send
 /// `*` as %2A), or "" when it does not parse.
@@ -63,7 +64,8 @@ Pbx::Pbx(sip::txn::TimerQueue& timers, PbxSettings settings, Directory directory
       directory_(std::move(directory)),
       registrar_(timers, registrar, writer),
       writer_(writer),
-      digest_(settings_.domain, settings_.nonce_secret, digest_config(settings_)) {
+      digest_(settings_.domain, settings_.nonce_secret, digest_config(settings_)),
+      presence_(static_cast<PresenceHost&>(*this), settings_.presence) {
   index_trunks();
   // BLF replaces this listener; until then the changes are there for the debug log.
   pickable_.set_listener([](PickupScope scope, std::string_view name, bool pickable) {
@@ -88,6 +90,7 @@ void Pbx::reload(Directory directory, RegistrarSettings registrar) {
 
 void Pbx::shutdown() {
   shutting_down_ = true;
+  presence_.shutdown();
   std::vector<CallId> ids;
   for (const auto& [id, call] : calls_) {
     ids.push_back(id);
@@ -153,6 +156,7 @@ bool Pbx::should_create_transaction(const sip::Message& request,
       }
       [[fallthrough]];
     case Method::Register:
+    case Method::Subscribe:
       // Every request that can cost money or reveal a call is authenticated first, and the
       // challenge leaves no state behind: no transaction, no call.
       authenticated_ = authenticate(request, source);
@@ -174,7 +178,8 @@ const Extension* Pbx::authenticate(const sip::Message& request,
 std::optional<std::string> Pbx::check_digest(
     const sip::Message& request, const sip::transport::Peer& source,
     const std::function<std::optional<std::string>(std::string_view)>& password_of) {
-  const bool registering = request.method() == Method::Register;
+  // A UAS challenges with 401 (REGISTER, SUBSCRIBE); for INVITE we act as the caller's proxy.
+  const bool registering = request.method() != Method::Invite;
   const Header credentials_header =
       registering ? Header::Authorization : Header::ProxyAuthorization;
   const Header challenge_header = registering ? Header::WwwAuthenticate : Header::ProxyAuthenticate;
@@ -299,9 +304,17 @@ void Pbx::on_request(sip::txn::ServerTransaction& t, const sip::Message& request
       }
       handle_new_invite(t, request, source, *user);
       return;
+    case Method::Subscribe:
+      if (user == nullptr) {
+        layer_->respond(t, 403, "Forbidden");
+        return;
+      }
+      handle_subscribe(t, request, source, *user);
+      return;
     case Method::Options: {
       auto ok = t.make_response(200);
       ok.header(Header::Allow, kAllow);
+      ok.header(Header::AllowEvents, Presence::kAllowEvents);
       ok.header(Header::Accept, "application/sdp");
       ok.header(Header::Supported, "replaces");
       layer_->send_response(t, 200, ok.finish());
@@ -350,6 +363,10 @@ void Pbx::handle_new_invite(sip::txn::ServerTransaction& t, const sip::Message& 
   // RFC 3261 §16.3 step 3: Max-Forwards 0 means the request looped or went too far.
   if (request.max_forwards() && *request.max_forwards() <= 0) {
     layer_->respond(t, 483);
+    return;
+  }
+  if (request.header_value(Header::Replaces)) {
+    handle_replaces(t, request, source, caller);
     return;
   }
   const std::string dialled = uri_user(request.request_uri());
@@ -554,23 +571,203 @@ void Pbx::handle_pickup(sip::txn::ServerTransaction& t, const sip::Message& requ
       return;
     }
   }
-  Call* call = find_call(*chosen);
-  const CallId id = call->id();
-  Pickup pickup{Party{picker.number, picker.name}, code.kind, target};
-  switch (call->pick_up(t, request, source, pickup)) {
+  run_pickup(t, request, source, *find_call(*chosen),
+             Pickup{Party{picker.number, picker.name}, code.kind, target});
+}
+
+void Pbx::run_pickup(sip::txn::ServerTransaction& t, const sip::Message& request,
+                     const sip::transport::Peer& source, Call& call, const Pickup& pickup) {
+  const CallId id = call.id();
+  auto refuse = [&](int status, const std::string& reason) {
+    spdlog::info("pickup refused picker={} target={} how={} status={} reason=\"{}\"",
+                 pickup.picker.number, pickup.target, pickup_kind_name(pickup.kind), status,
+                 reason);
+    layer_->respond(t, status, reason);
+  };
+  switch (call.pick_up(t, request, source, pickup)) {
     case PickupResult::Done:
       break;
     case PickupResult::NotPickable:
-      refuse(480, "No call to pick up", target);
+      refuse(480, "No call to pick up");
       break;
     case PickupResult::NoCommonMedia:
-      refuse(488, "No media in common with the caller", target);
+      refuse(488, "No media in common with the caller");
       break;
     case PickupResult::BadRequest:
-      refuse(400, "Bad pickup request: no usable Contact", target);
+      refuse(400, "Bad pickup request: no usable Contact");
       break;
   }
   reap(id);
+}
+
+PickupVerdict Pbx::may_intercept(const Extension& picker, std::string_view number) const {
+  if (number == picker.number) {
+    return PickupVerdict::Allowed;  // your own extension's calls are yours, from any phone
+  }
+  if (const Extension* extension = directory_.find(number)) {
+    return may_directed_pickup(picker, PickupTarget::of(*extension));
+  }
+  if (const RingGroup* group = directory_.find_ring_group(number)) {
+    return may_directed_pickup(picker, PickupTarget::of(*group));
+  }
+  return PickupVerdict::NotAllowed;
+}
+
+void Pbx::handle_replaces(sip::txn::ServerTransaction& t, const sip::Message& request,
+                          const sip::transport::Peer& source, const Extension& picker) {
+  auto refuse = [&](int status, const std::string& reason, std::string_view target) {
+    spdlog::info("pickup refused picker={} target={} how=blf status={} reason=\"{}\"",
+                 picker.number, target.empty() ? "-" : target, status, reason);
+    layer_->respond(t, status, reason);
+  };
+  auto replaces = sip::parse_replaces(*request.header_value(Header::Replaces));
+  if (!replaces) {
+    refuse(400, replaces.error().reason, {});
+    return;
+  }
+  // The Request-URI differs by vendor (remote target, watched URI, **ext): only the dialog
+  // named in Replaces counts (../shared/PHONES.md).
+  auto it = legs_by_call_id_.find(std::string(replaces->call_id));
+  Call* call = it == legs_by_call_id_.end() ? nullptr : find_call(it->second.call);
+  if (call == nullptr) {
+    refuse(481, "No such dialog", {});
+    return;
+  }
+  const Leg& leg = call->legs()[it->second.leg];
+  // RFC 3891 §3 names our tag (S, the leg's From tag) as to-tag and the phone's (C) as
+  // from-tag; phones also send them swapped, or leave them out (Snom): accept each.
+  const std::string local_tag = leg.dialog ? leg.dialog->remote_tag() : std::string();
+  auto known = [&](std::string_view tag) {
+    return tag.empty() || tag == "0" || tag == leg.from_tag ||
+           (!local_tag.empty() && tag == local_tag);
+  };
+  if (!known(replaces->to_tag) || !known(replaces->from_tag)) {
+    refuse(481, "No such dialog", leg.extension);
+    return;
+  }
+  const PickupVerdict verdict = may_intercept(picker, leg.extension);
+  if (verdict != PickupVerdict::Allowed) {
+    refuse(403,
+           "Pickup of " + leg.extension + " is not allowed" +
+               (verdict == PickupVerdict::Protected ? ": protected" : ""),
+           leg.extension);
+    return;
+  }
+  const bool ringing = leg.state == LegState::Calling || leg.state == LegState::Ringing;
+  if (!ringing || !call->pickable()) {
+    // Never a way to barge into an answered call (RFC 3891 §3: early-only wants 486).
+    if (replaces->early_only) {
+      refuse(486, "Call already answered", leg.extension);
+    } else {
+      refuse(403, "Replaces only picks up ringing calls", leg.extension);
+    }
+    return;
+  }
+  if (!call->caller().external && call->caller().number == picker.number) {
+    refuse(480, "No call to pick up", leg.extension);
+    return;
+  }
+  run_pickup(t, request, source, *call,
+             Pickup{Party{picker.number, picker.name}, PickupKind::Blf, leg.extension});
+}
+
+void Pbx::handle_subscribe(sip::txn::ServerTransaction& t, const sip::Message& request,
+                           const sip::transport::Peer& source, const Extension& watcher) {
+  const std::string resource = uri_user(request.request_uri());
+  if (directory_.find(resource) == nullptr && directory_.find_ring_group(resource) == nullptr) {
+    spdlog::info("subscribe refused watcher={} resource={} reason=\"no such number\"",
+                 watcher.number, resource);
+    layer_->respond(t, 404);
+    return;
+  }
+  if (may_intercept(watcher, resource) != PickupVerdict::Allowed) {
+    spdlog::info("subscribe refused watcher={} resource={} reason=\"not allowed\"", watcher.number,
+                 resource);
+    layer_->respond(t, 403, "Not allowed to watch " + resource);
+    return;
+  }
+  presence_.subscribe(t, request, source, watcher.number, resource,
+                      "sip:" + resource + "@" + settings_.domain);
+}
+
+DialogView Pbx::view_of(const Call& call, const Leg& leg) const {
+  DialogView view;
+  view.id = std::to_string(call.id()) + "-" + std::to_string(leg.id);
+  const bool over =
+      call.ended() || leg.state == LegState::Cancelling || leg.state == LegState::Ended;
+  view.phase = over                              ? DialogPhase::Terminated
+               : leg.state == LegState::Answered ? DialogPhase::Confirmed
+                                                 : DialogPhase::Early;
+  if (view.phase == DialogPhase::Terminated) {
+    const bool talked = leg.caller || leg.picker || call.answered_leg() == leg.id;
+    view.event = leg.final_status >= 300 ? "rejected" : talked ? "remote-bye" : "cancelled";
+  }
+  const std::string& domain = settings_.domain;
+  view.local_uri = "sip:" + leg.extension + "@" + domain;
+  auto party_uri = [&](const Party& party) { return "sip:" + party.number + "@" + domain; };
+  const Extension* self = directory_.find(leg.extension);
+  if (leg.caller || leg.picker) {
+    // A dialog this extension started (its INVITE to us): tags as the phone knows them.
+    if (leg.dialog) {
+      view.call_id = leg.dialog->call_id();
+      view.local_tag = leg.dialog->remote_tag();
+      view.remote_tag = leg.dialog->local_tag();
+    }
+    view.initiator = true;
+    const Party& other = leg.caller ? call.callee() : call.caller();
+    view.remote_display = other.name;
+    view.remote_uri = party_uri(other);
+  } else {
+    view.call_id = leg.call_id;
+    view.remote_tag = leg.from_tag;
+    if (leg.dialog) {
+      view.local_tag = leg.dialog->remote_tag();
+    }
+    view.remote_display = call.caller().name;
+    view.remote_uri = party_uri(call.caller());
+    if (view.phase == DialogPhase::Early) {
+      // A dialable pickup target (FreeSWITCH writes the same): phones that call the remote
+      // target from the BLF key pick the call up.
+      view.remote_target =
+          "sip:" + directory_.pickup().directed_prefix + leg.extension + "@" + domain;
+    }
+  }
+  if (self != nullptr && self->blf_private) {
+    view.remote_display.clear();
+    view.remote_uri.clear();
+  }
+  return view;
+}
+
+void Pbx::leg_changed(Call& call, const Leg& leg) {
+  if (presence_.subscription_count() == 0) {
+    return;
+  }
+  DialogView view = view_of(call, leg);
+  presence_.update(leg.extension, view);
+  if (!leg.caller && !leg.picker && call.plan().ring_group) {
+    presence_.update(call.plan().number, view);
+  }
+}
+
+std::vector<DialogView> Pbx::dialogs_of(const std::string& resource) const {
+  std::vector<DialogView> views;
+  for (const auto& [id, call] : calls_) {
+    if (call->ended()) {
+      continue;
+    }
+    const bool group = call->plan().ring_group && call->plan().number == resource;
+    for (const Leg& leg : call->legs()) {
+      const bool callee = !leg.caller && !leg.picker;
+      if (leg.extension == resource || (group && callee)) {
+        DialogView view = view_of(*call, leg);
+        if (view.phase != DialogPhase::Terminated) {
+          views.push_back(std::move(view));
+        }
+      }
+    }
+  }
+  return views;
 }
 
 void Pbx::handle_in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request,
@@ -582,7 +779,9 @@ void Pbx::handle_in_dialog(sip::txn::ServerTransaction& t, const sip::Message& r
   auto it = dialogs_.find(key);
   Call* call = it == dialogs_.end() ? nullptr : find_call(it->second.call);
   if (call == nullptr) {
-    layer_->respond(t, 481);
+    if (!presence_.in_dialog(t, request)) {
+      layer_->respond(t, 481);
+    }
     return;
   }
   CallId id = call->id();
@@ -628,6 +827,10 @@ void Pbx::on_ack_timeout(sip::txn::ServerTransaction& invite) {
 // ---- responses ----
 
 void Pbx::on_response(sip::txn::ClientTransaction& t, const sip::Message& response) {
+  if (t.owner() & kPresenceOwner) {
+    presence_.on_response(t.owner(), response);
+    return;
+  }
   CallId id = owner_call(t.owner());
   if (Call* call = find_call(id)) {
     call->on_response(owner_leg(t.owner()), t, response);
@@ -636,6 +839,10 @@ void Pbx::on_response(sip::txn::ClientTransaction& t, const sip::Message& respon
 }
 
 void Pbx::on_timeout(sip::txn::ClientTransaction& t) {
+  if (t.owner() & kPresenceOwner) {
+    presence_.on_failure(t.owner(), 408);
+    return;
+  }
   CallId id = owner_call(t.owner());
   if (Call* call = find_call(id)) {
     call->on_failure(owner_leg(t.owner()), t, 408);
@@ -644,6 +851,10 @@ void Pbx::on_timeout(sip::txn::ClientTransaction& t) {
 }
 
 void Pbx::on_transport_error(sip::txn::ClientTransaction& t) {
+  if (t.owner() & kPresenceOwner) {
+    presence_.on_failure(t.owner(), 503);
+    return;
+  }
   CallId id = owner_call(t.owner());
   if (Call* call = find_call(id)) {
     call->on_failure(owner_leg(t.owner()), t, 503);

@@ -13,6 +13,7 @@
 
 #include "pbx/call.h"
 #include "pbx/directory.h"
+#include "pbx/presence.h"
 #include "pbx/registrar.h"
 #include "sip/digest.h"
 #include "sip/transport/peer.h"
@@ -32,6 +33,7 @@ struct PbxSettings {
   std::chrono::milliseconds no_answer_timeout{30'000};
   std::string nonce_secret;  // keys digest nonces; "" = random per process
   std::vector<sip::DigestAlgorithm> digest_algorithms{sip::DigestAlgorithm::Md5};
+  PresenceSettings presence;  // `blf:` section
 };
 
 /// How the server is reached: per listen socket, the "host:port" to put in Via and Contact.
@@ -48,7 +50,7 @@ struct LocalAddresses {
 /// can cost money or reveal a call, registers phones, and runs two-party calls as a B2BUA.
 /// Challenges are answered without creating any state (no transaction, no call).
 /// Owned by the signaling thread; no locks.
-class Pbx final : public sip::txn::TransactionUser, private CallHost {
+class Pbx final : public sip::txn::TransactionUser, private CallHost, private PresenceHost {
  public:
   Pbx(sip::txn::TimerQueue& timers, PbxSettings settings, Directory directory,
       RegistrarSettings registrar, store::StoreWriter* writer);
@@ -69,6 +71,7 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost {
   std::size_t call_count() const { return calls_.size(); }
   /// Pickable calls by number and group; BLF sets its listener.
   PickupIndex& pickable_calls() { return pickable_; }
+  const Presence& presence() const { return presence_; }
 
   // TransactionUser
   bool should_create_transaction(const sip::Message& request,
@@ -97,6 +100,15 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost {
   void unindex_dialog(const std::string& key) override;
   void call_ended(Call& call) override;
   void pickable_changed(Call& call) override;
+  void leg_changed(Call& call, const Leg& leg) override;
+  void index_leg(const std::string& call_id, CallId call, LegId leg) override {
+    legs_by_call_id_[call_id] = DialogRef{call, leg};
+  }
+  void unindex_leg(const std::string& call_id) override { legs_by_call_id_.erase(call_id); }
+  // PresenceHost
+  std::vector<DialogView> dialogs_of(const std::string& resource) const override;
+  /// How BLF shows one leg of a call on the extension `resource`.
+  DialogView view_of(const Call& call, const Leg& leg) const;
   const std::vector<Binding>& contacts(std::string_view extension) const override {
     return registrar_.bindings(extension);
   }
@@ -134,6 +146,19 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost {
   void handle_pickup(sip::txn::ServerTransaction& t, const sip::Message& request,
                      const sip::transport::Peer& source, const Extension& picker,
                      const PickupCode& code);
+  /// SUBSCRIBE to an extension or ring group (DESIGN.md §5): authorised when the watcher
+  /// may pick it up (or it is the watcher's own), else 403; unknown numbers 404.
+  void handle_subscribe(sip::txn::ServerTransaction& t, const sip::Message& request,
+                        const sip::transport::Peer& source, const Extension& watcher);
+  /// INVITE with Replaces (RFC 3891) naming a ringing callee leg: a BLF pickup with the
+  /// directed rule. 481 when no such dialog, 486 (early-only) or 403 for an answered one.
+  void handle_replaces(sip::txn::ServerTransaction& t, const sip::Message& request,
+                       const sip::transport::Peer& source, const Extension& picker);
+  /// The directed-pickup rule for `number` (an extension or ring group), own number allowed.
+  PickupVerdict may_intercept(const Extension& picker, std::string_view number) const;
+  /// Hands the picker's INVITE to `call` and answers the refusals Call::pick_up() reports.
+  void run_pickup(sip::txn::ServerTransaction& t, const sip::Message& request,
+                  const sip::transport::Peer& source, Call& call, const Pickup& pickup);
   /// What calling `number` rings, or nullopt when it is neither an extension nor a ring group.
   std::optional<RingPlan> ring_plan(std::string_view number) const;
   RingMember ring_member(const Extension& extension) const;
@@ -170,6 +195,9 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost {
   };
   std::unordered_map<std::string, DialogRef> dialogs_;
   PickupIndex pickable_;
+  // Call-ID of every callee leg -> its call and leg (INVITE/Replaces names it).
+  std::unordered_map<std::string, DialogRef> legs_by_call_id_;
+  Presence presence_;
   bool shutting_down_ = false;
 };
 

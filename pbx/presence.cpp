@@ -1,0 +1,411 @@
+#include "pbx/presence.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "sip/headers/simple.h"
+
+namespace catchline::pbx {
+namespace {
+
+using sip::Header;
+
+constexpr std::uint16_t kExpiryTimer = 1;
+constexpr std::uint16_t kFlushTimer = 2;
+
+std::string contact_for(const std::string& local, sip::transport::Protocol protocol) {
+  std::string contact = "<sip:presence@" + local;
+  if (protocol == sip::transport::Protocol::Tcp) {
+    contact += ";transport=tcp";
+  }
+  return contact + ">";
+}
+
+}  // namespace
+
+/// One subscription: its dialog (we are the notifier), what it watches and what it was shown.
+struct Presence::Watch final : sip::txn::TimerHandler {
+  Presence* presence = nullptr;
+  std::uint32_t id = 0;
+  std::string resource;
+  std::string watcher;
+  std::string entity;
+  bool pidf = false;  // Event: presence, else dialog
+  std::string package;
+  std::string event_id;
+  std::unique_ptr<sip::dialog::Dialog> dialog;
+  sip::dialog::Subscription* subscription = nullptr;
+  sip::transport::Peer peer;
+  sip::txn::TransactionId in_flight = sip::txn::kNoTransaction;
+  bool dirty = false;
+  bool queued = false;          // in Presence::dirty_
+  bool final_sent = false;      // the terminated NOTIFY is out: remove when it is answered
+  std::set<std::string> shown;  // dialogs shown to it and not yet as terminated
+
+  void on_timer(sip::txn::Timer&) override { presence->expire(*this); }
+};
+
+Presence::Presence(PresenceHost& host, PresenceSettings settings)
+    : host_(host), settings_(settings) {}
+
+Presence::~Presence() = default;
+
+std::string Presence::dialog_key(const sip::dialog::Dialog& dialog) {
+  return dialog.call_id() + '\n' + dialog.local_tag() + '\n' + dialog.remote_tag();
+}
+
+Presence::Watch* Presence::find(std::uint64_t owner) {
+  auto it = watches_.find(static_cast<std::uint32_t>(owner & 0xFFFFFFFFu));
+  return it == watches_.end() ? nullptr : it->second.get();
+}
+
+void Presence::subscribe(sip::txn::ServerTransaction& t, const sip::Message& request,
+                         const sip::transport::Peer& source, std::string_view watcher,
+                         std::string_view resource, std::string entity) {
+  auto& layer = host_.layer();
+  auto event = sip::parse_event(request.header_value(Header::Event).value_or(""));
+  const bool known =
+      event && (sip::iequals(event->package, "dialog") || sip::iequals(event->package, "presence"));
+  if (!known) {
+    // RFC 6665 §4.2.1: 489 Bad Event, with the packages we do serve.
+    auto response = t.make_response(489);
+    response.header(Header::AllowEvents, kAllowEvents);
+    layer.send_response(t, 489, response.finish());
+    return;
+  }
+  std::uint32_t expires = static_cast<std::uint32_t>(settings_.default_expires.count());
+  if (auto value = request.header_value(Header::Expires)) {
+    auto parsed = sip::parse_unsigned(*value);
+    if (!parsed) {
+      layer.respond(t, 400, "Bad Expires: " + parsed.error().reason);
+      return;
+    }
+    expires = *parsed;
+  }
+  if (expires != 0 && expires < settings_.min_expires.count()) {
+    auto response = t.make_response(423);
+    response.header(Header::MinExpires, std::to_string(settings_.min_expires.count()));
+    layer.send_response(t, 423, response.finish());
+    return;
+  }
+  expires = std::min<std::uint32_t>(expires, settings_.max_expires.count());
+  const std::string contact = contact_for(host_.local_address(source.protocol), source.protocol);
+  auto dialog = sip::dialog::Dialog::create_uas(request, t.to_tag(), contact,
+                                                sip::dialog::DialogState::Confirmed);
+  if (!dialog) {
+    layer.respond(t, 400, dialog.error().reason);
+    return;
+  }
+  auto watch = std::make_unique<Watch>();
+  watch->presence = this;
+  watch->id = next_id_++;
+  watch->resource = std::string(resource);
+  watch->watcher = std::string(watcher);
+  watch->entity = std::move(entity);
+  watch->pidf = sip::iequals(event->package, "presence");
+  watch->package = watch->pidf ? "presence" : "dialog";
+  watch->event_id = std::string(event->id);
+  watch->peer = source;
+  watch->dialog = std::move(*dialog);
+  watch->subscription = &watch->dialog->add_subscription(watch->package, watch->event_id,
+                                                         sip::dialog::SubscriptionRole::Notifier);
+
+  auto ok = t.make_response(200);
+  ok.header(Header::Expires, std::to_string(expires));
+  ok.header(Header::Contact, contact);
+  layer.send_response(t, 200, ok.finish());
+
+  const auto now = host_.timers().now();
+  if (expires == 0) {
+    // A fetch (RFC 6665 §4.4.3): the state once, then the subscription ends.
+    watch->subscription->activate(now);
+    watch->subscription->terminate("timeout");
+  } else {
+    watch->subscription->activate(now + std::chrono::seconds(expires));
+    host_.timers().schedule_in(watch->subscription->timer(), std::chrono::seconds(expires), *watch,
+                               kExpiryTimer);
+  }
+  auto [resource_it, fresh] = resources_.try_emplace(watch->resource);
+  if (fresh) {
+    resource_it->second.dialogs = host_.dialogs_of(watch->resource);
+  }
+  resource_it->second.watches.push_back(watch->id);
+  by_dialog_.emplace(dialog_key(*watch->dialog), watch->id);
+  spdlog::info("subscribe watcher={} resource={} event={} expires={}", watcher, resource,
+               watch->package, expires);
+  Watch& ref = *watch;
+  watches_.emplace(ref.id, std::move(watch));
+  send_notify(ref);  // RFC 6665 §4.2.1.2: a NOTIFY at once, with the full state
+}
+
+bool Presence::in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request) {
+  std::string key;
+  key.append(request.call_id()).append(1, '\n').append(request.to_tag()).append(1, '\n');
+  key.append(request.from_tag());
+  auto it = by_dialog_.find(key);
+  if (it == by_dialog_.end()) {
+    return false;
+  }
+  Watch& watch = *watches_.at(it->second);
+  auto& layer = host_.layer();
+  if (request.method() != sip::Method::Subscribe) {
+    auto response = t.make_response(405);
+    response.header(Header::Allow, "SUBSCRIBE");
+    layer.send_response(t, 405, response.finish());
+    return true;
+  }
+  if (!watch.dialog->accept_request(request)) {
+    layer.respond(t, 500, "Out of order CSeq");
+    return true;
+  }
+  auto event = sip::parse_event(request.header_value(Header::Event).value_or(""));
+  if (!event || !watch.subscription->matches(event->package, event->id)) {
+    // RFC 6665 §4.2.1: a SUBSCRIBE for another package or id in this dialog is not ours.
+    layer.respond(t, 481, "No such subscription");
+    return true;
+  }
+  std::uint32_t expires = static_cast<std::uint32_t>(settings_.default_expires.count());
+  if (auto value = request.header_value(Header::Expires)) {
+    auto parsed = sip::parse_unsigned(*value);
+    if (!parsed) {
+      layer.respond(t, 400, "Bad Expires: " + parsed.error().reason);
+      return true;
+    }
+    expires = *parsed;
+  }
+  if (expires != 0 && expires < settings_.min_expires.count()) {
+    auto response = t.make_response(423);
+    response.header(Header::MinExpires, std::to_string(settings_.min_expires.count()));
+    layer.send_response(t, 423, response.finish());
+    return true;
+  }
+  expires = std::min<std::uint32_t>(expires, settings_.max_expires.count());
+  auto ok = t.make_response(200);
+  ok.header(Header::Expires, std::to_string(expires));
+  ok.header(Header::Contact, watch.dialog->local_contact());
+  layer.send_response(t, 200, ok.finish());
+  if (expires == 0) {
+    spdlog::info("unsubscribe watcher={} resource={}", watch.watcher, watch.resource);
+    watch.subscription->timer().cancel();
+    watch.subscription->terminate("timeout");
+  } else {
+    watch.subscription->refresh(host_.timers().now() + std::chrono::seconds(expires));
+    host_.timers().schedule_in(watch.subscription->timer(), std::chrono::seconds(expires), watch,
+                               kExpiryTimer);
+  }
+  // A refresh is answered with the current state too (RFC 6665 §4.2.1.2).
+  watch.dirty = true;
+  send_notify(watch);
+  return true;
+}
+
+void Presence::expire(Watch& watch) {
+  spdlog::info("subscription expired watcher={} resource={}", watch.watcher, watch.resource);
+  watch.subscription->terminate("timeout");
+  watch.dirty = true;
+  send_notify(watch);
+}
+
+void Presence::update(const std::string& resource, const DialogView& view) {
+  auto it = resources_.find(resource);
+  if (it == resources_.end()) {
+    return;  // nobody watches it
+  }
+  Resource& r = it->second;
+  auto live = std::find_if(r.dialogs.begin(), r.dialogs.end(),
+                           [&](const DialogView& d) { return d.id == view.id; });
+  if (live == r.dialogs.end()) {
+    if (view.phase == DialogPhase::Terminated) {
+      return;  // never shown: nothing to turn off
+    }
+    r.dialogs.push_back(view);
+  } else {
+    if (view.phase < live->phase) {
+      return;  // states only move forward (a phone that saw confirmed never sees early again)
+    }
+    if (view.phase == live->phase && view.local_tag == live->local_tag &&
+        view.remote_uri == live->remote_uri && view.event == live->event) {
+      return;
+    }
+    if (view.phase == DialogPhase::Terminated) {
+      r.ended[view.id] = view;
+      r.dialogs.erase(live);
+    } else {
+      *live = view;
+    }
+  }
+  for (std::uint32_t id : r.watches) {
+    Watch& watch = *watches_.at(id);
+    watch.dirty = true;
+    if (!watch.queued) {
+      watch.queued = true;
+      dirty_.push_back(id);
+    }
+  }
+  if (!dirty_.empty() && !flush_timer_.armed()) {
+    // After the call's own messages: the NOTIFYs leave at the next turn of the event loop.
+    host_.timers().schedule_in(flush_timer_, std::chrono::milliseconds(0), *this, kFlushTimer);
+  }
+}
+
+void Presence::on_timer(sip::txn::Timer& timer) {
+  if (timer.tag() != kFlushTimer) {
+    return;
+  }
+  std::vector<std::uint32_t> ids;
+  ids.swap(dirty_);
+  for (std::uint32_t id : ids) {
+    auto it = watches_.find(id);
+    if (it == watches_.end()) {
+      continue;
+    }
+    it->second->queued = false;
+    if (it->second->dirty) {
+      send_notify(*it->second);
+    }
+  }
+}
+
+std::string Presence::body_for(Watch& watch, Resource& resource, std::string& content_type) {
+  if (watch.pidf) {
+    content_type = "application/pidf+xml";
+    std::string_view note;
+    for (const DialogView& d : resource.dialogs) {
+      if (d.phase == DialogPhase::Confirmed || d.initiator) {
+        note = "On the phone";
+        break;
+      }
+      note = "Ringing";
+    }
+    return pidf_xml(watch.entity, true, note.empty() ? std::string_view("Available") : note);
+  }
+  content_type = "application/dialog-info+xml";
+  std::vector<const DialogView*> shown;
+  std::set<std::string> still_live;
+  for (const DialogView& d : resource.dialogs) {
+    shown.push_back(&d);
+    still_live.insert(d.id);
+  }
+  // Lamps never stick: what this watcher saw and is gone now, it sees end.
+  for (const std::string& id : watch.shown) {
+    if (still_live.count(id) == 0) {
+      if (auto ended = resource.ended.find(id); ended != resource.ended.end()) {
+        shown.push_back(&ended->second);
+      }
+    }
+  }
+  std::string body = dialog_info_xml(watch.entity, watch.subscription->next_version(), shown);
+  watch.shown = std::move(still_live);
+  return body;
+}
+
+void Presence::forget_seen_ends(Resource& resource) {
+  for (auto it = resource.ended.begin(); it != resource.ended.end();) {
+    bool wanted = std::any_of(resource.watches.begin(), resource.watches.end(), [&](auto id) {
+      return watches_.at(id)->shown.count(it->first) != 0;
+    });
+    it = wanted ? std::next(it) : resource.ended.erase(it);
+  }
+}
+
+void Presence::send_notify(Watch& watch) {
+  if (watch.in_flight != sip::txn::kNoTransaction || watch.final_sent) {
+    watch.dirty = true;  // sent when the one in flight is answered: the latest state then
+    return;
+  }
+  watch.dirty = false;
+  Resource& resource = resources_[watch.resource];
+  std::string content_type;
+  std::string body = body_for(watch, resource, content_type);
+  forget_seen_ends(resource);
+  const auto protocol = watch.peer.protocol;
+  auto out = watch.dialog->make_request(sip::Method::Notify,
+                                        sip::txn::new_via(protocol, host_.local_address(protocol)));
+  out.header(Header::Event,
+             watch.event_id.empty() ? watch.package : watch.package + ";id=" + watch.event_id);
+  out.header(Header::SubscriptionState, watch.subscription->state_header(host_.timers().now()));
+  out.body(content_type, body);
+  auto sent = host_.layer().send_request(out.finish(), watch.peer);
+  if (watch.subscription->terminated()) {
+    watch.final_sent = true;
+  }
+  if (!sent) {
+    spdlog::warn("notify not sent watcher={} resource={} reason=\"{}\"", watch.watcher,
+                 watch.resource, sent.error().reason);
+    remove(watch.id);
+    return;
+  }
+  watch.in_flight = *sent;
+  if (auto* t = host_.layer().find_client(*sent)) {
+    t->set_owner(kPresenceOwner | watch.id);
+  }
+}
+
+void Presence::on_response(std::uint64_t owner, const sip::Message& response) {
+  Watch* watch = find(owner);
+  if (watch == nullptr || response.status() < 200) {
+    return;
+  }
+  watch->in_flight = sip::txn::kNoTransaction;
+  if (response.status() >= 300) {
+    // RFC 6665 §4.2.2: a failed NOTIFY (481 above all) ends the subscription.
+    spdlog::info("subscription ended watcher={} resource={} reason=\"notify got {}\"",
+                 watch->watcher, watch->resource, response.status());
+    remove(watch->id);
+    return;
+  }
+  if (watch->final_sent) {
+    remove(watch->id);
+    return;
+  }
+  if (watch->dirty) {
+    send_notify(*watch);
+  }
+}
+
+void Presence::on_failure(std::uint64_t owner, int status) {
+  if (Watch* watch = find(owner)) {
+    spdlog::info("subscription ended watcher={} resource={} reason=\"notify failed {}\"",
+                 watch->watcher, watch->resource, status);
+    remove(watch->id);
+  }
+}
+
+void Presence::remove(std::uint32_t id) {
+  auto it = watches_.find(id);
+  if (it == watches_.end()) {
+    return;
+  }
+  Watch& watch = *it->second;
+  by_dialog_.erase(dialog_key(*watch.dialog));
+  if (auto r = resources_.find(watch.resource); r != resources_.end()) {
+    auto& ids = r->second.watches;
+    ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+    if (ids.empty()) {
+      resources_.erase(r);
+    }
+  }
+  watches_.erase(it);
+}
+
+void Presence::shutdown() {
+  std::vector<std::uint32_t> ids;
+  for (const auto& [id, watch] : watches_) {
+    ids.push_back(id);
+  }
+  for (std::uint32_t id : ids) {
+    auto it = watches_.find(id);
+    if (it == watches_.end()) {
+      continue;
+    }
+    Watch* watch = it->second.get();
+    watch->subscription->timer().cancel();
+    watch->subscription->terminate("deactivated");
+    watch->in_flight = sip::txn::kNoTransaction;
+    watch->final_sent = false;
+    send_notify(*watch);
+  }
+}
+
+}  // namespace catchline::pbx

@@ -1,0 +1,118 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "pbx/dialog_info.h"
+#include "sip/dialog/dialog.h"
+#include "sip/message.h"
+#include "sip/transport/peer.h"
+#include "sip/txn/timer_queue.h"
+#include "sip/txn/transaction_layer.h"
+
+namespace catchline::pbx {
+
+/// Subscription limits for BLF and presence (`blf:` section).
+struct PresenceSettings {
+  std::chrono::seconds min_expires{60};
+  std::chrono::seconds max_expires{3600};
+  std::chrono::seconds default_expires{3600};
+};
+
+/// What the presence server needs from the server around it.
+class PresenceHost {
+ public:
+  virtual sip::txn::TransactionLayer& layer() = 0;
+  virtual sip::txn::TimerQueue& timers() = 0;
+  /// "host:port" for Via and Contact on this protocol.
+  virtual const std::string& local_address(sip::transport::Protocol protocol) const = 0;
+  /// The dialogs `resource` has now, when its first watcher arrives (later changes come
+  /// through Presence::update()).
+  virtual std::vector<DialogView> dialogs_of(const std::string& resource) const = 0;
+
+ protected:
+  ~PresenceHost() = default;
+};
+
+/// Owner values of NOTIFY client transactions carry this bit, so that the Pbx hands their
+/// responses here rather than to a call.
+inline constexpr std::uint64_t kPresenceOwner = std::uint64_t{1} << 63;
+
+/// The BLF presence server (DESIGN.md §5): SUBSCRIBE for `Event: dialog` (RFC 6665, RFC 4235)
+/// and `Event: presence` (RFC 3856, PIDF) to an extension or ring group, one NOTIFY at once
+/// with the full state and then one per change, a version that rises by one per subscription.
+/// Changes are coalesced per subscription: at most one NOTIFY is in flight, and the next one
+/// carries the latest state. Lamps never stick: every dialog a watcher was shown is shown to
+/// it again as terminated before it is dropped, and a dialog's state never moves backwards.
+/// NOTIFYs go out after the call messages of the same event (a zero-delay timer), so fan-out
+/// never delays call handling. Authentication and authorisation are the Pbx's, before this.
+/// Owned by the signaling thread; no locks.
+class Presence final : private sip::txn::TimerHandler {
+ public:
+  Presence(PresenceHost& host, PresenceSettings settings);
+  ~Presence();
+  Presence(const Presence&) = delete;
+  Presence& operator=(const Presence&) = delete;
+
+  void set_settings(PresenceSettings settings) { settings_ = settings; }
+
+  /// A new SUBSCRIBE (no To tag) for `resource` ("1002"), already authenticated as `watcher`
+  /// and allowed to watch it. `entity` is the resource's URI. Answers 489 for other event
+  /// packages, 423 below min_expires, 400 without Contact; else 200, then a NOTIFY.
+  void subscribe(sip::txn::ServerTransaction& t, const sip::Message& request,
+                 const sip::transport::Peer& source, std::string_view watcher,
+                 std::string_view resource, std::string entity);
+  /// An in-dialog request: a refreshing or ending SUBSCRIBE of one of our subscriptions.
+  /// False when the dialog is not ours (the Pbx answers 481).
+  bool in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request);
+  /// The answer to one of our NOTIFYs (`owner` as set on its transaction); a failure (481,
+  /// 408, any other final error) ends the subscription.
+  void on_response(std::uint64_t owner, const sip::Message& response);
+  void on_failure(std::uint64_t owner, int status);
+
+  /// The dialog `view.id` of `resource` appeared or changed. States only move forward: a
+  /// change back (confirmed -> early) is ignored.
+  void update(const std::string& resource, const DialogView& view);
+  /// Ends every subscription with a final NOTIFY (SIGTERM).
+  void shutdown();
+
+  std::size_t subscription_count() const { return watches_.size(); }
+  /// Package names for Allow-Events.
+  static constexpr std::string_view kAllowEvents = "dialog, presence";
+
+ private:
+  struct Watch;
+  struct Resource {
+    std::vector<DialogView> dialogs;          // live ones, oldest first
+    std::map<std::string, DialogView> ended;  // terminated, until every watcher saw it
+    std::vector<std::uint32_t> watches;
+  };
+
+  void on_timer(sip::txn::Timer& timer) override;
+  void expire(Watch& watch);
+  void mark_dirty(Resource& resource);
+  void send_notify(Watch& watch);
+  std::string body_for(Watch& watch, Resource& resource, std::string& content_type);
+  void remove(std::uint32_t id);
+  void forget_seen_ends(Resource& resource);
+  Watch* find(std::uint64_t owner);
+  static std::string dialog_key(const sip::dialog::Dialog& dialog);
+
+  PresenceHost& host_;
+  PresenceSettings settings_;
+  std::uint32_t next_id_ = 1;
+  std::unordered_map<std::uint32_t, std::unique_ptr<Watch>> watches_;
+  std::unordered_map<std::string, std::uint32_t> by_dialog_;  // "call-id\nlocal\nremote"
+  std::unordered_map<std::string, Resource> resources_;
+  std::vector<std::uint32_t> dirty_;
+  sip::txn::Timer flush_timer_;
+};
+
+}  // namespace catchline::pbx
