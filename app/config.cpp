@@ -199,7 +199,7 @@ pbx::Extension read_extension(const Reader& r, const YAML::Node& node) {
   r.expect_map(node, "extensions[]");
   r.only_keys(node, "extensions[]",
               {"number", "name", "password", "call_groups", "pickup_groups", "directed_pickup",
-               "pickup_protected", "pickup_cancel_reason", "blf_private"});
+               "pickup_protected", "pickup_cancel_reason", "blf_private", "blf_list"});
   pbx::Extension ext;
   if (!node["number"]) {
     r.fail(node, "extensions[]", "missing number");
@@ -229,6 +229,9 @@ pbx::Extension read_extension(const Reader& r, const YAML::Node& node) {
   }
   if (node["pickup_protected"]) {
     ext.pickup_protected = r.boolean(node["pickup_protected"], "pickup_protected");
+  }
+  if (node["blf_list"]) {
+    ext.blf_list = r.strings(node["blf_list"], "blf_list");
   }
   if (node["blf_private"]) {
     ext.blf_private = r.boolean(node["blf_private"], "blf_private");
@@ -502,6 +505,12 @@ void check_numbers(const Reader& r, const YAML::Node& root, const Config& config
   }
   const YAML::Node extension_nodes = root["extensions"];
   for (std::size_t i = 0; i < config.extensions.size(); ++i) {
+    for (const std::string& entry : config.extensions[i].blf_list) {
+      if (extensions.count(entry) == 0 && ring_groups.count(entry) == 0) {
+        r.fail(extension_nodes[i]["blf_list"], "blf_list",
+               fmt::format("no extension or ring group {}", entry));
+      }
+    }
     for (const std::string& entry : config.extensions[i].directed_pickup) {
       if (entry == "*" || (entry.starts_with("group:") && entry.size() > 6)) {
         continue;

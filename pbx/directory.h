@@ -27,6 +27,7 @@ struct Extension {
   bool pickup_protected = false;             // nobody may intercept calls to it
   CancelReason pickup_cancel_reason = CancelReason::Default;  // Default: the `pickup:` setting
   bool blf_private = false;  // BLF watchers see its calls but not who calls
+  std::vector<std::string> blf_list;  // its BLF keys as one list subscription (RFC 4662)
 };
 
 enum class RingStrategy : std::uint8_t { RingAll, Sequential };

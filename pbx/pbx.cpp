@@ -20,6 +20,9 @@ namespace {
 using sip::Header;
 using sip::Method;
 
+// The user part of resource list URIs: "blf-1001" is extension 1001's `blf_list`.
+constexpr std::string_view kBlfListPrefix = "blf-";
+
 constexpr std::string_view kAllow =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY, REGISTER, SUBSCRIBE";
 
@@ -674,20 +677,47 @@ void Pbx::handle_replaces(sip::txn::ServerTransaction& t, const sip::Message& re
 void Pbx::handle_subscribe(sip::txn::ServerTransaction& t, const sip::Message& request,
                            const sip::transport::Peer& source, const Extension& watcher) {
   const std::string resource = uri_user(request.request_uri());
+  auto uri_of = [&](const std::string& number) { return "sip:" + number + "@" + settings_.domain; };
+  auto refuse = [&](int status, std::string_view reason) {
+    spdlog::info("subscribe refused watcher={} resource={} status={} reason=\"{}\"", watcher.number,
+                 resource, status, reason);
+  };
+  // A resource list (RFC 4662): "blf-NUMBER" is the `blf_list` of extension NUMBER, for it
+  // alone; each key is shown when its owner may watch it.
+  if (resource.starts_with(kBlfListPrefix)) {
+    const Extension* owner =
+        directory_.find(std::string_view(resource).substr(kBlfListPrefix.size()));
+    if (owner == nullptr || owner->blf_list.empty()) {
+      refuse(404, "no such list");
+      layer_->respond(t, 404);
+      return;
+    }
+    if (owner->number != watcher.number) {
+      refuse(403, "not its own list");
+      layer_->respond(t, 403, "Not allowed to watch " + resource);
+      return;
+    }
+    std::vector<WatchTarget> targets;
+    for (const std::string& number : owner->blf_list) {
+      targets.push_back(WatchTarget{number, uri_of(number),
+                                    may_intercept(watcher, number) == PickupVerdict::Allowed});
+    }
+    presence_.subscribe(t, request, source, watcher.number, std::move(targets), uri_of(resource),
+                        true);
+    return;
+  }
   if (directory_.find(resource) == nullptr && directory_.find_ring_group(resource) == nullptr) {
-    spdlog::info("subscribe refused watcher={} resource={} reason=\"no such number\"",
-                 watcher.number, resource);
+    refuse(404, "no such number");
     layer_->respond(t, 404);
     return;
   }
   if (may_intercept(watcher, resource) != PickupVerdict::Allowed) {
-    spdlog::info("subscribe refused watcher={} resource={} reason=\"not allowed\"", watcher.number,
-                 resource);
+    refuse(403, "not allowed");
     layer_->respond(t, 403, "Not allowed to watch " + resource);
     return;
   }
-  presence_.subscribe(t, request, source, watcher.number, resource,
-                      "sip:" + resource + "@" + settings_.domain);
+  presence_.subscribe(t, request, source, watcher.number, {WatchTarget{resource, uri_of(resource)}},
+                      uri_of(resource), false);
 }
 
 DialogView Pbx::view_of(const Call& call, const Leg& leg) const {

@@ -24,14 +24,22 @@ std::string contact_for(const std::string& local, sip::transport::Protocol proto
 
 }  // namespace
 
+/// One resource of a subscription, and what this watcher was shown of it.
+struct Presence::Part {
+  WatchTarget target;
+  std::uint32_t version = 0;    // of its dialog-info document inside a list
+  std::set<std::string> shown;  // dialogs shown and not yet as terminated
+};
+
 /// One subscription: its dialog (we are the notifier), what it watches and what it was shown.
 struct Presence::Watch final : sip::txn::TimerHandler {
   Presence* presence = nullptr;
   std::uint32_t id = 0;
-  std::string resource;
+  std::vector<Part> parts;  // one, or a resource list's members
+  bool list = false;        // RFC 4662: RLMI multipart NOTIFYs
   std::string watcher;
-  std::string entity;
-  bool pidf = false;  // Event: presence, else dialog
+  std::string entity;  // the resource's URI, or the list's
+  bool pidf = false;   // Event: presence, else dialog
   std::string package;
   std::string event_id;
   std::unique_ptr<sip::dialog::Dialog> dialog;
@@ -39,10 +47,10 @@ struct Presence::Watch final : sip::txn::TimerHandler {
   sip::transport::Peer peer;
   sip::txn::TransactionId in_flight = sip::txn::kNoTransaction;
   bool dirty = false;
-  bool queued = false;          // in Presence::dirty_
-  bool final_sent = false;      // the terminated NOTIFY is out: remove when it is answered
-  std::set<std::string> shown;  // dialogs shown to it and not yet as terminated
+  bool queued = false;      // in Presence::dirty_
+  bool final_sent = false;  // the terminated NOTIFY is out: remove when it is answered
 
+  const std::string& name() const { return list ? entity : parts.front().target.resource; }
   void on_timer(sip::txn::Timer&) override { presence->expire(*this); }
 };
 
@@ -62,7 +70,7 @@ Presence::Watch* Presence::find(std::uint64_t owner) {
 
 void Presence::subscribe(sip::txn::ServerTransaction& t, const sip::Message& request,
                          const sip::transport::Peer& source, std::string_view watcher,
-                         std::string_view resource, std::string entity) {
+                         std::vector<WatchTarget> targets, std::string entity, bool list) {
   auto& layer = host_.layer();
   auto event = sip::parse_event(request.header_value(Header::Event).value_or(""));
   const bool known =
@@ -72,6 +80,14 @@ void Presence::subscribe(sip::txn::ServerTransaction& t, const sip::Message& req
     auto response = t.make_response(489);
     response.header(Header::AllowEvents, kAllowEvents);
     layer.send_response(t, 489, response.finish());
+    return;
+  }
+  if (list &&
+      !sip::list_contains(request.header_value(Header::Supported).value_or(""), "eventlist")) {
+    // RFC 4662 §5.2: a list URI needs a subscriber that knows resource lists.
+    auto response = t.make_response(421);
+    response.header(Header::Require, "eventlist");
+    layer.send_response(t, 421, response.finish());
     return;
   }
   std::uint32_t expires = static_cast<std::uint32_t>(settings_.default_expires.count());
@@ -100,7 +116,10 @@ void Presence::subscribe(sip::txn::ServerTransaction& t, const sip::Message& req
   auto watch = std::make_unique<Watch>();
   watch->presence = this;
   watch->id = next_id_++;
-  watch->resource = std::string(resource);
+  for (WatchTarget& target : targets) {
+    watch->parts.push_back(Part{std::move(target), 0, {}});
+  }
+  watch->list = list;
   watch->watcher = std::string(watcher);
   watch->entity = std::move(entity);
   watch->pidf = sip::iequals(event->package, "presence");
@@ -114,6 +133,9 @@ void Presence::subscribe(sip::txn::ServerTransaction& t, const sip::Message& req
   auto ok = t.make_response(200);
   ok.header(Header::Expires, std::to_string(expires));
   ok.header(Header::Contact, contact);
+  if (list) {
+    ok.header(Header::Require, "eventlist");
+  }
   layer.send_response(t, 200, ok.finish());
 
   const auto now = host_.timers().now();
@@ -126,14 +148,19 @@ void Presence::subscribe(sip::txn::ServerTransaction& t, const sip::Message& req
     host_.timers().schedule_in(watch->subscription->timer(), std::chrono::seconds(expires), *watch,
                                kExpiryTimer);
   }
-  auto [resource_it, fresh] = resources_.try_emplace(watch->resource);
-  if (fresh) {
-    resource_it->second.dialogs = host_.dialogs_of(watch->resource);
+  for (const Part& part : watch->parts) {
+    if (!part.target.allowed) {
+      continue;
+    }
+    auto [resource_it, fresh] = resources_.try_emplace(part.target.resource);
+    if (fresh) {
+      resource_it->second.dialogs = host_.dialogs_of(part.target.resource);
+    }
+    resource_it->second.watches.push_back(watch->id);
   }
-  resource_it->second.watches.push_back(watch->id);
   by_dialog_.emplace(dialog_key(*watch->dialog), watch->id);
-  spdlog::info("subscribe watcher={} resource={} event={} expires={}", watcher, resource,
-               watch->package, expires);
+  spdlog::info("subscribe watcher={} resource={} event={} expires={} resources={}", watcher,
+               watch->name(), watch->package, expires, watch->parts.size());
   Watch& ref = *watch;
   watches_.emplace(ref.id, std::move(watch));
   send_notify(ref);  // RFC 6665 §4.2.1.2: a NOTIFY at once, with the full state
@@ -186,7 +213,7 @@ bool Presence::in_dialog(sip::txn::ServerTransaction& t, const sip::Message& req
   ok.header(Header::Contact, watch.dialog->local_contact());
   layer.send_response(t, 200, ok.finish());
   if (expires == 0) {
-    spdlog::info("unsubscribe watcher={} resource={}", watch.watcher, watch.resource);
+    spdlog::info("unsubscribe watcher={} resource={}", watch.watcher, watch.name());
     watch.subscription->timer().cancel();
     watch.subscription->terminate("timeout");
   } else {
@@ -201,7 +228,7 @@ bool Presence::in_dialog(sip::txn::ServerTransaction& t, const sip::Message& req
 }
 
 void Presence::expire(Watch& watch) {
-  spdlog::info("subscription expired watcher={} resource={}", watch.watcher, watch.resource);
+  spdlog::info("subscription expired watcher={} resource={}", watch.watcher, watch.name());
   watch.subscription->terminate("timeout");
   watch.dirty = true;
   send_notify(watch);
@@ -267,9 +294,9 @@ void Presence::on_timer(sip::txn::Timer& timer) {
   }
 }
 
-std::string Presence::body_for(Watch& watch, Resource& resource, std::string& content_type) {
+std::string Presence::part_body(Watch& watch, Part& part) {
+  Resource& resource = resources_[part.target.resource];
   if (watch.pidf) {
-    content_type = "application/pidf+xml";
     std::string_view note;
     for (const DialogView& d : resource.dialogs) {
       if (d.phase == DialogPhase::Confirmed || d.initiator) {
@@ -278,9 +305,8 @@ std::string Presence::body_for(Watch& watch, Resource& resource, std::string& co
       }
       note = "Ringing";
     }
-    return pidf_xml(watch.entity, true, note.empty() ? std::string_view("Available") : note);
+    return pidf_xml(part.target.entity, true, note.empty() ? std::string_view("Available") : note);
   }
-  content_type = "application/dialog-info+xml";
   std::vector<const DialogView*> shown;
   std::set<std::string> still_live;
   for (const DialogView& d : resource.dialogs) {
@@ -288,23 +314,76 @@ std::string Presence::body_for(Watch& watch, Resource& resource, std::string& co
     still_live.insert(d.id);
   }
   // Lamps never stick: what this watcher saw and is gone now, it sees end.
-  for (const std::string& id : watch.shown) {
+  for (const std::string& id : part.shown) {
     if (still_live.count(id) == 0) {
       if (auto ended = resource.ended.find(id); ended != resource.ended.end()) {
         shown.push_back(&ended->second);
       }
     }
   }
-  std::string body = dialog_info_xml(watch.entity, watch.subscription->next_version(), shown);
-  watch.shown = std::move(still_live);
+  const std::uint32_t version = watch.list ? part.version++ : watch.subscription->next_version();
+  std::string body = dialog_info_xml(part.target.entity, version, shown);
+  part.shown = std::move(still_live);
   return body;
 }
 
-void Presence::forget_seen_ends(Resource& resource) {
+std::string Presence::body_for(Watch& watch, std::string& content_type) {
+  const std::string part_type = watch.pidf ? "application/pidf+xml" : "application/dialog-info+xml";
+  if (!watch.list) {
+    content_type = part_type;
+    return part_body(watch, watch.parts.front());
+  }
+  // RFC 4662 §5.3: an RLMI document naming every resource, then one body per resource the
+  // watcher may see, all in one multipart/related (full state each time).
+  const std::string boundary = "catchline-rlmi-" + std::to_string(watch.id);
+  content_type =
+      "multipart/related;type=\"application/rlmi+xml\";start=\"<rlmi@catchline>\";"
+      "boundary=\"" +
+      boundary + "\"";
+  std::string rlmi =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<list xmlns=\"urn:ietf:params:xml:ns:rlmi\" uri=\"" +
+      xml_escape(watch.entity) + "\" version=\"" +
+      std::to_string(watch.subscription->next_version()) + "\" fullState=\"true\">\n";
+  std::string parts;
+  for (std::size_t i = 0; i < watch.parts.size(); ++i) {
+    Part& part = watch.parts[i];
+    const std::string instance = "r" + std::to_string(i);
+    const std::string cid = instance + "@catchline";
+    rlmi += "  <resource uri=\"" + xml_escape(part.target.entity) + "\"><instance id=\"" +
+            instance + "\"";
+    if (!part.target.allowed) {
+      rlmi += " state=\"terminated\" reason=\"rejected\"/></resource>\n";
+      continue;
+    }
+    rlmi += " state=\"active\" cid=\"" + cid + "\"/></resource>\n";
+    parts += "--" + boundary + "\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <" + cid +
+             ">\r\nContent-Type: " + part_type + "\r\n\r\n" + part_body(watch, part) + "\r\n";
+  }
+  rlmi += "</list>\n";
+  return "--" + boundary +
+         "\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <rlmi@catchline>\r\n"
+         "Content-Type: application/rlmi+xml\r\n\r\n" +
+         rlmi + "\r\n" + parts + "--" + boundary + "--\r\n";
+}
+
+void Presence::forget_seen_ends(const std::string& name) {
+  auto found = resources_.find(name);
+  if (found == resources_.end()) {
+    return;
+  }
+  Resource& resource = found->second;
+  auto seen_by = [&](std::uint32_t id, const std::string& dialog) {
+    for (const Part& part : watches_.at(id)->parts) {
+      if (part.target.resource == name && part.shown.count(dialog) != 0) {
+        return true;
+      }
+    }
+    return false;
+  };
   for (auto it = resource.ended.begin(); it != resource.ended.end();) {
-    bool wanted = std::any_of(resource.watches.begin(), resource.watches.end(), [&](auto id) {
-      return watches_.at(id)->shown.count(it->first) != 0;
-    });
+    bool wanted = std::any_of(resource.watches.begin(), resource.watches.end(),
+                              [&](std::uint32_t id) { return seen_by(id, it->first); });
     it = wanted ? std::next(it) : resource.ended.erase(it);
   }
 }
@@ -315,16 +394,22 @@ void Presence::send_notify(Watch& watch) {
     return;
   }
   watch.dirty = false;
-  Resource& resource = resources_[watch.resource];
   std::string content_type;
-  std::string body = body_for(watch, resource, content_type);
-  forget_seen_ends(resource);
+  std::string body = body_for(watch, content_type);
+  for (const Part& part : watch.parts) {
+    if (part.target.allowed) {
+      forget_seen_ends(part.target.resource);
+    }
+  }
   const auto protocol = watch.peer.protocol;
   auto out = watch.dialog->make_request(sip::Method::Notify,
                                         sip::txn::new_via(protocol, host_.local_address(protocol)));
   out.header(Header::Event,
              watch.event_id.empty() ? watch.package : watch.package + ";id=" + watch.event_id);
   out.header(Header::SubscriptionState, watch.subscription->state_header(host_.timers().now()));
+  if (watch.list) {
+    out.header(Header::Require, "eventlist");
+  }
   out.body(content_type, body);
   auto sent = host_.layer().send_request(out.finish(), watch.peer);
   if (watch.subscription->terminated()) {
@@ -332,7 +417,7 @@ void Presence::send_notify(Watch& watch) {
   }
   if (!sent) {
     spdlog::warn("notify not sent watcher={} resource={} reason=\"{}\"", watch.watcher,
-                 watch.resource, sent.error().reason);
+                 watch.name(), sent.error().reason);
     remove(watch.id);
     return;
   }
@@ -351,7 +436,7 @@ void Presence::on_response(std::uint64_t owner, const sip::Message& response) {
   if (response.status() >= 300) {
     // RFC 6665 §4.2.2: a failed NOTIFY (481 above all) ends the subscription.
     spdlog::info("subscription ended watcher={} resource={} reason=\"notify got {}\"",
-                 watch->watcher, watch->resource, response.status());
+                 watch->watcher, watch->name(), response.status());
     remove(watch->id);
     return;
   }
@@ -367,7 +452,7 @@ void Presence::on_response(std::uint64_t owner, const sip::Message& response) {
 void Presence::on_failure(std::uint64_t owner, int status) {
   if (Watch* watch = find(owner)) {
     spdlog::info("subscription ended watcher={} resource={} reason=\"notify failed {}\"",
-                 watch->watcher, watch->resource, status);
+                 watch->watcher, watch->name(), status);
     remove(watch->id);
   }
 }
@@ -379,11 +464,13 @@ void Presence::remove(std::uint32_t id) {
   }
   Watch& watch = *it->second;
   by_dialog_.erase(dialog_key(*watch.dialog));
-  if (auto r = resources_.find(watch.resource); r != resources_.end()) {
-    auto& ids = r->second.watches;
-    ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
-    if (ids.empty()) {
-      resources_.erase(r);
+  for (const Part& part : watch.parts) {
+    if (auto r = resources_.find(part.target.resource); r != resources_.end()) {
+      auto& ids = r->second.watches;
+      ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+      if (ids.empty()) {
+        resources_.erase(r);
+      }
     }
   }
   watches_.erase(it);

@@ -41,6 +41,15 @@ class PresenceHost {
   ~PresenceHost() = default;
 };
 
+/// One resource a subscription watches: an extension or ring group number and its URI.
+/// `allowed` false: listed but not to be shown to this watcher (RFC 4662 instance
+/// state terminated, reason rejected).
+struct WatchTarget {
+  std::string resource;
+  std::string entity;
+  bool allowed = true;
+};
+
 /// Owner values of NOTIFY client transactions carry this bit, so that the Pbx hands their
 /// responses here rather than to a call.
 inline constexpr std::uint64_t kPresenceOwner = std::uint64_t{1} << 63;
@@ -63,12 +72,15 @@ class Presence final : private sip::txn::TimerHandler {
 
   void set_settings(PresenceSettings settings) { settings_ = settings; }
 
-  /// A new SUBSCRIBE (no To tag) for `resource` ("1002"), already authenticated as `watcher`
-  /// and allowed to watch it. `entity` is the resource's URI. Answers 489 for other event
-  /// packages, 423 below min_expires, 400 without Contact; else 200, then a NOTIFY.
+  /// A new SUBSCRIBE (no To tag), already authenticated as `watcher`: to one resource it may
+  /// watch (`targets` of one, `list` false), or to a resource list (RFC 4662, `list` true,
+  /// `entity` the list's URI) whose NOTIFYs are multipart/related with an RLMI document and
+  /// one body per resource. Answers 489 for other event packages, 421 for a list without
+  /// `Supported: eventlist`, 423 below min_expires, 400 without Contact; else 200, then a
+  /// NOTIFY.
   void subscribe(sip::txn::ServerTransaction& t, const sip::Message& request,
                  const sip::transport::Peer& source, std::string_view watcher,
-                 std::string_view resource, std::string entity);
+                 std::vector<WatchTarget> targets, std::string entity, bool list);
   /// An in-dialog request: a refreshing or ending SUBSCRIBE of one of our subscriptions.
   /// False when the dialog is not ours (the Pbx answers 481).
   bool in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request);
@@ -99,9 +111,11 @@ class Presence final : private sip::txn::TimerHandler {
   void expire(Watch& watch);
   void mark_dirty(Resource& resource);
   void send_notify(Watch& watch);
-  std::string body_for(Watch& watch, Resource& resource, std::string& content_type);
+  std::string body_for(Watch& watch, std::string& content_type);
+  struct Part;
+  std::string part_body(Watch& watch, Part& part);
   void remove(std::uint32_t id);
-  void forget_seen_ends(Resource& resource);
+  void forget_seen_ends(const std::string& resource);
   Watch* find(std::uint64_t owner);
   static std::string dialog_key(const sip::dialog::Dialog& dialog);
 
