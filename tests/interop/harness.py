@@ -145,10 +145,13 @@ def scenario(name):
 
 def write_server_config(workdir, udp_port, tcp_port, extensions, no_answer_timeout="3s",
                         min_expires="60s", domain="catchline.test", name="catchline.yaml",
-                        digest_algorithms=None, database_name="catchline.db"):
+                        digest_algorithms=None, database_name="catchline.db", extra_yaml=""):
     """Writes a catchline configuration listening on loopback (UDP and TCP) with its database in
-    `workdir`. `extensions` is a list of (number, name, password); `digest_algorithms` a list
-    such as ["MD5"], None for the server's default. Returns (config, database)."""
+    `workdir`. `extensions` is a list of (number, name, password), or of (number, name, password,
+    fields) where `fields` is a dict of further per-extension keys, e.g.
+    {"call_groups": ["reception"], "pickup_protected": True}; `digest_algorithms` a list such
+    as ["MD5"], None for the server's default; `extra_yaml` is appended as it is (top-level
+    sections such as `pickup:` or `ring_groups:`). Returns (config, database)."""
     database = os.path.join(workdir, database_name)
     lines = [
         "sip:",
@@ -167,12 +170,17 @@ def write_server_config(workdir, udp_port, tcp_port, extensions, no_answer_timeo
         f"  path: {database}",
         "extensions:",
     ]
-    for number, display, password in extensions:
+    for number, display, password, *more in extensions:
         lines += [f"  - number: \"{number}\"", f"    name: \"{display}\"",
                   f"    password: \"{password}\""]
+        # JSON is YAML's flow style: lists, strings and booleans come out as YAML reads them.
+        for key, value in (more[0] if more else {}).items():
+            lines.append(f"    {key}: {json.dumps(value)}")
     config = os.path.join(workdir, name)
     with open(config, "w") as f:
         f.write("\n".join(lines) + "\n")
+        if extra_yaml:
+            f.write(extra_yaml.rstrip("\n") + "\n")
     return config, database
 
 
@@ -255,6 +263,23 @@ class Sipp:
         except FileNotFoundError:
             return ""
 
+    def messages(self):
+        """The -trace_msg file as a list of (unix time, "sent" or "received", message text),
+        in the order SIPp wrote them; each entry starts with a line of dashes and a local time
+        such as "2024-05-16 10:15:02.123456"."""
+        entries = []
+        for block in re.split(r"^-{20,} ", self.messages_text(), flags=re.M)[1:]:
+            stamp, _, rest = block.partition("\n")
+            header, _, text = rest.partition("\n")
+            try:
+                when = time.mktime(time.strptime(stamp.strip()[:19], "%Y-%m-%d %H:%M:%S"))
+                when += float("0" + stamp.strip()[19:])
+            except ValueError:
+                continue
+            direction = "sent" if " sent" in header else "received"
+            entries.append((when, direction, text.strip("\n")))
+        return entries
+
 
 def call_records(binary, database):
     """`catchline calls --db FILE --json` as a list of dicts, oldest first."""
@@ -317,10 +342,10 @@ def register(procs, server_port, number, password, name, local_port=None, transp
     return run
 
 
-def phone(procs, scenario_name, local_port, name, variables=None):
-    """Starts a SIPp UAS (one call) on the UDP port a phone registered from, and waits until it
-    listens, so that a call placed next finds it."""
-    run = Sipp(procs, scenario(scenario_name), 1, local_port, name, variables)
+def phone(procs, scenario_name, local_port, name, variables=None, calls=1):
+    """Starts a SIPp UAS (`calls` calls, one by default) on the UDP port a phone registered from,
+    and waits until it listens, so that a call placed next finds it."""
+    run = Sipp(procs, scenario(scenario_name), 1, local_port, name, variables, calls=calls)
     check(wait_until(lambda: udp_port_bound(local_port) or run.proc.poll() is not None)
           and run.proc.poll() is None,
           f"{name} did not start on port {local_port}: {procs.log_of(run.proc)[-1500:]}")
