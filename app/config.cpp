@@ -199,7 +199,8 @@ pbx::Extension read_extension(const Reader& r, const YAML::Node& node) {
   r.expect_map(node, "extensions[]");
   r.only_keys(node, "extensions[]",
               {"number", "name", "password", "call_groups", "pickup_groups", "directed_pickup",
-               "pickup_protected", "pickup_cancel_reason", "blf_private", "blf_list"});
+               "pickup_protected", "pickup_cancel_reason", "blf_private", "blf_list",
+               "pickup_alert", "pickup_alert_delay"});
   pbx::Extension ext;
   if (!node["number"]) {
     r.fail(node, "extensions[]", "missing number");
@@ -229,6 +230,12 @@ pbx::Extension read_extension(const Reader& r, const YAML::Node& node) {
   }
   if (node["pickup_protected"]) {
     ext.pickup_protected = r.boolean(node["pickup_protected"], "pickup_protected");
+  }
+  if (node["pickup_alert"]) {
+    ext.pickup_alert = r.boolean(node["pickup_alert"], "pickup_alert");
+  }
+  if (node["pickup_alert_delay"]) {
+    ext.pickup_alert_delay = r.duration(node["pickup_alert_delay"], "pickup_alert_delay");
   }
   if (node["blf_list"]) {
     ext.blf_list = r.strings(node["blf_list"], "blf_list");

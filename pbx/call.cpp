@@ -21,6 +21,7 @@ constexpr std::string_view kCompletedElsewhere = "SIP;cause=200;text=\"Call comp
 constexpr std::string_view kAllow = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY";
 constexpr std::uint16_t kNoAnswerTimer = 1;
 constexpr std::uint16_t kMemberTimer = 2;
+constexpr std::uint16_t kAlertTimer = 3;
 
 /// A display name as a quoted-string (RFC 3261 §25.1): quotes and backslashes escaped.
 std::string quoted(std::string_view text) {
@@ -132,6 +133,15 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
     return;
   }
   host_.timers().schedule_in(no_answer_timer_, no_answer, *this, kNoAnswerTimer);
+  std::optional<std::chrono::milliseconds> alert;
+  for (const RingMember& member : plan_.members) {
+    if (member.pickup_alert && (!alert || member.pickup_alert_delay < *alert)) {
+      alert = member.pickup_alert_delay;
+    }
+  }
+  if (alert) {
+    host_.timers().schedule_in(alert_timer_, *alert, *this, kAlertTimer);
+  }
   host_.pickable_changed(*this);
 }
 
@@ -797,6 +807,11 @@ void Call::on_timer(sip::txn::Timer& timer) {
   if (answered() || ended_) {
     return;
   }
+  if (timer.tag() == kAlertTimer) {
+    alerted_ = true;
+    host_.pickup_alert(*this);
+    return;
+  }
   if (timer.tag() == kMemberTimer) {
     // Sequential ring group: this member had its turn.
     cancel_member(current_member_);
@@ -823,6 +838,7 @@ void Call::end(std::string_view disposition, std::string_view hangup_by) {
   ended_ = true;
   no_answer_timer_.cancel();
   member_timer_.cancel();
+  alert_timer_.cancel();
   for (const Leg& leg : legs_) {
     changed(leg);  // BLF: every dialog shown ends terminated
   }

@@ -50,6 +50,8 @@ class CallHost {
   /// the call is destroyed.
   virtual void index_leg(const std::string& call_id, CallId call, LegId leg) = 0;
   virtual void unindex_leg(const std::string& call_id) = 0;
+  /// The call has rung as long as its members' pickup_alert_delay (Call::alerted()).
+  virtual void pickup_alert(Call& call) = 0;
   /// The registered contacts of an extension, read when its phones are rung.
   virtual const std::vector<Binding>& contacts(std::string_view extension) const = 0;
 
@@ -108,6 +110,8 @@ struct RingMember {
   std::vector<std::string> call_groups;
   bool pickup_protected = false;
   bool completed_elsewhere = true;  // its phones get RFC 3326 "Call completed elsewhere"
+  bool pickup_alert = false;        // shown to pickup-group watchers only after alert delay
+  std::chrono::milliseconds pickup_alert_delay{6'000};
   // Set: this member is a number outside, rung through a trunk; never pickable.
   std::shared_ptr<const TrunkRoute> route;
 };
@@ -171,6 +175,8 @@ class Call final : private sip::txn::TimerHandler {
   const Party& callee() const { return callee_; }
   const RingPlan& plan() const { return plan_; }
   LegId answered_leg() const { return answered_leg_; }
+  /// It rang as long as the shortest pickup_alert_delay of its members with pickup_alert.
+  bool alerted() const { return alerted_; }
   const std::string& dialled() const { return dialled_; }
   /// The extension or ring group the call rings (for a trunk call, what its DID names).
   const std::string& target() const { return plan_.number; }
@@ -285,7 +291,9 @@ class Call final : private sip::txn::TimerHandler {
   // Relayed in-dialog requests: our client transaction -> the server transaction to answer.
   std::unordered_map<sip::txn::TransactionId, sip::txn::TransactionId> relays_;
   sip::txn::Timer no_answer_timer_;
-  sip::txn::Timer member_timer_;  // sequential ring groups: time to ring the next member
+  sip::txn::Timer member_timer_;
+  sip::txn::Timer alert_timer_;  // pickup_alert: when pickup-group watchers are told
+  bool alerted_ = false;         // sequential ring groups: time to ring the next member
   store::CallRecord record_;
 };
 

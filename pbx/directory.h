@@ -26,8 +26,12 @@ struct Extension {
   std::vector<std::string> directed_pickup;  // allow-list: numbers, "group:NAME" or "*"
   bool pickup_protected = false;             // nobody may intercept calls to it
   CancelReason pickup_cancel_reason = CancelReason::Default;  // Default: the `pickup:` setting
-  bool blf_private = false;  // BLF watchers see its calls but not who calls
+  bool blf_private = false;           // BLF watchers see its calls but not who calls
   std::vector<std::string> blf_list;  // its BLF keys as one list subscription (RFC 4662)
+  // Its ringing calls reach the pickup-group subscriptions of its call groups only once they
+  // rang this long (a call nobody took), instead of at once.
+  bool pickup_alert = false;
+  std::chrono::milliseconds pickup_alert_delay{6'000};
 };
 
 enum class RingStrategy : std::uint8_t { RingAll, Sequential };

@@ -23,6 +23,10 @@ using sip::Method;
 // The user part of resource list URIs: "blf-1001" is extension 1001's `blf_list`.
 constexpr std::string_view kBlfListPrefix = "blf-";
 
+// The user part of pickup-group URIs: "pickup-reception" shows every pickable call of
+// call group reception to the members of that pickup group.
+constexpr std::string_view kPickupGroupPrefix = "pickup-";
+
 constexpr std::string_view kAllow =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY, REGISTER, SUBSCRIBE";
 
@@ -488,8 +492,11 @@ void Pbx::handle_trunk_invite(sip::txn::ServerTransaction& t, const sip::Message
 }
 
 RingMember Pbx::ring_member(const Extension& extension) const {
-  return RingMember{extension.number, extension.name, extension.call_groups,
+  RingMember member{extension.number, extension.name, extension.call_groups,
                     extension.pickup_protected, directory_.completed_elsewhere(extension)};
+  member.pickup_alert = extension.pickup_alert;
+  member.pickup_alert_delay = extension.pickup_alert_delay;
+  return member;
 }
 
 std::optional<RingPlan> Pbx::ring_plan(std::string_view number) const {
@@ -684,6 +691,19 @@ void Pbx::handle_subscribe(sip::txn::ServerTransaction& t, const sip::Message& r
   };
   // A resource list (RFC 4662): "blf-NUMBER" is the `blf_list` of extension NUMBER, for it
   // alone; each key is shown when its owner may watch it.
+  // A pickup group (pickup alerts): every pickable call of that group, for its pickers.
+  if (resource.starts_with(kPickupGroupPrefix)) {
+    const std::string group = resource.substr(kPickupGroupPrefix.size());
+    const auto& groups = watcher.pickup_groups;
+    if (std::find(groups.begin(), groups.end(), group) == groups.end()) {
+      refuse(403, "not in that pickup group");
+      layer_->respond(t, 403, "Not allowed to watch " + resource);
+      return;
+    }
+    presence_.subscribe(t, request, source, watcher.number,
+                        {WatchTarget{resource, uri_of(resource)}}, uri_of(resource), false);
+    return;
+  }
   if (resource.starts_with(kBlfListPrefix)) {
     const Extension* owner =
         directory_.find(std::string_view(resource).substr(kBlfListPrefix.size()));
@@ -775,9 +795,45 @@ void Pbx::leg_changed(Call& call, const Leg& leg) {
   }
   DialogView view = view_of(call, leg);
   presence_.update(leg.extension, view);
-  if (!leg.caller && !leg.picker && call.plan().ring_group) {
+  if (leg.caller || leg.picker) {
+    return;
+  }
+  if (call.plan().ring_group) {
     presence_.update(call.plan().number, view);
   }
+  for (const std::string& resource : group_resources(call, leg)) {
+    presence_.update(resource, view);
+  }
+}
+
+void Pbx::pickup_alert(Call& call) {
+  spdlog::info("pickup alert call={} dialled={}", call.id(), call.dialled());
+  for (const Leg& leg : call.legs()) {
+    leg_changed(call, leg);
+  }
+}
+
+std::vector<std::string> Pbx::group_resources(const Call& call, const Leg& leg) const {
+  std::vector<std::string> resources;
+  const RingMember& member = call.plan().members[leg.member];
+  if (member.route || member.pickup_protected || (member.pickup_alert && !call.alerted())) {
+    return resources;
+  }
+  auto add = [&](const std::string& group) {
+    std::string name = std::string(kPickupGroupPrefix) + group;
+    if (std::find(resources.begin(), resources.end(), name) == resources.end()) {
+      resources.push_back(std::move(name));
+    }
+  };
+  for (const std::string& group : member.call_groups) {
+    add(group);
+  }
+  if (call.plan().ring_group && !call.plan().pickup_protected) {
+    for (const std::string& group : call.plan().call_groups) {
+      add(group);
+    }
+  }
+  return resources;
 }
 
 std::vector<DialogView> Pbx::dialogs_of(const std::string& resource) const {
@@ -789,7 +845,11 @@ std::vector<DialogView> Pbx::dialogs_of(const std::string& resource) const {
     const bool group = call->plan().ring_group && call->plan().number == resource;
     for (const Leg& leg : call->legs()) {
       const bool callee = !leg.caller && !leg.picker;
-      if (leg.extension == resource || (group && callee)) {
+      const bool in_group = callee && resource.starts_with(kPickupGroupPrefix) && [&] {
+        auto names = group_resources(*call, leg);
+        return std::find(names.begin(), names.end(), resource) != names.end();
+      }();
+      if (leg.extension == resource || (group && callee) || in_group) {
         DialogView view = view_of(*call, leg);
         if (view.phase != DialogPhase::Terminated) {
           views.push_back(std::move(view));

@@ -101,6 +101,11 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   void call_ended(Call& call) override;
   void pickable_changed(Call& call) override;
   void leg_changed(Call& call, const Leg& leg) override;
+  void pickup_alert(Call& call) override;
+  /// The pickup-group resources ("pickup-GROUP") a callee leg shows in now: its member's and
+  /// the ring group's call groups, unless protected, and for pickup_alert members only once
+  /// the call is alerted.
+  std::vector<std::string> group_resources(const Call& call, const Leg& leg) const;
   void index_leg(const std::string& call_id, CallId call, LegId leg) override {
     legs_by_call_id_[call_id] = DialogRef{call, leg};
   }
