@@ -1,13 +1,13 @@
 #include "app/calls_command.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <optional>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "app/config.h"
 #include "store/database.h"
@@ -78,6 +78,11 @@ int run_calls(const std::string& db_path, const std::string& since, bool json, s
     err << "catchline calls: " << e.what() << "\n";
     return 1;
   }
+  // How long the call rang before someone answered (or picked it up), or before it ended.
+  auto rang_ms = [](const store::CallRecord& c) -> std::int64_t {
+    const std::int64_t until = c.answer_ms != 0 ? c.answer_ms : c.end_ms;
+    return until > c.start_ms && c.start_ms != 0 ? until - c.start_ms : 0;
+  };
   if (json) {
     for (const store::CallRecord& c : calls) {
       nlohmann::json row = {
@@ -87,19 +92,21 @@ int run_calls(const std::string& db_path, const std::string& since, bool json, s
           {"ring", time_text(c.ring_ms)}, {"answer", time_text(c.answer_ms)},
           {"end", time_text(c.end_ms)},   {"disposition", c.disposition},
           {"hangup_by", c.hangup_by},     {"pickup_kind", c.pickup_kind},
-          {"picked_from", c.picked_from},
+          {"picked_from", c.picked_from}, {"rang_ms", rang_ms(c)},
       };
       out << row.dump() << "\n";
     }
     return 0;
   }
-  out << fmt::format("{:<24} {:<10} {:<10} {:<12} {:<12} {:<10} {:<9} {}\n", "start", "caller",
-                     "dialled", "answered_by", "disposition", "hangup_by", "pickup", "call_id");
+  out << fmt::format("{:<24} {:<10} {:<10} {:<12} {:<12} {:<10} {:<9} {:<10} {:>7} {}\n", "start",
+                     "caller", "dialled", "answered_by", "disposition", "hangup_by", "pickup",
+                     "from", "rang_s", "call_id");
   for (const store::CallRecord& c : calls) {
-    out << fmt::format("{:<24} {:<10} {:<10} {:<12} {:<12} {:<10} {:<9} {}\n",
+    out << fmt::format("{:<24} {:<10} {:<10} {:<12} {:<12} {:<10} {:<9} {:<10} {:>7.1f} {}\n",
                        time_text(c.start_ms), c.caller, c.dialled,
                        c.answered_by.empty() ? "-" : c.answered_by, c.disposition, c.hangup_by,
-                       c.pickup_kind.empty() ? "-" : c.pickup_kind, c.call_id);
+                       c.pickup_kind.empty() ? "-" : c.pickup_kind,
+                       c.picked_from.empty() ? "-" : c.picked_from, rang_ms(c) / 1000.0, c.call_id);
   }
   return 0;
 }

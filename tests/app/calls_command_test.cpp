@@ -1,10 +1,10 @@
 #include "app/calls_command.h"
 
-#include <filesystem>
-#include <sstream>
-
 #include <gtest/gtest.h>
 #include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
 
 #include "store/database.h"
 
@@ -32,6 +32,8 @@ class CallsCommand : public ::testing::Test {
     late.answered_by = "1003";
     late.disposition = "answered";
     late.pickup_kind = "group";
+    late.picked_from = "1002";
+    late.answer_ms = late.start_ms + 4'500;
     db.insert_call(late);
   }
   void TearDown() override { std::filesystem::remove(path_); }
@@ -44,6 +46,16 @@ TEST_F(CallsCommand, PrintsJsonLinesSinceADate) {
   EXPECT_EQ(out.str().find("early@x"), std::string::npos);
   EXPECT_NE(out.str().find("\"call_id\":\"late@x\""), std::string::npos);
   EXPECT_NE(out.str().find("\"pickup_kind\":\"group\""), std::string::npos);
+  EXPECT_NE(out.str().find("\"picked_from\":\"1002\""), std::string::npos);
+}
+
+TEST_F(CallsCommand, SaysHowLongAPickedUpCallRangFirst) {
+  std::ostringstream out, err;
+  ASSERT_EQ(run_calls(path_, "2026-01-01", true, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("\"rang_ms\":4500"), std::string::npos) << out.str();
+  std::ostringstream table;
+  ASSERT_EQ(run_calls(path_, "2026-01-01", false, table, err), 0);
+  EXPECT_NE(table.str().find("    4.5 late@x"), std::string::npos) << table.str();
 }
 
 TEST_F(CallsCommand, PrintsEveryCallAsATable) {
