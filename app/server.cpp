@@ -174,7 +174,7 @@ int run_server(const std::string& config_path) {
       try {
         Config fresh = load_config(config_path);
         spdlog::set_level(spdlog::level::from_str(fresh.log_level));
-        pbx.reload(fresh.directory(), fresh.registrar);
+        pbx.reload(fresh.directory(), fresh.registrar, fresh.blf);
       } catch (const ConfigError& e) {
         spdlog::error("reload refused, keeping the running configuration: {}", e.what());
       }

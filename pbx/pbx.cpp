@@ -88,7 +88,8 @@ void Pbx::attach(sip::txn::TransactionLayer& layer, LocalAddresses local) {
   local_ = std::move(local);
 }
 
-void Pbx::reload(Directory directory, RegistrarSettings registrar) {
+void Pbx::reload(Directory directory, RegistrarSettings registrar, PresenceSettings blf) {
+  presence_.set_settings(blf);
   directory_ = std::move(directory);
   index_trunks();
   registrar_.set_settings(registrar);

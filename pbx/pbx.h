@@ -59,8 +59,9 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   /// Connects the transaction layer (which needs this object first) and our addresses.
   void attach(sip::txn::TransactionLayer& layer, LocalAddresses local);
 
-  /// Replaces extensions and groups (SIGHUP); calls and registrations go on.
-  void reload(Directory directory, RegistrarSettings registrar);
+  /// Replaces extensions, groups, trunks, pickup codes and subscription limits (SIGHUP);
+  /// calls, registrations and subscriptions go on.
+  void reload(Directory directory, RegistrarSettings registrar, PresenceSettings blf = {});
 
   /// Ends every call (BYE to answered legs, CANCEL to ringing ones, 503 to unanswered
   /// callers): on SIGTERM, before the process stops.
