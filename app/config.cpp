@@ -178,9 +178,24 @@ void read_registrar(const Reader& r, const YAML::Node& node, pbx::RegistrarSetti
   }
 }
 
-void read_blf(const Reader& r, const YAML::Node& node, pbx::PresenceSettings& blf) {
+void read_blf(const Reader& r, const YAML::Node& node, pbx::PresenceSettings& blf,
+              std::vector<pbx::BlfRule>& rules) {
   r.expect_map(node, "blf");
-  r.only_keys(node, "blf", {"min_expires", "max_expires", "default_expires"});
+  r.only_keys(node, "blf", {"min_expires", "max_expires", "default_expires", "rules"});
+  if (const YAML::Node list = node["rules"]) {
+    if (!list.IsSequence()) {
+      r.fail(list, "blf.rules", "expected a list of {watchers: [...], may_watch: [...]}");
+    }
+    for (const auto& item : list) {
+      r.expect_map(item, "blf.rules[]");
+      r.only_keys(item, "blf.rules[]", {"watchers", "may_watch"});
+      if (!item["watchers"] || !item["may_watch"]) {
+        r.fail(item, "blf.rules[]", "needs watchers and may_watch");
+      }
+      rules.push_back(pbx::BlfRule{r.strings(item["watchers"], "watchers"),
+                                   r.strings(item["may_watch"], "may_watch")});
+    }
+  }
   auto seconds = [&](const char* key, std::chrono::seconds& out) {
     if (node[key]) {
       out = std::chrono::duration_cast<std::chrono::seconds>(
@@ -573,7 +588,7 @@ Config parse_config(const std::string& text, const std::string& name) {
   r.expect_map(root, "(top level)");
   r.only_keys(root, "",
               {"demo", "log_level", "sip", "registrar", "storage", "extensions", "ring_groups",
-               "pickup", "trunks"});
+               "pickup", "trunks", "blf"});
   if (root["log_level"]) {
     config.log_level = r.string(root["log_level"], "log_level");
     if (config.log_level != "error" && config.log_level != "warn" && config.log_level != "info" &&
@@ -592,7 +607,7 @@ Config parse_config(const std::string& text, const std::string& name) {
     read_registrar(r, root["registrar"], config.registrar);
   }
   if (root["blf"]) {
-    read_blf(r, root["blf"], config.blf);
+    read_blf(r, root["blf"], config.blf, config.blf_rules);
   }
   if (const YAML::Node storage = root["storage"]) {
     r.expect_map(storage, "storage");

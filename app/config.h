@@ -50,10 +50,11 @@ struct Config {
   pbx::PickupSettings pickup;
   std::vector<pbx::Trunk> trunks;
   pbx::PresenceSettings blf;
+  std::vector<pbx::BlfRule> blf_rules;
 
   /// The directory the signaling thread works with: extensions, ring groups, pickup codes.
   pbx::Directory directory() const {
-    return pbx::Directory(extensions, ring_groups, pickup, trunks);
+    return pbx::Directory(extensions, ring_groups, pickup, trunks, blf_rules);
   }
 };
 

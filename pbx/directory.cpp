@@ -1,13 +1,17 @@
 #include "pbx/directory.h"
 
+#include <algorithm>
+
 namespace catchline::pbx {
 
 Directory::Directory(std::vector<Extension> extensions, std::vector<RingGroup> ring_groups,
-                     PickupSettings pickup, std::vector<Trunk> trunks)
+                     PickupSettings pickup, std::vector<Trunk> trunks,
+                     std::vector<BlfRule> blf_rules)
     : extensions_(std::move(extensions)),
       ring_groups_(std::move(ring_groups)),
       pickup_(std::move(pickup)),
-      trunks_(std::move(trunks)) {
+      trunks_(std::move(trunks)),
+      blf_rules_(std::move(blf_rules)) {
   build_index();
 }
 
@@ -29,6 +33,46 @@ const Extension* Directory::find(std::string_view number) const {
 const RingGroup* Directory::find_ring_group(std::string_view number) const {
   auto it = ring_group_by_number_.find(number);
   return it == ring_group_by_number_.end() ? nullptr : &ring_groups_[it->second];
+}
+
+namespace {
+
+bool holds(const std::vector<std::string>& names, std::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+}  // namespace
+
+bool Directory::blf_rule_allows(const Extension& watcher, std::string_view number) const {
+  const Extension* extension = find(number);
+  const RingGroup* group = extension ? nullptr : find_ring_group(number);
+  const std::vector<std::string>* call_groups = extension ? &extension->call_groups
+                                                : group   ? &group->call_groups
+                                                          : nullptr;
+  auto is_watcher = [&](const std::string& entry) {
+    if (entry == "*" || entry == watcher.number) {
+      return true;
+    }
+    if (!entry.starts_with("group:")) {
+      return false;
+    }
+    std::string_view name = std::string_view(entry).substr(6);
+    return holds(watcher.call_groups, name) || holds(watcher.pickup_groups, name);
+  };
+  auto is_watched = [&](const std::string& entry) {
+    if (entry == "*" || entry == number) {
+      return true;
+    }
+    return entry.starts_with("group:") && call_groups != nullptr &&
+           holds(*call_groups, std::string_view(entry).substr(6));
+  };
+  for (const BlfRule& rule : blf_rules_) {
+    if (std::any_of(rule.watchers.begin(), rule.watchers.end(), is_watcher) &&
+        std::any_of(rule.may_watch.begin(), rule.may_watch.end(), is_watched)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 const Trunk* Directory::outbound_trunk(std::string_view dialled) const {

@@ -65,6 +65,15 @@ struct Trunk {
   std::string caller_id;                    // From user of outbound calls; "" = the extension
 };
 
+/// A `blf:` rule: lets `watchers` watch `may_watch` beyond the default (who may pick a number
+/// up may watch it). Entries: numbers, `group:NAME` (watchers: extensions in call or pickup
+/// group NAME; may_watch: numbers whose call_groups hold NAME) or `*`. It never widens pickup:
+/// INVITE/Replaces still needs the directed-pickup rule.
+struct BlfRule {
+  std::vector<std::string> watchers;
+  std::vector<std::string> may_watch;
+};
+
 /// The `pickup:` section: feature codes and what the cancelled phones are told.
 struct PickupSettings {
   std::string group_code = "*8";       // pick up the oldest call of my pickup groups
@@ -78,7 +87,8 @@ class Directory {
  public:
   Directory() = default;
   explicit Directory(std::vector<Extension> extensions, std::vector<RingGroup> ring_groups = {},
-                     PickupSettings pickup = {}, std::vector<Trunk> trunks = {});
+                     PickupSettings pickup = {}, std::vector<Trunk> trunks = {},
+                     std::vector<BlfRule> blf_rules = {});
 
   /// The extension with this number, or nullptr.
   const Extension* find(std::string_view number) const;
@@ -87,6 +97,9 @@ class Directory {
   const std::vector<Extension>& extensions() const { return extensions_; }
   const std::vector<RingGroup>& ring_groups() const { return ring_groups_; }
   const std::vector<Trunk>& trunks() const { return trunks_; }
+  const std::vector<BlfRule>& blf_rules() const { return blf_rules_; }
+  /// Whether a `blf:` rule lets `watcher` watch `number` (an extension or ring group).
+  bool blf_rule_allows(const Extension& watcher, std::string_view number) const;
   /// The trunk whose outbound prefix starts `dialled` (the longest such prefix), or nullptr.
   const Trunk* outbound_trunk(std::string_view dialled) const;
   const PickupSettings& pickup() const { return pickup_; }
@@ -106,14 +119,17 @@ class Directory {
   std::vector<RingGroup> ring_groups_;
   PickupSettings pickup_;
   std::vector<Trunk> trunks_;
+  std::vector<BlfRule> blf_rules_;
   std::unordered_map<std::string_view, std::size_t> by_number_;  // views into extensions_
   std::unordered_map<std::string_view, std::size_t> ring_group_by_number_;
 
  public:
   Directory(const Directory& other)
-      : Directory(other.extensions_, other.ring_groups_, other.pickup_, other.trunks_) {}
+      : Directory(other.extensions_, other.ring_groups_, other.pickup_, other.trunks_,
+                  other.blf_rules_) {}
   Directory& operator=(const Directory& other) {
-    *this = Directory(other.extensions_, other.ring_groups_, other.pickup_, other.trunks_);
+    *this = Directory(other.extensions_, other.ring_groups_, other.pickup_, other.trunks_,
+                      other.blf_rules_);
     return *this;
   }
   Directory(Directory&&) = default;

@@ -720,8 +720,7 @@ void Pbx::handle_subscribe(sip::txn::ServerTransaction& t, const sip::Message& r
     }
     std::vector<WatchTarget> targets;
     for (const std::string& number : owner->blf_list) {
-      targets.push_back(WatchTarget{number, uri_of(number),
-                                    may_intercept(watcher, number) == PickupVerdict::Allowed});
+      targets.push_back(WatchTarget{number, uri_of(number), may_watch(watcher, number)});
     }
     presence_.subscribe(t, request, source, watcher.number, std::move(targets), uri_of(resource),
                         true);
@@ -732,7 +731,7 @@ void Pbx::handle_subscribe(sip::txn::ServerTransaction& t, const sip::Message& r
     layer_->respond(t, 404);
     return;
   }
-  if (may_intercept(watcher, resource) != PickupVerdict::Allowed) {
+  if (!may_watch(watcher, resource)) {
     refuse(403, "not allowed");
     layer_->respond(t, 403, "Not allowed to watch " + resource);
     return;

@@ -160,6 +160,11 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   /// directed rule. 481 when no such dialog, 486 (early-only) or 403 for an answered one.
   void handle_replaces(sip::txn::ServerTransaction& t, const sip::Message& request,
                        const sip::transport::Peer& source, const Extension& picker);
+  /// BLF: may pick it up, or a `blf:` rule allows watching it.
+  bool may_watch(const Extension& watcher, std::string_view number) const {
+    return may_intercept(watcher, number) == PickupVerdict::Allowed ||
+           directory_.blf_rule_allows(watcher, number);
+  }
   /// The directed-pickup rule for `number` (an extension or ring group), own number allowed.
   PickupVerdict may_intercept(const Extension& picker, std::string_view number) const;
   /// Hands the picker's INVITE to `call` and answers the refusals Call::pick_up() reports.

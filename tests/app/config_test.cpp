@@ -159,6 +159,38 @@ TEST(Config, RefusesBadCancelReason) {
             "\"silent\"");
 }
 
+TEST(Config, ReadsBlfLimitsAndRules) {
+  Config config = parse_config(R"(blf:
+  min_expires: 30s
+  rules:
+    - {watchers: ["group:reception"], may_watch: ["*"]}
+extensions:
+  - {number: "1001", password: x, blf_list: ["1002"], blf_private: true, pickup_alert: true,
+     pickup_alert_delay: 4s}
+  - {number: "1002", password: y}
+)",
+                               "catchline.yaml");
+  EXPECT_EQ(config.blf.min_expires, std::chrono::seconds(30));
+  ASSERT_EQ(config.blf_rules.size(), 1u);
+  EXPECT_EQ(config.blf_rules[0].watchers, std::vector<std::string>{"group:reception"});
+  EXPECT_EQ(config.blf_rules[0].may_watch, std::vector<std::string>{"*"});
+  const pbx::Extension& ext = config.extensions[0];
+  EXPECT_EQ(ext.blf_list, std::vector<std::string>{"1002"});
+  EXPECT_TRUE(ext.blf_private);
+  EXPECT_TRUE(ext.pickup_alert);
+  EXPECT_EQ(ext.pickup_alert_delay, std::chrono::seconds(4));
+}
+
+TEST(Config, RefusesBlfListOfUnknownNumber) {
+  EXPECT_EQ(error_of("extensions:\n  - {number: \"1001\", password: x, blf_list: [\"1077\"]}\n"),
+            "catchline.yaml:2: blf_list: no extension or ring group 1077");
+}
+
+TEST(Config, RefusesBlfRuleWithoutMayWatch) {
+  EXPECT_EQ(error_of("blf:\n  rules:\n    - {watchers: [\"*\"]}\n"),
+            "catchline.yaml:3: blf.rules[]: needs watchers and may_watch");
+}
+
 TEST(Config, RefusesFeatureCodeWithLetters) {
   EXPECT_EQ(error_of("pickup:\n  group_code: \"*8a\"\n"),
             "catchline.yaml:2: pickup.group_code: expected digits, * and #, got \"*8a\"");
