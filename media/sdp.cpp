@@ -5,6 +5,8 @@
 #include <limits>
 #include <utility>
 
+#include "sip/headers/params.h"
+
 namespace catchline::media {
 namespace {
 
@@ -18,19 +20,7 @@ sip::ParseError bad(std::string_view what, std::size_t offset) {
   return sip::fail("Bad SDP: " + std::string(what), offset, kNotAcceptableHere);
 }
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c | 0x20) : c; }
-
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
+using sip::iequals;
 
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
@@ -428,13 +418,13 @@ bool same_codec(const Codec& a, const Codec& b) {
   if (a.static_number >= 0 || b.static_number >= 0) {
     return a.static_number == b.static_number;
   }
-  return !a.encoding.empty() && iequal(a.encoding, b.encoding) && a.clock_rate == b.clock_rate &&
+  return !a.encoding.empty() && iequals(a.encoding, b.encoding) && a.clock_rate == b.clock_rate &&
          a.channels == b.channels;
 }
 
 // Comfort noise (RFC 3389) and DTMF events (RFC 4733) go along with a codec but carry no media.
 bool is_codec(const Codec& codec) {
-  return !iequal(codec.encoding, "telephone-event") && !iequal(codec.encoding, "CN");
+  return !iequals(codec.encoding, "telephone-event") && !iequals(codec.encoding, "CN");
 }
 
 // The payloads of one RTP m= line: the distinct ones in m= order, as written, and their
@@ -525,13 +515,13 @@ Common common_named(const Media& offered, const Media& other) {
 enum class Family { PlainRtp, Sdes, Dtls, Other };
 
 Family family_of(std::string_view protocol) {
-  if (iequal(protocol, "RTP/AVP") || iequal(protocol, "RTP/AVPF")) {
+  if (iequals(protocol, "RTP/AVP") || iequals(protocol, "RTP/AVPF")) {
     return Family::PlainRtp;
   }
-  if (iequal(protocol, "RTP/SAVP") || iequal(protocol, "RTP/SAVPF")) {
+  if (iequals(protocol, "RTP/SAVP") || iequals(protocol, "RTP/SAVPF")) {
     return Family::Sdes;
   }
-  if (iequal(protocol, "UDP/TLS/RTP/SAVP") || iequal(protocol, "UDP/TLS/RTP/SAVPF")) {
+  if (iequals(protocol, "UDP/TLS/RTP/SAVP") || iequals(protocol, "UDP/TLS/RTP/SAVPF")) {
     return Family::Dtls;
   }
   return Family::Other;
@@ -539,7 +529,7 @@ Family family_of(std::string_view protocol) {
 
 bool is_rtp(std::string_view protocol) {
   for (std::size_t i = 0; i + 4 <= protocol.size(); ++i) {
-    if (iequal(protocol.substr(i, 4), "RTP/")) {
+    if (iequals(protocol.substr(i, 4), "RTP/")) {
       return true;
     }
   }
@@ -553,7 +543,7 @@ bool compatible(std::string_view offered, std::string_view other) {
   if (family != family_of(other)) {
     return false;
   }
-  return family != Family::Other || iequal(offered, other);
+  return family != Family::Other || iequals(offered, other);
 }
 
 // Crypto suites by preference, strongest first. The two answers of one pickup must choose the
@@ -664,7 +654,7 @@ void append_rejected(std::string& out, const Media& offered, const Session& othe
   if (!other.connection) {
     // RFC 8866 §5.7 wants a c= for every m= when the session has none. Nothing is sent to a
     // rejected stream, so the unspecified address of the origin's type serves.
-    const std::string_view unspecified = iequal(other.origin.addr_type, "IP6") ? "::" : "0.0.0.0";
+    const std::string_view unspecified = iequals(other.origin.addr_type, "IP6") ? "::" : "0.0.0.0";
     append_connection(out, Connection{other.origin.net_type, other.origin.addr_type, unspecified});
   }
 }
@@ -766,7 +756,7 @@ sip::Result<std::string> answer_from(std::string_view offer, std::string_view ot
     if (media.port != 0 && family_of(media.protocol) != Family::Dtls) {
       for (std::size_t i = 0; i < other->media.size(); ++i) {
         const Media& candidate = other->media[i];
-        if (!paired[i] && usable(candidate, *other) && iequal(candidate.type, media.type) &&
+        if (!paired[i] && usable(candidate, *other) && iequals(candidate.type, media.type) &&
             compatible(media.protocol, candidate.protocol)) {
           pair = i;
           break;

@@ -362,15 +362,22 @@ void Pbx::handle_register(sip::txn::ServerTransaction& t, const sip::Message& re
   layer_->send_response(t, outcome.status, response.finish());
 }
 
-void Pbx::handle_new_invite(sip::txn::ServerTransaction& t, const sip::Message& request,
-                            const sip::transport::Peer& source, const Extension& caller) {
+bool Pbx::refuse_new_call(sip::txn::ServerTransaction& t, const sip::Message& request) {
   if (shutting_down_) {
     layer_->respond(t, 503, "Server shutting down");
-    return;
+    return true;
   }
   // RFC 3261 §16.3 step 3: Max-Forwards 0 means the request looped or went too far.
   if (request.max_forwards() && *request.max_forwards() <= 0) {
     layer_->respond(t, 483);
+    return true;
+  }
+  return false;
+}
+
+void Pbx::handle_new_invite(sip::txn::ServerTransaction& t, const sip::Message& request,
+                            const sip::transport::Peer& source, const Extension& caller) {
+  if (refuse_new_call(t, request)) {
     return;
   }
   if (request.header_value(Header::Replaces)) {
@@ -452,12 +459,7 @@ std::optional<RingPlan> Pbx::trunk_plan(const Trunk& trunk, std::string_view num
 
 void Pbx::handle_trunk_invite(sip::txn::ServerTransaction& t, const sip::Message& request,
                               const sip::transport::Peer& source, const Trunk& trunk) {
-  if (shutting_down_) {
-    layer_->respond(t, 503, "Server shutting down");
-    return;
-  }
-  if (request.max_forwards() && *request.max_forwards() <= 0) {
-    layer_->respond(t, 483);
+  if (refuse_new_call(t, request)) {
     return;
   }
   std::string did = uri_user(request.request_uri());

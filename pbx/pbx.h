@@ -142,6 +142,8 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   std::optional<RingPlan> trunk_plan(const Trunk& trunk, std::string_view number) const;
   void handle_register(sip::txn::ServerTransaction& t, const sip::Message& request,
                        const sip::transport::Peer& source, const Extension& user);
+  /// While shutting down (503) or when Max-Forwards ran out (483): answers and returns true.
+  bool refuse_new_call(sip::txn::ServerTransaction& t, const sip::Message& request);
   void handle_new_invite(sip::txn::ServerTransaction& t, const sip::Message& request,
                          const sip::transport::Peer& source, const Extension& caller);
   void handle_in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request,
