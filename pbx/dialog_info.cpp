@@ -73,10 +73,51 @@ void append_dialog(std::string& out, const DialogView& d) {
 
 }  // namespace
 
+namespace {
+
+/// The length of the well-formed UTF-8 sequence at the start of `text` (RFC 3629: no
+/// overlong forms, no surrogates, nothing above U+10FFFF), or 0.
+std::size_t utf8_length(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  std::size_t length = lead < 0x80                    ? 1
+                       : lead >= 0xC2 && lead <= 0xDF ? 2
+                       : lead >= 0xE0 && lead <= 0xEF ? 3
+                       : lead >= 0xF0 && lead <= 0xF4 ? 4
+                                                      : 0;
+  if (length == 0 || length > text.size()) {
+    return 0;
+  }
+  for (std::size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xC0) != 0x80) {
+      return 0;
+    }
+  }
+  if ((lead == 0xE0 && byte(1) < 0xA0) || (lead == 0xED && byte(1) > 0x9F) ||
+      (lead == 0xF0 && byte(1) < 0x90) || (lead == 0xF4 && byte(1) > 0x8F)) {
+    return 0;
+  }
+  return length;
+}
+
+}  // namespace
+
 std::string xml_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t length = utf8_length(text.substr(i));
+    if (length == 0) {
+      out += "\xEF\xBF\xBD";  // U+FFFD: the document says UTF-8, so it must be UTF-8
+      ++i;
+      continue;
+    }
+    if (length > 1) {
+      out.append(text.substr(i, length));
+      i += length;
+      continue;
+    }
+    const char c = text[i++];
     switch (c) {
       case '&':
         out += "&amp;";
@@ -124,9 +165,13 @@ std::string dialog_info_xml(std::string_view entity, std::uint32_t version,
   return out;
 }
 
-std::string pidf_xml(std::string_view entity, bool open, std::string_view note) {
+std::string pidf_xml(std::string_view entity, bool open, std::string_view note, bool on_the_phone) {
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<presence";
   attribute(out, "xmlns", "urn:ietf:params:xml:ns:pidf");
+  if (on_the_phone) {
+    attribute(out, "xmlns:dm", "urn:ietf:params:xml:ns:pidf:data-model");
+    attribute(out, "xmlns:rpid", "urn:ietf:params:xml:ns:pidf:rpid");
+  }
   attribute(out, "entity", entity);
   out += ">\n  <tuple id=\"line\">\n    <status><basic>";
   out += open ? "open" : "closed";
@@ -136,7 +181,13 @@ std::string pidf_xml(std::string_view entity, bool open, std::string_view note) 
     out += xml_escape(note);
     out += "</note>\n";
   }
-  out += "  </tuple>\n</presence>\n";
+  out += "  </tuple>\n";
+  if (on_the_phone) {
+    out +=
+        "  <dm:person id=\"user\"><rpid:activities><rpid:on-the-phone/></rpid:activities>"
+        "</dm:person>\n";
+  }
+  out += "</presence>\n";
   return out;
 }
 

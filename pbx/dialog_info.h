@@ -40,7 +40,9 @@ std::string dialog_info_xml(std::string_view entity, std::uint32_t version,
                             const std::vector<const DialogView*>& dialogs);
 
 /// An `application/pidf+xml` body (RFC 3863) for presence-only softphones: open or closed,
-/// and a note such as "Ringing" or "On the phone".
-std::string pidf_xml(std::string_view entity, bool open, std::string_view note);
+/// and a note such as "Ringing" or "On the phone"; with `on_the_phone`, also the RFC 4480
+/// activity (some softphones, baresip among them, read only that).
+std::string pidf_xml(std::string_view entity, bool open, std::string_view note,
+                     bool on_the_phone = false);
 
 }  // namespace catchline::pbx

@@ -485,7 +485,8 @@ void Pbx::handle_trunk_invite(sip::txn::ServerTransaction& t, const sip::Message
   Party caller{"anonymous", {}, true};
   if (auto from = sip::parse_name_addr(request.header_value(Header::From).value_or(""))) {
     if (!from->uri.user.empty()) {
-      caller.number = sip::unescape(from->uri.user);
+      // Kept as the URI writes it (escapes too): it goes back into From and P-Asserted-Identity.
+      caller.number = std::string(from->uri.user);
     }
     caller.name = from->display();
   }
@@ -751,7 +752,9 @@ DialogView Pbx::view_of(const Call& call, const Leg& leg) const {
                : leg.state == LegState::Answered ? DialogPhase::Confirmed
                                                  : DialogPhase::Early;
   if (view.phase == DialogPhase::Terminated) {
-    const bool talked = leg.caller || leg.picker || call.answered_leg() == leg.id;
+    // RFC 4235 §4.1.2: a call that was never answered ended by being cancelled.
+    const bool talked =
+        call.answered() && (leg.caller || leg.picker || call.answered_leg() == leg.id);
     view.event = leg.final_status >= 300 ? "rejected" : talked ? "remote-bye" : "cancelled";
   }
   const std::string& domain = settings_.domain;
@@ -840,17 +843,20 @@ std::vector<std::string> Pbx::group_resources(const Call& call, const Leg& leg) 
 
 std::vector<DialogView> Pbx::dialogs_of(const std::string& resource) const {
   std::vector<DialogView> views;
-  for (const auto& [id, call] : calls_) {
+  const bool pickup_group = resource.starts_with(kPickupGroupPrefix);
+  for (const auto& entry : calls_) {
+    const Call* call = entry.second.get();
     if (call->ended()) {
       continue;
     }
     const bool group = call->plan().ring_group && call->plan().number == resource;
     for (const Leg& leg : call->legs()) {
       const bool callee = !leg.caller && !leg.picker;
-      const bool in_group = callee && resource.starts_with(kPickupGroupPrefix) && [&] {
+      bool in_group = false;
+      if (callee && pickup_group) {
         auto names = group_resources(*call, leg);
-        return std::find(names.begin(), names.end(), resource) != names.end();
-      }();
+        in_group = std::find(names.begin(), names.end(), resource) != names.end();
+      }
       if (leg.extension == resource || (group && callee) || in_group) {
         DialogView view = view_of(*call, leg);
         if (view.phase != DialogPhase::Terminated) {

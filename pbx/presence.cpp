@@ -49,6 +49,8 @@ struct Presence::Watch final : sip::txn::TimerHandler {
   bool dirty = false;
   bool queued = false;      // in Presence::dirty_
   bool final_sent = false;  // the terminated NOTIFY is out: remove when it is answered
+  bool forced = true;       // the next NOTIFY goes out even if it says nothing new
+  std::string last_body;    // PIDF: what the last NOTIFY said (a change of tags is no news)
 
   const std::string& name() const { return list ? entity : parts.front().target.resource; }
   void on_timer(sip::txn::Timer&) override { presence->expire(*this); }
@@ -223,6 +225,7 @@ bool Presence::in_dialog(sip::txn::ServerTransaction& t, const sip::Message& req
   }
   // A refresh is answered with the current state too (RFC 6665 §4.2.1.2).
   watch.dirty = true;
+  watch.forced = true;
   send_notify(watch);
   return true;
 }
@@ -305,7 +308,8 @@ std::string Presence::part_body(Watch& watch, Part& part) {
       }
       note = "Ringing";
     }
-    return pidf_xml(part.target.entity, true, note.empty() ? std::string_view("Available") : note);
+    return pidf_xml(part.target.entity, true, note.empty() ? std::string_view("Available") : note,
+                    note == "On the phone");
   }
   std::vector<const DialogView*> shown;
   std::set<std::string> still_live;
@@ -396,6 +400,14 @@ void Presence::send_notify(Watch& watch) {
   watch.dirty = false;
   std::string content_type;
   std::string body = body_for(watch, content_type);
+  if (watch.pidf) {
+    // PIDF does not show tags: a 180 after the INVITE changes nothing a watcher can see.
+    if (!watch.forced && !watch.subscription->terminated() && body == watch.last_body) {
+      return;
+    }
+    watch.last_body = body;
+  }
+  watch.forced = false;
   for (const Part& part : watch.parts) {
     if (part.target.allowed) {
       forget_seen_ends(part.target.resource);

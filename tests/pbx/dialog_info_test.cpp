@@ -168,3 +168,24 @@ TEST(PidfXml, NoteAndEntityAreEscaped) {
 
 }  // namespace
 }  // namespace catchline::pbx
+
+namespace catchline::pbx {
+namespace {
+
+TEST(XmlEscape, ReplacesBytesThatAreNotUtf8) {
+  // The document declares UTF-8: a caller's name from a trunk may not be.
+  EXPECT_EQ(xml_escape("\xff\xfe Evil \xc3"), "\xEF\xBF\xBD\xEF\xBF\xBD Evil \xEF\xBF\xBD");
+  EXPECT_EQ(xml_escape("Zo\xc3\xab & \xe2\x82\xac"), "Zo\xc3\xab &amp; \xe2\x82\xac");
+  EXPECT_EQ(xml_escape("\xc0\xaf"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+  EXPECT_EQ(xml_escape("\xed\xa0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+}
+
+TEST(Pidf, OnThePhoneCarriesTheRpidActivity) {
+  const std::string busy = pidf_xml("sip:1002@d", true, "On the phone", true);
+  EXPECT_NE(busy.find("<rpid:on-the-phone/>"), std::string::npos) << busy;
+  EXPECT_NE(busy.find("xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:rpid\""), std::string::npos);
+  EXPECT_EQ(pidf_xml("sip:1002@d", true, "Ringing").find("rpid"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace catchline::pbx
