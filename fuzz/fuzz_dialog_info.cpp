@@ -161,12 +161,46 @@ std::string element_text(std::string_view xml, std::string_view name) {
 }
 
 /// What xml_escape keeps of `text`: all but the control characters XML 1.0 forbids.
+// The code point of the UTF-8 sequence at text[i] and its length, or length 0 when the bytes
+// there are not a well-formed sequence (decoded here, rather than range-checked as the
+// escaper does, so that the two can disagree).
+std::pair<std::uint32_t, std::size_t> decode(std::string_view text, std::size_t i) {
+  const auto at = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = at(i);
+  std::size_t length = lead < 0x80 ? 1 : (lead >> 5) == 6 ? 2 : (lead >> 4) == 14 ? 3
+                                       : (lead >> 3) == 30 ? 4 : 0;
+  if (length == 0 || i + length > text.size()) {
+    return {0, 0};
+  }
+  std::uint32_t point = length == 1 ? lead : lead & (0x7Fu >> length);
+  for (std::size_t k = 1; k < length; ++k) {
+    if ((at(i + k) & 0xC0) != 0x80) {
+      return {0, 0};
+    }
+    point = (point << 6) | (at(i + k) & 0x3Fu);
+  }
+  static constexpr std::uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (point < kSmallest[length] || point > 0x10FFFF || (point >= 0xD800 && point <= 0xDFFF)) {
+    return {0, 0};
+  }
+  return {point, length};
+}
+
+// What the escaper must keep of `text`: well-formed UTF-8 as it is, each byte of anything else
+// as U+FFFD, and no control character but tab, CR and LF.
 std::string allowed(std::string_view text) {
   std::string out;
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) >= 0x20 || c == '\t' || c == '\n' || c == '\r') {
-      out += c;
+  for (std::size_t i = 0; i < text.size();) {
+    auto [point, length] = decode(text, i);
+    if (length == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+      continue;
     }
+    if (point >= 0x20 || point == '\t' || point == '\n' || point == '\r') {
+      out.append(text.substr(i, length));
+    }
+    i += length;
   }
   return out;
 }
