@@ -496,8 +496,12 @@ void Pbx::handle_trunk_invite(sip::txn::ServerTransaction& t, const sip::Message
 }
 
 RingMember Pbx::ring_member(const Extension& extension) const {
-  RingMember member{extension.number, extension.name, extension.call_groups,
-                    extension.pickup_protected, directory_.completed_elsewhere(extension)};
+  RingMember member;
+  member.number = extension.number;
+  member.name = extension.name;
+  member.call_groups = extension.call_groups;
+  member.pickup_protected = extension.pickup_protected;
+  member.completed_elsewhere = directory_.completed_elsewhere(extension);
   member.pickup_alert = extension.pickup_alert;
   member.pickup_alert_delay = extension.pickup_alert_delay;
   return member;
