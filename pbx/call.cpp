@@ -122,7 +122,7 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
       sent = ring_member(current_member_);
     }
     if (sent != 0 && next_member_ < plan_.members.size()) {
-      host_.timers().schedule_in(member_timer_, plan_.member_ring_time, *this, kMemberTimer);
+      arm(member_timer_, plan_.member_ring_time, kMemberTimer);
     }
   }
   spdlog::info("call start call={} caller={} dialled={} legs={}", id_, caller_.number, dialled_,
@@ -140,9 +140,17 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
     }
   }
   if (alert) {
-    host_.timers().schedule_in(alert_timer_, *alert, *this, kAlertTimer);
+    arm(alert_timer_, *alert, kAlertTimer);
   }
   host_.pickable_changed(*this);
+}
+
+void Call::arm(std::unique_ptr<sip::txn::Timer>& timer, std::chrono::milliseconds delay,
+               std::uint16_t tag) {
+  if (!timer) {
+    timer = std::make_unique<sip::txn::Timer>();
+  }
+  host_.timers().schedule_in(*timer, delay, *this, tag);
 }
 
 std::size_t Call::ring_member(std::size_t index) {
@@ -442,7 +450,9 @@ void Call::on_callee_answer(Leg& leg, const sip::txn::ClientTransaction& t,
   }
   index(leg);
   no_answer_timer_.cancel();
-  member_timer_.cancel();
+  if (member_timer_) {
+    member_timer_->cancel();
+  }
   cancel_other_legs(leg.id, true);
   const RingMember& member = plan_.members[leg.member];
   callee_ = Party{member.number, member.name};
@@ -538,7 +548,9 @@ PickupResult Call::pick_up(sip::txn::ServerTransaction& invite, const sip::Messa
   callee_ = pickup.picker;
   late_offer_ = false;  // a late offer below is the pickup's own, not a callee's
   no_answer_timer_.cancel();
-  member_timer_.cancel();
+  if (member_timer_) {
+    member_timer_->cancel();
+  }
   index(leg);
   if (!to_picker.empty()) {
     send_uas_ok(leg, caller_, true, "application/sdp", to_picker);
@@ -609,7 +621,9 @@ void Call::after_leg_change() {
 }
 
 void Call::advance_member() {
-  member_timer_.cancel();
+  if (member_timer_) {
+    member_timer_->cancel();
+  }
   std::size_t sent = 0;
   while (sent == 0 && next_member_ < plan_.members.size()) {
     current_member_ = next_member_++;
@@ -620,7 +634,7 @@ void Call::advance_member() {
                  plan_.members[current_member_].number);
   }
   if (sent != 0 && next_member_ < plan_.members.size()) {
-    host_.timers().schedule_in(member_timer_, plan_.member_ring_time, *this, kMemberTimer);
+    arm(member_timer_, plan_.member_ring_time, kMemberTimer);
   }
 }
 
@@ -837,8 +851,12 @@ void Call::end(std::string_view disposition, std::string_view hangup_by) {
   }
   ended_ = true;
   no_answer_timer_.cancel();
-  member_timer_.cancel();
-  alert_timer_.cancel();
+  if (member_timer_) {
+    member_timer_->cancel();
+  }
+  if (alert_timer_) {
+    alert_timer_->cancel();
+  }
   for (const Leg& leg : legs_) {
     changed(leg);  // BLF: every dialog shown ends terminated
   }
