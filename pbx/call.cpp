@@ -160,7 +160,7 @@ std::size_t Call::ring_member(std::size_t index) {
   }
   std::size_t sent = 0;
   for (const Binding& binding : host_.contacts(member.number)) {
-    sent += send_leg(index, binding.contact, binding.source) ? 1 : 0;
+    sent += send_leg(index, std::string(binding.contact), binding.source) ? 1 : 0;
   }
   return sent;
 }

@@ -53,7 +53,7 @@ class CallHost {
   /// The call has rung as long as its members' pickup_alert_delay (Call::alerted()).
   virtual void pickup_alert(Call& call) = 0;
   /// The registered contacts of an extension, read when its phones are rung.
-  virtual const std::vector<Binding>& contacts(std::string_view extension) const = 0;
+  virtual const Bindings& contacts(std::string_view extension) const = 0;
 
  protected:
   ~CallHost() = default;

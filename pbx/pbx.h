@@ -115,7 +115,7 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   std::vector<DialogView> dialogs_of(const std::string& resource) const override;
   /// How BLF shows one leg of a call on the extension `resource`.
   DialogView view_of(const Call& call, const Leg& leg) const;
-  const std::vector<Binding>& contacts(std::string_view extension) const override {
+  const Bindings& contacts(std::string_view extension) const override {
     return registrar_.bindings(extension);
   }
 

@@ -28,7 +28,7 @@ bool same_contact(std::string_view stored, const sip::Uri& uri) {
   return parsed && sip::uri_equal(*parsed, uri);
 }
 
-const std::vector<Binding> kNoBindings;
+const Bindings kNoBindings;
 
 }  // namespace
 
@@ -86,7 +86,7 @@ RegisterOutcome Registrar::apply(std::string_view extension, const sip::Message&
   }
 
   std::string key(extension);
-  auto& bindings = by_extension_[key];
+  auto& bindings = by_extension_[std::pmr::string(extension, &pool_)];
   const std::string call_id(request.call_id());
   const std::uint32_t cseq = request.cseq_number();
 
@@ -96,7 +96,7 @@ RegisterOutcome Registrar::apply(std::string_view extension, const sip::Message&
       return {400, "Bad Contact: * needs Expires: 0 and no other contact", {}};
     }
     for (const Binding& b : bindings) {
-      if (b.call_id == call_id && cseq <= b.cseq) {
+      if (std::string_view(b.call_id) == call_id && cseq <= b.cseq) {
         return {500, "Out of order CSeq", {}};
       }
     }
@@ -104,7 +104,7 @@ RegisterOutcome Registrar::apply(std::string_view extension, const sip::Message&
       forget(key, b);
     }
     count_ -= bindings.size();
-    by_extension_.erase(key);
+    by_extension_.erase(std::pmr::string(key));
     spdlog::info("unregister extension={} contacts=all source={}", extension, source.to_string());
     return {200, "", {}};
   }
@@ -123,7 +123,7 @@ RegisterOutcome Registrar::apply(std::string_view extension, const sip::Message&
     });
     if (existing == bindings.end()) {
       added += change.expires != 0 ? 1 : 0;
-    } else if (existing->call_id == call_id && cseq <= existing->cseq) {
+    } else if (std::string_view(existing->call_id) == call_id && cseq <= existing->cseq) {
       return {500, "Out of order CSeq", {}};
     }
   }
@@ -165,7 +165,7 @@ RegisterOutcome Registrar::apply(std::string_view extension, const sip::Message&
     watch(key, existing->expires);
   }
   if (bindings.empty()) {
-    by_extension_.erase(key);
+    by_extension_.erase(std::pmr::string(key));
   }
   return {200, "", {}};
 }
@@ -176,14 +176,15 @@ void Registrar::add_contacts(std::string_view extension, sip::MessageBuilder& re
     // Rounded up: a binding granted 60 s a moment ago still reports 60 (RFC 3261 §10.3 step 8),
     // never a value below Min-Expires that the phone would then be refused with.
     auto left = std::chrono::ceil<std::chrono::seconds>(b.expires - now).count();
-    response.header(sip::Header::Contact,
-                    "<" + b.contact + ">;expires=" + std::to_string(std::max<long>(left, 0)));
+    response.header(sip::Header::Contact, "<" + std::string(b.contact) + ">;expires=" +
+                                              std::to_string(std::max<long>(left, 0)));
   }
 }
 
-const std::vector<Binding>& Registrar::bindings(std::string_view extension) const {
-  // Heterogeneous lookup needs C++20 transparent hashing; a temporary key is cheap here.
-  auto it = by_extension_.find(std::string(extension));
+const Bindings& Registrar::bindings(std::string_view extension) const {
+  // Heterogeneous lookup needs C++20 transparent hashing; a temporary key is cheap here (an
+  // extension number fits the string's inline buffer).
+  auto it = by_extension_.find(std::pmr::string(extension));
   return it == by_extension_.end() ? kNoBindings : it->second;
 }
 
@@ -200,7 +201,7 @@ void Registrar::restore(const std::vector<store::RegistrationRow>& rows) {
                    row.extension, row.contact, row.source);
       continue;
     }
-    Binding b;
+    Binding b(&pool_);
     b.contact = row.contact;
     b.source.protocol = spec->protocol;
     b.source.address = spec->address;
@@ -211,7 +212,7 @@ void Registrar::restore(const std::vector<store::RegistrationRow>& rows) {
     b.cseq = row.cseq;
     b.user_agent = row.user_agent;
     watch(row.extension, b.expires);
-    by_extension_[row.extension].push_back(std::move(b));
+    by_extension_[std::pmr::string(row.extension, &pool_)].push_back(std::move(b));
     ++count_;
   }
   spdlog::info("registrations restored count={}", count_);
@@ -231,7 +232,7 @@ void Registrar::expire_due() {
   while (!due_.empty() && due_.top().when <= now) {
     std::string extension = due_.top().extension;
     due_.pop();
-    auto it = by_extension_.find(extension);
+    auto it = by_extension_.find(std::pmr::string(extension));
     if (it == by_extension_.end()) {
       continue;
     }
@@ -260,12 +261,13 @@ void Registrar::save(const std::string& extension, const Binding& b) {
     return;
   }
   writer_->save_registration(store::RegistrationRow{
-      extension, b.contact, b.expires_unix, b.source.to_string(), b.call_id, b.cseq, b.user_agent});
+      extension, std::string(b.contact), b.expires_unix, b.source.to_string(),
+      std::string(b.call_id), b.cseq, std::string(b.user_agent)});
 }
 
 void Registrar::forget(const std::string& extension, const Binding& b) {
   if (writer_ != nullptr) {
-    writer_->delete_registration(extension, b.contact);
+    writer_->delete_registration(extension, std::string(b.contact));
   }
 }
 

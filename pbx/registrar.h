@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory_resource>
 #include <optional>
 #include <queue>
 #include <string>
@@ -28,16 +29,45 @@ struct RegistrarSettings {
   std::chrono::seconds default_expires{3600};
 };
 
-/// One registered contact of an extension.
+/// One registered contact of an extension. Its text lives in the registrar's own memory pool
+/// (allocator-aware, so a std::pmr::vector<Binding> hands the pool down to it).
 struct Binding {
-  std::string contact;            // the Contact URI as registered
+  using allocator_type = std::pmr::polymorphic_allocator<char>;
+
+  std::pmr::string contact;       // the Contact URI as registered
   sip::transport::Peer source;    // where its REGISTER came from: the phone is reached there
   sip::txn::TimePoint expires{};  // on the signaling clock
   std::int64_t expires_unix = 0;  // the same on the wall clock, for storage
-  std::string call_id;
+  std::pmr::string call_id;
   std::uint32_t cseq = 0;
-  std::string user_agent;
+  std::pmr::string user_agent;
+
+  Binding() = default;
+  explicit Binding(const allocator_type& a) : contact(a), call_id(a), user_agent(a) {}
+  Binding(const Binding& other, const allocator_type& a)
+      : contact(other.contact, a),
+        source(other.source),
+        expires(other.expires),
+        expires_unix(other.expires_unix),
+        call_id(other.call_id, a),
+        cseq(other.cseq),
+        user_agent(other.user_agent, a) {}
+  Binding(Binding&& other, const allocator_type& a)
+      : contact(std::move(other.contact), a),
+        source(other.source),
+        expires(other.expires),
+        expires_unix(other.expires_unix),
+        call_id(std::move(other.call_id), a),
+        cseq(other.cseq),
+        user_agent(std::move(other.user_agent), a) {}
+  Binding(const Binding&) = default;
+  Binding(Binding&&) = default;
+  Binding& operator=(const Binding&) = default;
+  Binding& operator=(Binding&&) = default;
 };
+
+/// The bindings of one extension.
+using Bindings = std::pmr::vector<Binding>;
 
 /// What a REGISTER comes to: the status to answer, and Min-Expires with a 423.
 struct RegisterOutcome {
@@ -68,7 +98,7 @@ class Registrar : private sip::txn::TimerHandler {
   void add_contacts(std::string_view extension, sip::MessageBuilder& response) const;
 
   /// The current bindings of an extension (none when it is not registered).
-  const std::vector<Binding>& bindings(std::string_view extension) const;
+  const Bindings& bindings(std::string_view extension) const;
 
   /// Restores bindings read from storage at start; rows already expired are skipped.
   void restore(const std::vector<store::RegistrationRow>& rows);
@@ -92,7 +122,12 @@ class Registrar : private sip::txn::TimerHandler {
   sip::txn::TimerQueue& timers_;
   RegistrarSettings settings_;
   store::StoreWriter* writer_;
-  std::unordered_map<std::string, std::vector<Binding>> by_extension_;
+  // Bindings live for hours while the REGISTER transactions that made them live 32 s: from
+  // the general heap, a binding ended up between the memory of ended transactions and kept
+  // whole pages of it resident (3 KB a registration for 570 B in use). A pool of their own
+  // keeps them together.
+  std::pmr::unsynchronized_pool_resource pool_;
+  std::pmr::unordered_map<std::pmr::string, Bindings> by_extension_{&pool_};
   std::size_t count_ = 0;
   // Lazy expiry: an entry per (extension, deadline) ever set; stale ones are skipped.
   std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
