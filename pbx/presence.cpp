@@ -92,22 +92,11 @@ void Presence::subscribe(sip::txn::ServerTransaction& t, const sip::Message& req
     layer.send_response(t, 421, response.finish());
     return;
   }
-  std::uint32_t expires = static_cast<std::uint32_t>(settings_.default_expires.count());
-  if (auto value = request.header_value(Header::Expires)) {
-    auto parsed = sip::parse_unsigned(*value);
-    if (!parsed) {
-      layer.respond(t, 400, "Bad Expires: " + parsed.error().reason);
-      return;
-    }
-    expires = *parsed;
-  }
-  if (expires != 0 && expires < settings_.min_expires.count()) {
-    auto response = t.make_response(423);
-    response.header(Header::MinExpires, std::to_string(settings_.min_expires.count()));
-    layer.send_response(t, 423, response.finish());
+  auto granted = granted_expires(t, request);
+  if (!granted) {
     return;
   }
-  expires = std::min<std::uint32_t>(expires, settings_.max_expires.count());
+  const std::uint32_t expires = *granted;
   const std::string contact = contact_for(host_.local_address(source.protocol), source.protocol);
   auto dialog = sip::dialog::Dialog::create_uas(request, t.to_tag(), contact,
                                                 sip::dialog::DialogState::Confirmed);
@@ -168,6 +157,28 @@ void Presence::subscribe(sip::txn::ServerTransaction& t, const sip::Message& req
   send_notify(ref);  // RFC 6665 §4.2.1.2: a NOTIFY at once, with the full state
 }
 
+std::optional<std::uint32_t> Presence::granted_expires(sip::txn::ServerTransaction& t,
+                                                       const sip::Message& request) {
+  auto& layer = host_.layer();
+  std::uint32_t expires = static_cast<std::uint32_t>(settings_.default_expires.count());
+  if (auto value = request.header_value(Header::Expires)) {
+    auto parsed = sip::parse_unsigned(*value);
+    if (!parsed) {
+      layer.respond(t, 400, "Bad Expires: " + parsed.error().reason);
+      return std::nullopt;
+    }
+    expires = *parsed;
+  }
+  if (expires != 0 && expires < settings_.min_expires.count()) {
+    // RFC 6665 §4.2.1.1: too brief; say what we take.
+    auto response = t.make_response(423);
+    response.header(Header::MinExpires, std::to_string(settings_.min_expires.count()));
+    layer.send_response(t, 423, response.finish());
+    return std::nullopt;
+  }
+  return std::min<std::uint32_t>(expires, settings_.max_expires.count());
+}
+
 bool Presence::in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request) {
   std::string key;
   key.append(request.call_id()).append(1, '\n').append(request.to_tag()).append(1, '\n');
@@ -194,22 +205,11 @@ bool Presence::in_dialog(sip::txn::ServerTransaction& t, const sip::Message& req
     layer.respond(t, 481, "No such subscription");
     return true;
   }
-  std::uint32_t expires = static_cast<std::uint32_t>(settings_.default_expires.count());
-  if (auto value = request.header_value(Header::Expires)) {
-    auto parsed = sip::parse_unsigned(*value);
-    if (!parsed) {
-      layer.respond(t, 400, "Bad Expires: " + parsed.error().reason);
-      return true;
-    }
-    expires = *parsed;
-  }
-  if (expires != 0 && expires < settings_.min_expires.count()) {
-    auto response = t.make_response(423);
-    response.header(Header::MinExpires, std::to_string(settings_.min_expires.count()));
-    layer.send_response(t, 423, response.finish());
+  auto granted = granted_expires(t, request);
+  if (!granted) {
     return true;
   }
-  expires = std::min<std::uint32_t>(expires, settings_.max_expires.count());
+  const std::uint32_t expires = *granted;
   auto ok = t.make_response(200);
   ok.header(Header::Expires, std::to_string(expires));
   ok.header(Header::Contact, watch.dialog->local_contact());

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -108,6 +109,10 @@ class Presence final : private sip::txn::TimerHandler {
   };
 
   void on_timer(sip::txn::Timer& timer) override;
+  /// The subscription's duration from the request's Expires (default, cut to the maximum);
+  /// nullopt when it answered 400 (unreadable) or 423 (below the minimum).
+  std::optional<std::uint32_t> granted_expires(sip::txn::ServerTransaction& t,
+                                               const sip::Message& request);
   void expire(Watch& watch);
   void mark_dirty(Resource& resource);
   void send_notify(Watch& watch);
