@@ -13,6 +13,8 @@ using sip::Header;
 
 constexpr std::uint16_t kExpiryTimer = 1;
 constexpr std::uint16_t kFlushTimer = 2;
+// A phone has a few dozen BLF keys; a bound keeps one account from filling memory.
+constexpr std::size_t kMaxSubscriptionsPerWatcher = 256;
 
 std::string contact_for(const std::string& local, sip::transport::Protocol protocol) {
   std::string contact = "<sip:presence@" + local;
@@ -92,6 +94,12 @@ void Presence::subscribe(sip::txn::ServerTransaction& t, const sip::Message& req
     layer.send_response(t, 421, response.finish());
     return;
   }
+  if (auto count = per_watcher_.find(std::string(watcher));
+      count != per_watcher_.end() && count->second >= kMaxSubscriptionsPerWatcher) {
+    spdlog::warn("subscribe refused watcher={} reason=\"too many subscriptions\"", watcher);
+    layer.respond(t, 403, "Too many subscriptions");
+    return;
+  }
   auto granted = granted_expires(t, request);
   if (!granted) {
     return;
@@ -112,6 +120,7 @@ void Presence::subscribe(sip::txn::ServerTransaction& t, const sip::Message& req
   }
   watch->list = list;
   watch->watcher = std::string(watcher);
+  ++per_watcher_[watch->watcher];
   watch->entity = std::move(entity);
   watch->pidf = sip::iequals(event->package, "presence");
   watch->package = watch->pidf ? "presence" : "dialog";
@@ -484,6 +493,10 @@ void Presence::remove(std::uint32_t id) {
         resources_.erase(r);
       }
     }
+  }
+  if (auto count = per_watcher_.find(watch.watcher);
+      count != per_watcher_.end() && --count->second == 0) {
+    per_watcher_.erase(count);
   }
   watches_.erase(it);
 }

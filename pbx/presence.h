@@ -130,6 +130,7 @@ class Presence final : private sip::txn::TimerHandler {
   std::unordered_map<std::uint32_t, std::unique_ptr<Watch>> watches_;
   std::unordered_map<std::string, std::uint32_t> by_dialog_;  // "call-id\nlocal\nremote"
   std::unordered_map<std::string, Resource> resources_;
+  std::unordered_map<std::string, std::size_t> per_watcher_;  // subscriptions per extension
   std::vector<std::uint32_t> dirty_;
   sip::txn::Timer flush_timer_;
 };

@@ -361,6 +361,29 @@ def check_subscribe_refusals(bench):
 
 # ---- a call ringing N ----
 
+def check_subscription_cap(bench):
+    """One extension holds at most 256 subscriptions: the next one gets 403, and ending one
+    makes room again."""
+    eve = bench.ua(EVE)
+    subs = []
+    for i in range(256):
+        sub = eve.subscribe(EVE[0])
+        harness.check(sub.response.status == 200,
+                      f"subscription {i + 1} of 256 got {sub.response.status}")
+        subs.append(sub)
+    refused = eve.subscribe(EVE[0])
+    harness.check(refused.response.status == 403 and
+                  refused.response.reason == "Too many subscriptions",
+                  f"the 257th subscription got {refused.response.status} "
+                  f"{refused.response.reason}")
+    harness.check(subs[0].refresh(0).status == 200, "unsubscribing one was not answered 200")
+    again = eve.subscribe(EVE[0])
+    harness.check(again.response.status == 200,
+                  f"after one ended, a new subscription got {again.response.status}")
+    for sub in subs[1:] + [again]:
+        sub.refresh(0)
+
+
 def check_ringing_then_cancelled(bench):
     carol, alice = bench.ua(CAROL), bench.ua(ALICE)
     sub = watch(carol, BOB[0])
@@ -772,6 +795,8 @@ def main():
             run("SUBSCRIBE refused: 403 not allowed / protected / wrong password, 404, 489 with "
                 "Allow-Events, 423 with Min-Expires; own line allowed; Expires cut to 3600",
                 check_subscribe_refusals, bench)
+            run("one extension holds at most 256 subscriptions: the next gets 403 Too many "
+                "subscriptions, ending one makes room", check_subscription_cap, bench)
             run("a call rings 1002: early with the phone's call-id and tags, caller identity, "
                 "target **1002; caller's line initiator; caller cancels: terminated",
                 check_ringing_then_cancelled, bench)
