@@ -304,19 +304,17 @@ PickupKeys Call::pickup_keys() const {
   };
   for (std::size_t i = 0; i < plan_.members.size(); ++i) {
     const RingMember& member = plan_.members[i];
-    if (member.pickup_protected || member.route || !member_ringing(i)) {
+    if (!member_ringing(i)) {
       continue;
     }
-    add(keys.numbers, member.number);
-    for (const std::string& group : member.call_groups) {
-      add(keys.groups, group);
+    if (!member.pickup_protected && !member.route) {
+      add(keys.numbers, member.number);
     }
+    for_each_pickup_group(plan_, member,
+                          [&](const std::string& group) { add(keys.groups, group); });
   }
   if (plan_.ring_group && !plan_.pickup_protected) {
     add(keys.numbers, plan_.number);
-    for (const std::string& group : plan_.call_groups) {
-      add(keys.groups, group);
-    }
   }
   return keys;
 }

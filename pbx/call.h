@@ -137,6 +137,24 @@ enum class PickupResult : std::uint8_t {
   BadRequest,     // the picker's INVITE cannot make a dialog (no Contact)
 };
 
+/// Calls `f(group)` for each call group that a ringing leg of `member` puts its call in
+/// (DESIGN.md §4): the member's own, unless it is protected or a number outside, and the ring
+/// group's, unless the ring group is protected. The one definition behind the pickup index and
+/// the pickup-group subscriptions.
+template <typename F>
+void for_each_pickup_group(const RingPlan& plan, const RingMember& member, F&& f) {
+  if (!member.pickup_protected && !member.route) {
+    for (const std::string& group : member.call_groups) {
+      f(group);
+    }
+  }
+  if (plan.ring_group && !plan.pickup_protected) {
+    for (const std::string& group : plan.call_groups) {
+      f(group);
+    }
+  }
+}
+
 /// A pickup, as Pbx decided it: who picks up, how, and whose call it was.
 struct Pickup {
   Party picker;

@@ -825,23 +825,15 @@ void Pbx::pickup_alert(Call& call) {
 std::vector<std::string> Pbx::group_resources(const Call& call, const Leg& leg) const {
   std::vector<std::string> resources;
   const RingMember& member = call.plan().members[leg.member];
-  if (member.route || member.pickup_protected || (member.pickup_alert && !call.alerted())) {
+  if (member.pickup_alert && !call.alerted()) {
     return resources;
   }
-  auto add = [&](const std::string& group) {
+  for_each_pickup_group(call.plan(), member, [&](const std::string& group) {
     std::string name = std::string(kPickupGroupPrefix) + group;
     if (std::find(resources.begin(), resources.end(), name) == resources.end()) {
       resources.push_back(std::move(name));
     }
-  };
-  for (const std::string& group : member.call_groups) {
-    add(group);
-  }
-  if (call.plan().ring_group && !call.plan().pickup_protected) {
-    for (const std::string& group : call.plan().call_groups) {
-      add(group);
-    }
-  }
+  });
   return resources;
 }
 
