@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -28,10 +29,10 @@ class Reader {
   /// Refuses keys of `map` that are not in `known`, naming the first stranger.
   void only_keys(const YAML::Node& map, const std::string& where,
                  std::initializer_list<const char*> known) const {
-    std::set<std::string> allowed(known.begin(), known.end());
+    // A scan of a dozen names, no allocation: it runs for each of 100,000 extensions.
     for (const auto& item : map) {
-      std::string key = item.first.as<std::string>();
-      if (allowed.count(key) == 0) {
+      const std::string& key = item.first.Scalar();
+      if (std::none_of(known.begin(), known.end(), [&](const char* name) { return key == name; })) {
         fail(item.first, where.empty() ? key : where + "." + key, "unknown key");
       }
     }
