@@ -83,7 +83,6 @@ import dataclasses
 import gc
 import heapq
 import json
-import math
 import os
 import re
 import resource
@@ -98,7 +97,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from loopback import LOOPBACK, free_port, sipp_counts, wait_udp_bound
+from loopback import (LOOPBACK, cpu_ns, free_port, percentile, server_problems, sipp_counts,
+                      wait_udp_bound)
 from sip_agent import Message, challenge_params, credentials, request, response, sdp, token
 
 HERE = Path(__file__).resolve().parent
@@ -156,28 +156,6 @@ def log(message: str) -> None:
 def now() -> int:
     """CLOCK_REALTIME in ns: the clock of the kernel's receive stamps."""
     return time.time_ns()
-
-
-def percentile(values: list[int], fraction: float) -> float:
-    """Nearest rank: the smallest value with at least `fraction` of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
-def cpu_ns(pid: int) -> int:
-    """CPU time so far of every thread of `pid`, in nanoseconds."""
-    total = 0
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
-        return 0
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-                total += int(f.read().split()[0])
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            pass
-    return total
 
 
 def stop(proc: subprocess.Popen, what: str) -> None:
@@ -933,15 +911,6 @@ def describe(values: list[int]) -> str:
     return (f"{len(values):,} samples, min {min(values) / 1000:.0f} median "
             f"{percentile(values, 0.5) / 1000:.0f} p99 {percentile(values, 0.99) / 1000:.0f} "
             f"max {max(values) / 1000:.0f} us")
-
-
-def server_problems(log_path: Path) -> list[str]:
-    try:
-        text = log_path.read_text(errors="replace")
-    except FileNotFoundError:
-        return []
-    return [line for line in text.splitlines() if "[warn" in line or "[error" in line
-            or "[critical" in line]
 
 
 def main() -> int:

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from loopback import free_port, sipp_counts, wait_udp_bound
+from loopback import cpu_ns, free_port, sipp_counts, wait_udp_bound
 
 HERE = Path(__file__).resolve().parent
 LOOPBACK = "127.0.0.1"
@@ -40,23 +40,6 @@ CALLEE, CALLEE_PASSWORD = "3000", "bench-callee"
 
 def log(message: str) -> None:
     print(f"load_calls: {message}", file=sys.stderr, flush=True)
-
-
-def cpu_ns(pids: list[int]) -> int:
-    """CPU time so far of every thread of these processes, in nanoseconds."""
-    total = 0
-    for pid in pids:
-        try:
-            tasks = os.listdir(f"/proc/{pid}/task")
-        except FileNotFoundError:
-            continue
-        for task in tasks:
-            try:
-                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-                    total += int(f.read().split()[0])
-            except (FileNotFoundError, ProcessLookupError, ValueError):
-                pass
-    return total
 
 
 def children_of(pid: int) -> list[int]:
@@ -135,19 +118,19 @@ class Target:
         calls = rate * seconds
         uac_port = free_port()
         name = f"{self.name}-uac-{rate}"
-        before = cpu_ns(self.pids)
-        uas_before = cpu_ns([self.uas.pid])
+        before = cpu_ns(*self.pids)
+        uas_before = cpu_ns(self.uas.pid)
         started = time.monotonic()
         uac = self.bench.sipp([*self.uac_args(), "-p", str(uac_port), "-r", str(rate), "-m",
                                str(calls), "-l", str(max(rate * 4, 100)), "-timeout",
                                f"{seconds + 30}s", "-timeout_error", "-fd", "1"], name)
         uac_cpu = 0
         while uac.poll() is None:
-            uac_cpu = cpu_ns([uac.pid])
+            uac_cpu = cpu_ns(uac.pid)
             time.sleep(0.2)
         elapsed = time.monotonic() - started
-        used = cpu_ns(self.pids) - before
-        uas_used = cpu_ns([self.uas.pid]) - uas_before
+        used = cpu_ns(*self.pids) - before
+        uas_used = cpu_ns(self.uas.pid) - uas_before
         text = (self.bench.workdir / f"{name}.log").read_text(errors="replace")
         ok, failed = sipp_counts(text)
         return {

@@ -50,7 +50,6 @@ import collections
 import dataclasses
 import gc
 import json
-import math
 import os
 import re
 import resource
@@ -64,7 +63,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from loopback import LOOPBACK, free_port, wait_udp_bound
+from loopback import LOOPBACK, cpu_ns, free_port, percentile, server_problems, wait_udp_bound
 from sip_agent import (Message, challenge_params, credentials, request, response, sdp, tag_of,
                        token, uri_of, user_of)
 
@@ -641,21 +640,6 @@ def raise_open_files() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def cpu_ns(pid: int) -> int:
-    total = 0
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
-        return 0
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-                total += int(f.read().split()[0])
-        except (FileNotFoundError, ProcessLookupError, ValueError):
-            pass
-    return total
-
-
 def server_memory_kib(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -679,12 +663,6 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 # ---- the measures --------------------------------------------------------------------------------
-
-
-def percentile(values: list[int], fraction: float) -> float:
-    """Nearest rank: the smallest value with at least `fraction` of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 def summary(values_ns: list[int]) -> dict[str, float]:
@@ -847,15 +825,6 @@ class PickupBench:
                 "server_core": server_used / 1e9 / elapsed, "our_core": ours_used / 1e9 / elapsed,
                 "latency": summary(latencies) if latencies else None,
                 "waiting_left": len(phones.waiting)}
-
-
-def server_problems(log_path: Path) -> list[str]:
-    try:
-        text = log_path.read_text(errors="replace")
-    except FileNotFoundError:
-        return []
-    return [line for line in text.splitlines() if "[warn" in line or "[error" in line
-            or "[critical" in line]
 
 
 def main() -> int:

@@ -3,9 +3,12 @@ Not a bench itself (bench/run.py runs only load_*.py)."""
 
 from __future__ import annotations
 
+import math
+import os
 import re
 import socket
 import time
+from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
 
@@ -43,3 +46,37 @@ def sipp_counts(log_text: str) -> tuple[int, int]:
     ok = re.findall(r"Successful call\s+\|\s+\d+\s+\|\s+(\d+)", log_text)
     failed = re.findall(r"Failed call\s+\|\s+\d+\s+\|\s+(\d+)", log_text)
     return (int(ok[-1]) if ok else 0, int(failed[-1]) if failed else -1)
+
+
+def cpu_ns(*pids: int) -> int:
+    """CPU time so far of every thread of these processes, in nanoseconds (from
+    /proc/PID/task/*/schedstat; a process that is gone counts 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                pass
+    return total
+
+
+def percentile(values: list[int], fraction: float) -> float:
+    """Nearest rank: the smallest value with at least `fraction` of the values at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def server_problems(log_path: Path) -> list[str]:
+    """The warning and error lines of a server log (none when there is no log)."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except FileNotFoundError:
+        return []
+    return [line for line in text.splitlines() if "[warn" in line or "[error" in line
+            or "[critical" in line]
