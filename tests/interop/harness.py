@@ -362,3 +362,20 @@ def udp_port_bound(port):
             return any(line.split()[1].endswith(suffix) for line in f if line.strip())
     except OSError:
         return False
+
+
+# RFC 3326: the Reason a CANCEL carries when the call was answered (or picked up) elsewhere.
+COMPLETED_ELSEWHERE = re.compile(r'^SIP *; *cause=200 *; *text="Call completed elsewhere" *$')
+
+
+def check_cancel_reason(run, elsewhere, what):
+    """The phone run logged a CANCEL (its scenario logs reason=) whose Reason says "Call
+    completed elsewhere" when `elsewhere`, and no Reason otherwise."""
+    reason = run.value("reason")
+    check(reason is not None, f"{what}: the phone logged no CANCEL: {run.logged()}")
+    if elsewhere:
+        check(COMPLETED_ELSEWHERE.match(reason),
+              f'{what}: CANCEL has Reason {reason!r}, expected SIP;cause=200;text="Call '
+              'completed elsewhere"')
+    else:
+        check(reason == "", f"{what}: CANCEL has Reason {reason!r}, expected none")

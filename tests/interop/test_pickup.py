@@ -37,7 +37,6 @@ import harness
 
 DOMAIN = "catchline.test"
 NO_ANSWER_TIMEOUT = 8.0
-COMPLETED_ELSEWHERE = re.compile(r'^SIP *; *cause=200 *; *text="Call completed elsewhere" *$')
 
 # (number, name, password, further YAML fields). Groups: 1002, 1008, 1012 and 1013 ring into
 # "reception", 1006 into "support"; ring group 2000 rings into "sales".
@@ -249,17 +248,6 @@ def check_caller_side(caller_run, picker):
     harness.check(not problems, "; ".join(problems))
 
 
-def check_cancel(phone_run, elsewhere, what):
-    reason = phone_run.value("reason")
-    harness.check(reason is not None, f"{what}: no CANCEL logged")
-    if elsewhere:
-        harness.check(COMPLETED_ELSEWHERE.match(reason),
-                      f'{what}: CANCEL has Reason {reason!r}, expected SIP;cause=200;text="Call '
-                      'completed elsewhere"')
-    else:
-        harness.check(reason == "", f"{what}: CANCEL has Reason {reason!r}, expected none")
-
-
 def check_record(bench, caller_run, **expected):
     row = bench.record(caller_run)
     got = {key: row.get(key) for key in expected}
@@ -288,7 +276,7 @@ def check_group_pickup(bench):
     finish(carol, alice, bob, what="group pickup, picker hangs up")
     check_picker_side(carol, ALICE)
     check_caller_side(alice, CAROL)
-    check_cancel(bob, True, "1002 after the pickup")
+    harness.check_cancel_reason(bob, True, "1002 after the pickup")
     # The caller's run waited for a BYE: the picker's hang-up reached it.
     check_record(bench, alice, caller=ALICE[0], dialled=BOB[0], disposition="answered",
                  answered_by=CAROL[0], pickup_kind="group", picked_from=BOB[0],
@@ -303,7 +291,7 @@ def directed(bench, picker, target=BOB, caller_hangs_up=False):
     finish(run, alice, phone, what=f"{picker[0]} dials **{target[0]}")
     check_picker_side(run, ALICE)
     check_caller_side(alice, picker)
-    check_cancel(phone, True, f"{target[0]} after the pickup")
+    harness.check_cancel_reason(phone, True, f"{target[0]} after the pickup")
     check_record(bench, alice, disposition="answered", answered_by=picker[0],
                  pickup_kind="directed", picked_from=target[0],
                  hangup_by="caller" if caller_hangs_up else "callee")
@@ -383,8 +371,8 @@ class RingingCalls:
                           "480 after no_answer_timeout")
         harness.check(elapsed >= NO_ANSWER_TIMEOUT - 0.5,
                       f"the calls ended after {elapsed:.1f}s, before no_answer_timeout")
-        check_cancel(self.bob, False, "1002 when nobody answered")
-        check_cancel(self.heidi, False, "1008 when nobody answered")
+        harness.check_cancel_reason(self.bob, False, "1002 when nobody answered")
+        harness.check_cancel_reason(self.heidi, False, "1008 when nobody answered")
         for caller_run in (self.alice, self.eve):
             check_record(self.bench, caller_run, disposition="no-answer", answered_by="",
                          pickup_kind="", picked_from="")
@@ -413,7 +401,7 @@ def check_oldest_first(bench):
     check_caller_side(eve, IVAN)
     cancels = sorted(line for line in bob.logged() if line.startswith("cancel="))
     harness.check(len(cancels) == 2 and all(
-        COMPLETED_ELSEWHERE.match(line.split(" ", 1)[1] if " " in line else "")
+        harness.COMPLETED_ELSEWHERE.match(line.split(" ", 1)[1] if " " in line else "")
         for line in cancels), f"1002's CANCELs: {cancels}")
     check_record(bench, alice, answered_by=CAROL[0], pickup_kind="group", picked_from=BOB[0])
     check_record(bench, eve, answered_by=IVAN[0], pickup_kind="group", picked_from=BOB[0])
@@ -429,8 +417,8 @@ def check_forked(bench):
     finish(carol, alice, desk, mobile, what="1012 rings on two devices, *8")
     check_picker_side(carol, ALICE)
     check_caller_side(alice, CAROL)
-    check_cancel(desk, True, "1012's first device")
-    check_cancel(mobile, True, "1012's second device")
+    harness.check_cancel_reason(desk, True, "1012's first device")
+    harness.check_cancel_reason(mobile, True, "1012's second device")
     check_record(bench, alice, answered_by=CAROL[0], pickup_kind="group", picked_from=PAT[0])
 
 
@@ -468,8 +456,8 @@ def ring_group_pickup(bench, picker, code, kind, picked_from):
     finish(run, alice, bob, frank, what=f"ring group 2000 rings 1002 and 1006, {code}")
     check_picker_side(run, ALICE)
     check_caller_side(alice, picker)
-    check_cancel(bob, True, "member 1002")
-    check_cancel(frank, True, "member 1006")
+    harness.check_cancel_reason(bob, True, "member 1002")
+    harness.check_cancel_reason(frank, True, "member 1006")
     check_record(bench, alice, dialled="2000", disposition="answered", answered_by=picker[0],
                  pickup_kind=kind, picked_from=picked_from)
 
@@ -507,12 +495,12 @@ def check_sequential_ring_group(bench):
     waited = request_received(frank, "INVITE") - request_received(bob, "INVITE")
     harness.check(0.7 <= waited <= 2.5, f"1006 rang {waited:.2f}s after 1002, ring_time is 1s")
     wait_logged(bob, "reason", timeout=2)
-    check_cancel(bob, False, "1002 when the ring group moved on")
+    harness.check_cancel_reason(bob, False, "1002 when the ring group moved on")
     kim = bench.pickup(KIM, "**1006")
     finish(kim, alice, bob, frank, what="sequential ring group, **1006 at its second member")
     check_picker_side(kim, ALICE)
     check_caller_side(alice, KIM)
-    check_cancel(frank, True, "member 1006 after the pickup")
+    harness.check_cancel_reason(frank, True, "member 1006 after the pickup")
     check_record(bench, alice, dialled="2001", disposition="answered", answered_by=KIM[0],
                  pickup_kind="directed", picked_from="1006")
 
@@ -528,7 +516,7 @@ def check_extension_without_reason(bench):
     finish(carol, alice, nora, what="*8 for a call ringing 1013")
     check_picker_side(carol, ALICE)
     check_caller_side(alice, CAROL)
-    check_cancel(nora, False, "1013 (pickup_cancel_reason: none)")
+    harness.check_cancel_reason(nora, False, "1013 (pickup_cancel_reason: none)")
     check_record(bench, alice, answered_by=CAROL[0], pickup_kind="group", picked_from=NORA[0])
 
 
@@ -540,7 +528,7 @@ def check_quiet_server(quiet, code, target, elsewhere, kind):
     finish(carol, alice, phone, what=f"{code} on the server with cancel_reason: none")
     check_picker_side(carol, ALICE)
     check_caller_side(alice, CAROL)
-    check_cancel(phone, elsewhere, f"{target[0]} on the server with cancel_reason: none")
+    harness.check_cancel_reason(phone, elsewhere, f"{target[0]} on the server with cancel_reason: none")
     check_record(quiet, alice, answered_by=CAROL[0], pickup_kind=kind, picked_from=target[0])
 
 
@@ -578,7 +566,7 @@ def check_race_two_pickers(bench, rounds, rng):
         harness.check(f"sip:{winner}@" in (alice.value("answered_by") or ""),
                       f"round {n + 1}: {winner} won but the caller's 200 names "
                       f"{alice.value('answered_by')!r}")
-        check_cancel(bob, True, f"round {n + 1}: 1002")
+        harness.check_cancel_reason(bob, True, f"round {n + 1}: 1002")
         check_record(bench, alice, answered_by=winner, pickup_kind="group", picked_from=BOB[0])
         wins[winner] += 1
         gap = (invite_sent(ivan) - invite_sent(carol)) * 1000
@@ -641,7 +629,7 @@ def check_race_pickup_against_answer(bench, rounds, rng):
                           f"{round_name}: the picker got 200 but the caller's 200 names {by!r} "
                           f"with port {alice.value('answer_port')}")
             if bob.value("outcome") == "cancelled":
-                check_cancel(bob, True, f"{round_name}: 1002")
+                harness.check_cancel_reason(bob, True, f"{round_name}: 1002")
                 tally["picker"] += 1
             else:
                 # Its 200 came after the pickup won: ACKed, then ended with BYE (the run
