@@ -41,6 +41,8 @@ struct MessageTap final : transport::Receiver, transport::Sender {
     }
     up->on_message(std::move(message), source);
   }
+  void on_batch_begin() override { up->on_batch_begin(); }
+  void on_batch_end() override { up->on_batch_end(); }
   void send(const transport::Peer& to, std::string_view bytes) override {
     if (log) {
       spdlog::info("send to={} bytes={}\n{}", to.to_string(), bytes.size(), bytes);

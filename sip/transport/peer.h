@@ -1,11 +1,10 @@
 #pragma once
 
+#include <boost/asio/ip/address.hpp>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/ip/address.hpp>
 
 #include "sip/message.h"
 
@@ -43,6 +42,10 @@ class Receiver {
  public:
   virtual ~Receiver() = default;
   virtual void on_message(Message&& message, const Peer& source) = 0;
+  /// Around the messages of one wake-up (a recvmmsg batch, a TCP read): what is sent before
+  /// on_batch_end() returns still leaves in that wake-up's sendmmsg.
+  virtual void on_batch_begin() {}
+  virtual void on_batch_end() {}
 };
 
 }  // namespace catchline::sip::transport

@@ -1,8 +1,7 @@
 #include "sip/transport/routing.h"
 
-#include <string>
-
 #include <boost/asio/ip/address.hpp>
+#include <string>
 
 namespace catchline::sip::transport {
 namespace {

@@ -1,24 +1,23 @@
 #include "sip/transport/transport_layer.h"
 
 #include <netinet/in.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <cstring>
-#include <stdexcept>
-#include <string>
-#include <unordered_map>
-#include <vector>
-
-#include <spdlog/spdlog.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "sip/transport/reject.h"
 #include "sip/transport/stream_framing.h"
@@ -344,6 +343,7 @@ struct TransportLayer::Impl {
     }
     ++stats_.udp_wakeups;
     ++dispatch_depth_;
+    receiver_.on_batch_begin();
     int fd = socket.socket.native_handle();
     auto batch = static_cast<unsigned>(socket.receive_headers.size());
     bool more = false;
@@ -374,6 +374,7 @@ struct TransportLayer::Impl {
       }
       more = round + 1 == kReceiveRoundsPerWakeup;
     }
+    receiver_.on_batch_end();
     --dispatch_depth_;
     flush_udp();
     if (closed_) {
@@ -693,7 +694,9 @@ struct TransportLayer::Impl {
     } else {
       c.tail += bytes;
       ++dispatch_depth_;
+      receiver_.on_batch_begin();
       read_frames(c);
+      receiver_.on_batch_end();
       --dispatch_depth_;
       flush_udp();
     }

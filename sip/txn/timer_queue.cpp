@@ -1,5 +1,8 @@
 #include "sip/txn/timer_queue.h"
 
+#include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <utility>
 
 namespace catchline::sip::txn {
@@ -18,8 +21,26 @@ TimerQueue::~TimerQueue() {
   }
 }
 
+TimePoint TimerQueue::coalesced(TimePoint deadline, TimePoint now) {
+  using std::chrono::nanoseconds;
+  const auto ahead = std::chrono::duration_cast<nanoseconds>(deadline - now).count();
+  if (ahead < 16 * (std::int64_t{1} << 20)) {  // under ~16 ms: exact
+    return deadline;
+  }
+  // A power of two, so that the grids of all distances nest and their deadlines coincide.
+  const auto coarsest = std::chrono::duration_cast<nanoseconds>(kMaxLateness).count();
+  const auto grid = std::min<std::int64_t>(
+      static_cast<std::int64_t>(std::bit_floor(static_cast<std::uint64_t>(ahead / 16))), coarsest);
+  const auto since = std::chrono::duration_cast<nanoseconds>(deadline.time_since_epoch()).count();
+  const std::int64_t rounded = (since + grid - 1) / grid * grid;
+  return TimePoint{std::chrono::duration_cast<Duration>(nanoseconds{rounded})};
+}
+
 void TimerQueue::schedule_at(Timer& timer, TimePoint deadline, TimerHandler& handler,
                              std::uint16_t tag) {
+  if (coalescing_) {
+    deadline = coalesced(deadline, clock_->now());
+  }
   if (timer.queue_ != nullptr) {
     timer.queue_->cancel(timer);
   }
@@ -31,9 +52,22 @@ void TimerQueue::schedule_at(Timer& timer, TimePoint deadline, TimerHandler& han
   heap_.push_back(&timer);
   timer.position_ = static_cast<std::uint32_t>(heap_.size() - 1);
   sift_up(heap_.size() - 1);
-  // Only a new head changes when the driver must wake.
-  if (observer_ != nullptr && heap_.front() == &timer) {
+  // Only a new head changes when the driver must wake; release() runs what a hold kept.
+  if (observer_ != nullptr && heap_.front() == &timer &&
+      (holds_ == 0 || deadline > clock_->now())) {
     observer_->on_earlier_deadline(deadline);
+  }
+}
+
+void TimerQueue::release() {
+  if (holds_ == 0 || --holds_ > 0) {
+    return;
+  }
+  run();
+  // A timer armed behind a held one was never the head when armed: the observer may not
+  // know its deadline yet.
+  if (observer_ != nullptr && !heap_.empty()) {
+    observer_->on_earlier_deadline(heap_.front()->deadline_);
   }
 }
 

@@ -102,8 +102,26 @@ class TimerQueue {
   std::size_t size() const { return heap_.size(); }
   bool empty() const { return heap_.empty(); }
 
+  /// While held (received messages are being handed over), a timer armed for a time already
+  /// due waits for release() instead of waking the driver: the zero-delay timers of a batch
+  /// run at its end, and what they send leaves with the batch's answers. Holds nest.
+  void hold() { ++holds_; }
+  /// Ends a hold; the last one runs what is due and tells the observer the next deadline.
+  void release();
+
   /// The observer told about earlier deadlines; nullptr for none.
   void set_observer(DeadlineObserver* observer) { observer_ = observer; }
+
+  /// Coalescing (production; off by default, so that tests see exact deadlines): a timer
+  /// armed `delay` ahead, 16 ms or more, fires up to delay/16 late (at most kMaxLateness):
+  /// its deadline is rounded up to a power-of-two grid of that size, so that the thousands of
+  /// transaction timers of a busy second fall on a few dozen distinct deadlines and the
+  /// kernel timer behind the queue is re-armed and woken that often, not once per timer.
+  /// RFC 3261's timers (500 ms and up) tolerate a few ms late.
+  void set_coalescing(bool on) { coalescing_ = on; }
+  static constexpr Duration kMaxLateness = std::chrono::nanoseconds{1 << 26};  // ~67 ms
+  /// `deadline`, armed at `now`, rounded up as coalescing does. Never earlier than `deadline`.
+  static TimePoint coalesced(TimePoint deadline, TimePoint now);
 
  private:
   static bool earlier(const Timer* a, const Timer* b) {
@@ -121,6 +139,8 @@ class TimerQueue {
   std::vector<Timer*> heap_;
   std::uint64_t next_order_ = 1;
   DeadlineObserver* observer_ = nullptr;
+  bool coalescing_ = false;
+  int holds_ = 0;
 };
 
 /// For tests: moves a ManualClock forward by `span` in steps that stop at every deadline on

@@ -56,6 +56,10 @@ class TransactionLayer final : public transport::Receiver {
   /// Every message from the transport. Requests and responses that cannot be matched or
   /// answered are passed to the TU's stray callbacks or dropped with a debug log.
   void on_message(Message&& message, const transport::Peer& source) override;
+  /// A batch holds the timer queue (TimerQueue::hold): what the TU arms for "now" while
+  /// handling the batch runs at its end, and its sends join the batch's.
+  void on_batch_begin() override { timers_.hold(); }
+  void on_batch_end() override { timers_.release(); }
 
   // ---- server side ----
 

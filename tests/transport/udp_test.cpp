@@ -1,16 +1,15 @@
 // UDP transport on loopback: round trips, batching, symmetric ports, bad datagrams.
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/udp.hpp>
 
 #include "sip/headers/via.h"
 #include "sip/transport/routing.h"
@@ -26,8 +25,8 @@ using boost::asio::ip::udp;
 using namespace std::chrono_literals;
 
 using loopback::CapturedLog;
-using loopback::RecordingReceiver;
 using loopback::Received;
+using loopback::RecordingReceiver;
 using loopback::run_until;
 
 std::string options_request(std::uint16_t via_port, std::string_view call_id, int cseq = 1,
@@ -153,6 +152,56 @@ TEST(UdpTransport, BatchesReceivesAndTheAnswersToThem) {
   EXPECT_EQ(bob.stats().sent, static_cast<std::uint64_t>(kCount));
   EXPECT_LT(bob.stats().udp_wakeups, static_cast<std::uint64_t>(kCount));
   EXPECT_LE(bob.stats().udp_send_calls, 2 * bob.stats().udp_wakeups);
+  EXPECT_LT(bob.stats().udp_send_calls, static_cast<std::uint64_t>(kCount));
+}
+
+// Answers nothing while the messages of a batch arrive, all of them at its end: as the
+// presence server sends the NOTIFYs of the changes a batch made.
+class AnswersAtBatchEnd : public RecordingReceiver {
+ public:
+  void on_batch_begin() override {
+    ASSERT_FALSE(open);
+    open = true;
+    ++batches;
+  }
+  void on_batch_end() override {
+    ASSERT_TRUE(open);
+    open = false;
+    for (; answered < received.size(); ++answered) {
+      const Received& r = received[answered];
+      auto via = parse_via(r.message.top_via());
+      ASSERT_TRUE(via);
+      layer->send(response_target(*via, r.source), ok_response(r.message));
+    }
+  }
+  void on_message(Message&& message, const Peer& source) override {
+    EXPECT_TRUE(open) << "a message outside on_batch_begin/on_batch_end";
+    RecordingReceiver::on_message(std::move(message), source);
+  }
+  TransportLayer* layer = nullptr;
+  bool open = false;
+  std::size_t batches = 0;
+  std::size_t answered = 0;
+};
+
+TEST(UdpTransport, WhatTheReceiverSendsAtTheEndOfABatchLeavesWithIt) {
+  asio::io_context io;
+  RecordingReceiver alice_inbox;
+  AnswersAtBatchEnd bob_inbox;
+  TransportLayer alice(io, alice_inbox);
+  TransportLayer bob(io, bob_inbox);
+  bob_inbox.layer = &bob;
+  alice.listen("udp:127.0.0.1:0");
+  bob.listen("udp:127.0.0.1:0");
+  constexpr int kCount = 40;
+  for (int i = 0; i < kCount; ++i) {
+    alice.send(udp_peer(bob), options_request(alice.bound(0).port, "batch-end", i + 1));
+  }
+  ASSERT_TRUE(run_until(io, [&] { return alice_inbox.received.size() == kCount; }));
+  EXPECT_FALSE(bob_inbox.open);
+  EXPECT_EQ(bob_inbox.batches, bob.stats().udp_wakeups);
+  // One sendmmsg per batch: the answers sent from on_batch_end were batched too.
+  EXPECT_LE(bob.stats().udp_send_calls, bob_inbox.batches);
   EXPECT_LT(bob.stats().udp_send_calls, static_cast<std::uint64_t>(kCount));
 }
 

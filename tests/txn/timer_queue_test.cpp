@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "sip/txn/asio_timer_driver.h"
@@ -250,6 +251,113 @@ TEST(TimerQueue, TellsTheObserverOnlyAboutEarlierDeadlines) {
   queue.schedule_in(c, 100ms, recorder);
   ASSERT_EQ(observer.seen.size(), 2u);
   EXPECT_EQ(observer.seen[1], clock.now() + 100ms);
+}
+
+TEST(TimerQueue, CoalescedDeadlinesAreNeverEarlyAndLateBySixteenthOfTheirDelayAtMost) {
+  const TimePoint now = ManualClock().now();
+  std::mt19937_64 random(7);
+  std::uniform_int_distribution<std::int64_t> delay_ns(0, std::int64_t{120} * 1'000'000'000);
+  for (int i = 0; i < 10'000; ++i) {
+    const Duration delay = std::chrono::nanoseconds(delay_ns(random));
+    const TimePoint deadline = now + delay;
+    const TimePoint fired = TimerQueue::coalesced(deadline, now);
+    ASSERT_GE(fired, deadline);
+    ASSERT_LE(fired - deadline, std::min<Duration>(delay / 16, TimerQueue::kMaxLateness));
+  }
+  // Short delays stay exact; long ones fall on shared grid points.
+  EXPECT_EQ(TimerQueue::coalesced(now + 10ms, now), now + 10ms);
+  EXPECT_EQ(TimerQueue::coalesced(now + 5s + 1ms, now), TimerQueue::coalesced(now + 5s + 2ms, now));
+}
+
+TEST(TimerQueue, CoalescingFoldsNearbyDeadlinesIntoFewWakeUps) {
+  ManualClock clock;
+  TimerQueue queue(clock);
+  queue.set_coalescing(true);
+  Recorder recorder(clock);
+  // 1,000 timers of 5 s armed over one second, as NOTIFY transactions' timer K under load.
+  std::vector<std::unique_ptr<Timer>> timers;
+  const TimePoint start = clock.now();
+  for (int i = 0; i < 1000; ++i) {
+    timers.push_back(std::make_unique<Timer>());
+    queue.schedule_in(*timers.back(), 5s, recorder, 1);
+    clock.advance(1ms);
+  }
+  std::set<TimePoint> distinct;
+  for (const auto& timer : timers) {
+    distinct.insert(timer->deadline());
+  }
+  EXPECT_LE(distinct.size(), 20u);  // a grid of ~67 ms over one second
+  run_for(queue, clock, 10s);
+  ASSERT_EQ(recorder.fired.size(), 1000u);
+  EXPECT_GE(recorder.fired.front().at, start + 5s);
+  EXPECT_LE(recorder.fired.back().at, start + 1s + 5s + TimerQueue::kMaxLateness);
+}
+
+TEST(TimerQueue, AHoldKeepsDueTimersFromTheObserverAndReleaseRunsThem) {
+  ManualClock clock;
+  TimerQueue queue(clock);
+  Recorder recorder(clock);
+  EarlierRecorder observer;
+  queue.set_observer(&observer);
+  Timer now_timer, later;
+  queue.hold();
+  queue.schedule_in(now_timer, 0ms, recorder, 1);
+  queue.schedule_in(later, 300ms, recorder, 2);  // behind the held one: not the head
+  EXPECT_TRUE(observer.seen.empty());
+  EXPECT_TRUE(recorder.fired.empty());
+  queue.release();
+  ASSERT_EQ(recorder.fired.size(), 1u);
+  EXPECT_EQ(recorder.fired[0].tag, 1);
+  // The timer armed behind the held one is made known at the release.
+  ASSERT_EQ(observer.seen.size(), 1u);
+  EXPECT_EQ(observer.seen[0], clock.now() + 300ms);
+}
+
+TEST(TimerQueue, NestedHoldsRunAtTheLastRelease) {
+  ManualClock clock;
+  TimerQueue queue(clock);
+  Recorder recorder(clock);
+  Timer timer;
+  queue.hold();
+  queue.hold();
+  queue.schedule_in(timer, 0ms, recorder, 1);
+  queue.release();
+  EXPECT_TRUE(recorder.fired.empty());
+  queue.release();
+  EXPECT_EQ(recorder.fired.size(), 1u);
+  queue.release();  // unbalanced: ignored
+  EXPECT_EQ(recorder.fired.size(), 1u);
+}
+
+TEST(AsioTimerDriver, RunsDueTimersFromAPostedHandlerWithoutWaiting) {
+  SteadyClock clock;
+  TimerQueue queue(clock);
+  Recorder recorder(clock);
+  boost::asio::io_context io;
+  AsioTimerDriver driver(io, queue);
+  Timer first, second;
+  queue.schedule_in(first, 0ms, recorder, 1);
+  queue.schedule_in(second, 0ms, recorder, 2);
+  EXPECT_TRUE(recorder.fired.empty());  // not from inside schedule_in
+  EXPECT_EQ(io.poll(), 1u);             // one posted handler ran both, nothing waited
+  ASSERT_EQ(recorder.fired.size(), 2u);
+  EXPECT_EQ(recorder.fired[0].tag, 1);
+  EXPECT_EQ(recorder.fired[1].tag, 2);
+}
+
+TEST(AsioTimerDriver, APostedHandlerOutlivingTheDriverDoesNothing) {
+  SteadyClock clock;
+  TimerQueue queue(clock);
+  Recorder recorder(clock);
+  boost::asio::io_context io;
+  Timer timer;
+  {
+    AsioTimerDriver driver(io, queue);
+    queue.schedule_in(timer, 0ms, recorder, 1);
+  }
+  io.poll();
+  EXPECT_TRUE(recorder.fired.empty());
+  EXPECT_EQ(queue.size(), 1u);
 }
 
 TEST(AsioTimerDriver, FiresQueueTimersFromTheIoContext) {
