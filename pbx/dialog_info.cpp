@@ -19,7 +19,7 @@ void attribute(std::string& out, std::string_view name, std::string_view value) 
   out += ' ';
   out += name;
   out += "=\"";
-  out += xml_escape(value);
+  append_escaped(out, value);
   out += '"';
 }
 
@@ -102,56 +102,62 @@ std::size_t utf8_length(std::string_view text) {
 
 }  // namespace
 
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
+void append_escaped(std::string& out, std::string_view text) {
+  std::size_t plain = 0;  // start of the run of bytes that go out as they are
   for (std::size_t i = 0; i < text.size();) {
-    const std::size_t length = utf8_length(text.substr(i));
-    if (length == 0) {
-      out += "\xEF\xBF\xBD";  // U+FFFD: the document says UTF-8, so it must be UTF-8
+    const auto byte = static_cast<unsigned char>(text[i]);
+    const bool special = byte < 0x20 || byte >= 0x80 || byte == '&' || byte == '<' || byte == '>' ||
+                         byte == '"' || byte == '\'';
+    if (!special || byte == '\t' || byte == '\n' || byte == '\r') {
       ++i;
       continue;
     }
-    if (length > 1) {
-      out.append(text.substr(i, length));
-      i += length;
-      continue;
+    out.append(text.substr(plain, i - plain));
+    if (byte >= 0x80) {
+      const std::size_t length = utf8_length(text.substr(i));
+      if (length == 0) {
+        out += "\xEF\xBF\xBD";  // U+FFFD: the document says UTF-8, so it must be UTF-8
+        ++i;
+      } else {
+        out.append(text.substr(i, length));
+        i += length;
+      }
+    } else {
+      switch (byte) {
+        case '&':
+          out += "&amp;";
+          break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '"':
+          out += "&quot;";
+          break;
+        case '\'':
+          out += "&apos;";
+          break;
+        default:
+          break;  // a control character: not allowed in XML 1.0, not even escaped
+      }
+      ++i;
     }
-    const char c = text[i++];
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-          break;  // not allowed in XML 1.0, not even escaped
-        }
-        out += c;
-    }
+    plain = i;
   }
+  out.append(text.substr(plain));
+}
+
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  append_escaped(out, text);
   return out;
 }
 
-std::string dialog_info_xml(std::string_view entity, std::uint32_t version,
-                            const std::vector<const DialogView*>& dialogs) {
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<dialog-info";
-  attribute(out, "xmlns", "urn:ietf:params:xml:ns:dialog-info");
-  attribute(out, "version", std::to_string(version));
-  attribute(out, "state", "full");
-  attribute(out, "entity", entity);
-  out += ">\n";
+std::string dialog_elements(const std::vector<const DialogView*>& dialogs) {
+  std::string out;
   if (dialogs.empty()) {
     DialogView idle;
     idle.id = "idle";
@@ -161,8 +167,27 @@ std::string dialog_info_xml(std::string_view entity, std::uint32_t version,
   for (const DialogView* dialog : dialogs) {
     append_dialog(out, *dialog);
   }
+  return out;
+}
+
+std::string dialog_info_xml(std::string_view entity, std::uint32_t version,
+                            std::string_view elements) {
+  std::string out;
+  out.reserve(elements.size() + entity.size() + 160);
+  out += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<dialog-info";
+  attribute(out, "xmlns", "urn:ietf:params:xml:ns:dialog-info");
+  attribute(out, "version", std::to_string(version));
+  attribute(out, "state", "full");
+  attribute(out, "entity", entity);
+  out += ">\n";
+  out += elements;
   out += "</dialog-info>\n";
   return out;
+}
+
+std::string dialog_info_xml(std::string_view entity, std::uint32_t version,
+                            const std::vector<const DialogView*>& dialogs) {
+  return dialog_info_xml(entity, version, dialog_elements(dialogs));
 }
 
 std::string pidf_xml(std::string_view entity, bool open, std::string_view note, bool on_the_phone) {

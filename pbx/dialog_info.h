@@ -32,12 +32,19 @@ struct DialogView {
 /// Text escaped for XML character data and attribute values (&, <, >, ", ').
 /// Control characters other than tab, CR and LF, which XML 1.0 forbids, are dropped.
 std::string xml_escape(std::string_view text);
+/// The same, appended to `out`.
+void append_escaped(std::string& out, std::string_view text);
 
 /// An `application/dialog-info+xml` body, state="full" (RFC 4235 §4.1): `entity` the watched
 /// resource's URI, `version` the subscription's counter. With no dialog it carries one
 /// terminated dialog instead of none (some phones mis-light on an empty document).
 std::string dialog_info_xml(std::string_view entity, std::uint32_t version,
                             const std::vector<const DialogView*>& dialogs);
+/// The same in two steps, so that the watchers of one resource share the expensive part:
+/// the `<dialog>` elements (dialog_elements), then the document around them.
+std::string dialog_elements(const std::vector<const DialogView*>& dialogs);
+std::string dialog_info_xml(std::string_view entity, std::uint32_t version,
+                            std::string_view elements);
 
 /// An `application/pidf+xml` body (RFC 3863) for presence-only softphones: open or closed,
 /// and a note such as "Ringing" or "On the phone"; with `on_the_phone`, also the RFC 4480

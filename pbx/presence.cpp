@@ -274,6 +274,7 @@ void Presence::update(const std::string& resource, const DialogView& view) {
       *live = view;
     }
   }
+  r.has_rendered = false;
   for (std::uint32_t id : r.watches) {
     Watch& watch = *watches_.at(id);
     watch.dirty = true;
@@ -335,7 +336,12 @@ std::string Presence::part_body(Watch& watch, Part& part) {
     }
   }
   const std::uint32_t version = watch.list ? part.version++ : watch.subscription->next_version();
-  std::string body = dialog_info_xml(part.target.entity, version, shown);
+  if (!resource.has_rendered || resource.rendered_for != shown) {
+    resource.rendered = dialog_elements(shown);
+    resource.rendered_for = shown;
+    resource.has_rendered = true;
+  }
+  std::string body = dialog_info_xml(part.target.entity, version, resource.rendered);
   part.shown = std::move(still_live);
   return body;
 }
@@ -397,7 +403,12 @@ void Presence::forget_seen_ends(const std::string& name) {
   for (auto it = resource.ended.begin(); it != resource.ended.end();) {
     bool wanted = std::any_of(resource.watches.begin(), resource.watches.end(),
                               [&](std::uint32_t id) { return seen_by(id, it->first); });
-    it = wanted ? std::next(it) : resource.ended.erase(it);
+    if (wanted) {
+      ++it;
+    } else {
+      it = resource.ended.erase(it);
+      resource.has_rendered = false;  // its rendering may point at the view just erased
+    }
   }
 }
 

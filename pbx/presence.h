@@ -106,6 +106,11 @@ class Presence final : private sip::txn::TimerHandler {
     std::vector<DialogView> dialogs;          // live ones, oldest first
     std::map<std::string, DialogView> ended;  // terminated, until every watcher saw it
     std::vector<std::uint32_t> watches;
+    // The <dialog> elements last rendered and what they showed: the watchers of one change
+    // mostly see the same dialogs, so they share one rendering. Cleared on every change.
+    std::vector<const DialogView*> rendered_for;
+    std::string rendered;
+    bool has_rendered = false;
   };
 
   void on_timer(sip::txn::Timer& timer) override;

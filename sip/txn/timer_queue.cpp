@@ -16,8 +16,8 @@ void Timer::cancel() {
 }
 
 TimerQueue::~TimerQueue() {
-  for (Timer* timer : heap_) {
-    timer->queue_ = nullptr;
+  for (const Entry& entry : heap_) {
+    entry.timer->queue_ = nullptr;
   }
 }
 
@@ -41,19 +41,25 @@ void TimerQueue::schedule_at(Timer& timer, TimePoint deadline, TimerHandler& han
   if (coalescing_) {
     deadline = coalesced(deadline, clock_->now());
   }
-  if (timer.queue_ != nullptr) {
+  if (timer.queue_ != nullptr && timer.queue_ != this) {
     timer.queue_->cancel(timer);
   }
-  timer.queue_ = this;
   timer.handler_ = &handler;
   timer.deadline_ = deadline;
-  timer.order_ = next_order_++;
   timer.tag_ = tag;
-  heap_.push_back(&timer);
-  timer.position_ = static_cast<std::uint32_t>(heap_.size() - 1);
-  sift_up(heap_.size() - 1);
+  const Entry entry{deadline, next_order_++, &timer};
+  if (timer.queue_ == this) {
+    // Re-armed where it is (F becoming K, say): one sift instead of a removal and a push.
+    heap_[timer.position_] = entry;
+    restore(timer.position_);
+  } else {
+    timer.queue_ = this;
+    heap_.push_back(entry);
+    timer.position_ = static_cast<std::uint32_t>(heap_.size() - 1);
+    sift_up(heap_.size() - 1);
+  }
   // Only a new head changes when the driver must wake; release() runs what a hold kept.
-  if (observer_ != nullptr && heap_.front() == &timer &&
+  if (observer_ != nullptr && heap_.front().timer == &timer &&
       (holds_ == 0 || deadline > clock_->now())) {
     observer_->on_earlier_deadline(deadline);
   }
@@ -67,7 +73,7 @@ void TimerQueue::release() {
   // A timer armed behind a held one was never the head when armed: the observer may not
   // know its deadline yet.
   if (observer_ != nullptr && !heap_.empty()) {
-    observer_->on_earlier_deadline(heap_.front()->deadline_);
+    observer_->on_earlier_deadline(heap_.front().deadline);
   }
 }
 
@@ -82,14 +88,14 @@ std::optional<TimePoint> TimerQueue::next_deadline() const {
   if (heap_.empty()) {
     return std::nullopt;
   }
-  return heap_.front()->deadline_;
+  return heap_.front().deadline;
 }
 
 std::size_t TimerQueue::run() {
   const TimePoint now = clock_->now();
   std::size_t fired = 0;
-  while (!heap_.empty() && heap_.front()->deadline_ <= now) {
-    Timer* timer = heap_.front();
+  while (!heap_.empty() && heap_.front().deadline <= now) {
+    Timer* timer = heap_.front().timer;
     remove_at(0);
     ++fired;
     // The timer is out of the queue before the handler runs: the handler may destroy it.
@@ -99,15 +105,18 @@ std::size_t TimerQueue::run() {
 }
 
 void TimerQueue::remove_at(std::size_t position) {
-  Timer* removed = heap_[position];
-  removed->queue_ = nullptr;
-  Timer* last = heap_.back();
+  heap_[position].timer->queue_ = nullptr;
+  const Entry last = heap_.back();
   heap_.pop_back();
   if (position == heap_.size()) {
     return;
   }
   place(position, last);
-  if (position > 0 && earlier(last, heap_[(position - 1) / 2])) {
+  restore(position);
+}
+
+void TimerQueue::restore(std::size_t position) {
+  if (position > 0 && earlier(heap_[position], heap_[(position - 1) / 2])) {
     sift_up(position);
   } else {
     sift_down(position);
@@ -115,7 +124,7 @@ void TimerQueue::remove_at(std::size_t position) {
 }
 
 void TimerQueue::sift_up(std::size_t position) {
-  Timer* moving = heap_[position];
+  const Entry moving = heap_[position];
   while (position > 0) {
     std::size_t parent = (position - 1) / 2;
     if (!earlier(moving, heap_[parent])) {
@@ -128,7 +137,7 @@ void TimerQueue::sift_up(std::size_t position) {
 }
 
 void TimerQueue::sift_down(std::size_t position) {
-  Timer* moving = heap_[position];
+  const Entry moving = heap_[position];
   const std::size_t count = heap_.size();
   while (true) {
     std::size_t child = 2 * position + 1;

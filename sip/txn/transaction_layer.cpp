@@ -343,14 +343,15 @@ void TransactionLayer::handle_cancel(Message&& cancel, const Via& via, const Pee
 
 void TransactionLayer::handle_response(const Message& response, const Peer& source) {
   const Method method = response.cseq_method();
-  auto found = clients_.find(
-      ClientKey{response.branch(), method,
-                method == Method::Other ? response.cseq_method_name() : std::string_view{}});
-  if (found == clients_.end()) {
+  const ClientKey key{response.branch(), method,
+                      method == Method::Other ? response.cseq_method_name() : std::string_view{}};
+  ClientTransaction* found = clients_.find(
+      KeyHash{}(key), [&](const ClientTransaction& t) { return client_key(t) == key; });
+  if (found == nullptr) {
     user_.on_stray_response(response, source);
     return;
   }
-  ClientTransaction& transaction = *found->second;
+  ClientTransaction& transaction = *found;
   if (transaction.is_invite()) {
     handle_invite_response(transaction, response);
   } else {
@@ -672,25 +673,25 @@ Result<TransactionId> TransactionLayer::send_request(Message request, const Peer
   if (!has_cookie(request.branch())) {
     return fail("Bad request: Via branch lacks the magic cookie");
   }
-  const Method method = request.method();
-  if (clients_.count(
-          ClientKey{request.branch(), method,
-                    method == Method::Other ? request.method_name() : std::string_view{}}) != 0) {
-    return fail("Bad request: Via branch already in use");
-  }
   if (!request.owns_text()) {
     request.take_ownership();
   }
   return start_client(std::move(request), destination);
 }
 
-TransactionId TransactionLayer::start_client(Message&& request, const Peer& destination) {
+Result<TransactionId> TransactionLayer::start_client(Message&& request, const Peer& destination) {
   std::uint32_t index = 0;
   const TransactionId id = allocate(index);
   auto owned = std::make_unique<ClientTransaction>(*this, id, std::move(request), destination);
+  // One look-up: the insertion itself says whether the branch is taken.
+  const ClientKey key = client_key(*owned);
+  if (!clients_.insert(KeyHash{}(key), owned.get(),
+                       [&](const ClientTransaction& t) { return client_key(t) == key; })) {
+    release(id);
+    return fail("Bad request: Via branch already in use");
+  }
   ClientTransaction& transaction = *owned;
   slots_[index].transaction = std::move(owned);
-  clients_.emplace(client_key(transaction), &transaction);
   ++client_count_;
 
   sender_.send(destination, transaction.request_.raw());
@@ -756,7 +757,10 @@ void TransactionLayer::send_cancel(ClientTransaction& invite) {
   }
   const Peer destination = invite.destination_;
   arm(invite, invite.timeout_timer_, settings_.transaction_timeout(), TimerName::CancelWait);
-  start_client(std::move(*parsed), destination);
+  if (auto started = start_client(std::move(*parsed), destination); !started) {
+    spdlog::error("cancel not sent call_id={} reason=\"{}\"", request.call_id(),
+                  started.error().reason);
+  }
 }
 
 void TransactionLayer::send_stateless(const Peer& destination, std::string_view text) {
@@ -822,7 +826,8 @@ void TransactionLayer::on_client_timer(ClientTransaction& transaction, TimerName
 void TransactionLayer::on_transport_failure(const Peer& peer) {
   using Client = ClientTransaction;
   std::vector<TransactionId> failed;
-  for (const auto& [key, transaction] : clients_) {
+  clients_.for_each([&](const ClientTransaction& t) {
+    const ClientTransaction* transaction = &t;
     const Peer& to = transaction->destination_;
     const bool same = to.protocol == peer.protocol &&
                       ((peer.connection != 0 && to.connection == peer.connection) ||
@@ -833,8 +838,8 @@ void TransactionLayer::on_transport_failure(const Peer& peer) {
     if (same && waiting) {
       failed.push_back(transaction->id_);
     }
-  }
-  // Callbacks may start new transactions: the map is not walked while they run.
+  });
+  // Callbacks may start new transactions: the index is not walked while they run.
   for (TransactionId id : failed) {
     if (ClientTransaction* transaction = find_client(id)) {
       user_.on_transport_error(*transaction);
@@ -847,10 +852,9 @@ void TransactionLayer::on_transport_failure(const Peer& peer) {
 
 void TransactionLayer::terminate(ClientTransaction& transaction) {
   transaction.state_ = ClientTransaction::Terminated{};
-  auto found = clients_.find(client_key(transaction));
-  if (found != clients_.end() && found->second == &transaction) {
-    clients_.erase(found);
-  }
+  // By key, one walk of its bucket (erasing by iterator walks it again); send_request never
+  // lets two transactions share a key.
+  clients_.erase(KeyHash{}(client_key(transaction)), &transaction);
   --client_count_;
   release(transaction.id_);
 }

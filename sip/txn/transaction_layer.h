@@ -13,6 +13,7 @@
 #include "sip/message.h"
 #include "sip/result.h"
 #include "sip/transport/peer.h"
+#include "sip/txn/pointer_index.h"
 #include "sip/txn/timer_queue.h"
 #include "sip/txn/timer_settings.h"
 #include "sip/txn/transaction.h"
@@ -166,7 +167,8 @@ class TransactionLayer final : public transport::Receiver {
                                    bool may_index);
   void absorb_retransmission(ServerTransaction& transaction);
   void send_trying(ServerTransaction& transaction);
-  TransactionId start_client(Message&& request, const transport::Peer& destination);
+  // Fails when the request's branch and method are already a client transaction's.
+  Result<TransactionId> start_client(Message&& request, const transport::Peer& destination);
   void send_cancel(ClientTransaction& invite);
 
   void on_server_timer(ServerTransaction& transaction, TimerName name);
@@ -189,7 +191,7 @@ class TransactionLayer final : public transport::Receiver {
   TimerSettings settings_;
 
   std::unordered_map<ServerKey, ServerTransaction*, KeyHash> servers_;
-  std::unordered_map<ClientKey, ClientTransaction*, KeyHash> clients_;
+  PointerIndex<ClientTransaction> clients_;  // by client_key()
   std::unordered_multimap<RequestKey, ServerTransaction*, KeyHash> requests_;
   std::vector<Slot> slots_;
   std::vector<std::uint32_t> free_slots_;
