@@ -29,8 +29,8 @@ std::string contact_for(const std::string& local, sip::transport::Protocol proto
 /// One resource of a subscription, and what this watcher was shown of it.
 struct Presence::Part {
   WatchTarget target;
-  std::uint32_t version = 0;    // of its dialog-info document inside a list
-  std::set<std::string> shown;  // dialogs shown and not yet as terminated
+  std::uint32_t version = 0;       // of its dialog-info document inside a list
+  std::vector<std::string> shown;  // ids of dialogs shown and not yet as terminated (a few)
 };
 
 /// One subscription: its dialog (we are the notifier), what it watches and what it was shown.
@@ -49,10 +49,11 @@ struct Presence::Watch final : sip::txn::TimerHandler {
   sip::transport::Peer peer;
   sip::txn::TransactionId in_flight = sip::txn::kNoTransaction;
   bool dirty = false;
-  bool queued = false;      // in Presence::dirty_
-  bool final_sent = false;  // the terminated NOTIFY is out: remove when it is answered
-  bool forced = true;       // the next NOTIFY goes out even if it says nothing new
-  std::string last_body;    // PIDF: what the last NOTIFY said (a change of tags is no news)
+  bool queued = false;       // in Presence::dirty_
+  bool final_sent = false;   // the terminated NOTIFY is out: remove when it is answered
+  bool forced = true;        // the next NOTIFY goes out even if it says nothing new
+  std::string last_body;     // PIDF: what the last NOTIFY said (a change of tags is no news)
+  std::string content_type;  // of its NOTIFYs' bodies, the same for every one
 
   const std::string& name() const { return list ? entity : parts.front().target.resource; }
   void on_timer(sip::txn::Timer&) override { presence->expire(*this); }
@@ -322,14 +323,16 @@ std::string Presence::part_body(Watch& watch, Part& part) {
                     note == "On the phone");
   }
   std::vector<const DialogView*> shown;
-  std::set<std::string> still_live;
+  std::vector<std::string> still_live;  // ids are short: no allocation of their own
+  shown.reserve(resource.dialogs.size() + part.shown.size());
+  still_live.reserve(resource.dialogs.size());
   for (const DialogView& d : resource.dialogs) {
     shown.push_back(&d);
-    still_live.insert(d.id);
+    still_live.push_back(d.id);
   }
   // Lamps never stick: what this watcher saw and is gone now, it sees end.
   for (const std::string& id : part.shown) {
-    if (still_live.count(id) == 0) {
+    if (std::find(still_live.begin(), still_live.end(), id) == still_live.end()) {
       if (auto ended = resource.ended.find(id); ended != resource.ended.end()) {
         shown.push_back(&ended->second);
       }
@@ -347,9 +350,12 @@ std::string Presence::part_body(Watch& watch, Part& part) {
 }
 
 std::string Presence::body_for(Watch& watch, std::string& content_type) {
-  const std::string part_type = watch.pidf ? "application/pidf+xml" : "application/dialog-info+xml";
+  const std::string_view part_type =
+      watch.pidf ? "application/pidf+xml" : "application/dialog-info+xml";
   if (!watch.list) {
-    content_type = part_type;
+    if (content_type.empty()) {
+      content_type = part_type;
+    }
     return part_body(watch, watch.parts.front());
   }
   // RFC 4662 §5.3: an RLMI document naming every resource, then one body per resource the
@@ -377,7 +383,8 @@ std::string Presence::body_for(Watch& watch, std::string& content_type) {
     }
     rlmi += " state=\"active\" cid=\"" + cid + "\"/></resource>\n";
     parts += "--" + boundary + "\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <" + cid +
-             ">\r\nContent-Type: " + part_type + "\r\n\r\n" + part_body(watch, part) + "\r\n";
+             ">\r\nContent-Type: " + std::string(part_type) + "\r\n\r\n" + part_body(watch, part) +
+             "\r\n";
   }
   rlmi += "</list>\n";
   return "--" + boundary +
@@ -394,7 +401,8 @@ void Presence::forget_seen_ends(const std::string& name) {
   Resource& resource = found->second;
   auto seen_by = [&](std::uint32_t id, const std::string& dialog) {
     for (const Part& part : watches_.at(id)->parts) {
-      if (part.target.resource == name && part.shown.count(dialog) != 0) {
+      if (part.target.resource == name &&
+          std::find(part.shown.begin(), part.shown.end(), dialog) != part.shown.end()) {
         return true;
       }
     }
@@ -418,8 +426,7 @@ void Presence::send_notify(Watch& watch) {
     return;
   }
   watch.dirty = false;
-  std::string content_type;
-  std::string body = body_for(watch, content_type);
+  std::string body = body_for(watch, watch.content_type);
   if (watch.pidf) {
     // PIDF does not show tags: a 180 after the INVITE changes nothing a watcher can see.
     if (!watch.forced && !watch.subscription->terminated() && body == watch.last_body) {
@@ -442,7 +449,7 @@ void Presence::send_notify(Watch& watch) {
   if (watch.list) {
     out.header(Header::Require, "eventlist");
   }
-  out.body(content_type, body);
+  out.body(watch.content_type, std::move(body));
   auto sent = host_.layer().send_request(out.finish(), watch.peer);
   if (watch.subscription->terminated()) {
     watch.final_sent = true;

@@ -121,6 +121,7 @@ class Presence final : private sip::txn::TimerHandler {
   void expire(Watch& watch);
   void mark_dirty(Resource& resource);
   void send_notify(Watch& watch);
+  /// The body of the next NOTIFY; sets `content_type` when it is empty.
   std::string body_for(Watch& watch, std::string& content_type);
   struct Part;
   std::string part_body(Watch& watch, Part& part);

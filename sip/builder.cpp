@@ -325,8 +325,14 @@ MessageBuilder& MessageBuilder::copy_headers(const Message& from, Header header)
 }
 
 MessageBuilder& MessageBuilder::body(std::string_view content_type, std::string_view body) {
+  return this->body(content_type, std::string(body));
+}
+
+MessageBuilder& MessageBuilder::body(std::string_view content_type, std::string&& body) {
   content_type_.assign(content_type);
-  body_.assign(body);
+  body_ = std::move(body);
+  // Room for what finish() appends, so that it does not grow the text again.
+  text_.reserve(text_.size() + content_type_.size() + body_.size() + 64);
   return *this;
 }
 
@@ -412,10 +418,17 @@ std::string random_token(std::size_t length) {
   return token;
 }
 
+void append_branch(std::string& out) {
+  constexpr std::size_t kTokenLength = 16;
+  out.append(kBranchCookie);
+  const std::size_t at = out.size();
+  out.resize(at + kTokenLength);
+  fill_token(out.data() + at, kTokenLength);
+}
+
 std::string new_branch() {
-  std::string branch(kBranchCookie.size() + 16, '0');
-  std::memcpy(branch.data(), kBranchCookie.data(), kBranchCookie.size());
-  fill_token(branch.data() + kBranchCookie.size(), 16);
+  std::string branch;
+  append_branch(branch);
   return branch;
 }
 

@@ -41,6 +41,11 @@ class MessageBuilder {
   MessageBuilder& copy_headers(const Message& from, Header header);
   /// Sets the body and its Content-Type (an empty body writes no Content-Type).
   MessageBuilder& body(std::string_view content_type, std::string_view body);
+  /// The same, taking the body's storage.
+  MessageBuilder& body(std::string_view content_type, std::string&& body);
+  MessageBuilder& body(std::string_view content_type, const char* body) {
+    return this->body(content_type, std::string_view(body));
+  }
 
   /// The finished message text; the builder is spent (its text is moved out). Callable on an
   /// lvalue so that a chain `request(...).header(...).finish()` works.
@@ -76,5 +81,7 @@ std::string random_token(std::size_t length = 16);
 
 /// A new branch: kBranchCookie followed by a random token.
 std::string new_branch();
+/// The same appended to `out` (no string of its own).
+void append_branch(std::string& out);
 
 }  // namespace catchline::sip

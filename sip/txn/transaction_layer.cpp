@@ -860,11 +860,15 @@ void TransactionLayer::terminate(ClientTransaction& transaction) {
 }
 
 std::string new_via(transport::Protocol protocol, std::string_view sent_by) {
-  std::string via = protocol == transport::Protocol::Tcp ? "SIP/2.0/TCP " : "SIP/2.0/UDP ";
+  constexpr std::string_view kBranch = ";branch=", kRport = ";rport";
+  std::string via;
+  // One allocation: "SIP/2.0/UDP " + sent-by + branch parameter (cookie and 16) + ";rport".
+  via.reserve(12 + sent_by.size() + kBranch.size() + kBranchCookie.size() + 16 + kRport.size());
+  via += protocol == transport::Protocol::Tcp ? "SIP/2.0/TCP " : "SIP/2.0/UDP ";
   via += sent_by;
-  via += ";branch=";
-  via += new_branch();
-  via += ";rport";
+  via += kBranch;
+  append_branch(via);
+  via += kRport;
   return via;
 }
 
