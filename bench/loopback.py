@@ -48,10 +48,8 @@ def sipp_counts(log_text: str) -> tuple[int, int]:
     return (int(ok[-1]) if ok else 0, int(failed[-1]) if failed else -1)
 
 
-def cpu_ns(*pids: int) -> int:
-    """CPU time so far of every thread of these processes, in nanoseconds (from
-    /proc/PID/task/*/schedstat; a process that is gone counts 0)."""
-    total = 0
+def _task_files(pids: tuple[int, ...], name: str):
+    """The text of /proc/PID/task/*/NAME of every thread of these processes (gone ones skipped)."""
     for pid in pids:
         try:
             tasks = os.listdir(f"/proc/{pid}/task")
@@ -59,11 +57,16 @@ def cpu_ns(*pids: int) -> int:
             continue
         for task in tasks:
             try:
-                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
-                    total += int(f.read().split()[0])
-            except (FileNotFoundError, ProcessLookupError, ValueError):
+                with open(f"/proc/{pid}/task/{task}/{name}") as f:
+                    yield f.read()
+            except (FileNotFoundError, ProcessLookupError):
                 pass
-    return total
+
+
+def cpu_ns(*pids: int) -> int:
+    """CPU time so far of every thread of these processes, in nanoseconds (from
+    /proc/PID/task/*/schedstat; a process that is gone counts 0)."""
+    return sum(int(text.split()[0]) for text in _task_files(pids, "schedstat") if text)
 
 
 def kernel_cpu_ns(*pids: int) -> int:
@@ -71,19 +74,11 @@ def kernel_cpu_ns(*pids: int) -> int:
     stime of every thread, from /proc/PID/task/*/stat, in clock ticks (10 ms) made ns."""
     tick_ns = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
     total = 0
-    for pid in pids:
-        try:
-            tasks = os.listdir(f"/proc/{pid}/task")
-        except FileNotFoundError:
-            continue
-        for task in tasks:
-            try:
-                with open(f"/proc/{pid}/task/{task}/stat") as f:
-                    # Fields after the command, which is in parentheses and may hold spaces.
-                    fields = f.read().rsplit(")", 1)[1].split()
-                total += int(fields[12]) * tick_ns  # stime, field 15 of proc(5)
-            except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
-                pass
+    for text in _task_files(pids, "stat"):
+        # The fields after the command, which is in parentheses and may hold spaces.
+        fields = text.rsplit(")", 1)[-1].split()
+        if len(fields) > 12:
+            total += int(fields[12]) * tick_ns  # stime, field 15 of proc(5)
     return total
 
 
