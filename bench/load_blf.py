@@ -88,7 +88,6 @@ import re
 import resource
 import selectors
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -97,8 +96,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from loopback import (LOOPBACK, cpu_ns, free_port, kernel_cpu_ns, percentile, server_problems,
-                      sipp_counts, wait_udp_bound)
+from loopback import (LOOPBACK, cpu_ns, free_port, kernel_cpu_ns, percentile, run_until,
+                      server_problems, sipp_counts, start_server, stop, wait_udp_bound)
 from sip_agent import Message, challenge_params, credentials, request, response, sdp, token
 
 HERE = Path(__file__).resolve().parent
@@ -156,17 +155,6 @@ def log(message: str) -> None:
 def now() -> int:
     """CLOCK_REALTIME in ns: the clock of the kernel's receive stamps."""
     return time.time_ns()
-
-
-def stop(proc: subprocess.Popen, what: str) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            log(f"{what} (pid {proc.pid}) did not stop within 15 s of SIGTERM: killed")
-            proc.kill()
-            proc.wait()
 
 
 # ---- sockets -------------------------------------------------------------------------------------
@@ -360,15 +348,7 @@ class Phones:
             self.check_pending(8)  # a few at a time: whatever arrives meanwhile waits less
 
     def run_until(self, done, timeout: float, tick=None) -> bool:
-        deadline = time.monotonic() + timeout
-        while not done():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self.pump(min(left, 0.05))
-            if tick is not None:
-                tick()
-        return True
+        return run_until(self.pump, done, timeout, tick)
 
     def probe(self) -> None:
         """An OPTIONS every PROBE_EVERY while probing."""
@@ -815,7 +795,7 @@ class Bench:
         phones = self.phones
         if not phones.run_until(lambda: self.sipp.poll() is not None, 15):
             phones.problem("SIPp did not stop within 15 s of its 'q'")
-            stop(self.sipp, "SIPp")
+            stop(self.sipp, "SIPp", log)
         quiet = int(QUIET * 1e9)
         phones.run_until(lambda: not phones.pending and now() - phones.last_received > quiet, 10)
         ok, failed = sipp_counts(self.sipp_log.read_text(errors="replace"))
@@ -829,7 +809,7 @@ class Bench:
 
     def stop_sipp(self) -> None:
         if self.sipp is not None:
-            stop(self.sipp, "SIPp")
+            stop(self.sipp, "SIPp", log)
 
 
 # ---- the figures ---------------------------------------------------------------------------------
@@ -950,10 +930,7 @@ def main() -> int:
     phones = None
     bench = None
     try:
-        with open(server_log, "wb") as out:
-            server = subprocess.Popen([str(binary), "--config", str(config)], cwd=workdir,
-                                      stdin=subprocess.DEVNULL, stdout=out,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
+        server = start_server(binary, config, workdir, server_log)
         wait_udp_bound(port, timeout=30)
         log(f"server pid {server.pid} on udp {LOOPBACK}:{port}")
         phones = Phones((LOOPBACK, port))
@@ -971,7 +948,7 @@ def main() -> int:
         if bench is not None:
             bench.stop_sipp()
         if server is not None:
-            stop(server, "the server")
+            stop(server, "the server", log)
             log(f"server stopped (exit {server.returncode})")
         if phones is not None:
             phones.callee.close()

@@ -55,7 +55,6 @@ import re
 import resource
 import selectors
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -63,7 +62,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from loopback import LOOPBACK, cpu_ns, free_port, percentile, server_problems, wait_udp_bound
+from loopback import (LOOPBACK, cpu_ns, free_port, percentile, run_until, server_problems,
+                      start_server, stop, wait_udp_bound)
 from sip_agent import (Message, challenge_params, credentials, request, response, sdp, tag_of,
                        token, uri_of, user_of)
 
@@ -169,15 +169,7 @@ class Loop:
         return len(batch)
 
     def run_until(self, done, timeout: float, tick=None) -> bool:
-        deadline = time.monotonic() + timeout
-        while not done():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            self.pump(min(left, 0.05))
-            if tick is not None:
-                tick()
-        return True
+        return run_until(self.pump, done, timeout, tick)
 
 
 # ---- the calls -----------------------------------------------------------------------------------
@@ -651,17 +643,6 @@ def server_memory_kib(pid: int) -> int:
     return 0
 
 
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            log(f"the server (pid {proc.pid}) did not stop within 15 s of SIGTERM: killed")
-            proc.kill()
-            proc.wait()
-
-
 # ---- the measures --------------------------------------------------------------------------------
 
 
@@ -855,10 +836,7 @@ def main() -> int:
     server = None
     problems: list[str] = []
     try:
-        with open(server_log, "wb") as out:
-            server = subprocess.Popen([str(binary), "--config", str(config)], cwd=workdir,
-                                      stdin=subprocess.DEVNULL, stdout=out,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
+        server = start_server(binary, config, workdir, server_log)
         started = time.monotonic()
         wait_udp_bound(port, timeout=60)
         log(f"server pid {server.pid} listening on udp {LOOPBACK}:{port} after "
@@ -922,7 +900,7 @@ def main() -> int:
         return 1
     finally:
         if server is not None:
-            stop(server)
+            stop(server, "the server", log)
             log(f"server stopped (exit {server.returncode})")
         if phones is not None:
             for endpoint in (phones.callee, phones.callers, phones.pickers):

@@ -1,14 +1,18 @@
-"""What the load scripts share: free ports on 127.0.0.1, waiting for a listener, SIPp's counts.
-Not a bench itself (bench/run.py runs only load_*.py)."""
+"""What the load scripts share: free ports on 127.0.0.1, waiting for a listener, SIPp's counts,
+starting and stopping processes, CPU times. Not a bench itself (bench/run.py runs only
+load_*.py)."""
 
 from __future__ import annotations
 
 import math
 import os
 import re
+import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
+from typing import Callable
 
 LOOPBACK = "127.0.0.1"
 
@@ -39,6 +43,40 @@ def wait_udp_bound(port: int, timeout: float = 10.0) -> None:
                 return
         time.sleep(0.02)
     raise RuntimeError(f"nothing listens on udp {port}")
+
+
+def start_server(binary: Path, config: Path, workdir: Path, log_path: Path) -> subprocess.Popen:
+    """The server on `config`, in its own session, its output in `log_path`."""
+    with open(log_path, "wb") as out:
+        return subprocess.Popen([str(binary), "--config", str(config)], cwd=workdir,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def stop(proc: subprocess.Popen, what: str, log: Callable[[str], None]) -> None:
+    """SIGTERM to this one process (by its PID), then 15 s for it to end before SIGKILL."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            log(f"{what} (pid {proc.pid}) did not stop within 15 s of SIGTERM: killed")
+            proc.kill()
+            proc.wait()
+
+
+def run_until(pump: Callable[[float], object], done: Callable[[], bool], timeout: float,
+              tick: Callable[[], None] | None = None) -> bool:
+    """Calls pump(at most 50 ms) (and tick()) until done() holds, or False after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        pump(min(left, 0.05))
+        if tick is not None:
+            tick()
+    return True
 
 
 def sipp_counts(log_text: str) -> tuple[int, int]:
