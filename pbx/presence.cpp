@@ -361,10 +361,12 @@ std::string Presence::body_for(Watch& watch, std::string& content_type) {
   // RFC 4662 §5.3: an RLMI document naming every resource, then one body per resource the
   // watcher may see, all in one multipart/related (full state each time).
   const std::string boundary = "catchline-rlmi-" + std::to_string(watch.id);
-  content_type =
-      "multipart/related;type=\"application/rlmi+xml\";start=\"<rlmi@catchline>\";"
-      "boundary=\"" +
-      boundary + "\"";
+  if (content_type.empty()) {
+    content_type =
+        "multipart/related;type=\"application/rlmi+xml\";start=\"<rlmi@catchline>\";"
+        "boundary=\"" +
+        boundary + "\"";
+  }
   std::string rlmi =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<list xmlns=\"urn:ietf:params:xml:ns:rlmi\" uri=\"" +

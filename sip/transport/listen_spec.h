@@ -1,9 +1,10 @@
 #pragma once
 
-#include <boost/asio/ip/address.hpp>
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include <boost/asio/ip/address.hpp>
 
 #include "sip/result.h"
 #include "sip/transport/peer.h"

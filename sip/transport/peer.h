@@ -1,10 +1,11 @@
 #pragma once
 
-#include <boost/asio/ip/address.hpp>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
+
+#include <boost/asio/ip/address.hpp>
 
 #include "sip/message.h"
 

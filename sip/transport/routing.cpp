@@ -1,7 +1,8 @@
 #include "sip/transport/routing.h"
 
-#include <boost/asio/ip/address.hpp>
 #include <string>
+
+#include <boost/asio/ip/address.hpp>
 
 namespace catchline::sip::transport {
 namespace {

@@ -38,8 +38,10 @@ TimePoint TimerQueue::coalesced(TimePoint deadline, TimePoint now) {
 
 void TimerQueue::schedule_at(Timer& timer, TimePoint deadline, TimerHandler& handler,
                              std::uint16_t tag) {
+  // The clock is read once, and only when coalescing or a hold needs it.
+  const TimePoint now = coalescing_ || holds_ > 0 ? clock_->now() : TimePoint{};
   if (coalescing_) {
-    deadline = coalesced(deadline, clock_->now());
+    deadline = coalesced(deadline, now);
   }
   if (timer.queue_ != nullptr && timer.queue_ != this) {
     timer.queue_->cancel(timer);
@@ -60,7 +62,7 @@ void TimerQueue::schedule_at(Timer& timer, TimePoint deadline, TimerHandler& han
   }
   // Only a new head changes when the driver must wake; release() runs what a hold kept.
   if (observer_ != nullptr && heap_.front().timer == &timer &&
-      (holds_ == 0 || deadline > clock_->now())) {
+      (holds_ == 0 || deadline > now)) {
     observer_->on_earlier_deadline(deadline);
   }
 }

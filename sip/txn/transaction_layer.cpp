@@ -345,8 +345,7 @@ void TransactionLayer::handle_response(const Message& response, const Peer& sour
   const Method method = response.cseq_method();
   const ClientKey key{response.branch(), method,
                       method == Method::Other ? response.cseq_method_name() : std::string_view{}};
-  ClientTransaction* found = clients_.find(
-      KeyHash{}(key), [&](const ClientTransaction& t) { return client_key(t) == key; });
+  ClientTransaction* found = clients_.find(KeyHash{}(key), has_key(key));
   if (found == nullptr) {
     user_.on_stray_response(response, source);
     return;
@@ -685,8 +684,7 @@ Result<TransactionId> TransactionLayer::start_client(Message&& request, const Pe
   auto owned = std::make_unique<ClientTransaction>(*this, id, std::move(request), destination);
   // One look-up: the insertion itself says whether the branch is taken.
   const ClientKey key = client_key(*owned);
-  if (!clients_.insert(KeyHash{}(key), owned.get(),
-                       [&](const ClientTransaction& t) { return client_key(t) == key; })) {
+  if (!clients_.insert(KeyHash{}(key), owned.get(), has_key(key))) {
     release(id);
     return fail("Bad request: Via branch already in use");
   }
@@ -852,8 +850,6 @@ void TransactionLayer::on_transport_failure(const Peer& peer) {
 
 void TransactionLayer::terminate(ClientTransaction& transaction) {
   transaction.state_ = ClientTransaction::Terminated{};
-  // By key, one walk of its bucket (erasing by iterator walks it again); send_request never
-  // lets two transactions share a key.
   clients_.erase(KeyHash{}(client_key(transaction)), &transaction);
   --client_count_;
   release(transaction.id_);

@@ -179,6 +179,10 @@ class TransactionLayer final : public transport::Receiver {
 
   static ServerKey server_key(const ServerTransaction& transaction);
   static ClientKey client_key(const ClientTransaction& transaction);
+  // For clients_: whether a transaction has `key`.
+  static auto has_key(const ClientKey& key) {
+    return [&key](const ClientTransaction& t) { return client_key(t) == key; };
+  }
   static RequestKey request_key(const Message& request, Method method);
 
   TransactionId allocate(std::uint32_t& index);

@@ -1,15 +1,16 @@
 // UDP transport on loopback: round trips, batching, symmetric ports, bad datagrams.
-#include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/udp.hpp>
 #include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
 
 #include "sip/headers/via.h"
 #include "sip/transport/routing.h"
@@ -25,8 +26,8 @@ using boost::asio::ip::udp;
 using namespace std::chrono_literals;
 
 using loopback::CapturedLog;
-using loopback::Received;
 using loopback::RecordingReceiver;
+using loopback::Received;
 using loopback::run_until;
 
 std::string options_request(std::uint16_t via_port, std::string_view call_id, int cseq = 1,
