@@ -3,6 +3,7 @@
 Everything stays on 127.0.0.1; every process started here is stopped by its own PID when the
 test ends, whatever happens (never by name).
 """
+import argparse
 import contextlib
 import os
 import shutil
@@ -64,6 +65,13 @@ class Processes:
     def stop_all(self):
         for proc in reversed(self.started):
             self.stop(proc)
+
+
+def catchline_binary():
+    """The server binary named by --catchline, the one argument every test takes, made absolute."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--catchline", required=True)
+    return os.path.abspath(parser.parse_args().catchline)
 
 
 @contextlib.contextmanager

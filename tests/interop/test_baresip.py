@@ -12,7 +12,6 @@ challenge they support).
 Audio runs through the aubridge module (a loop inside each baresip), so no sound device is
 needed. Usage: test_baresip.py --catchline PATH. Prints "N passed, M failed".
 """
-import argparse
 import json
 import os
 import shutil
@@ -195,10 +194,7 @@ def check_call(procs, binary, algorithms):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--catchline", required=True)
-    args = parser.parse_args()
-    binary = os.path.abspath(args.catchline)
+    binary = harness.catchline_binary()
     results = harness.Results()
     if MODULES is None or not os.path.isdir(MODULES):
         print("baresip (baresip-core) is not installed")

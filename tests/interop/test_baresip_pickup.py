@@ -9,7 +9,6 @@ whose call it was.
 The phones are set up and driven as in test_baresip.py (ctrl_tcp, aubridge audio, MD5 digest
 only). Usage: test_baresip_pickup.py --catchline PATH. Prints "N passed, M failed".
 """
-import argparse
 import os
 import time
 
@@ -112,10 +111,7 @@ def check_pickup(office, code, kind):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--catchline", required=True)
-    args = parser.parse_args()
-    binary = os.path.abspath(args.catchline)
+    binary = harness.catchline_binary()
     results = harness.Results()
     if baresip.MODULES is None or not os.path.isdir(baresip.MODULES):
         print("baresip (baresip-core) is not installed")

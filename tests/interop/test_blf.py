@@ -24,7 +24,6 @@ its UAS scenario listens on the port it registered from.
 
 Usage: test_blf.py --catchline PATH. Prints one line per check and "N passed, M failed".
 """
-import argparse
 import os
 import re
 import time
@@ -764,10 +763,7 @@ def check_baresip_presence(bench):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--catchline", required=True)
-    args = parser.parse_args()
-    binary = os.path.abspath(args.catchline)
+    binary = harness.catchline_binary()
     results = harness.Results()
     started = time.monotonic()
     with harness.session() as procs:

@@ -10,8 +10,6 @@ both register and receive the server's INVITE (which has a Call-ID of its own).
 
 Usage: test_calls.py --catchline PATH. Prints one line per check and "N passed, M failed".
 """
-import argparse
-import os
 import time
 
 import harness
@@ -205,10 +203,7 @@ def check_call_records(bench):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--catchline", required=True)
-    args = parser.parse_args()
-    binary = os.path.abspath(args.catchline)
+    binary = harness.catchline_binary()
     results = harness.Results()
     with harness.session() as procs:
         bench = Bench(procs, binary)

@@ -14,7 +14,6 @@
 
 Usage: test_dialogs.py --catchline PATH. Prints one line per check and "N passed, M failed".
 """
-import argparse
 import os
 import signal
 import socket
@@ -331,10 +330,7 @@ def check_reload_broken(bench):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--catchline", required=True)
-    args = parser.parse_args()
-    binary = os.path.abspath(args.catchline)
+    binary = harness.catchline_binary()
     results = harness.Results()
     with harness.session() as procs:
         bench = Bench(procs, binary)

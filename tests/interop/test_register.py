@@ -5,8 +5,6 @@ out-of-order CSeq, 400 for a "*" that does not remove, and a binding running out
 
 Usage: test_register.py --catchline PATH. Prints one line per check and "N passed, M failed".
 """
-import argparse
-import os
 import re
 import socket
 
@@ -269,10 +267,7 @@ def check_unknown_number_404(server):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--catchline", required=True)
-    args = parser.parse_args()
-    binary = os.path.abspath(args.catchline)
+    binary = harness.catchline_binary()
     results = harness.Results()
     with harness.session() as procs:
         server = Server(procs, binary)

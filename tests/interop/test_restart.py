@@ -6,8 +6,6 @@ to the ringing phone and 503 to its caller) and recorded.
 
 Usage: test_restart.py --catchline PATH. Prints one line per check and "N passed, M failed".
 """
-import argparse
-import os
 import signal
 
 import harness
@@ -125,10 +123,7 @@ def check_records_of_interrupted_calls(bench):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--catchline", required=True)
-    args = parser.parse_args()
-    binary = os.path.abspath(args.catchline)
+    binary = harness.catchline_binary()
     results = harness.Results()
     with harness.session() as procs:
         bench = Bench(procs, binary)

@@ -6,7 +6,6 @@ pickable; an INVITE from the gateway's address but another port is not the trunk
 
 Usage: test_trunks.py --catchline PATH. Prints one line per check and "N passed, M failed".
 """
-import argparse
 import hashlib
 import re
 import time
@@ -184,12 +183,10 @@ def check_other_port_of_gateway_is_challenged(bench):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--catchline", required=True)
-    args = parser.parse_args()
+    binary = harness.catchline_binary()
     results = harness.Results()
     with harness.session() as procs:
-        bench = Bench(procs, args.catchline)
+        bench = Bench(procs, binary)
         results.run("inbound DID rings its extension, callee sees the outside caller",
                     check_inbound_did_rings_extension, bench)
         results.run("inbound call to a ring group is picked up with *8",
