@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <iostream>
@@ -75,6 +76,41 @@ std::string concrete_address(const boost::asio::ip::address& address) {
   }
   freeifaddrs(list);
   return found;
+}
+
+/// Every "host:port" a listen socket is reached at: its address, or for a wildcard every
+/// interface address of its family (loopback included), so that digest answers naming any of
+/// them are recognised as naming this server.
+std::vector<std::string> reachable_names(const boost::asio::ip::address& address,
+                                         std::uint16_t port) {
+  const std::string suffix = ":" + std::to_string(port);
+  auto name_of = [&](const boost::asio::ip::address& a) {
+    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + suffix;
+  };
+  if (!address.is_unspecified()) {
+    return {name_of(address)};
+  }
+  std::vector<std::string> names;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) {
+    return {concrete_address(address) + suffix};
+  }
+  for (ifaddrs* it = list; it != nullptr; it = it->ifa_next) {
+    if (it->ifa_addr == nullptr) {
+      continue;
+    }
+    if (it->ifa_addr->sa_family == AF_INET && address.is_v4()) {
+      auto* in = reinterpret_cast<sockaddr_in*>(it->ifa_addr);
+      names.push_back(name_of(boost::asio::ip::address_v4(ntohl(in->sin_addr.s_addr))));
+    } else if (it->ifa_addr->sa_family == AF_INET6 && address.is_v6()) {
+      auto* in6 = reinterpret_cast<sockaddr_in6*>(it->ifa_addr);
+      boost::asio::ip::address_v6::bytes_type bytes;
+      std::copy_n(in6->sin6_addr.s6_addr, bytes.size(), bytes.begin());
+      names.push_back(name_of(boost::asio::ip::address_v6(bytes)));  // no %scope in a URI
+    }
+  }
+  freeifaddrs(list);
+  return names;
 }
 
 pbx::PbxSettings pbx_settings(const Config& config) {
@@ -146,6 +182,9 @@ int run_server(const std::string& config_path) {
       std::string& slot = bound.protocol == transport::Protocol::Tcp ? local.tcp : local.udp;
       if (slot.empty()) {
         slot = host_port;
+      }
+      for (std::string& name : reachable_names(bound.address, bound.port)) {
+        local.names.push_back(std::move(name));
       }
       spdlog::info("listening on {}", bound.to_string());
     }

@@ -86,6 +86,9 @@ Pbx::~Pbx() = default;
 void Pbx::attach(sip::txn::TransactionLayer& layer, LocalAddresses local) {
   layer_ = &layer;
   local_ = std::move(local);
+  std::vector<std::string> names = local_.names;
+  names.push_back(settings_.domain);
+  digest_.set_server_names(std::move(names));
 }
 
 void Pbx::reload(Directory directory, RegistrarSettings registrar, PresenceSettings blf) {

@@ -41,6 +41,9 @@ struct PbxSettings {
 struct LocalAddresses {
   std::string udp;  // "127.0.0.1:5060", "" when not listening on UDP
   std::string tcp;
+  // Every "host:port" a phone may name us by: each listen socket's address, or every
+  // interface address of its family for a wildcard one. Digest answers may name these.
+  std::vector<std::string> names;
   const std::string& for_protocol(sip::transport::Protocol p) const {
     return p == sip::transport::Protocol::Tcp && !tcp.empty() ? tcp : udp.empty() ? tcp : udp;
   }

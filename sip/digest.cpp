@@ -288,11 +288,40 @@ std::optional<std::uint32_t> parse_nonce_count(std::string_view text) {
   return value;
 }
 
-// RFC 7616 §3.4.6 asks that the digest-uri name the Request-URI. Proxies and NATs may add
-// ports or parameters on the way, so the same scheme, user and host is enough; a digest-uri
-// without a user part naming the same host passes too (SIPp and some phones answer with the
-// server's address rather than the Request-URI).
-bool digest_uri_matches(std::string_view digest_uri, std::string_view request_uri) {
+// True when `host` (and `port`, when given) is one of `names`: "host" (any port) or
+// "host:port" entries, hosts compared ignoring letter case.
+bool names_this_server(std::string_view host, std::optional<std::uint16_t> port,
+                       const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    // "pbx.example.test", "127.0.0.1:5060", "[::1]:5060": IPv6 references keep brackets.
+    std::string_view name_host = name;
+    std::string_view name_port;
+    std::size_t host_end = name.starts_with('[') ? name.find(']') : name.find(':');
+    if (host_end != std::string::npos && name.starts_with('[')) {
+      ++host_end;
+    }
+    if (host_end != std::string::npos && host_end < name.size() && name[host_end] == ':') {
+      name_host = name_host.substr(0, host_end);
+      name_port = std::string_view(name).substr(host_end + 1);
+    }
+    if (!same_text_any_case(host, name_host)) {
+      continue;
+    }
+    if (!port || name_port.empty() || name_port == std::to_string(*port)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// RFC 7616 §3.4.6 asks that the digest-uri name the same resource as the Request-URI, not the
+// same text. Proxies and NATs rewrite ports, parameters and even the host (a proxy in front
+// rewrites the Request-URI to our address), and SIPp and phones behind an outbound proxy answer
+// with the server's address: so the same scheme and user, and a host that is the Request-URI's
+// or one of `server_names` (our domain, our listen addresses), is the same resource. A user
+// part must agree when both have one; another user or a foreign host is refused.
+bool digest_uri_matches(std::string_view digest_uri, std::string_view request_uri,
+                        const std::vector<std::string>& server_names) {
   if (digest_uri == request_uri) {
     return true;
   }
@@ -304,10 +333,11 @@ bool digest_uri_matches(std::string_view digest_uri, std::string_view request_ur
   if (a->scheme != b->scheme || a->scheme == Scheme::Other) {
     return false;
   }
-  if (!a->user.empty() && a->user != b->user && unescape(a->user) != unescape(b->user)) {
+  if (!a->user.empty() && !b->user.empty() && a->user != b->user &&
+      unescape(a->user) != unescape(b->user)) {
     return false;
   }
-  return same_text_any_case(a->host, b->host);
+  return same_text_any_case(a->host, b->host) || names_this_server(a->host, a->port, server_names);
 }
 
 bool algorithm_offered(const DigestConfig& config, DigestAlgorithm algorithm) {
@@ -658,7 +688,7 @@ AuthCheck DigestAuthenticator::verify(const Credentials& credentials, std::strin
   std::string uri_scratch;
   std::string_view digest_uri = param_text(*uri, uri_scratch);
   if (config_.check_digest_uri && !request_uri.empty() &&
-      !digest_uri_matches(digest_uri, request_uri)) {
+      !digest_uri_matches(digest_uri, request_uri, server_names_)) {
     return malformed("Digest uri does not match Request-URI");
   }
 

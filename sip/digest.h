@@ -127,6 +127,11 @@ class DigestAuthenticator {
   const std::string& realm() const { return realm_; }
   const DigestConfig& config() const { return config_; }
 
+  /// The names this server is reached by, besides a request's own Request-URI: our domain
+  /// ("host", any port) and our listen addresses ("host:port", IPv6 in brackets). A digest-uri
+  /// naming one of them designates the same resource (see verify()).
+  void set_server_names(std::vector<std::string> names) { server_names_ = std::move(names); }
+
   /// Adds one `header` (WwwAuthenticate or ProxyAuthenticate) per offered algorithm to a 401 or
   /// 407 response, all sharing one fresh nonce; `stale` adds stale=true (RFC 7616 §3.3).
   void challenge(MessageBuilder& response, Header header, bool stale = false) const;
@@ -146,10 +151,13 @@ class DigestAuthenticator {
   ///
   /// Order (RFC 7616 §3.3: stale only when the digest itself is right): parameters present
   /// and well-formed -> realm -> algorithm offered -> digest-uri -> nonce MAC -> response
-  /// (constant-time) -> nonce age -> nonce-count. The digest-uri check is loose, since a
-  /// proxy or NAT may rewrite ports and parameters: it passes when the text is equal, or when
-  /// both parse and have the same scheme, user and host (letter case ignored in the host).
-  /// Pass "" as request_uri to skip it. Only an Ok result writes the nonce table.
+  /// (constant-time) -> nonce age -> nonce-count. The digest-uri must designate the same
+  /// resource (RFC 7616 §3.4.6), not be the same text, since a proxy or NAT may rewrite ports,
+  /// parameters and the host: it passes when the text is equal, or when both parse with the
+  /// same scheme, the same user when both have one, and a host that is the Request-URI's or
+  /// one of the server names (letter case ignored; a port, when both give one, must agree with
+  /// a listen address's). Pass "" as request_uri to skip it. Only an Ok result writes the
+  /// nonce table.
   AuthCheck verify(const Credentials& credentials, std::string_view method,
                    std::string_view request_uri, const std::optional<DigestSecret>& secret);
 
@@ -162,6 +170,7 @@ class DigestAuthenticator {
 
   std::string realm_;
   DigestConfig config_;
+  std::vector<std::string> server_names_;
   DigestClock clock_;
   std::unique_ptr<Mac> mac_;
   std::unique_ptr<NonceTable> used_;

@@ -333,7 +333,7 @@ class Results:
 
 
 def register(procs, server_port, number, password, name, local_port=None, transport="udp",
-             expires=3600, user=None, call_id=None, cseq=1):
+             expires=3600, user=None, call_id=None, cseq=1, domain="catchline.test"):
     """Registers `number` with SIPp's register.xml from `local_port` (a fresh one by default) and
     fails unless the server answers 200 with a binding. Returns the finished Sipp run; its
     `local_port` is where the server will send INVITEs."""
@@ -343,8 +343,8 @@ def register(procs, server_port, number, password, name, local_port=None, transp
     if call_id:
         extra += ["-cid_str", call_id]
     run = Sipp(procs, scenario("register.xml"), server_port, local_port, name,
-               {"user": user or number, "contact": contact, "expires": expires, "cseq": cseq,
-                "cseq2": cseq + 1}, extra=extra, transport=transport)
+               {"user": user or number, "domain": domain, "contact": contact, "expires": expires,
+                "cseq": cseq, "cseq2": cseq + 1}, extra=extra, transport=transport)
     run.expect_success(f"register {number} from port {local_port}")
     run.contact = contact
     return run

@@ -615,6 +615,42 @@ TEST_F(DigestServer, DigestUriWithoutUserNamingTheHostMatches) {
   EXPECT_EQ(other_user.status, AuthStatus::Malformed);
 }
 
+// RFC 7616 §3.4.6 wants the same resource, not the same text: SIPp's [authentication] and
+// phones behind an outbound proxy name the server's address while the Request-URI names the
+// domain, and a proxy in front rewrites the Request-URI to our address.
+TEST_F(DigestServer, DigestUriNamingOurListenAddressMatchesADomainRequestUri) {
+  auto server = make();
+  server.set_server_names({"127.0.0.1:5060", "[::1]:5062", "pbx.example.test"});
+  for (std::string_view uri : {"sip:127.0.0.1:5060", "sip:127.0.0.1", "sip:[::1]:5062",
+                               "sip:[::1]", "sip:1002@127.0.0.1:5060"}) {
+    AuthCheck result =
+        check(server, answer(challenge_of(server), "pw", 1, std::string(uri)), password("pw"),
+              "sip:1002@pbx.example.test");
+    EXPECT_TRUE(result.ok()) << uri << ": " << result.reason;
+  }
+}
+
+TEST_F(DigestServer, DigestUriNamingOurDomainMatchesARewrittenRequestUri) {
+  auto server = make();
+  server.set_server_names({"127.0.0.1:5070", "pbx.example.test"});
+  AuthCheck result = check(server, answer(challenge_of(server), "pw", 1, "sip:1002@pbx.example.test"),
+                           password("pw"), "sip:1002@127.0.0.1:5070;transport=udp");
+  EXPECT_TRUE(result.ok()) << result.reason;
+}
+
+TEST_F(DigestServer, DigestUriNamingAForeignHostOrAnotherPortOrUserIsRefused) {
+  auto server = make();
+  server.set_server_names({"127.0.0.1:5060", "pbx.example.test"});
+  for (std::string_view uri : {"sip:192.0.2.1:5060", "sip:127.0.0.1:5999", "sip:other.example.test",
+                               "sip:1003@127.0.0.1:5060", "sips:127.0.0.1:5060"}) {
+    AuthCheck result =
+        check(server, answer(challenge_of(server), "pw", 1, std::string(uri)), password("pw"),
+              "sip:1002@pbx.example.test");
+    EXPECT_EQ(result.status, AuthStatus::Malformed) << uri;
+    EXPECT_EQ(result.reason, "Digest uri does not match Request-URI") << uri;
+  }
+}
+
 TEST_F(DigestServer, DigestUriCheckCanBeSkipped) {
   DigestConfig config;
   config.check_digest_uri = false;
