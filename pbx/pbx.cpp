@@ -566,18 +566,13 @@ void Pbx::handle_pickup(sip::txn::ServerTransaction& t, const sip::Message& requ
     target = find_call(*chosen)->target();
   } else {
     target = std::string(code.number);
-    const Extension* extension = directory_.find(target);
-    const RingGroup* group = extension ? nullptr : directory_.find_ring_group(target);
-    if (extension == nullptr && group == nullptr) {
+    if (directory_.find(target) == nullptr && directory_.find_ring_group(target) == nullptr) {
       refuse(404, "No such number", target);
       return;
     }
-    // Your own extension's calls are yours to take from any of your phones.
-    const PickupVerdict verdict =
-        target == picker.number
-            ? PickupVerdict::Allowed
-            : may_directed_pickup(
-                  picker, extension ? PickupTarget::of(*extension) : PickupTarget::of(*group));
+    // Permission first, from the configuration alone, so that a refusal says nothing of what
+    // rings; then the oldest call this picker may take by whatever rings it now.
+    const PickupVerdict verdict = may_intercept(picker, target);
     if (verdict == PickupVerdict::Protected) {
       refuse(403, "Pickup of " + target + " is not allowed: protected", target);
       return;
@@ -586,7 +581,11 @@ void Pbx::handle_pickup(sip::txn::ServerTransaction& t, const sip::Message& requ
       refuse(403, "Pickup of " + target + " is not allowed", target);
       return;
     }
-    chosen = pickable_.oldest_by_number(target, not_own);
+    chosen = pickable_.oldest_by_number(target, [&](PickupIndex::CallKey id) {
+      const PickupKeys* keys = pickable_.keys_of(id);
+      return not_own(id) && keys != nullptr &&
+             may_pick_up_ringing(picker, *keys) == PickupVerdict::Allowed;
+    });
     if (!chosen) {
       refuse(480, "Nothing ringing at " + target, target);
       return;
@@ -621,6 +620,17 @@ void Pbx::run_pickup(sip::txn::ServerTransaction& t, const sip::Message& request
   reap(id);
 }
 
+std::string Pbx::replaces_target(const sip::Message& request) const {
+  std::string dialled = uri_user(request.request_uri());
+  if (PickupCode code = classify_pickup_code(dialled, directory_.pickup());
+      code.is_pickup && code.kind == PickupKind::Directed) {
+    dialled = std::string(code.number);
+  }
+  const bool known =
+      directory_.find(dialled) != nullptr || directory_.find_ring_group(dialled) != nullptr;
+  return known ? dialled : std::string();
+}
+
 PickupVerdict Pbx::may_intercept(const Extension& picker, std::string_view number) const {
   if (number == picker.number) {
     return PickupVerdict::Allowed;  // your own extension's calls are yours, from any phone
@@ -629,7 +639,13 @@ PickupVerdict Pbx::may_intercept(const Extension& picker, std::string_view numbe
     return may_directed_pickup(picker, PickupTarget::of(*extension));
   }
   if (const RingGroup* group = directory_.find_ring_group(number)) {
-    return may_directed_pickup(picker, PickupTarget::of(*group));
+    std::vector<PickupTarget> members;
+    for (const std::string& member : group->members) {
+      if (const Extension* extension = directory_.find(member)) {
+        members.push_back(PickupTarget::of(*extension));
+      }
+    }
+    return may_pick_up_ring_group(picker, PickupTarget::of(*group), members);
   }
   return PickupVerdict::NotAllowed;
 }
@@ -641,6 +657,12 @@ void Pbx::handle_replaces(sip::txn::ServerTransaction& t, const sip::Message& re
                  picker.number, target.empty() ? "-" : target, status, reason);
     layer_->respond(t, status, reason);
   };
+  auto refuse_not_allowed = [&](PickupVerdict verdict, const std::string& target) {
+    refuse(403,
+           "Pickup of " + target + " is not allowed" +
+               (verdict == PickupVerdict::Protected ? ": protected" : ""),
+           target);
+  };
   auto replaces = sip::parse_replaces(*request.header_value(Header::Replaces));
   if (!replaces) {
     refuse(400, replaces.error().reason, {});
@@ -651,12 +673,49 @@ void Pbx::handle_replaces(sip::txn::ServerTransaction& t, const sip::Message& re
   auto it = legs_by_call_id_.find(std::string(replaces->call_id));
   Call* call = it == legs_by_call_id_.end() ? nullptr : find_call(it->second.call);
   if (call == nullptr) {
-    refuse(481, "No such dialog", {});
+    // Permission before anything is said about dialogs: a picker that may take no call but
+    // its own learns nothing from a 481, and neither does one the number it dialled refuses.
+    const std::string named = replaces_target(request);
+    const PickupVerdict verdict = named.empty() ? PickupVerdict::Allowed
+                                                : may_intercept(picker, named);
+    if (verdict != PickupVerdict::Allowed) {
+      refuse_not_allowed(verdict, named);
+    } else if (picker.pickup_groups.empty() && picker.directed_pickup.empty()) {
+      refuse(403, "Pickup is not allowed", {});
+    } else {
+      refuse(481, "No such dialog", {});
+    }
     return;
   }
   const Leg& leg = call->legs()[it->second.leg];
+  // Permission first (DESIGN.md §4), then whether the tags and the state fit. A ringing call is
+  // judged by whatever rings it now (a ring group's call by the group's rule and its ringing
+  // members'); an answered one by the rule of the number that rang, so early-only gets its 486.
+  const bool ring_group = call->plan().ring_group;
+  PickupVerdict verdict = PickupVerdict::NotAllowed;
+  if (call->pickable()) {
+    const PickupKeys* keys = pickable_.keys_of(call->id());
+    verdict = keys != nullptr ? may_pick_up_ringing(picker, *keys) : PickupVerdict::NotAllowed;
+    const bool member_protected = leg.member < call->plan().members.size() &&
+                                  call->plan().members[leg.member].pickup_protected;
+    if (verdict != PickupVerdict::Allowed &&
+        (call->plan().pickup_protected || (member_protected && !ring_group))) {
+      verdict = PickupVerdict::Protected;
+    }
+  } else {
+    verdict = may_intercept(picker, leg.extension);
+    if (verdict != PickupVerdict::Allowed && ring_group) {
+      verdict = may_intercept(picker, call->plan().number);
+    }
+  }
+  if (verdict != PickupVerdict::Allowed) {
+    refuse_not_allowed(verdict, ring_group ? call->plan().number : leg.extension);
+    return;
+  }
   // RFC 3891 §3 names our tag (S, the leg's From tag) as to-tag and the phone's (C) as
-  // from-tag; phones also send them swapped, or leave them out (Snom): accept each.
+  // from-tag; phones also send them swapped, or leave them out (Snom), or send an empty one
+  // when the key was pressed before the phone's 18x gave its tag: accept each, refuse a tag
+  // that contradicts the leg.
   const std::string local_tag = leg.dialog ? leg.dialog->remote_tag() : std::string();
   auto known = [&](std::string_view tag) {
     return tag.empty() || tag == "0" || tag == leg.from_tag ||
@@ -664,14 +723,6 @@ void Pbx::handle_replaces(sip::txn::ServerTransaction& t, const sip::Message& re
   };
   if (!known(replaces->to_tag) || !known(replaces->from_tag)) {
     refuse(481, "No such dialog", leg.extension);
-    return;
-  }
-  const PickupVerdict verdict = may_intercept(picker, leg.extension);
-  if (verdict != PickupVerdict::Allowed) {
-    refuse(403,
-           "Pickup of " + leg.extension + " is not allowed" +
-               (verdict == PickupVerdict::Protected ? ": protected" : ""),
-           leg.extension);
     return;
   }
   const bool ringing = leg.state == LegState::Calling || leg.state == LegState::Ringing;

@@ -162,15 +162,21 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   void handle_subscribe(sip::txn::ServerTransaction& t, const sip::Message& request,
                         const sip::transport::Peer& source, const Extension& watcher);
   /// INVITE with Replaces (RFC 3891) naming a ringing callee leg: a BLF pickup with the
-  /// directed rule. 481 when no such dialog, 486 (early-only) or 403 for an answered one.
+  /// directed rule, applied to whatever rings the call now. Permission is checked before
+  /// anything is said about the dialog: 403, then 481 when no such dialog (or its non-empty
+  /// tags contradict it), then 486 (early-only) or 403 for an answered one.
   void handle_replaces(sip::txn::ServerTransaction& t, const sip::Message& request,
                        const sip::transport::Peer& source, const Extension& picker);
+  /// The extension or ring group an INVITE with Replaces names in its Request-URI (N, or the
+  /// directed code and N, as keys dial the watched URI or `<remote><target>`), or "".
+  std::string replaces_target(const sip::Message& request) const;
   /// BLF: may pick it up, or a `blf:` rule allows watching it.
   bool may_watch(const Extension& watcher, std::string_view number) const {
     return may_intercept(watcher, number) == PickupVerdict::Allowed ||
            directory_.blf_rule_allows(watcher, number);
   }
-  /// The directed-pickup rule for `number` (an extension or ring group), own number allowed.
+  /// The directed-pickup rule for `number` (an extension or ring group as a whole: its own
+  /// rule or any unprotected member's), own number allowed. Says nothing of what rings.
   PickupVerdict may_intercept(const Extension& picker, std::string_view number) const;
   /// Hands the picker's INVITE to `call` and answers the refusals Call::pick_up() reports.
   void run_pickup(sip::txn::ServerTransaction& t, const sip::Message& request,

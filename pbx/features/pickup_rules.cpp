@@ -59,6 +59,45 @@ PickupVerdict may_directed_pickup(const Extension& picker, const PickupTarget& t
   return PickupVerdict::NotAllowed;
 }
 
+PickupVerdict may_pick_up_ring_group(const Extension& picker, const PickupTarget& group,
+                                     const std::vector<PickupTarget>& members) {
+  const PickupVerdict own = may_directed_pickup(picker, group);
+  if (own != PickupVerdict::NotAllowed) {
+    return own;  // Allowed, or Protected: a protected ring group protects all its calls
+  }
+  for (const PickupTarget& member : members) {
+    if (member.pickup_protected) {
+      continue;  // its calls are nobody's to take, and it lends the group no rights
+    }
+    if (member.number == picker.number ||
+        may_directed_pickup(picker, member) == PickupVerdict::Allowed) {
+      return PickupVerdict::Allowed;
+    }
+  }
+  return PickupVerdict::NotAllowed;
+}
+
+PickupVerdict may_pick_up_ringing(const Extension& picker, const PickupKeys& keys) {
+  if (keys.empty()) {
+    return PickupVerdict::NotAllowed;
+  }
+  auto has = [](const std::vector<std::string>& names, std::string_view name) {
+    return std::find(names.begin(), names.end(), name) != names.end();
+  };
+  if (has(keys.numbers, picker.number) || share_a_group(keys.groups, picker.pickup_groups)) {
+    return PickupVerdict::Allowed;
+  }
+  for (const std::string& entry : picker.directed_pickup) {
+    if (entry == "*" || has(keys.numbers, entry)) {
+      return PickupVerdict::Allowed;
+    }
+    if (entry.starts_with("group:") && has(keys.groups, std::string_view(entry).substr(6))) {
+      return PickupVerdict::Allowed;
+    }
+  }
+  return PickupVerdict::NotAllowed;
+}
+
 PickupCode classify_pickup_code(std::string_view dialled, const PickupSettings& settings) {
   if (dialled == settings.group_code) {
     return {true, PickupKind::Group, {}};

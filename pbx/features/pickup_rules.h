@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "pbx/directory.h"
+#include "pbx/features/pickup_index.h"
 
 namespace catchline::pbx {
 
@@ -39,6 +40,21 @@ PickupVerdict may_group_pickup(const Extension& picker, const PickupTarget& targ
 /// allow-list (the target's number, `group:NAME` for one of its call groups, or `*`); never a
 /// protected target.
 PickupVerdict may_directed_pickup(const Extension& picker, const PickupTarget& target);
+
+/// Directed or BLF pickup of a ring group as a whole (`**600`, a key watching 600), asked before
+/// anything is said about what rings: the ring group's own rule, or the rule of any of its
+/// `members` that is not protected (a call to the group is pickable by whatever rings now, so
+/// whoever may pick up a member may pick up the group's calls while that member rings). Never
+/// a protected ring group. The picker's own membership counts as allowed.
+PickupVerdict may_pick_up_ring_group(const Extension& picker, const PickupTarget& group,
+                                     const std::vector<PickupTarget>& members);
+
+/// Directed and BLF pickup of one ringing call, by whatever rings it now: allowed when `keys`
+/// (the numbers and call groups the call is pickable under, which protection has already
+/// thinned, see PickupIndex) holds the picker's own number, a number its `directed_pickup`
+/// list names, a group its pickup groups meet or its list names as `group:NAME`; `*` takes any
+/// pickable call. An empty `keys` (nothing pickable) is never allowed.
+PickupVerdict may_pick_up_ringing(const Extension& picker, const PickupKeys& keys);
 
 /// What the picker dialled: the group code, the directed prefix plus a number, or neither.
 struct PickupCode {

@@ -125,7 +125,28 @@ Result<Replaces> parse_replaces(std::string_view value) {
   }
   ParamList params(value.substr(semicolon));
   if (!params.well_formed()) {
-    return fail("Bad Replaces: parameters");
+    // A key pressed before the phone's 18x gave its tag sends "from-tag=" with nothing after
+    // it: an empty tag is an absent one. Every other parameter keeps the strict grammar.
+    std::string strict;
+    std::string_view rest = value.substr(semicolon + 1);
+    while (true) {
+      std::size_t end = rest.find(';');
+      std::string_view segment = trim(rest.substr(0, end));
+      std::size_t equal = segment.find('=');
+      std::string_view name = trim(segment.substr(0, equal));
+      bool empty_tag = equal != std::string_view::npos && trim(segment.substr(equal + 1)).empty() &&
+                       (iequals(name, "to-tag") || iequals(name, "from-tag"));
+      if (!empty_tag) {
+        strict.append(";").append(segment);
+      }
+      if (end == std::string_view::npos) {
+        break;
+      }
+      rest = rest.substr(end + 1);
+    }
+    if (strict.find('"') != std::string::npos || !ParamList(strict).well_formed()) {
+      return fail("Bad Replaces: parameters");
+    }
   }
   params.for_each([&](std::string_view name, std::string_view param) {
     if (iequals(name, "to-tag")) {

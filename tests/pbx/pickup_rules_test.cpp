@@ -79,6 +79,73 @@ TEST(DirectedPickup, RingGroupByItsOwnCallGroupsAndNumber) {
             PickupVerdict::NotAllowed);
 }
 
+RingGroup ring_group(std::string number, std::vector<std::string> members,
+                     std::vector<std::string> call_groups = {}, bool protect = false) {
+  RingGroup group;
+  group.number = std::move(number);
+  group.members = std::move(members);
+  group.call_groups = std::move(call_groups);
+  group.pickup_protected = protect;
+  return group;
+}
+
+// Issue: 600 (no call groups of its own) rings 1002 and 1003 of group reception; 1004 picks up
+// reception. "**600" was refused while "*8" and "**1002" took the same call.
+TEST(RingGroupPickup, AllowedByTheRuleOfAMemberWithoutGroupsOfItsOwn) {
+  Extension bob = extension("1002", {"reception"});
+  Extension carol = extension("1003", {"reception"});
+  Extension dave = extension("1004", {}, {"reception"});
+  RingGroup group = ring_group("600", {"1002", "1003"});
+  std::vector<PickupTarget> members{PickupTarget::of(bob), PickupTarget::of(carol)};
+  EXPECT_EQ(may_pick_up_ring_group(dave, PickupTarget::of(group), members),
+            PickupVerdict::Allowed);
+  Extension erin = extension("1005", {}, {"sales"});
+  EXPECT_EQ(may_pick_up_ring_group(erin, PickupTarget::of(group), members),
+            PickupVerdict::NotAllowed);
+  Extension by_list = extension("1006", {}, {}, {"1003"});
+  EXPECT_EQ(may_pick_up_ring_group(by_list, PickupTarget::of(group), members),
+            PickupVerdict::Allowed);
+}
+
+TEST(RingGroupPickup, AProtectedMemberLendsNoRightsAndAProtectedGroupRefusesAll) {
+  Extension bob = extension("1002", {"reception"}, {}, {}, true);
+  Extension dave = extension("1004", {}, {"reception"});
+  std::vector<PickupTarget> members{PickupTarget::of(bob)};
+  EXPECT_EQ(may_pick_up_ring_group(dave, PickupTarget::of(ring_group("600", {"1002"})), members),
+            PickupVerdict::NotAllowed);
+  Extension carol = extension("1003", {"reception"});
+  std::vector<PickupTarget> open{PickupTarget::of(carol)};
+  EXPECT_EQ(may_pick_up_ring_group(
+                dave, PickupTarget::of(ring_group("600", {"1003"}, {"reception"}, true)), open),
+            PickupVerdict::Protected);
+  EXPECT_EQ(
+      may_pick_up_ring_group(dave, PickupTarget::of(ring_group("600", {"1003"}, {"reception"})),
+                             {}),
+      PickupVerdict::Allowed);
+}
+
+TEST(RingingCallPickup, AllowedByAnyNumberOrGroupTheCallRingsUnderNow) {
+  PickupKeys keys{{"600", "1002"}, {"reception", "sales"}};
+  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {"sales"}), keys), PickupVerdict::Allowed);
+  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {}, {"1002"}), keys),
+            PickupVerdict::Allowed);
+  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {}, {"600"}), keys), PickupVerdict::Allowed);
+  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {}, {"group:reception"}), keys),
+            PickupVerdict::Allowed);
+  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {}, {"*"}), keys), PickupVerdict::Allowed);
+  EXPECT_EQ(may_pick_up_ringing(extension("1002"), keys), PickupVerdict::Allowed);  // its own
+}
+
+TEST(RingingCallPickup, RefusedForWhatDoesNotRingItAndForNothingPickable) {
+  PickupKeys keys{{"600", "1003"}, {"sales"}};  // sequential: 1003's turn, 1002 done
+  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {"reception"}), keys),
+            PickupVerdict::NotAllowed);
+  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {}, {"1002", "group:reception"}), keys),
+            PickupVerdict::NotAllowed);
+  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {"sales"}, {"*"}), PickupKeys{}),
+            PickupVerdict::NotAllowed);
+}
+
 TEST(PickupCode, ClassifiesGroupDirectedAndPlainNumbers) {
   PickupSettings settings;
   struct Case {

@@ -156,7 +156,28 @@ TEST(ReplacesParser, RejectsMissingCallIdAndBadParameters) {
   EXPECT_EQ(parse_replaces("").error().reason, "Bad Replaces: no call-id");
   EXPECT_EQ(parse_replaces(";to-tag=1").error().reason, "Bad Replaces: no call-id");
   EXPECT_EQ(parse_replaces("a b;to-tag=1").error().reason, "Bad Replaces: no call-id");
-  EXPECT_EQ(parse_replaces("a@b;to-tag=").error().reason, "Bad Replaces: parameters");
+  EXPECT_EQ(parse_replaces("a@b;to-tag=1;;").error().reason, "Bad Replaces: parameters");
+  EXPECT_EQ(parse_replaces("a@b;to-tag=1;=x").error().reason, "Bad Replaces: parameters");
+  EXPECT_EQ(parse_replaces("a@b;to-tag=;x=").error().reason, "Bad Replaces: parameters");
+  EXPECT_EQ(parse_replaces("a@b;from-tag=;x=\"a;b\"").error().reason,
+            "Bad Replaces: parameters");
+}
+
+// A BLF key pressed before the phone's 18x gave its tag: "from-tag=" with nothing after it.
+TEST(ReplacesParser, TakesAnEmptyTagAsAnAbsentOne) {
+  for (std::string_view value : {"a@b;to-tag=ours;from-tag=", "a@b;from-tag=;to-tag=ours",
+                                 "a@b;to-tag=ours;from-tag= ;early-only"}) {
+    auto replaces = parse_replaces(value);
+    ASSERT_TRUE(replaces) << value << ": " << replaces.error().reason;
+    EXPECT_EQ(replaces->call_id, "a@b") << value;
+    EXPECT_EQ(replaces->to_tag, "ours") << value;
+    EXPECT_EQ(replaces->from_tag, "") << value;
+  }
+  auto both = parse_replaces("a@b;to-tag=;from-tag=");
+  ASSERT_TRUE(both);
+  EXPECT_EQ(both->to_tag, "");
+  EXPECT_EQ(both->from_tag, "");
+  EXPECT_TRUE(parse_replaces("a@b;to-tag=ours;from-tag= ;early-only")->early_only);
 }
 
 TEST(ReasonParser, ReadsProtocolCauseAndText) {
