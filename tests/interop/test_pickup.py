@@ -70,6 +70,19 @@ ring_groups:
     members: ["1002", "1006"]
     strategy: sequential
     ring_time: 1s
+  - number: "2002"
+    name: "Front line"
+    members: ["1002", "1006"]
+    strategy: ringall
+  - number: "2003"
+    name: "Front line in turn"
+    members: ["1002", "1006"]
+    strategy: sequential
+    ring_time: 2s
+  - number: "2004"
+    name: "Private line"
+    members: ["1008", "1006"]
+    strategy: ringall
 """
 
 # The second server: other feature codes, no Reason by default, one extension that keeps it.
@@ -505,6 +518,75 @@ def check_sequential_ring_group(bench):
                  pickup_kind="directed", picked_from="1006")
 
 
+# The permission of **RINGGROUP is the union of the ring group's own rule and the rules of the
+# members ringing at that moment (2002-2004 have no call groups of their own).
+
+def check_ring_group_without_groups_by_ringing_members(bench):
+    """ringall 2002 rings 1002 (reception) and 1006 (support): 1010 (sales) is refused with
+    403 and nothing is cancelled; 1009 (reception) takes it with **2002."""
+    bob = bench.phone(BOB)
+    frank = bench.phone(FRANK)
+    alice = bench.call(ALICE, "2002")
+    wait_logged(bob, "invited")
+    wait_logged(frank, "invited")
+    refused = bench.refused(JUDY, "**2002")
+    harness.check(refused == ("403", "Pickup of 2002 is not allowed"),
+                  f"**2002 by 1010 (sales): got {refused}")
+    for phone in (bob, frank):
+        harness.check(phone.value("reason") is None, f"{phone.name} was cancelled by a refusal")
+    ivan = bench.pickup(IVAN, "**2002")
+    finish(ivan, alice, bob, frank, what="ringall 2002 without call groups, **2002 by 1009")
+    check_picker_side(ivan, ALICE)
+    check_caller_side(alice, IVAN)
+    harness.check_cancel_reason(bob, True, "member 1002")
+    harness.check_cancel_reason(frank, True, "member 1006")
+    check_record(bench, alice, dialled="2002", disposition="answered", answered_by=IVAN[0],
+                 pickup_kind="directed", picked_from="2002")
+
+
+def check_sequential_ring_group_by_the_member_whose_turn_it_is(bench):
+    """sequential 2003: while 1002 (reception) rings, 1011 (support) gets 480; once 1006
+    (support) rings, 1009 (reception) gets 480 and 1011 takes it with **2003."""
+    bob = bench.phone(BOB)
+    frank = bench.phone(FRANK)
+    alice = bench.call(ALICE, "2003")
+    wait_logged(bob, "invited")
+    early = bench.refused(KIM, "**2003")
+    harness.check(frank.value("invited") is None, "1006 rang before the first refusal ended: "
+                                                  "the check lost its race with ring_time")
+    harness.check(early == ("480", "Nothing ringing at 2003"),
+                  f"**2003 by 1011 while only 1002 rings: got {early}")
+    wait_logged(frank, "invited", timeout=5)
+    late = bench.refused(IVAN, "**2003")
+    harness.check(late == ("480", "Nothing ringing at 2003"),
+                  f"**2003 by 1009 once 1006's turn came: got {late}")
+    kim = bench.pickup(KIM, "**2003")
+    finish(kim, alice, bob, frank, what="sequential 2003, **2003 at its second member")
+    check_caller_side(alice, KIM)
+    harness.check_cancel_reason(bob, False, "1002 when the ring group moved on")
+    harness.check_cancel_reason(frank, True, "member 1006 after the pickup")
+    check_record(bench, alice, dialled="2003", disposition="answered", answered_by=KIM[0],
+                 pickup_kind="directed", picked_from="2003")
+
+
+def check_ring_group_with_a_protected_member(bench):
+    """ringall 2004 rings the protected 1008 (reception) and 1006 (support): 1009 (reception)
+    gets 403 (a protected member lends no rights), 1011 (support) takes the call."""
+    heidi = bench.phone(HEIDI)
+    frank = bench.phone(FRANK)
+    alice = bench.call(ALICE, "2004")
+    wait_logged(heidi, "invited")
+    wait_logged(frank, "invited")
+    refused = bench.refused(IVAN, "**2004")
+    harness.check(refused == ("403", "Pickup of 2004 is not allowed"),
+                  f"**2004 by 1009 through the protected 1008: got {refused}")
+    kim = bench.pickup(KIM, "**2004")
+    finish(kim, alice, heidi, frank, what="ringall 2004 with a protected member, **2004")
+    check_caller_side(alice, KIM)
+    check_record(bench, alice, dialled="2004", disposition="answered", answered_by=KIM[0],
+                 pickup_kind="directed", picked_from="2004")
+
+
 # ---- cancel_reason ----
 
 def check_extension_without_reason(bench):
@@ -733,6 +815,13 @@ def main():
             check_ring_group_by_member_call_groups, bench)
         run("sequential 2001: 1002 rings, CANCEL without Reason after 1 s, 1006 rings, **1006 "
             "picks it up", check_sequential_ring_group, bench)
+        run("ringall 2002 without call groups: **2002 refused 403 for sales, taken by a "
+            "ringing member's pickup group", check_ring_group_without_groups_by_ringing_members,
+            bench)
+        run("sequential 2003: **2003 by the group of the member whose turn it is, 480 for the "
+            "other", check_sequential_ring_group_by_the_member_whose_turn_it_is, bench)
+        run("ringall 2004 with a protected member: 403 through it, taken through the other",
+            check_ring_group_with_a_protected_member, bench)
         run("pickup_cancel_reason: none on 1013: CANCEL without Reason",
             check_extension_without_reason, bench)
         run(f"race, {args.rounds} rounds: two pickers for one call, exactly one wins",
