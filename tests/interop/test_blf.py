@@ -56,6 +56,10 @@ ring_groups:
     members: ["1008", "1009"]
     strategy: ringall
     call_groups: ["sales"]
+  - number: "2001"
+    name: "Front line"
+    members: ["1002"]
+    strategy: ringall
 """
 
 
@@ -501,7 +505,13 @@ def check_replaces_refused_while_ringing(bench):
             (CAROL, "no-such-call@127.0.0.1;to-tag=a;from-tag=b", (481, "No such dialog")),
             (CAROL, f"{dialog.call_id};to-tag=wrong;from-tag={dialog.local_tag}",
              (481, "No such dialog")),
-            (EVE, good, (403, f"Pickup of {BOB[0]} is not allowed"))):
+            (EVE, good, (403, f"Pickup of {BOB[0]} is not allowed")),
+            # Permission before anything is said of the dialog: 1005 may not pick up 1002, so
+            # wrong tags and a call-id that does not exist get the same 403 as the right ones.
+            (EVE, f"{dialog.call_id};to-tag=wrong;from-tag={dialog.local_tag}",
+             (403, f"Pickup of {BOB[0]} is not allowed")),
+            (EVE, "no-such-call@127.0.0.1;to-tag=a;from-tag=b",
+             (403, f"Pickup of {BOB[0]} is not allowed"))):
         final = bench.ua(who).invite(uri(BOB[0]), [("Replaces", header)]).final()
         harness.check((final.status, final.reason) == wanted,
                       f"{who[0]} with Replaces: {header}: got {final.status} {final.reason}, "
@@ -517,6 +527,92 @@ def check_replaces_refused_while_ringing(bench):
     harness.check_cancel_reason(bob, False, "1002 after the caller cancelled")
     wait_dialog(sub, ended(dialog.id), "1002's lamp after the CANCEL")
     check_history(sub, uri(BOB[0]))
+
+
+def check_replaces_unknown_dialog_without_pickup_rights(bench):
+    """A picker that may take no call but its own learns nothing from Replaces: 403 even for a
+    call-id that does not exist and a Request-URI that names no number."""
+    final = bench.ua(EVE).invite(uri("kfp-anything"),
+                                 [("Replaces", "no-such-call@127.0.0.1;to-tag=a;from-tag=b")]
+                                 ).final()
+    harness.check((final.status, final.reason) == (403, "Pickup is not allowed"),
+                  f"got {final.status} {final.reason}")
+    final = bench.ua(CAROL).invite(uri("kfp-anything"),
+                                   [("Replaces", "no-such-call@127.0.0.1;to-tag=a;from-tag=b")]
+                                   ).final()
+    harness.check((final.status, final.reason) == (481, "No such dialog"),
+                  f"a picker with rights: got {final.status} {final.reason}")
+
+
+def check_replaces_from_the_first_early_notify(bench):
+    """The first NOTIFY of a ringing extension has our tag but no local-tag (the phone has not
+    sent its 18x): a key pressed then sends "from-tag=" empty, which picks the call up; a
+    to-tag that contradicts the leg is still 481."""
+    sub = watch(bench.ua(CAROL), BOB[0])
+    bob = bench.phone(BOB, "uas_slow_ring_cancel.xml", silent_ms=4000)
+    caller = bench.sipp_caller(BOB[0], hangup=True, talk_ms=300)
+    dialog = wait_dialog(sub, lambda d: d.state == "early" and d.id != "idle" and
+                         d.local_tag == "" and d.remote_tag != "", "1002 ringing, no 18x yet")
+    carol = bench.ua(CAROL)
+    wrong = carol.invite(uri(BOB[0]), [("Replaces", f"{dialog.call_id};to-tag=wrong;from-tag=")])
+    harness.check((wrong.final().status, wrong.final().reason) == (481, "No such dialog"),
+                  f"a contradicting to-tag: {wrong.final().status} {wrong.final().reason}")
+    call = carol.invite(uri(BOB[0]),
+                        [("Replaces", f"{dialog.call_id};to-tag={dialog.remote_tag};from-tag=")])
+    final = call.final()
+    harness.check(final.status == 200, f"INVITE with Replaces and an empty from-tag: "
+                                       f"{final.status} {final.reason}")
+    harness.check(bob.value("reason") is None and not invites_received(bob)[1:],
+                  "1002 was rung twice")
+    caller.expect_success("the caller, picked up before 1002 rang, hangs up")
+    harness.check(names(caller.value("answered_by"), CAROL),
+                  f"caller's 200 P-Asserted-Identity {caller.value('answered_by')!r}")
+    bob.expect_success("1002 sends its late 180 and gets CANCEL")
+    row = bench.record(sipp_call_id(caller))
+    harness.check((row["answered_by"], row["pickup_kind"], row["picked_from"]) ==
+                  (CAROL[0], "blf", BOB[0]), f"call record {row}")
+    wait_dialog(sub, ended(dialog.id), "1002's lamp after the pickup")
+
+
+def check_replaces_ring_group_by_its_call_groups(bench):
+    """2000 (call group sales) rings 1008 and 1009, which have no call groups of their own:
+    1003 (pickup group sales) watches 2000 and picks 1008's leg up with Replaces, by the ring
+    group's rule."""
+    sub = watch(bench.ua(CAROL), "2000")
+    gus = bench.phone(GUS)
+    hal = bench.phone(HAL)
+    caller = bench.sipp_caller("2000", hangup=True, talk_ms=300)
+
+    def both_ringing():
+        latest = infos(sub)[-1].dialogs
+        early = [d for d in latest if early_with_tags(d)]
+        return early if len(early) == 2 else None
+    dialogs = harness.wait_until(both_ringing, 6, step=0.02)
+    harness.check(dialogs, f"2000's two legs never both showed early: {describe(sub)}")
+    gus_call_id = harness.wait_until(lambda: invites_received(gus) and invites_received(gus)[0][0])
+    dialog = next((d for d in dialogs if d.call_id == gus_call_id), None)
+    harness.check(dialog is not None, f"no dialog for 1008's leg {gus_call_id}: {describe(sub)}")
+    call = bench.ua(CAROL).invite(
+        uri("2000"), [("Replaces", f"{dialog.call_id};to-tag={dialog.remote_tag};"
+                                   f"from-tag={dialog.local_tag};early-only")])
+    final = call.final()
+    harness.check(final.status == 200, f"Replaces of 1008's leg: {final.status} {final.reason}")
+    caller.expect_success("the caller, picked up, hangs up")
+    gus.expect_success("1008 cancelled")
+    hal.expect_success("1009 cancelled")
+    row = bench.record(sipp_call_id(caller))
+    harness.check((row["answered_by"], row["pickup_kind"]) == (CAROL[0], "blf"),
+                  f"call record {row}")
+    for d in dialogs:
+        wait_dialog(sub, ended(d.id), f"2000's dialog {d.id} after the pickup")
+
+
+def check_watch_ring_group_by_its_members(bench):
+    """2001 has no call groups: watching it follows its members' rules (1003 picks up
+    reception, 1002's group; 1005 may pick up nothing)."""
+    sub = watch(bench.ua(CAROL), "2001")
+    harness.check(sub.response.status == 200, "1003 may not watch 2001")
+    expect_refused(bench.ua(EVE), "2001", 403, what="1005 watching 2001")
 
 
 def check_directed_code_from_remote_target(bench):
@@ -793,7 +889,17 @@ def main():
             run("Replaces of an answered call: 486 with early-only, 403 without; the call goes "
                 "on", check_replaces_answered_call, bench)
             run("Replaces refused while ringing: unknown call-id 481, wrong tags 481, not "
-                "allowed 403; the call rings on", check_replaces_refused_while_ringing, bench)
+                "allowed 403 whatever the tags or call-id; the call rings on",
+                check_replaces_refused_while_ringing, bench)
+            run("Replaces without pickup rights: 403 for any dialog, even one that does not "
+                "exist; 481 only for a picker with rights",
+                check_replaces_unknown_dialog_without_pickup_rights, bench)
+            run("Replaces from the first early NOTIFY (from-tag= empty, no 18x yet): picked up; "
+                "a contradicting to-tag 481", check_replaces_from_the_first_early_notify, bench)
+            run("Replaces of a ring group member without call groups, by the ring group's "
+                "rule", check_replaces_ring_group_by_its_call_groups, bench)
+            run("watching ring group 2001 (no call groups) by its members' rules: 200, 403",
+                check_watch_ring_group_by_its_members, bench)
             run("directed code from the BLF remote target (INVITE sip:**1002@domain): picked "
                 "up, record directed", check_directed_code_from_remote_target, bench)
             run("refresh: 200 and NOTIFY version 1; Expires: 0: 200 and NOTIFY terminated; "
