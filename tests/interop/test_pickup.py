@@ -521,27 +521,32 @@ def check_sequential_ring_group(bench):
 # The permission of **RINGGROUP is the union of the ring group's own rule and the rules of the
 # members ringing at that moment (2002-2004 have no call groups of their own).
 
-def check_ring_group_without_groups_by_ringing_members(bench):
-    """ringall 2002 rings 1002 (reception) and 1006 (support): 1010 (sales) is refused with
-    403 and nothing is cancelled; 1009 (reception) takes it with **2002."""
-    bob = bench.phone(BOB)
-    frank = bench.phone(FRANK)
-    alice = bench.call(ALICE, "2002")
-    wait_logged(bob, "invited")
-    wait_logged(frank, "invited")
-    refused = bench.refused(JUDY, "**2002")
-    harness.check(refused == ("403", "Pickup of 2002 is not allowed"),
-                  f"**2002 by 1010 (sales): got {refused}")
-    for phone in (bob, frank):
+def ringall_refused_then_taken(bench, number, members, refused_by, taken_by):
+    """ringall `number` rings `members`: `refused_by` dialling **number gets 403 and nothing
+    is cancelled; `taken_by` then takes the call and every member is cancelled."""
+    phones = [bench.phone(member) for member in members]
+    alice = bench.call(ALICE, number)
+    for phone in phones:
+        wait_logged(phone, "invited")
+    refused = bench.refused(refused_by, "**" + number)
+    harness.check(refused == ("403", f"Pickup of {number} is not allowed"),
+                  f"**{number} by {refused_by[0]}: got {refused}")
+    for phone in phones:
         harness.check(phone.value("reason") is None, f"{phone.name} was cancelled by a refusal")
-    ivan = bench.pickup(IVAN, "**2002")
-    finish(ivan, alice, bob, frank, what="ringall 2002 without call groups, **2002 by 1009")
-    check_picker_side(ivan, ALICE)
-    check_caller_side(alice, IVAN)
-    harness.check_cancel_reason(bob, True, "member 1002")
-    harness.check_cancel_reason(frank, True, "member 1006")
-    check_record(bench, alice, dialled="2002", disposition="answered", answered_by=IVAN[0],
-                 pickup_kind="directed", picked_from="2002")
+    run = bench.pickup(taken_by, "**" + number)
+    finish(run, alice, *phones, what=f"ringall {number}, **{number} by {taken_by[0]}")
+    check_picker_side(run, ALICE)
+    check_caller_side(alice, taken_by)
+    for phone in phones:
+        harness.check_cancel_reason(phone, True, f"{phone.name} after the pickup")
+    check_record(bench, alice, dialled=number, disposition="answered", answered_by=taken_by[0],
+                 pickup_kind="directed", picked_from=number)
+
+
+def check_ring_group_without_groups_by_ringing_members(bench):
+    """ringall 2002 rings 1002 (reception) and 1006 (support): 1010 (sales) is refused, 1009
+    (reception) takes it with **2002."""
+    ringall_refused_then_taken(bench, "2002", [BOB, FRANK], JUDY, IVAN)
 
 
 def check_sequential_ring_group_by_the_member_whose_turn_it_is(bench):
@@ -571,20 +576,8 @@ def check_sequential_ring_group_by_the_member_whose_turn_it_is(bench):
 
 def check_ring_group_with_a_protected_member(bench):
     """ringall 2004 rings the protected 1008 (reception) and 1006 (support): 1009 (reception)
-    gets 403 (a protected member lends no rights), 1011 (support) takes the call."""
-    heidi = bench.phone(HEIDI)
-    frank = bench.phone(FRANK)
-    alice = bench.call(ALICE, "2004")
-    wait_logged(heidi, "invited")
-    wait_logged(frank, "invited")
-    refused = bench.refused(IVAN, "**2004")
-    harness.check(refused == ("403", "Pickup of 2004 is not allowed"),
-                  f"**2004 by 1009 through the protected 1008: got {refused}")
-    kim = bench.pickup(KIM, "**2004")
-    finish(kim, alice, heidi, frank, what="ringall 2004 with a protected member, **2004")
-    check_caller_side(alice, KIM)
-    check_record(bench, alice, dialled="2004", disposition="answered", answered_by=KIM[0],
-                 pickup_kind="directed", picked_from="2004")
+    is refused (a protected member lends no rights), 1011 (support) takes the call."""
+    ringall_refused_then_taken(bench, "2004", [HEIDI, FRANK], IVAN, KIM)
 
 
 # ---- cancel_reason ----
