@@ -294,8 +294,8 @@ bool Call::pickable() const {
 
 PickupKeys Call::pickup_keys() const {
   PickupKeys keys;
-  if (!pickable()) {
-    return keys;
+  if (!pickable() || (plan_.ring_group && plan_.pickup_protected)) {
+    return keys;  // a protected ring group's calls are nobody's to take, by any path
   }
   auto add = [](std::vector<std::string>& names, const std::string& name) {
     if (std::find(names.begin(), names.end(), name) == names.end()) {

@@ -139,10 +139,13 @@ enum class PickupResult : std::uint8_t {
 
 /// Calls `f(group)` for each call group that a ringing leg of `member` puts its call in
 /// (DESIGN.md §4): the member's own, unless it is protected or a number outside, and the ring
-/// group's, unless the ring group is protected. The one definition behind the pickup index and
-/// the pickup-group subscriptions.
+/// group's; none at all when the ring group is protected. The one definition behind the pickup
+/// index and the pickup-group subscriptions.
 template <typename F>
 void for_each_pickup_group(const RingPlan& plan, const RingMember& member, F&& f) {
+  if (plan.ring_group && plan.pickup_protected) {
+    return;  // a protected ring group's calls are nobody's to take, by any path
+  }
   if (!member.pickup_protected && !member.route) {
     for (const std::string& group : member.call_groups) {
       f(group);

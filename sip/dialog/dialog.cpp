@@ -168,9 +168,10 @@ Result<std::unique_ptr<Dialog>> Dialog::create_uac(const Message& request, const
   dialog->remote_tag_ = response.to_tag();
   dialog->local_party_ = *from;
   dialog->remote_party_ = *to;
-  if (target) {
-    dialog->remote_target_ = *target;
-  }
+  // §12.1.2 takes the remote target from the Contact. A phone whose 18x (or, against §12.1.1,
+  // whose 2xx) has none is still reached where the INVITE went, never with an empty
+  // Request-URI, until a response brings a Contact.
+  dialog->remote_target_ = target ? *target : request.request_uri();
   dialog->local_contact_ = local_contact;
   // §12.1.2: the UAC takes the Record-Route entries in reverse order.
   dialog->route_set_ = record_route(response);

@@ -205,13 +205,25 @@ TEST(UacDialog, EarlyDialogIsConfirmedAndRecomputedByTheTwoHundred) {
   EXPECT_EQ(dialog->remote_target(), "sip:final@192.0.2.20");
 }
 
-TEST(UacDialog, EarlyDialogWithoutContactWaitsForOne) {
+TEST(UacDialog, EarlyDialogWithoutContactTargetsTheRequestUriUntilOneComes) {
   Message invite = parse(invite_text());
   auto dialog = uac_dialog(invite, response(invite, 180, "bob-tag", ""));
   ASSERT_NE(dialog, nullptr);
-  EXPECT_EQ(dialog->remote_target(), "");
+  EXPECT_EQ(dialog->remote_target(), invite.request_uri());
   dialog->on_response(response(invite, 200, "bob-tag", "<sip:final@192.0.2.20>"));
   EXPECT_EQ(dialog->remote_target(), "sip:final@192.0.2.20");
+}
+
+// A 2xx without Contact breaks §12.1.1; the ACK and BYE still need a Request-URI.
+TEST(UacDialog, AnswerWithoutContactKeepsTheEarlyTarget) {
+  Message invite = parse(invite_text());
+  auto dialog = uac_dialog(invite, response(invite, 180, "bob-tag", ""));
+  ASSERT_NE(dialog, nullptr);
+  dialog->on_response(response(invite, 200, "bob-tag", ""));
+  EXPECT_EQ(dialog->remote_target(), invite.request_uri());
+  EXPECT_TRUE(dialog->make_request(Method::Bye, "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKb")
+                  .finish()
+                  .starts_with("BYE " + std::string(invite.request_uri()) + " SIP/2.0\r\n"));
 }
 
 TEST(UacDialog, EarlyDialogEndsWithAFailure) {

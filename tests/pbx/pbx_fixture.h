@@ -1,0 +1,264 @@
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pbx/pbx.h"
+#include "sip/digest.h"
+#include "sip/headers/auth.h"
+#include "tests/txn/txn_fixture.h"
+
+// Tests name only the fields they change (designated initializers).
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace catchline::pbx::testing {
+
+using sip::Message;
+using sip::transport::Peer;
+using sip::txn::testing::FakeSender;
+using sip::txn::testing::parse;
+using sip::txn::testing::udp_peer;
+
+inline constexpr std::string_view kDomain = "pbx.test";
+inline constexpr std::string_view kOffer =
+    "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 49170 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+    "a=rtpmap:101 telephone-event/8000\r\n";
+
+/// One phone of the test: an extension's device on its own loopback port.
+struct Phone {
+  std::string number;
+  std::string password;
+  Peer peer;
+  int branches = 0;  // makes each request's branch unique
+};
+
+/// A request a phone sent, with what later requests of its dialog need.
+struct Sent {
+  std::string call_id;
+  std::string from_tag;
+  std::string request_uri;
+  std::uint32_t cseq = 1;
+};
+
+/// The server→callee leg a phone was rung on: what BLF shows and Replaces names.
+struct Rung {
+  Message invite;
+  std::string call_id;
+  std::string our_tag;    // the leg's From tag (S): Replaces' to-tag in RFC 3891 order
+  std::string phone_tag;  // the phone's To tag (C), once it answered 180
+};
+
+/// The whole call server on the signaling thread's objects, with a manual clock and a
+/// transport that records what it sends: phones are scripted here, in SIP text, so tests see
+/// exactly the messages a real phone would (no sockets, no threads, no sleeps).
+class PbxTest : public ::testing::Test {
+ protected:
+  PbxTest() { sender_.clock = &clock_; }
+  ~PbxTest() override {
+    pbx_.reset();  // its calls may still hold transactions of the layer
+    layer_.reset();
+  }
+
+  /// Starts the server with `extensions` (each gets a phone on its own port) and `groups`.
+  void start(std::vector<Extension> extensions, std::vector<RingGroup> groups = {}) {
+    PbxSettings settings;
+    settings.domain = std::string(kDomain);
+    std::uint16_t port = 6000;
+    for (const Extension& extension : extensions) {
+      phones_[extension.number] = Phone{extension.number, extension.password, udp_peer(port++)};
+    }
+    pbx_ = std::make_unique<Pbx>(timers_, settings,
+                                 Directory(std::move(extensions), std::move(groups)),
+                                 RegistrarSettings{}, nullptr);
+    layer_ = std::make_unique<sip::txn::TransactionLayer>(sender_, timers_, *pbx_,
+                                                          sip::txn::TimerSettings{});
+    pbx_->attach(*layer_, LocalAddresses{"127.0.0.1:5060", "", {"127.0.0.1:5060"}});
+  }
+
+  Phone& phone(const std::string& number) { return phones_.at(number); }
+
+  /// Delivers `text` from `from` as one receive batch of the transport, then runs the timers
+  /// due now (the batch's zero-delay work).
+  void deliver(const std::string& text, const Peer& from) {
+    layer_->on_batch_begin();
+    layer_->on_message(parse(text), from);
+    layer_->on_batch_end();
+    sip::txn::run_for(timers_, clock_, sip::txn::Duration::zero());
+  }
+  void advance(sip::txn::Duration span) { sip::txn::run_for(timers_, clock_, span); }
+
+  /// A request from `phone` as phones write them.
+  std::string request_text(Phone& phone, std::string_view method, const std::string& uri,
+                           const Sent& sent, std::string_view to_uri,
+                           std::string_view extra = {}, std::string_view body = {}) {
+    std::string text = std::string(method) + " " + uri + " SIP/2.0\r\n";
+    text += "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(phone.peer.port) +
+            ";branch=z9hG4bK-" + phone.number + "-" + std::to_string(++phone.branches) +
+            ";rport\r\n";
+    text += "Max-Forwards: 70\r\n";
+    text += "From: <sip:" + phone.number + "@" + std::string(kDomain) + ">;tag=" + sent.from_tag +
+            "\r\n";
+    text += "To: <" + std::string(to_uri) + ">\r\n";
+    text += "Call-ID: " + sent.call_id + "\r\n";
+    text += "CSeq: " + std::to_string(sent.cseq) + " " + std::string(method) + "\r\n";
+    text += "Contact: <sip:" + phone.number + "@127.0.0.1:" + std::to_string(phone.peer.port) +
+            ">\r\n";
+    text += extra;
+    if (!body.empty()) {
+      text += "Content-Type: application/sdp\r\n";
+    }
+    text += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    text += body;
+    return text;
+  }
+
+  /// Sends `method` to `uri` from `phone`, answers its 401/407 with digest credentials, and
+  /// returns what the dialog needs. `extra` is added to both requests.
+  Sent send_authenticated(Phone& phone, std::string_view method, const std::string& uri,
+                          std::string_view to_uri, std::string_view extra = {},
+                          std::string_view body = {}) {
+    Sent sent{"c" + std::to_string(++calls_) + "-" + phone.number + "@127.0.0.1",
+              "f" + std::to_string(calls_), uri, 1};
+    const std::size_t before = sender_.count();
+    deliver(request_text(phone, method, uri, sent, to_uri, extra, body), phone.peer);
+    auto challenge = last_response_to(phone, method, before);
+    if (!challenge || (challenge->status() != 401 && challenge->status() != 407)) {
+      ADD_FAILURE() << phone.number << " " << method << " was not challenged";
+      return sent;
+    }
+    const bool proxy = challenge->status() == 407;
+    auto value = challenge->header_value(proxy ? sip::Header::ProxyAuthenticate
+                                               : sip::Header::WwwAuthenticate);
+    auto parsed = sip::parse_challenge(value.value_or(""));
+    if (!parsed) {
+      ADD_FAILURE() << "bad challenge: " << parsed.error().reason;
+      return sent;
+    }
+    auto credentials = sip::compute_authorization(*parsed, method, uri, phone.number,
+                                                  phone.password, 1, "cnonce" + sent.from_tag);
+    if (!credentials) {
+      ADD_FAILURE() << "no credentials: " << credentials.error().reason;
+      return sent;
+    }
+    std::string header = std::string(proxy ? "Proxy-Authorization: " : "Authorization: ") +
+                         *credentials + "\r\n";
+    sent.cseq = 2;
+    deliver(request_text(phone, method, uri, sent, to_uri, std::string(extra) + header, body),
+            phone.peer);
+    return sent;
+  }
+
+  /// Registers `number`'s phone; fails the test unless the answer is 200.
+  void register_phone(const std::string& number) {
+    Phone& p = phone(number);
+    const std::size_t before = sender_.count();
+    send_authenticated(p, "REGISTER", "sip:" + std::string(kDomain),
+                       "sip:" + number + "@" + std::string(kDomain), "Expires: 3600\r\n");
+    auto final = last_response_to(p, "REGISTER", before);
+    ASSERT_TRUE(final && final->status() == 200) << number << " did not register";
+  }
+
+  /// `caller` dials `number` (a call, or a pickup code) with an SDP offer.
+  Sent dial(const std::string& caller, const std::string& number, std::string_view extra = {}) {
+    const std::string uri = "sip:" + number + "@" + std::string(kDomain);
+    return send_authenticated(phone(caller), "INVITE", uri, uri, extra, kOffer);
+  }
+
+  /// The last response sent to `phone` for `method` since message `from` (nullopt if none).
+  std::optional<Message> last_response_to(const Phone& phone, std::string_view method,
+                                          std::size_t from = 0) const {
+    std::optional<Message> found;
+    for (std::size_t i = from; i < sender_.sent.size(); ++i) {
+      const auto& s = sender_.sent[i];
+      if (s.to.port != phone.peer.port || !s.text.starts_with("SIP/2.0 ")) {
+        continue;
+      }
+      Message m = parse(s.text);
+      if (m.cseq_method_name() == method) {
+        found = std::move(m);
+      }
+    }
+    return found;
+  }
+
+  /// The final status `phone` got for its INVITE `sent`, 0 when none yet.
+  int final_status(const Phone& phone, const Sent& sent) const {
+    for (const auto& s : sender_.sent) {
+      if (s.to.port != phone.peer.port || !s.text.starts_with("SIP/2.0 ")) {
+        continue;
+      }
+      Message m = parse(s.text);
+      if (m.call_id() == sent.call_id && m.cseq_method_name() == "INVITE" && m.status() >= 200 &&
+          m.cseq_number() == sent.cseq) {
+        return m.status();
+      }
+    }
+    return 0;
+  }
+  /// The reason phrase of that final response.
+  std::string final_reason(const Phone& phone, const Sent& sent) const {
+    for (const auto& s : sender_.sent) {
+      if (s.to.port == phone.peer.port && s.text.starts_with("SIP/2.0 ")) {
+        Message m = parse(s.text);
+        if (m.call_id() == sent.call_id && m.cseq_method_name() == "INVITE" &&
+            m.status() >= 200 && m.cseq_number() == sent.cseq) {
+          return std::string(m.reason_phrase());
+        }
+      }
+    }
+    return {};
+  }
+
+  /// Requests of `method` the server sent to `number`'s phone, in order.
+  std::vector<Message> requests_to(const std::string& number, std::string_view method) const {
+    std::vector<Message> found;
+    for (const auto& s : sender_.sent) {
+      if (s.to.port == phones_.at(number).peer.port && s.text.starts_with(method)) {
+        found.push_back(parse(s.text));
+      }
+    }
+    return found;
+  }
+
+  /// The phone of `number` answers the newest INVITE it got with 180 and its own tag.
+  Rung ring(const std::string& number) {
+    auto invites = requests_to(number, "INVITE");
+    if (invites.empty()) {
+      ADD_FAILURE() << number << " was never rung";
+      return {};
+    }
+    Rung rung{invites.back(), std::string(invites.back().call_id()),
+              std::string(invites.back().from_tag()), "ph-" + number};
+    deliver(sip::response_to(rung.invite, 180, {}, rung.phone_tag).finish(),
+            phone(number).peer);
+    return rung;
+  }
+
+  /// Whether `number`'s phone got a CANCEL saying "Call completed elsewhere" (RFC 3326).
+  bool cancelled_elsewhere(const std::string& number) const {
+    for (const Message& cancel : requests_to(number, "CANCEL")) {
+      auto reason = cancel.header_value(sip::Header::Reason);
+      if (reason && reason->find("Call completed elsewhere") != std::string_view::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  sip::txn::ManualClock clock_;
+  sip::txn::TimerQueue timers_{clock_};
+  FakeSender sender_;
+  std::map<std::string, Phone> phones_;
+  std::unique_ptr<sip::txn::TransactionLayer> layer_;
+  std::unique_ptr<Pbx> pbx_;
+  int calls_ = 0;
+};
+
+}  // namespace catchline::pbx::testing
