@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,13 +88,25 @@ class PbxTest : public ::testing::Test {
 
   /// Delivers `text` from `from` as one receive batch of the transport, then runs the timers
   /// due now (the batch's zero-delay work).
+  /// Phones that answer every NOTIFY with 200 at once, as a watching phone does.
+  void watching(const std::string& number) { watchers_.insert(phone(number).peer.port); }
+
   void deliver(const std::string& text, const Peer& from) {
     layer_->on_batch_begin();
     layer_->on_message(parse(text), from);
     layer_->on_batch_end();
     sip::txn::run_for(timers_, clock_, sip::txn::Duration::zero());
+    answer_notifies();
   }
-  void advance(sip::txn::Duration span) { sip::txn::run_for(timers_, clock_, span); }
+  /// Moves time forward in 20 ms steps, the watching phones answering in between (so that
+  /// none of the server's retransmissions reaches them).
+  void advance(sip::txn::Duration span) {
+    constexpr sip::txn::Duration kStep = std::chrono::milliseconds(20);
+    for (sip::txn::Duration done{}; done < span; done += kStep) {
+      sip::txn::run_for(timers_, clock_, std::min(kStep, span - done));
+      answer_notifies();
+    }
+  }
 
   /// A request from `phone` as phones write them.
   std::string request_text(Phone& phone, std::string_view method, const std::string& uri,
@@ -241,6 +255,24 @@ class PbxTest : public ::testing::Test {
     return rung;
   }
 
+  /// The phone that was rung with `rung` (and answered it) hangs up: BYE in that dialog.
+  void hang_up(const std::string& number, const Rung& rung) {
+    Phone& p = phone(number);
+    const Message& invite = rung.invite;
+    std::string contact(invite.header_value(sip::Header::Contact).value_or("<>"));
+    std::string target = contact.substr(contact.find('<') + 1);
+    target = target.substr(0, target.find('>'));
+    std::string text = "BYE " + target + " SIP/2.0\r\n";
+    text += "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(p.peer.port) + ";branch=z9hG4bK-" +
+            number + "-" + std::to_string(++p.branches) + ";rport\r\n";
+    text += "Max-Forwards: 70\r\n";
+    text += "From: " + std::string(invite.header_value(sip::Header::To).value_or("")) +
+            ";tag=" + rung.phone_tag + "\r\n";
+    text += "To: " + std::string(invite.header_value(sip::Header::From).value_or("")) + "\r\n";
+    text += "Call-ID: " + rung.call_id + "\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n";
+    deliver(text, p.peer);
+  }
+
   /// Whether `number`'s phone got a CANCEL saying "Call completed elsewhere" (RFC 3326).
   bool cancelled_elsewhere(const std::string& number) const {
     for (const Message& cancel : requests_to(number, "CANCEL")) {
@@ -252,10 +284,23 @@ class PbxTest : public ::testing::Test {
     return false;
   }
 
+  /// Answers 200 to every NOTIFY sent to a watching phone since the last look (one NOTIFY is
+  /// in flight per subscription: its 200 lets the next, coalesced one leave).
+  void answer_notifies() {
+    while (notified_ < sender_.sent.size()) {
+      const auto sent = sender_.sent[notified_++];
+      if (watchers_.count(sent.to.port) != 0 && sent.text.starts_with("NOTIFY ")) {
+        deliver(sip::response_to(parse(sent.text), 200).finish(), sent.to);
+      }
+    }
+  }
+
   sip::txn::ManualClock clock_;
   sip::txn::TimerQueue timers_{clock_};
   FakeSender sender_;
   std::map<std::string, Phone> phones_;
+  std::set<std::uint16_t> watchers_;  // ports of the phones that answer NOTIFYs
+  std::size_t notified_ = 0;          // messages sent so far that answer_notifies() looked at
   std::unique_ptr<sip::txn::TransactionLayer> layer_;
   std::unique_ptr<Pbx> pbx_;
   int calls_ = 0;
