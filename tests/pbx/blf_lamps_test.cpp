@@ -12,17 +12,6 @@
 namespace catchline::pbx::testing {
 namespace {
 
-Extension ext(std::string number, std::vector<std::string> call_groups = {},
-              std::vector<std::string> pickup_groups = {}) {
-  Extension e;
-  e.number = number;
-  e.name = "Phone " + number;
-  e.password = "pw-" + number;
-  e.call_groups = std::move(call_groups);
-  e.pickup_groups = std::move(pickup_groups);
-  return e;
-}
-
 /// What one NOTIFY said: its version and, per dialog id, the state and whether it had the
 /// phone's tag (local-tag).
 struct Lamp {

@@ -33,6 +33,21 @@ inline constexpr std::string_view kOffer =
     "m=audio 49170 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
     "a=rtpmap:101 telephone-event/8000\r\n";
 
+/// An extension of the test: number N, password "pw-N", the given groups and rights.
+inline Extension ext(std::string number, std::vector<std::string> call_groups = {},
+                     std::vector<std::string> pickup_groups = {},
+                     std::vector<std::string> directed = {}, bool protect = false) {
+  Extension e;
+  e.number = number;
+  e.name = "Phone " + number;
+  e.password = "pw-" + number;
+  e.call_groups = std::move(call_groups);
+  e.pickup_groups = std::move(pickup_groups);
+  e.directed_pickup = std::move(directed);
+  e.pickup_protected = protect;
+  return e;
+}
+
 /// One phone of the test: an extension's device on its own loopback port.
 struct Phone {
   std::string number;

@@ -11,20 +11,6 @@
 namespace catchline::pbx::testing {
 namespace {
 
-Extension ext(std::string number, std::vector<std::string> call_groups = {},
-              std::vector<std::string> pickup_groups = {}, std::vector<std::string> directed = {},
-              bool protect = false) {
-  Extension e;
-  e.number = number;
-  e.name = "Phone " + number;
-  e.password = "pw-" + number;
-  e.call_groups = std::move(call_groups);
-  e.pickup_groups = std::move(pickup_groups);
-  e.directed_pickup = std::move(directed);
-  e.pickup_protected = protect;
-  return e;
-}
-
 RingGroup group(std::string number, std::vector<std::string> members,
                 std::vector<std::string> call_groups = {}, bool protect = false,
                 RingStrategy strategy = RingStrategy::RingAll) {
