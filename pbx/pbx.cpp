@@ -254,10 +254,10 @@ void Pbx::count_failure(const sip::transport::Peer& source) {
   if (!ban) {
     return;
   }
-  // One line per ban, in a shape a fail2ban filter matches (README: Security).
-  const auto until = std::chrono::system_clock::now() +
-                     std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                         ban->until - timers_.now());
+  // One line per ban, in a shape a fail2ban filter matches (README: password guessing).
+  const auto until =
+      std::chrono::system_clock::now() +
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(ban->until - timers_.now());
   std::time_t seconds = std::chrono::system_clock::to_time_t(until);
   std::tm tm{};
   gmtime_r(&seconds, &tm);
@@ -271,9 +271,7 @@ void Pbx::count_failure(const sip::transport::Peer& source) {
                text);
 }
 
-void Pbx::lift_bans() {
-  spdlog::info("bans lifted count={}", guard_.lift_all());
-}
+void Pbx::lift_bans() { spdlog::info("bans lifted count={}", guard_.lift_all()); }
 
 void Pbx::index_trunks() {
   trunk_sources_.clear();

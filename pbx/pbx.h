@@ -34,7 +34,7 @@ struct PbxSettings {
   std::chrono::milliseconds no_answer_timeout{30'000};
   std::string nonce_secret;  // keys digest nonces; "" = random per process
   std::vector<sip::DigestAlgorithm> digest_algorithms{sip::DigestAlgorithm::Md5};
-  PresenceSettings presence;  // `blf:` section
+  PresenceSettings presence;         // `blf:` section
   security::GuardSettings security;  // `security:` section: bans for password guessing
 };
 

@@ -60,9 +60,7 @@ bool Cidr::contains(const address& candidate) const {
   return masked(a.to_v6().to_bytes(), prefix) == network.to_v6().to_bytes();
 }
 
-std::string Cidr::to_string() const {
-  return network.to_string() + "/" + std::to_string(prefix);
-}
+std::string Cidr::to_string() const { return network.to_string() + "/" + std::to_string(prefix); }
 
 std::optional<Cidr> parse_cidr(std::string_view text, std::string* why) {
   auto refuse = [&](std::string reason) -> std::optional<Cidr> {
@@ -89,8 +87,8 @@ std::optional<Cidr> parse_cidr(std::string_view text, std::string* why) {
       return refuse("\"" + std::string(digits) + "\" is not a prefix length");
     }
     if (prefix > bits) {
-      return refuse("prefix " + std::to_string(prefix) + " is longer than " +
-                    std::to_string(bits) + " bits");
+      return refuse("prefix " + std::to_string(prefix) + " is longer than " + std::to_string(bits) +
+                    " bits");
     }
   }
   Cidr cidr;
@@ -221,8 +219,8 @@ std::optional<Ban> GuessGuard::record_failure(const address& a, std::uint16_t po
 }
 
 std::optional<Ban> GuessGuard::start_ban(const address& a, const IpKey& ip,
-                                         std::optional<std::uint16_t> port,
-                                         std::uint32_t failures, sip::txn::TimePoint now) {
+                                         std::optional<std::uint16_t> port, std::uint32_t failures,
+                                         sip::txn::TimePoint now) {
   if (!ban_order_.empty() && ban_order_.front().until <= now) {
     expire(now);
   }

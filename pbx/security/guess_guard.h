@@ -53,7 +53,7 @@ struct Ban {
   enum class Scope : std::uint8_t { Port, Ip };
   Scope scope = Scope::Port;
   boost::asio::ip::address address;
-  std::uint16_t port = 0;  // Scope::Port only
+  std::uint16_t port = 0;      // Scope::Port only
   std::uint32_t failures = 0;  // counted in the window when the ban began
   sip::txn::TimePoint until;
 
