@@ -1,6 +1,7 @@
 """Bans for password guessing against the real server (issue 9): wrong-password REGISTERs from
 one UDP port get no answer after `max_failures` while the right password from another port of
-the same address registers; the address tier across ports; a trusted address spared by the
+the same address registers; an unknown user counts like a wrong password, challenges and stale
+nonces do not count; the address tier across ports; a trusted address spared by the
 address tier but not by the port tier; the end of a ban after `ban_time`; SIGHUP lifting bans;
 retransmissions and in-dialog requests of a banned port dropped as well; the ban log line, read
 by the fail2ban filter that the README gives.
@@ -196,6 +197,27 @@ def check_challenges_are_not_failures(procs, binary):
     harness.check(phone.register() == 200, "10 challenges banned the port")
 
 
+def check_stale_nonce_is_not_a_failure(procs, binary):
+    """The right password with a used nonce is answered 401 stale=true, and never counts."""
+    server = Server(procs, binary, "stale")
+    phone = Phone(server, *ALICE[::2])
+    uri = f"sip:{DOMAIN}"
+    contact = [("Contact", f"<sip:1001@{phone.hostport}>"), ("Expires", "600")]
+    _, challenge = phone.request("REGISTER", uri, contact)
+    harness.check(challenge is not None and challenge.status == 401, "no challenge")
+    statuses = []
+    for _ in range(5):  # the same nonce and nonce count each time: a replay after the first
+        credentials = sipua.digest(sipua.md5_challenge(challenge), "REGISTER", uri, "1001",
+                                   ALICE[2])
+        _, response = phone.request("REGISTER", uri, contact + [("Authorization", credentials)])
+        statuses.append((response.status, "stale=true" in response.get("www-authenticate", ""))
+                        if response else None)
+    harness.check(statuses == [(200, False)] + [(401, True)] * 4,
+                  f"answers to one nonce used 5 times: {statuses}")
+    harness.check(phone.register() == 200, "4 stale answers banned the port")
+    harness.check(not server.ban_lines(), f"ban lines: {server.ban_lines()}")
+
+
 def check_ip_tier(procs, binary):
     server = Server(procs, binary, "ip-tier")
     guessers = [Phone(server, *ALICE[::2]) for _ in range(3)]
@@ -316,6 +338,8 @@ def main():
                     check_unknown_user_counts_like_a_wrong_password, procs, binary)
         results.run("requests without credentials (401) are not failures",
                     check_challenges_are_not_failures, procs, binary)
+        results.run("the right password with a used nonce (401 stale) is not a failure",
+                    check_stale_nonce_is_not_a_failure, procs, binary)
         results.run("6 failures over 3 ports ban the address", check_ip_tier, procs, binary)
         results.run("a trusted address keeps its answer; its guessing port does not",
                     check_trusted_address, procs, binary)
