@@ -76,9 +76,10 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   PickupIndex& pickable_calls() { return pickable_; }
   const Presence& presence() const { return presence_; }
 
-  /// False when `source` is banned for guessing passwords: drop its requests unanswered,
-  /// before any parsing or transaction. Nothing to look up while nobody is banned, else one
-  /// hash look-up on the address.
+  /// False when `source` is banned for guessing passwords: the application drops its requests
+  /// unanswered as they leave the transport, before the transaction layer (so retransmissions,
+  /// ACK, CANCEL and in-dialog requests too) and before any credentials are read. Nothing to
+  /// look up while nobody is banned, else one hash look-up on the address.
   bool admits(const sip::transport::Peer& source) {
     return !guard_.banned(source.address, source.port);
   }
