@@ -262,7 +262,7 @@ def check_ban_ends(procs, binary):
 
 
 def check_sighup_lifts_bans(procs, binary):
-    server = Server(procs, binary, "sighup")
+    server = Server(procs, binary, "sighup", ban_time="60s")
     guesser = Phone(server, *ALICE[::2])
     guess(guesser, 3)
     harness.check(guesser.register() is None, "not banned after 3 failures")
