@@ -461,6 +461,55 @@ void read_pickup(const Reader& r, const YAML::Node& node, pbx::PickupSettings& p
   }
 }
 
+/// The `security:` section: when failed digest attempts ban their source (issue 9).
+void read_security(const Reader& r, const YAML::Node& node,
+                   pbx::security::GuardSettings& security) {
+  r.expect_map(node, "security");
+  r.only_keys(node, "security",
+              {"max_failures", "max_failures_per_ip", "window", "ban_time", "trusted"});
+  auto count = [&](const char* key, std::uint32_t& out) {
+    if (!node[key]) {
+      return;
+    }
+    const std::string text = r.string(node[key], std::string("security.") + key);
+    std::uint32_t value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+      r.fail(node[key], std::string("security.") + key,
+             fmt::format("expected a number of failures (0: off), got \"{}\"", text));
+    }
+    out = value;
+  };
+  count("max_failures", security.max_failures);
+  count("max_failures_per_ip", security.max_failures_per_ip);
+  auto positive = [&](const char* key, std::chrono::milliseconds& out) {
+    if (!node[key]) {
+      return;
+    }
+    out = r.duration(node[key], std::string("security.") + key);
+    if (out <= std::chrono::milliseconds::zero()) {
+      r.fail(node[key], std::string("security.") + key, "must be longer than 0s");
+    }
+  };
+  positive("window", security.window);
+  positive("ban_time", security.ban_time);
+  if (const YAML::Node trusted = node["trusted"]) {
+    r.strings(trusted, "security.trusted");  // a list of strings, or a message saying what
+    for (const auto& item : trusted) {
+      const std::string& text = item.Scalar();
+      std::string why;
+      auto cidr = pbx::security::parse_cidr(text, &why);
+      if (!cidr) {
+        r.fail(item, "security.trusted",
+               fmt::format("expected an address block such as 192.0.2.0/24 or 2001:db8::/32, "
+                           "got \"{}\": {}",
+                           text, why));
+      }
+      security.trusted.push_back(*cidr);
+    }
+  }
+}
+
 /// Numbers that must not clash: extensions and ring groups share one number plan, the
 /// feature codes must not shadow a number, allow-lists and members name what exists.
 void check_numbers(const Reader& r, const YAML::Node& root, const Config& config) {
@@ -589,7 +638,7 @@ Config parse_config(const std::string& text, const std::string& name) {
   r.expect_map(root, "(top level)");
   r.only_keys(root, "",
               {"demo", "log_level", "sip", "registrar", "storage", "extensions", "ring_groups",
-               "pickup", "trunks", "blf"});
+               "pickup", "trunks", "blf", "security"});
   if (root["log_level"]) {
     config.log_level = r.string(root["log_level"], "log_level");
     if (config.log_level != "error" && config.log_level != "warn" && config.log_level != "info" &&
@@ -609,6 +658,9 @@ Config parse_config(const std::string& text, const std::string& name) {
   }
   if (root["blf"]) {
     read_blf(r, root["blf"], config.blf, config.blf_rules);
+  }
+  if (root["security"]) {
+    read_security(r, root["security"], config.security);
   }
   if (const YAML::Node storage = root["storage"]) {
     r.expect_map(storage, "storage");

@@ -8,6 +8,7 @@
 #include "pbx/directory.h"
 #include "pbx/presence.h"
 #include "pbx/registrar.h"
+#include "pbx/security/guess_guard.h"
 
 namespace catchline::app {
 
@@ -51,6 +52,7 @@ struct Config {
   std::vector<pbx::Trunk> trunks;
   pbx::PresenceSettings blf;
   std::vector<pbx::BlfRule> blf_rules;
+  pbx::security::GuardSettings security;  // bans for password guessing; reloaded on SIGHUP
 
   /// The directory the signaling thread works with: extensions, ring groups, pickup codes.
   pbx::Directory directory() const {

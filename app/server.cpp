@@ -29,13 +29,19 @@ namespace {
 namespace transport = sip::transport;
 
 /// Sits between the transport and the transaction layer (which needs the transport first):
-/// forwards both ways and, with `sip.log_messages`, logs every message as it passes.
+/// forwards both ways and, with `sip.log_messages`, logs every message as it passes. Requests
+/// from a source banned for guessing passwords stop here, unanswered: new ones, retransmissions,
+/// ACK, CANCEL and in-dialog requests alike.
 struct MessageTap final : transport::Receiver, transport::Sender {
   transport::Receiver* up = nullptr;
   transport::Sender* down = nullptr;
+  pbx::Pbx* pbx = nullptr;
   bool log = false;
 
   void on_message(sip::Message&& message, const transport::Peer& source) override {
+    if (message.is_request() && !pbx->admits(source)) {
+      return;
+    }
     if (log) {
       spdlog::info("recv from={} bytes={}\n{}", source.to_string(), message.raw().size(),
                    message.raw());
@@ -118,6 +124,7 @@ pbx::PbxSettings pbx_settings(const Config& config) {
   settings.domain = config.sip.domain;
   settings.no_answer_timeout = config.sip.no_answer_timeout;
   settings.presence = config.blf;
+  settings.security = config.security;
   settings.digest_algorithms.clear();
   for (const std::string& name : config.sip.digest_algorithms) {
     settings.digest_algorithms.push_back(*sip::digest_algorithm_from_name(name));
@@ -172,6 +179,7 @@ int run_server(const std::string& config_path) {
   pbx::Pbx pbx(timers, pbx_settings(config), config.directory(), config.registrar, writer.get());
   sip::txn::TransactionLayer layer(tap, timers, pbx, timer_settings(config));
   tap.up = &layer;
+  tap.pbx = &pbx;
 
   pbx::LocalAddresses local;
   try {
@@ -212,10 +220,13 @@ int run_server(const std::string& config_path) {
       if (error) {
         return;
       }
+      // SIGHUP lifts every ban, even when the file is refused: an operator's way out.
+      pbx.lift_bans();
       try {
         Config fresh = load_config(config_path);
         spdlog::set_level(spdlog::level::from_str(fresh.log_level));
         pbx.reload(fresh.directory(), fresh.registrar, fresh.blf);
+        pbx.set_security(fresh.security);
       } catch (const ConfigError& e) {
         spdlog::error("reload refused, keeping the running configuration: {}", e.what());
       }

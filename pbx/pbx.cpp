@@ -27,6 +27,10 @@ constexpr std::string_view kBlfListPrefix = "blf-";
 // call group reception to the members of that pickup group.
 constexpr std::string_view kPickupGroupPrefix = "pickup-";
 
+// AuthCheck::reason of a response that was computed and differs (sip/digest.h): a wrong
+// password or an unknown user, the only failures that count as a guess.
+constexpr std::string_view kWrongResponse = "wrong response";
+
 constexpr std::string_view kAllow =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY, REGISTER, SUBSCRIBE";
 
@@ -72,7 +76,8 @@ Pbx::Pbx(sip::txn::TimerQueue& timers, PbxSettings settings, Directory directory
       registrar_(timers, registrar, writer),
       writer_(writer),
       digest_(settings_.domain, settings_.nonce_secret, digest_config(settings_)),
-      presence_(static_cast<PresenceHost&>(*this), settings_.presence) {
+      presence_(static_cast<PresenceHost&>(*this), settings_.presence),
+      guard_(timers.clock(), settings_.security) {
   index_trunks();
   // BLF replaces this listener; until then the changes are there for the debug log.
   pickable_.set_listener([](PickupScope scope, std::string_view name, bool pickable) {
@@ -234,6 +239,11 @@ std::optional<std::string> Pbx::check_digest(
     case sip::AuthStatus::Fail:
       break;
   }
+  // A guess is a response computed and found wrong (a wrong password, an unknown user); a
+  // nonce of another process or a foreign realm tells the sender nothing and is not counted.
+  if (check.reason == kWrongResponse) {
+    count_failure(source);
+  }
   // An unknown user and a wrong password get the same answer, and the same log line.
   spdlog::warn("auth failed method={} user={} source={} reason=\"{}\"", request.method_name(),
                username, source.to_string(), check.reason);
@@ -241,6 +251,30 @@ std::optional<std::string> Pbx::check_digest(
   layer_->send_stateless_response(request, source, response.finish());
   return std::nullopt;
 }
+
+void Pbx::count_failure(const sip::transport::Peer& source) {
+  auto ban = guard_.record_failure(source.address, source.port);
+  if (!ban) {
+    return;
+  }
+  // One line per ban, in a shape a fail2ban filter matches (README: password guessing).
+  const auto until =
+      std::chrono::system_clock::now() +
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(ban->until - timers_.now());
+  std::time_t seconds = std::chrono::system_clock::to_time_t(until);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  const auto window = guard_.settings().window;
+  spdlog::warn("ban source={} scope={} failures={} window={} until={}", ban->source(),
+               ban->scope == security::Ban::Scope::Ip ? "ip" : "port", ban->failures,
+               window.count() % 1000 == 0 ? std::to_string(window.count() / 1000) + "s"
+                                          : std::to_string(window.count()) + "ms",
+               text);
+}
+
+void Pbx::lift_bans() { spdlog::info("bans lifted count={}", guard_.lift_all()); }
 
 void Pbx::index_trunks() {
   trunk_sources_.clear();

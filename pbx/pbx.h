@@ -15,6 +15,7 @@
 #include "pbx/directory.h"
 #include "pbx/presence.h"
 #include "pbx/registrar.h"
+#include "pbx/security/guess_guard.h"
 #include "sip/digest.h"
 #include "sip/transport/peer.h"
 #include "sip/txn/timer_queue.h"
@@ -33,7 +34,8 @@ struct PbxSettings {
   std::chrono::milliseconds no_answer_timeout{30'000};
   std::string nonce_secret;  // keys digest nonces; "" = random per process
   std::vector<sip::DigestAlgorithm> digest_algorithms{sip::DigestAlgorithm::Md5};
-  PresenceSettings presence;  // `blf:` section
+  PresenceSettings presence;         // `blf:` section
+  security::GuardSettings security;  // `security:` section: bans for password guessing
 };
 
 /// How the server is reached: per listen socket, the "host:port" to put in Via and Contact.
@@ -76,6 +78,18 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   /// Pickable calls by number and group; BLF sets its listener.
   PickupIndex& pickable_calls() { return pickable_; }
   const Presence& presence() const { return presence_; }
+
+  /// False when `source` is banned for guessing passwords: the application drops its requests
+  /// unanswered as they leave the transport, before the transaction layer (so retransmissions,
+  /// ACK, CANCEL and in-dialog requests too) and before any credentials are read. Nothing to
+  /// look up while nobody is banned, else one hash look-up on the address.
+  bool admits(const sip::transport::Peer& source) {
+    return !guard_.banned(source.address, source.port);
+  }
+  /// Lifts every ban and forgets every failure (SIGHUP); logs how many bans it lifted.
+  void lift_bans();
+  /// New `security:` settings (SIGHUP); bans and failures are forgotten.
+  void set_security(security::GuardSettings settings) { guard_.set_settings(std::move(settings)); }
 
   // TransactionUser
   bool should_create_transaction(const sip::Message& request,
@@ -131,6 +145,8 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   std::optional<std::string> check_digest(
       const sip::Message& request, const sip::transport::Peer& source,
       const std::function<std::optional<std::string>(std::string_view)>& password_of);
+  /// Counts a response verified as wrong from `source`; logs the ban it starts, if any.
+  void count_failure(const sip::transport::Peer& source);
   /// The trunk whose inbound sources include `source`, or nullptr.
   const Trunk* trunk_for(const sip::transport::Peer& source) const;
   void index_trunks();
@@ -221,6 +237,8 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   std::unordered_map<std::string, DialogRef> legs_by_call_id_;
   Presence presence_;
   bool shutting_down_ = false;
+  // Failed digest attempts per source and the bans they earned (issue 9).
+  security::GuessGuard guard_;
 };
 
 }  // namespace catchline::pbx

@@ -196,5 +196,60 @@ TEST(Config, RefusesFeatureCodeWithLetters) {
             "catchline.yaml:2: pickup.group_code: expected digits, * and #, got \"*8a\"");
 }
 
+TEST(Config, ReadsSecuritySection) {
+  Config config = parse_config(R"(security:
+  max_failures: 3
+  max_failures_per_ip: 6
+  window: 30s
+  ban_time: 2s
+  trusted: ["192.0.2.0/24", "2001:db8::/32", "198.51.100.7"]
+)",
+                               "catchline.yaml");
+  EXPECT_EQ(config.security.max_failures, 3u);
+  EXPECT_EQ(config.security.max_failures_per_ip, 6u);
+  EXPECT_EQ(config.security.window, std::chrono::seconds(30));
+  EXPECT_EQ(config.security.ban_time, std::chrono::seconds(2));
+  ASSERT_EQ(config.security.trusted.size(), 3u);
+  EXPECT_EQ(config.security.trusted[0].to_string(), "192.0.2.0/24");
+  EXPECT_EQ(config.security.trusted[1].to_string(), "2001:db8::/32");
+  EXPECT_EQ(config.security.trusted[2].to_string(), "198.51.100.7/32");
+}
+
+TEST(Config, SecurityDefaultsAreTenAMinutePerPortAndHundredPerAddressForTenMinutes) {
+  Config config = parse_config("log_level: info\n", "catchline.yaml");
+  EXPECT_EQ(config.security.max_failures, 10u);
+  EXPECT_EQ(config.security.max_failures_per_ip, 100u);
+  EXPECT_EQ(config.security.window, std::chrono::minutes(1));
+  EXPECT_EQ(config.security.ban_time, std::chrono::minutes(10));
+  EXPECT_TRUE(config.security.trusted.empty());
+}
+
+TEST(Config, RefusesBadTrustedBlockWithItsLine) {
+  EXPECT_EQ(error_of("security:\n  trusted:\n    - 192.0.2.0/24\n    - 192.0.2.0/33\n"),
+            "catchline.yaml:4: security.trusted: expected an address block such as 192.0.2.0/24 "
+            "or 2001:db8::/32, got \"192.0.2.0/33\": prefix 33 is longer than 32 bits");
+  EXPECT_EQ(error_of("security:\n  trusted: [office]\n"),
+            "catchline.yaml:2: security.trusted: expected an address block such as 192.0.2.0/24 "
+            "or 2001:db8::/32, got \"office\": \"office\" is not an IP address");
+  EXPECT_EQ(error_of("security:\n  trusted: 192.0.2.0/24\n"),
+            "catchline.yaml:2: security.trusted: expected a list, got \"192.0.2.0/24\"");
+}
+
+TEST(Config, RefusesBadSecurityValues) {
+  EXPECT_EQ(error_of("security:\n  max_failures: ten\n"),
+            "catchline.yaml:2: security.max_failures: expected a number of failures (0: off), "
+            "got \"ten\"");
+  EXPECT_EQ(error_of("security:\n  max_failures_per_ip: -1\n"),
+            "catchline.yaml:2: security.max_failures_per_ip: expected a number of failures "
+            "(0: off), got \"-1\"");
+  EXPECT_EQ(error_of("security:\n  ban_time: 0s\n"),
+            "catchline.yaml:2: security.ban_time: must be longer than 0s");
+  EXPECT_EQ(error_of("security:\n  window: soon\n"),
+            "catchline.yaml:2: security.window: expected a duration such as 30s or 500ms, got "
+            "\"soon\"");
+  EXPECT_EQ(error_of("security:\n  max_fails: 3\n"),
+            "catchline.yaml:2: security.max_fails: unknown key");
+}
+
 }  // namespace
 }  // namespace catchline::app
