@@ -694,11 +694,10 @@ AuthCheck DigestAuthenticator::verify(const Credentials& credentials, std::strin
 
   std::array<unsigned char, kNonceSize> raw{};
   std::array<unsigned char, kNonceMacSize> expected_mac{};
-  if (!decode_nonce(nonce->value, raw) || !mac_->sign(raw.data(), realm_, expected_mac.data()) ||
+  const bool issued_here =
+      decode_nonce(nonce->value, raw) && mac_->sign(raw.data(), realm_, expected_mac.data()) &&
       CRYPTO_memcmp(expected_mac.data(), raw.data() + kNonceStampSize + kNonceRandomSize,
-                    kNonceMacSize) != 0) {
-    return {AuthStatus::Fail, "nonce not issued here"};
-  }
+                    kNonceMacSize) == 0;
 
   // The response: H(A1) from the stored HA1 of this algorithm's family, else from the password;
   // an unknown user takes the same path with a dummy password.
@@ -736,6 +735,12 @@ AuthCheck DigestAuthenticator::verify(const Credentials& credentials, std::strin
   bool match = same_length && CRYPTO_memcmp(given.data(), expected.text.data(), expected.size) == 0;
   if (!match || !genuine_user) {
     return {AuthStatus::Fail, "wrong response"};
+  }
+  if (!issued_here) {
+    // The right password over a nonce we cannot vouch for: one from before a restart (the MAC
+    // key is random per process unless configured) or from another server. A fresh challenge
+    // (stale=true) lets the phone go on; 403 would stop many phones until they re-register.
+    return {AuthStatus::Stale, "nonce not issued here"};
   }
 
   std::int64_t issued_ms = static_cast<std::int64_t>(load_u64(raw.data()));

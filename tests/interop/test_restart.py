@@ -9,6 +9,7 @@ Usage: test_restart.py --catchline PATH. Prints one line per check and "N passed
 import signal
 
 import harness
+import sipua
 
 DOMAIN = "catchline.test"
 ALICE = ("1001", "Alice Example", "alice-secret")
@@ -122,6 +123,44 @@ def check_records_of_interrupted_calls(bench):
                   f"records of the calls cut by the stop: {got}")
 
 
+def register_with(ua, challenge, cseq):
+    """REGISTER of `ua` answering `challenge` (a 401 from whichever server issued it)."""
+    dialog = ua.new_dialog(sipua.Dialog, ua.aor())
+    dialog.cseq = cseq - 1
+    uri = f"sip:{ua.domain}"
+    credentials = sipua.digest(challenge, "REGISTER", uri, ua.user, ua.password)
+    return ua.send_request("REGISTER", uri, dialog.headers("REGISTER") + [
+        ("Contact", ua.contact()), ("Expires", "3600"), ("Authorization", credentials)]
+    ).wait_final()
+
+
+def check_old_nonce_after_restart(bench):
+    """A phone answers with the nonce it was given before the restart (the nonce key is random
+    per process): the right password gets a fresh challenge (401 stale=true), never 403, and
+    the phone registers with it."""
+    ua = sipua.UA(bench.udp, ALICE[0], ALICE[2], DOMAIN, name="alice-keeps-nonce")
+    try:
+        dialog = ua.new_dialog(sipua.Dialog, ua.aor())
+        first = ua.send_request("REGISTER", f"sip:{DOMAIN}", dialog.headers("REGISTER") + [
+            ("Contact", ua.contact()), ("Expires", "3600")]).wait_final()
+        harness.check(first.status == 401, f"first REGISTER: {first.status}")
+        old = sipua.md5_challenge(first)
+        harness.check(register_with(ua, old, 2).status == 200, "REGISTER before the restart")
+        code = bench.procs.stop(bench.server, signal.SIGTERM, wait=10)
+        harness.check(code == 0, f"catchline exited {code} on SIGTERM")
+        bench.server = harness.start_catchline(bench.procs, bench.binary, bench.config,
+                                               name="catchline-3")
+        again = register_with(ua, old, 3)
+        harness.check(again.status == 401 and
+                      "stale=true" in (again.get("www-authenticate") or "").lower(),
+                      f"the old nonce after the restart: {again.status} {again.reason}, "
+                      f"{again.get('www-authenticate')}")
+        harness.check(register_with(ua, sipua.md5_challenge(again), 4).status == 200,
+                      "REGISTER answering the fresh challenge")
+    finally:
+        ua.close()
+
+
 def main():
     binary = harness.catchline_binary()
     results = harness.Results()
@@ -134,6 +173,8 @@ def main():
         results.run("the restored phone rings and answers", check_restored_phone_rings, bench)
         results.run("a binding removed before the restart stays removed",
                     check_removed_binding_stays_removed, bench)
+        results.run("a nonce from before a restart with the right password: 401 stale=true, "
+                    "not 403", check_old_nonce_after_restart, bench)
         if results.failed:
             print(procs.log_of(bench.server)[-3000:])
     results.finish()
