@@ -1,7 +1,9 @@
 // Fuzzes the message parser and everything that reads what it accepted: for every Message that
 // parse_message_view() returns, the guarantees written on Message must hold (the top Via, From,
-// To, CSeq, every Contact and Route element parse; views stay inside the text; copies, moves and
-// take_ownership() keep every view). A broken guarantee traps, so libFuzzer reports it.
+// To, CSeq, every Contact and Route element parse; no control character but HTAB in a header
+// name or value, except a fold's CRLF, nor in the method, Request-URI or reason phrase; views
+// stay inside the text; copies, moves and take_ownership() keep every view). A broken
+// guarantee traps, so libFuzzer reports it.
 
 #include <cstddef>
 #include <cstdint>
@@ -35,6 +37,24 @@ void inside(const sip::Message& message, std::string_view part) {
   require(part.data() >= begin && part.data() + part.size() <= begin + message.raw().size());
 }
 
+// No control character (%x00-1F, %x7F) but HTAB; with `folds`, a CRLF or LF followed by SP or
+// HTAB (a folded header value) is allowed too.
+void no_control(std::string_view text, bool folds) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    auto byte = static_cast<unsigned char>(text[i]);
+    if ((byte >= 0x20 && byte != 0x7F) || text[i] == '\t') {
+      continue;
+    }
+    require(folds);
+    if (text[i] == '\r') {
+      require(i + 1 < text.size() && text[i + 1] == '\n');
+      ++i;
+    }
+    require(text[i] == '\n');
+    require(i + 1 < text.size() && (text[i + 1] == ' ' || text[i + 1] == '\t'));
+  }
+}
+
 void check_accepted(const sip::Message& message) {
   for (std::string_view part :
        {message.method_name(), message.request_uri(), message.reason_phrase(), message.call_id(),
@@ -46,7 +66,12 @@ void check_accepted(const sip::Message& message) {
     inside(message, message.view(field.name));
     inside(message, message.view(field.value));
     require(sip::header_from_name(message.view(field.name)) == field.id);
+    no_control(message.view(field.name), false);
+    no_control(message.view(field.value), true);
   }
+  no_control(message.method_name(), false);
+  no_control(message.request_uri(), false);
+  no_control(message.reason_phrase(), false);
 
   auto via = sip::parse_via(message.top_via());
   require(via.has_value());

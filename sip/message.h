@@ -156,6 +156,9 @@ struct ParseLimits {
 /// It also guarantees that every Via entry, every Contact, Route and Record-Route element and a
 /// sip/sips/tel Request-URI parse (parse_via, parse_contact, parse_name_addr, parse_uri give no
 /// error on them), and that Max-Forwards, when present, is a number from 0 to 255.
+/// No header value holds a control character other than HTAB (CTL, %x00-1F and %x7F), except
+/// the CRLF or LF of a fold, each followed by SP or HTAB; no header name, method, Request-URI
+/// or reason phrase holds one either (a reason phrase may hold HTAB).
 class Message {
  public:
   Message() = default;
@@ -266,11 +269,21 @@ class Message {
 /// - The headers end at the first empty line, or at the end of the text when there is none.
 ///   The body is what follows, cut to Content-Length when that is smaller (§18.3: extra bytes
 ///   of a datagram are discarded, RFC 4475 dblreq); a larger Content-Length is an error.
+/// - No control character (CTL: %x00-1F, %x7F) but HTAB in a header value, a header name or
+///   the start line (RFC 3261 §25.1: TEXT-UTF8, LWS, tokens and quoted strings hold none);
+///   CR and LF only as line ends and folds. Bytes from 0x80 up pass (UTF-8). A NUL, an
+///   ESC, a DEL or a CR alone there refuses the message with a reason naming where: "Bad
+///   Subject: control character" (the canonical name of a known header, else the name as
+///   received), "Bad header line: control character", "Bad request line: control character",
+///   "Bad Request-URI: control character", "Bad reason phrase: control character" (or "Bad
+///   status line: control character" in the version). Escapes
+///   such as %00 in a URI are not control characters. The body is not looked at.
 /// - Bounds: `limits.max_message_size` bytes (513 "Message too large") and
 ///   `limits.max_headers` header lines ("Too many headers"). The work is linear in the size.
 ///
 /// On failure the ParseError says why ("Missing header: Call-ID", "Duplicate header: CSeq",
-/// "Bad Via: port", "Bad From: unclosed quote", "Bad CSeq: method mismatch", "Bad
+/// "Bad Via: port", "Bad From: unclosed quote", "Bad Subject: control character", "Bad CSeq:
+/// method mismatch", "Bad
 /// Content-Length", "Bad Request-URI: headers", "Bad request line", "Bad status code"...),
 /// where (offset into `text`) and how to answer it: 400; 505 "Version Not Supported" for a
 /// request whose version is SIP/ but not 2.0; 513 for size. For a response the status is 0:

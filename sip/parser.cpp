@@ -32,6 +32,19 @@ struct Seen {
 
 bool is_line_space(char c) { return c == ' ' || c == '\t'; }
 
+// A control character where a start line or a header name stands: any CTL but HTAB (the
+// line's own CRLF or LF is cut off before these look at it).
+bool has_line_control(std::string_view text) {
+  for (char c : text) {
+    if (chars::is_line_stop(c)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+constexpr std::string_view kControlFault = "control character";
+
 // Slots of Parser::seen_ for the headers the checks look at; 0 for the others.
 enum : std::uint8_t {
   kNoSlot,
@@ -180,33 +193,44 @@ std::optional<ParseError> Parser::parse() {
 }
 
 // Request-Line = Method SP Request-URI SP SIP-Version CRLF: exactly one SP between the parts
-// (RFC 4475 lwsstart, trws and lwsruri are invalid for that reason).
+// (RFC 4475 lwsstart, trws and lwsruri are invalid for that reason). No part takes a control
+// character, so one there makes a check below fail; only then is the line searched for one,
+// to name it.
 std::optional<ParseError> Parser::request_line(std::string_view line) {
+  auto bad_line = [&](std::string reason) {
+    return error_at(
+        has_line_control(line) ? "Bad request line: control character" : std::move(reason), line);
+  };
   std::size_t first = line.find(' ');
   if (first == std::string_view::npos) {
-    return error_at("Bad request line", line);
+    return bad_line("Bad request line");
   }
   std::string_view method = line.substr(0, first);
   if (!chars::is_token(method)) {
-    return error_at("Bad request line: method", line);
+    return bad_line("Bad request line: method");
   }
   std::size_t second = line.find(' ', first + 1);
   if (second == std::string_view::npos || second == first + 1) {
-    return error_at("Bad request line", line);
+    return bad_line("Bad request line");
   }
   std::string_view request_uri = line.substr(first + 1, second - first - 1);
   std::string_view version = line.substr(second + 1);
   if (!iequals(version, kSipVersion)) {
+    // SIP/ and visible characters: a version we do not speak. Anything else is no version.
     bool sip_version = version.size() > 4 && iequals(version.substr(0, 4), "SIP/") &&
-                       version.find(' ') == std::string_view::npos;
+                       chars::all(version, chars::kVisible);
     if (sip_version) {
       return error_at("Version Not Supported", version, 505);
     }
-    return error_at("Bad request line", line);
+    return bad_line("Bad request line");
   }
   Uri& uri = address_scratch_.uri;
   std::string_view fault = detail::parse_uri_into(request_uri, uri);
   if (!fault.empty()) {
+    // A bare CR is no whitespace here (the URI parser would name the part it cuts).
+    if (has_line_control(request_uri)) {
+      fault = kControlFault;
+    }
     return error_at("Bad Request-URI: " + std::string(fault), request_uri);
   }
   // RFC 3261 §19.1.1 (table 1): headers are not allowed in a Request-URI (RFC 4475 escruri).
@@ -221,10 +245,15 @@ std::optional<ParseError> Parser::request_line(std::string_view line) {
 
 // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF. A missing reason phrase (no
 // SP after the code) is tolerated; the phrase itself may be empty (RFC 4475 noreason).
+// Reason-Phrase = *(reserved / unreserved / escaped / UTF8-NONASCII / UTF8-CONT / SP / HTAB):
+// no other control character, as it is logged and shown.
 std::optional<ParseError> Parser::status_line(std::string_view line) {
   std::size_t space = line.find(' ');
   std::string_view version = line.substr(0, space);
   if (!iequals(version, kSipVersion)) {
+    if (has_line_control(version)) {
+      return error_at("Bad status line: control character", line);
+    }
     return error_at("Version Not Supported", line);
   }
   if (space == std::string_view::npos) {
@@ -239,8 +268,12 @@ std::optional<ParseError> Parser::status_line(std::string_view line) {
   if (status < 100 || status > 699) {
     return error_at("Bad status code", rest);
   }
+  std::string_view reason = rest.size() > 4 ? rest.substr(4) : rest.substr(rest.size());
+  if (has_line_control(reason)) {
+    return error_at("Bad reason phrase: control character", reason);
+  }
   message_.status_ = status;
-  message_.reason_ = span_of(rest.size() > 4 ? rest.substr(4) : rest.substr(rest.size()));
+  message_.reason_ = span_of(reason);
   return std::nullopt;
 }
 
@@ -276,9 +309,20 @@ void Parser::spill(const HeaderField& field) {
 }
 
 // message-header = field-name HCOLON field-value CRLF, HCOLON = *( SP / HTAB ) ":" SWS.
-// A line starting with SP or HTAB continues the one above (RFC 3261 §7.3.1).
+// A line starting with SP or HTAB continues the one above (RFC 3261 §7.3.1). A field-value is
+// TEXT-UTF8, LWS, tokens and quoted strings (§25.1): no control character but HTAB, and CR and
+// LF only as the line's end or a fold. The scan that finds each line's end stops at every
+// control character, so that one pass finds the line and its faults.
 std::optional<ParseError> Parser::header_lines(std::size_t position) {
   const std::size_t size = text_.size();
+  // True when a control character stands at `at`, where a name or its colon should be; the
+  // line's own CRLF or LF is none (that line has no colon).
+  auto control_at = [&](std::size_t at) {
+    if (at == size || !chars::is_line_stop(text_[at]) || text_[at] == '\n') {
+      return false;
+    }
+    return text_[at] != '\r' || (at + 1 < size && text_[at + 1] != '\n');
+  };
   for (;;) {
     if (position >= size) {
       body_begin_ = size;
@@ -309,25 +353,41 @@ std::optional<ParseError> Parser::header_lines(std::size_t position) {
     if (id == Header::Other) {
       name_end = chars::span(text_, chars::kToken, position);
       if (name_end == position) {
-        return fail("Bad header line", position);
+        return fail(control_at(position) ? "Bad header line: control character" : "Bad header line",
+                    position);
       }
       colon = name_end;
       while (colon < size && is_line_space(text_[colon])) {
         ++colon;
       }
       if (colon == size || text_[colon] != ':') {
-        return fail("Bad header line: no colon", position);
+        return fail(
+            control_at(colon) ? "Bad header line: control character" : "Bad header line: no colon",
+            position);
       }
     }
     std::size_t scan = colon + 1;
     std::size_t value_end = size;
     std::size_t next = size;
     for (;;) {
-      const void* found = std::memchr(text_.data() + scan, '\n', size - scan);
-      if (found == nullptr) {
+      const std::size_t stop = chars::find_line_stop(text_, scan);
+      if (stop == size) {
         break;
       }
-      std::size_t newline = static_cast<const char*>(found) - text_.data();
+      std::size_t newline = stop;
+      if (text_[stop] == '\r') {
+        if (stop + 1 == size) {
+          break;  // the text ends in the middle of the CRLF
+        }
+        newline = stop + 1;
+      }
+      if (text_[newline] != '\n') {
+        // A NUL, another control character, or a CR alone: refused, naming the header.
+        return fail(element_fault(id == Header::Other ? text_.substr(position, name_end - position)
+                                                      : header_name(id),
+                                  kControlFault, {}),
+                    stop);
+      }
       if (newline + 1 < size && is_line_space(text_[newline + 1])) {
         scan = newline + 1;  // folded: the value goes on
         continue;

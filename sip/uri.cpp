@@ -407,6 +407,59 @@ std::string_view parse_sip_uri(Uri& uri, std::string_view rest) {
   return {};
 }
 
+std::string_view parse_uri_parts(std::string_view text, Uri& uri) {
+  uri = Uri{};
+  uri.text = text;
+  // RFC 3261 §25.1 / RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+  if (text.empty() || !chars::is(text[0], chars::kAlpha)) {
+    return "no scheme";
+  }
+  std::size_t colon = chars::span(text, chars::kSchemeChar, 1);
+  if (colon >= text.size() || text[colon] != ':') {
+    return "no scheme";
+  }
+  uri.scheme_text = text.substr(0, colon);
+  std::string_view rest = text.substr(colon + 1);
+
+  if (iequals(uri.scheme_text, "sip")) {
+    uri.scheme = Scheme::Sip;
+    return parse_sip_uri(uri, rest);
+  }
+  if (iequals(uri.scheme_text, "sips")) {
+    uri.scheme = Scheme::Sips;
+    return parse_sip_uri(uri, rest);
+  }
+  if (iequals(uri.scheme_text, "tel")) {
+    uri.scheme = Scheme::Tel;
+    std::size_t semicolon = rest.find(';');
+    uri.user = rest.substr(0, semicolon);
+    if (uri.user.empty() || !chars::all(uri.user, chars::kTel)) {
+      return "tel number";
+    }
+    if (semicolon != std::string_view::npos) {
+      std::string_view params = rest.substr(semicolon);
+      if (!uri_params_well_formed(params)) {
+        return "parameters";
+      }
+      uri.params = ParamList(params);
+    }
+    return {};
+  }
+
+  // Any other scheme (RFC 4475 §3.1.4.2 unkscm, §3.1.4.3 novelsc): opaque, but it must not hold
+  // what would end it inside a header field.
+  if (rest.empty()) {
+    return "opaque part";
+  }
+  for (char c : rest) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte == 0x7F || c == '<' || c == '>' || c == '"') {
+      return "opaque part";
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 bool is_ipv4_address(std::string_view text) {
@@ -461,56 +514,13 @@ std::string_view Uri::opaque() const {
 namespace detail {
 
 std::string_view parse_uri_into(std::string_view text, Uri& uri) {
-  uri = Uri{};
-  uri.text = text;
-  // RFC 3261 §25.1 / RFC 3986: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
-  if (text.empty() || !chars::is(text[0], chars::kAlpha)) {
-    return "no scheme";
+  std::string_view fault = parse_uri_parts(text, uri);
+  // No part of a URI takes a control character (an escaped one, %00, is fine), so one makes
+  // the parse fail; only then is the text searched for one, to say so rather than name the part.
+  if (!fault.empty() && chars::has_control(text)) {
+    return "control character";
   }
-  std::size_t colon = chars::span(text, chars::kSchemeChar, 1);
-  if (colon >= text.size() || text[colon] != ':') {
-    return "no scheme";
-  }
-  uri.scheme_text = text.substr(0, colon);
-  std::string_view rest = text.substr(colon + 1);
-
-  if (iequals(uri.scheme_text, "sip")) {
-    uri.scheme = Scheme::Sip;
-    return parse_sip_uri(uri, rest);
-  }
-  if (iequals(uri.scheme_text, "sips")) {
-    uri.scheme = Scheme::Sips;
-    return parse_sip_uri(uri, rest);
-  }
-  if (iequals(uri.scheme_text, "tel")) {
-    uri.scheme = Scheme::Tel;
-    std::size_t semicolon = rest.find(';');
-    uri.user = rest.substr(0, semicolon);
-    if (uri.user.empty() || !chars::all(uri.user, chars::kTel)) {
-      return "tel number";
-    }
-    if (semicolon != std::string_view::npos) {
-      std::string_view params = rest.substr(semicolon);
-      if (!uri_params_well_formed(params)) {
-        return "parameters";
-      }
-      uri.params = ParamList(params);
-    }
-    return {};
-  }
-
-  // Any other scheme (RFC 4475 §3.1.4.2 unkscm, §3.1.4.3 novelsc): opaque, but it must not hold
-  // what would end it inside a header field.
-  if (rest.empty()) {
-    return "opaque part";
-  }
-  for (char c : rest) {
-    auto byte = static_cast<unsigned char>(c);
-    if (byte <= 0x20 || byte == 0x7F || c == '<' || c == '>' || c == '"') {
-      return "opaque part";
-    }
-  }
-  return {};
+  return fault;
 }
 
 }  // namespace detail

@@ -40,7 +40,10 @@ struct Uri {
 /// A '%' that does not start a valid escape is accepted as written (RFC 4475 esc02: elements
 /// must not choke on it). Errors name the fault: "Bad URI: no scheme", "Bad URI: user",
 /// "Bad URI: host", "Bad URI: IPv6 reference", "Bad URI: port", "Bad URI: parameters",
-/// "Bad URI: headers", "Bad URI: tel number", "Bad URI: opaque part".
+/// "Bad URI: headers", "Bad URI: tel number", "Bad URI: opaque part", and "Bad URI: control
+/// character" for a raw control character other than HTAB, CR and LF anywhere (NUL, ESC, DEL;
+/// HTAB, CR and LF are whitespace: they name the part they break). An escaped one (%00) is
+/// kept as written, like any escape.
 Result<Uri> parse_uri(std::string_view text);
 
 namespace detail {

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "sip/headers/char_class.h"
+
 namespace catchline::sip {
 namespace {
 
@@ -145,18 +147,26 @@ struct AuthParser {
 
 std::optional<ParseError> AuthParser::parse(std::string_view value, std::string_view what,
                                             AuthValue& out) {
+  // Every byte class below leaves out the control characters, so one stops the grammar where
+  // it stands: the fault then names it (RFC 3261 §25.1: no CTL in a header value but LWS).
+  auto refuse = [&](std::string_view detail, std::size_t at) {
+    if (at < value.size() && chars::is(value[at], chars::kControl)) {
+      detail = "control character";
+    }
+    return fault(what, detail, at);
+  };
   Cursor in(value);
   in.skip_space();
   out.scheme_ = in.take_while(is_token_char);
   if (out.scheme_.empty()) {
-    return fault(what, "no scheme", in.pos());
+    return refuse("no scheme", in.pos());
   }
   if (in.done()) {
     return std::nullopt;
   }
   // RFC 7235 §2.1: the scheme is separated from what follows by at least one space.
   if (!is_space(in.peek())) {
-    return fault(what, "no space after scheme", in.pos());
+    return refuse("no space after scheme", in.pos());
   }
   in.skip_space();
   if (in.done()) {
@@ -191,12 +201,12 @@ std::optional<ParseError> AuthParser::parse(std::string_view value, std::string_
       break;
     }
     if (!expect_param) {
-      return fault(what, "expected ','", in.pos());
+      return refuse("expected ','", in.pos());
     }
     std::size_t name_at = in.pos();
     std::string_view name = in.take_while(is_token_char);
     if (name.empty()) {
-      return fault(what, "parameter name", in.pos());
+      return refuse("parameter name", in.pos());
     }
     bool spaced = !in.done() && is_space(in.peek());
     in.skip_space();
@@ -205,7 +215,7 @@ std::optional<ParseError> AuthParser::parse(std::string_view value, std::string_
       if (spaced && !in.done() && is_token_char(in.peek())) {
         return fault(what, "two schemes in one header", name_at);
       }
-      return fault(what, std::string("no value for ").append(name), in.pos());
+      return refuse(std::string("no value for ").append(name), in.pos());
     }
     in.advance();
     in.skip_space();
@@ -223,12 +233,20 @@ std::optional<ParseError> AuthParser::parse(std::string_view value, std::string_
           if (in.done()) {
             break;
           }
+          // quoted-pair: get_unescaped() would give the byte back raw, so no control
+          // character, CR or LF (RFC 3261 §25.1 already leaves CR and LF out).
+          if (chars::is_line_stop(in.peek())) {
+            return fault(what, "control character", in.pos());
+          }
           in.advance();
           continue;
         }
         if (c == '"') {
           closed = true;
           break;
+        }
+        if (chars::is(c, chars::kControl)) {
+          return fault(what, "control character", in.pos());
         }
         in.advance();
       }
@@ -241,7 +259,7 @@ std::optional<ParseError> AuthParser::parse(std::string_view value, std::string_
     } else {
       param.value = in.take_while(is_bare_value_char);
       if (param.value.empty()) {
-        return fault(what, std::string("no value for ").append(name), in.pos());
+        return refuse(std::string("no value for ").append(name), in.pos());
       }
     }
     // RFC 7235 §2.1: each parameter name occurs once per challenge; a second `response`

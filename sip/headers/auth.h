@@ -66,7 +66,9 @@ struct Credentials : AuthValue {};
 /// characters other than `,` and `"` (more liberal than RFC 3261's token, which some phones
 /// overstep with `uri=sip:...`). Errors name the fault: "Bad challenge: no scheme",
 /// "Bad challenge: unclosed quote", "Bad challenge: duplicate parameter realm",
-/// "Bad challenge: two schemes in one header", "Bad challenge: too many parameters" ...
+/// "Bad challenge: two schemes in one header", "Bad challenge: too many parameters",
+/// "Bad challenge: control character" (NUL, ESC, DEL or another control character but HTAB,
+/// CR and LF, which count as whitespace; after a backslash in a quoted value, CR and LF too) ...
 Result<Challenge> parse_challenge(std::string_view value);
 
 /// Parses one Authorization / Proxy-Authorization value, with the grammar and errors of

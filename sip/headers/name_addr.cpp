@@ -36,15 +36,18 @@ std::string_view parse_name_addr_into(std::string_view text, NameAddr& out,
   }
   std::size_t open = std::string_view::npos;
   if (text[0] == '"') {
-    std::size_t close = chars::quoted_end(text, 0);
+    bool control = false;
+    std::size_t close = chars::quoted_end(text, 0, &control);
     if (close == std::string_view::npos) {
-      return "unclosed quote";
+      return control ? "control character" : "unclosed quote";
     }
     out.display_name = text.substr(1, close - 2);
     out.display_quoted = true;
     open = chars::span(text, chars::kSpace, close);
     if (open == text.size() || text[open] != '<') {
-      return "no < after display name";
+      return open < text.size() && chars::is(text[open], chars::kControl)
+                 ? "control character"
+                 : "no < after display name";
     }
   } else {
     std::size_t k = 0;
@@ -54,6 +57,8 @@ std::string_view parse_name_addr_into(std::string_view text, NameAddr& out,
     if (k < text.size() && text[k] == '<') {
       out.display_name = trim(text.substr(0, k));
       open = k;
+    } else if (k < text.size() && chars::is(text[k], chars::kControl)) {
+      return "control character";
     }
   }
 
@@ -97,7 +102,7 @@ std::string_view parse_name_addr_into(std::string_view text, NameAddr& out,
     return true;
   });
   if (!good) {
-    return "bad parameters";
+    return chars::has_control(out.params.text()) ? "control character" : "bad parameters";
   }
   return {};
 }

@@ -30,7 +30,9 @@ struct NameAddr {
 /// the caller; this one says what part failed: "empty", "unclosed quote", "no < after display
 /// name", "unclosed <", "bad display name" (an unquoted name with non-token characters, RFC 4475
 /// baddn), "URI with '?' or ',' outside <>" (RFC 4475 regbadct), "bad URI: <part>" (from
-/// parse_uri; whitespace inside <> is one, RFC 4475 badaspec), "bad parameters".
+/// parse_uri; whitespace inside <> is one, RFC 4475 badaspec), "bad parameters", and "control
+/// character" for a control character other than HTAB, CR and LF in the display name (raw or
+/// escaped in quotes: RFC 3261 §25.1 qdtext), the URI or the parameters.
 Result<NameAddr> parse_name_addr(std::string_view text);
 
 /// One Contact element (RFC 3261 §20.10): either "*" or a name-addr with expires/q.

@@ -35,7 +35,8 @@ class ParamList {
   /// True when the text follows the header parameter grammar of RFC 3261 §25.1:
   /// *( SEMI token [ EQUAL ( token / host / quoted-string ) ] ) with SWS around ';' and '='.
   /// Unquoted values may also hold ':' '[' ']' '/' '@' and similar, as stacks send them.
-  /// False for ";;", a missing name, an empty value after '=', an unclosed quote, or text
+  /// False for ";;", a missing name, an empty value after '=', an unclosed quote, a control
+  /// character other than HTAB, CR and LF (in a quoted value too, escaped or not), or text
   /// that is not a parameter.
   bool well_formed() const;
 
@@ -55,7 +56,8 @@ class HeaderList {
   explicit HeaderList(std::string_view value) : rest_(value) {}
   /// The next element, or nullopt at the end. Empty elements (",,") are skipped.
   std::optional<std::string_view> next();
-  /// True when a quoted string or <...> was left open: the value is malformed.
+  /// True when a quoted string or <...> was left open, or a quoted string holds a control
+  /// character other than HTAB, CR and LF: the value is malformed.
   bool broken() const { return broken_; }
 
  private:

@@ -57,7 +57,9 @@ Wanted wanted_header(std::string_view name) {
   return Wanted::None;
 }
 
-/// Appends a header value with folded lines joined by one space (RFC 3261 §7.3.1).
+/// Appends a header value with folded lines joined by one space (RFC 3261 §7.3.1), without
+/// its other control characters but HTAB: the request may have been refused for one (a NUL in
+/// From), and the answer must not carry it back to a peer that would refuse the answer too.
 void append_unfolded(std::string& out, std::string_view value) {
   bool in_break = false;
   for (char c : value) {
@@ -71,6 +73,10 @@ void append_unfolded(std::string& out, std::string_view value) {
         out += ' ';
         continue;
       }
+    }
+    auto byte = static_cast<unsigned char>(c);
+    if ((byte < 0x20 && c != '\t') || byte == 0x7F) {
+      continue;
     }
     out += c;
   }

@@ -19,7 +19,8 @@ struct Rejection {
 /// (RFC 3261 §8.2.6, §16.3 errors are answered with 400 and a reason naming the fault).
 /// The response carries `status` and `reason` (control characters become spaces), every Via
 /// (the top one gains received and rport, RFC 3261 §18.2.1, RFC 3581 §4), From, To (with a
-/// new tag when it has none), Call-ID and CSeq, and Content-Length: 0.
+/// new tag when it has none), Call-ID and CSeq, and Content-Length: 0. Copied values are
+/// unfolded and lose any control character but HTAB, so the answer never carries one back.
 /// A top Via that does not parse is copied as received and the answer goes to the source; a
 /// missing CSeq is written as "1 METHOD" from the request line (clients match on the method).
 /// Returns nullopt when no answer can be routed or is allowed: a response, an ACK (never

@@ -201,6 +201,43 @@ TEST(ParseCommand, RefusesInvalidMessagesWithReasonStatusAndOffset) {
   }
 }
 
+TEST(ParseCommand, RefusesANulInAHeaderValueWithoutEchoingIt) {
+  std::string text = kInvite;
+  text.replace(text.find("lunch"), 5, std::string("lu\0ch", 5));
+  std::istringstream in(text);
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(run_parse(in, out, err), 1);
+  EXPECT_EQ(out.str().find('\0'), std::string::npos);
+  EXPECT_EQ(err.str().find('\0'), std::string::npos);
+  json report = json::parse(out.str());
+  EXPECT_EQ(report["error"], "Bad Subject: control character");
+  EXPECT_EQ(report["status"], 400);
+  EXPECT_EQ(report["offset"], text.find('\0'));
+  EXPECT_FALSE(report.contains("headers"));
+}
+
+TEST(ParseCommand, RefusesControlCharactersInADisplayNameAndTheRequestUri) {
+  for (char control : {'\x01', '\x1b', '\x7f'}) {
+    std::string name = kInvite;
+    name.replace(name.find("To: Bob"), 7, std::string("To: B") + control + "ob");
+    EXPECT_EQ(parse_run(name).out["error"], "Bad To: control character") << int(control);
+    std::string uri = kInvite;
+    uri.replace(uri.find("sip:bob@biloxi"), 7, std::string("sip:b") + control + "ob");
+    EXPECT_EQ(parse_run(uri).out["error"], "Bad Request-URI: control character") << int(control);
+  }
+}
+
+TEST(ParseCommand, PrintsHtabAndUtf8InValues) {
+  std::string text = kInvite;
+  text.replace(text.find("lunch"), 5, "caf\xc3\xa9\t\xf0\x9f\x8d\x9d");
+  text.replace(text.find("To: Bob"), 7, "To: \"B\xc3\xb6\x62\t\xf0\x9f\x98\x80\"");
+  ParseRun result = parse_run(text);
+  ASSERT_EQ(result.code, 0) << result.out.dump(2);
+  EXPECT_EQ(result.out["headers"][8]["value"], "caf\xc3\xa9\t\xf0\x9f\x8d\x9d\r\n  at noon");
+  EXPECT_EQ(result.out["to"]["display_name"], "B\xc3\xb6\x62\t\xf0\x9f\x98\x80");
+}
+
 TEST(ParseCommand, RefusesEmptyAndOversizedInput) {
   ParseRun empty = parse_run("");
   EXPECT_EQ(empty.code, 1);

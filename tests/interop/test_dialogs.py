@@ -8,8 +8,9 @@
   Max-Forwards than the caller's;
 - SIGHUP reloads extensions and passwords while a call goes on, and a broken file is refused
   with its file:line while the server keeps the running configuration;
-- a malformed request gets 400 with a reason naming the fault, a garbage datagram gets nothing
-  and the server goes on serving;
+- a malformed request gets 400 with a reason naming the fault (a NUL in a header value: the
+  header, and no NUL in the answer), a garbage datagram gets nothing and the server goes on
+  serving;
 - OPTIONS without credentials gets 200 with Allow, Accept and Supported.
 
 Usage: test_dialogs.py --catchline PATH. Prints one line per check and "N passed, M failed".
@@ -175,6 +176,7 @@ def expect_400(bench, what, data_builder, fault_words, branch):
     harness.check(headers.get("cseq", [""])[0].endswith("INVITE"),
                   f"{what}: 400 CSeq {headers.get('cseq')} is not the INVITE's")
     harness.check(";tag=" in headers.get("to", [""])[0], f"{what}: 400 To has no tag")
+    return finals[-1]
 
 
 def check_missing_cseq(bench):
@@ -189,6 +191,23 @@ def check_bad_via_port(bench):
                lambda port: request_text("INVITE", port, bench.udp, lines_override={
                    "Via": "SIP/2.0/UDP 127.0.0.1:99999;rport;branch=z9hG4bK-badport"}),
                ["Via", "port"], "z9hG4bK-badport")
+
+
+def check_nul_in_header_value(bench):
+    # RFC 3261 §25.1: a header value holds no control character but HTAB (and folds).
+    cases = [
+        ("INVITE with a NUL in Subject", "Subject",
+         lambda port: request_text("INVITE", port, bench.udp).replace(
+             b"\r\nContent-Length:", b"\r\nSubject: lunch\x00at noon\r\nContent-Length:")),
+        ("INVITE with a NUL in the From display name", "From",
+         lambda port: request_text("INVITE", port, bench.udp, lines_override={
+             "From": f'"Al\x00ice" <sip:{ALICE[0]}@{DOMAIN}>;tag=nul{port}'})),
+    ]
+    for what, header, build in cases:
+        response = expect_400(bench, what, build, [f"{header}: control character"],
+                              "z9hG4bK-raw-")
+        # The reason names the fault, never the byte; no copied header carries it back.
+        harness.check("\x00" not in response, f"{what}: the 400 holds a NUL: {response!r}")
 
 
 def check_garbage_then_options(bench):
@@ -338,6 +357,8 @@ def main():
                     check_options, bench)
         results.run("INVITE without CSeq: 400 naming CSeq", check_missing_cseq, bench)
         results.run("INVITE with Via port 99999: 400 naming Via", check_bad_via_port, bench)
+        results.run("INVITE with a NUL in Subject or From: 400 naming the header, no NUL back",
+                    check_nul_in_header_value, bench)
         results.run("garbage datagrams: no answer; OPTIONS still 200",
                     check_garbage_then_options, bench)
         results.run("Max-Forwards: 0 with credentials: 483", check_max_forwards_zero, bench)

@@ -192,5 +192,42 @@ TEST(AppendQuoted, EscapesQuoteAndBackslash) {
   EXPECT_EQ(credentials->get_unescaped("username"), R"(a"b\c)");
 }
 
+TEST(CredentialsParser, RefusesControlCharactersQuotedEscapedOrBare) {
+  const std::string_view cases[] = {
+      R"(Digest username="al<CTL>ice", realm="a")",
+      R"(Digest username="al\<CTL>ice", realm="a")",
+      R"(Digest username=al<CTL>ice, realm="a")",
+      R"(Digest username="alice", <CTL>realm="a")",
+      R"(Digest<CTL> username="alice")",
+      R"(<CTL>Digest username="alice")",
+  };
+  for (char control : {'\0', '\x01', '\x7f', '\x1b'}) {
+    for (std::string_view text : cases) {
+      std::string bad(text);
+      bad.replace(bad.find("<CTL>"), 5, 1, control);
+      auto credentials = parse_credentials(bad);
+      ASSERT_FALSE(credentials) << text << " with " << int(control);
+      EXPECT_EQ(credentials.error().reason, "Bad credentials: control character")
+          << text << " with " << int(control);
+      EXPECT_EQ(credentials.error().offset, bad.find(control)) << text << " with " << int(control);
+    }
+  }
+}
+
+TEST(CredentialsParser, RefusesAnEscapedCrOrLfInAQuotedValue) {
+  for (std::string_view text : {"Digest username=\"a\\\r\n b\"", "Digest username=\"a\\\nb\""}) {
+    auto credentials = parse_credentials(text);
+    ASSERT_FALSE(credentials) << text;
+    EXPECT_EQ(credentials.error().reason, "Bad credentials: control character") << text;
+  }
+}
+
+TEST(CredentialsParser, AcceptsHtabAndUtf8InQuotedValues) {
+  std::string_view text = "Digest username=\"Jos\xc3\xa9\t\\\t\xf0\x9f\x98\x80\", realm=\"a\"";
+  auto credentials = parse_credentials(text);
+  ASSERT_TRUE(credentials) << credentials.error().reason;
+  EXPECT_EQ(credentials->get_unescaped("username"), "Jos\xc3\xa9\t\t\xf0\x9f\x98\x80");
+}
+
 }  // namespace
 }  // namespace catchline::sip

@@ -2,8 +2,24 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <string_view>
+
 namespace catchline::sip {
 namespace {
+
+// The control characters that no header grammar takes (CR and LF are folded whitespace to
+// these parsers; the message parser refuses them anywhere else).
+constexpr char kControls[] = {'\0', '\x01', '\x7f', '\x1b'};
+
+// `text` with every "<CTL>" replaced by `byte`.
+std::string with_control(std::string_view text, char byte) {
+  std::string out(text);
+  for (std::size_t at = out.find("<CTL>"); at != std::string::npos; at = out.find("<CTL>", at)) {
+    out.replace(at, 5, 1, byte);
+  }
+  return out;
+}
 
 TEST(NameAddrParser, ReadsQuotedDisplayNameUriAndParameters) {
   auto address =
@@ -148,6 +164,47 @@ TEST(ContactParser, RejectsBadExpiresAndQ) {
     auto contact = parse_contact(text);
     ASSERT_FALSE(contact) << text;
   }
+}
+
+TEST(NameAddrParser, RefusesControlCharactersInTheDisplayNameUriAndParameters) {
+  const std::string_view cases[] = {
+      "\"Bob<CTL>\" <sip:bob@biloxi.example.com>",
+      "\"<CTL>\" <sip:bob@biloxi.example.com>",
+      "Bob<CTL> <sip:bob@biloxi.example.com>",
+      "\"Bob\" <CTL><sip:bob@biloxi.example.com>",
+      "<sip:bob@biloxi.example.com>;tag=1;note=\"a<CTL>b\"",
+      "<sip:bob@biloxi.example.com> <CTL>;tag=1",
+  };
+  for (char control : kControls) {
+    for (std::string_view text : cases) {
+      const std::string bad = with_control(text, control);
+      auto address = parse_name_addr(bad);
+      ASSERT_FALSE(address) << text << " with " << int(control);
+      EXPECT_EQ(address.error().reason, "control character") << text << " with " << int(control);
+    }
+    auto uri = parse_name_addr(with_control("<sip:bob@bil<CTL>oxi.example.com>", control));
+    ASSERT_FALSE(uri) << int(control);
+    EXPECT_EQ(uri.error().reason, "bad URI: control character") << int(control);
+  }
+}
+
+TEST(NameAddrParser, RefusesEscapedControlCharactersCrAndLfInAQuotedDisplayName) {
+  // RFC 3261's quoted-pair allows %x00-09 escaped, but display() would give the byte back raw.
+  for (char control : {'\0', '\x01', '\x7f', '\x1b', '\r', '\n'}) {
+    std::string text = with_control("\"Bob\\<CTL>\" <sip:bob@biloxi.example.com>", control);
+    auto address = parse_name_addr(text);
+    ASSERT_FALSE(address) << int(control);
+    EXPECT_EQ(address.error().reason, "control character") << int(control);
+  }
+}
+
+TEST(NameAddrParser, AcceptsHtabAndUtf8InDisplayNames) {
+  auto quoted = parse_name_addr("\"Jos\xc3\xa9\t\xf0\x9f\x98\x80 \\\t\" <sip:jose@example.com>");
+  ASSERT_TRUE(quoted) << quoted.error().reason;
+  EXPECT_EQ(quoted->display(), "Jos\xc3\xa9\t\xf0\x9f\x98\x80 \t");
+  auto token = parse_name_addr("Jos\xc3\xa9\t\xf0\x9f\x98\x80 <sip:jose@example.com>");
+  ASSERT_TRUE(token) << token.error().reason;
+  EXPECT_EQ(token->display(), "Jos\xc3\xa9\t\xf0\x9f\x98\x80");
 }
 
 }  // namespace

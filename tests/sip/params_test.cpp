@@ -3,11 +3,25 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
 namespace catchline::sip {
 namespace {
+
+// The control characters that no header grammar takes (CR and LF are folded whitespace to
+// these parsers; the message parser refuses them anywhere else).
+constexpr char kControls[] = {'\0', '\x01', '\x7f', '\x1b'};
+
+// `text` with every "<CTL>" replaced by `byte`.
+std::string with_control(std::string_view text, char byte) {
+  std::string out(text);
+  for (std::size_t at = out.find("<CTL>"); at != std::string::npos; at = out.find("<CTL>", at)) {
+    out.replace(at, 5, 1, byte);
+  }
+  return out;
+}
 
 TEST(ParamList, FindsValuesAndFlagsIgnoringNameCase) {
   ParamList params(";transport=TCP;lr;Maddr=192.0.2.1");
@@ -134,6 +148,27 @@ TEST(Trim, RemovesSpacesTabsAndLineBreaksAtBothEnds) {
   EXPECT_EQ(trim("a b"), "a b");
   EXPECT_EQ(trim(" \r\n "), "");
   EXPECT_EQ(trim(""), "");
+}
+
+TEST(ParamList, IsNotWellFormedWithAControlCharacterInAQuotedValue) {
+  for (char control : kControls) {
+    EXPECT_FALSE(ParamList(with_control(";text=\"Call<CTL>completed\"", control)).well_formed())
+        << int(control);
+    EXPECT_FALSE(ParamList(with_control(";text=\"Call\\<CTL>completed\"", control)).well_formed())
+        << int(control);
+    EXPECT_FALSE(ParamList(with_control(";text=Call<CTL>", control)).well_formed()) << int(control);
+  }
+  EXPECT_TRUE(ParamList(";text=\"Call\tcompleted \xc3\xa9\\\t\"").well_formed());
+}
+
+TEST(HeaderList, ReportsAControlCharacterInAQuotedString) {
+  for (char control : kControls) {
+    const std::string value = with_control("\"Bob<CTL>\" <sip:b@c>, <sip:d@e>", control);
+    HeaderList list(value);
+    while (list.next()) {
+    }
+    EXPECT_TRUE(list.broken()) << int(control);
+  }
 }
 
 }  // namespace

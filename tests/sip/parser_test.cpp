@@ -385,5 +385,184 @@ TEST(MessageParser, AcceptsHeadersWithoutTheFinalEmptyLine) {
   EXPECT_EQ(message->body(), "");
 }
 
+// ---- Control characters (RFC 3261 §25.1: no CTL in a header value but HTAB and folds) ----
+
+// The control characters every table below tries, by name for the failure messages.
+struct Control {
+  char byte;
+  std::string_view name;
+};
+constexpr Control kControls[] = {
+    {'\0', "NUL"}, {'\x01', "SOH"}, {'\x7f', "DEL"}, {'\x1b', "ESC"}, {'\r', "bare CR"},
+};
+
+// `text` with every "<CTL>" replaced by `byte`.
+std::string with_control(std::string_view text, char byte) {
+  std::string out(text);
+  for (std::size_t at = out.find("<CTL>"); at != std::string::npos; at = out.find("<CTL>", at)) {
+    out.replace(at, 5, 1, byte);
+  }
+  return out;
+}
+
+// Replaces `from` in a good request (or response, when `start` is given) by `to` with each
+// control character in place of "<CTL>", and checks the refusal's reason and status.
+void expect_control_refused(std::string_view from, std::string_view to, std::string_view reason,
+                            int status = 400, std::string_view start = "") {
+  for (const Control& control : kControls) {
+    std::string text = request();
+    if (!start.empty()) {
+      text.replace(0, text.find("\r\n"), start);
+    }
+    std::size_t at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    const std::string bad = with_control(to, control.byte);
+    text.replace(at, from.size(), bad);
+    auto message = parse_message(text);
+    ASSERT_FALSE(message) << control.name << " in " << to;
+    EXPECT_EQ(message.error().reason, reason) << control.name << " in " << to;
+    EXPECT_EQ(message.error().status, status) << control.name << " in " << to;
+    EXPECT_EQ(message.error().reason.find(control.byte), std::string::npos) << control.name;
+  }
+}
+
+TEST(MessageParser, RefusesAControlCharacterInAHeaderValueNamingTheHeader) {
+  const std::string_view max = "Max-Forwards: 70";
+  expect_control_refused(max, "Subject: lunch<CTL>at noon\r\nMax-Forwards: 70",
+                         "Bad Subject: control character");
+  expect_control_refused(max, "Subject: <CTL>\r\nMax-Forwards: 70",
+                         "Bad Subject: control character");
+  expect_control_refused(max, "Subject: lunch\r\n  at<CTL>noon\r\nMax-Forwards: 70",
+                         "Bad Subject: control character");
+  expect_control_refused(max, "s: lunch<CTL>\r\nMax-Forwards: 70",
+                         "Bad Subject: control character");
+  expect_control_refused(max, "X-Note: a<CTL>b\r\nMax-Forwards: 70",
+                         "Bad X-Note: control character");
+  expect_control_refused("Call-ID: a84b4c76e66710", "Call-ID: a84b4c<CTL>76e66710",
+                         "Bad Call-ID: control character");
+}
+
+TEST(MessageParser, RefusesAControlCharacterInAToDisplayName) {
+  const std::string_view to = "To: Bob <sip:bob@biloxi.example.com>";
+  expect_control_refused(to, "To: \"Bob<CTL>\" <sip:bob@biloxi.example.com>",
+                         "Bad To: control character");
+  expect_control_refused(to, "To: \"Bob\\<CTL>\" <sip:bob@biloxi.example.com>",
+                         "Bad To: control character");
+  expect_control_refused(to, "To: Bob<CTL> <sip:bob@biloxi.example.com>",
+                         "Bad To: control character");
+}
+
+TEST(MessageParser, RefusesAControlCharacterInAQuotedParameter) {
+  expect_control_refused(
+      "Max-Forwards: 70",
+      "Reason: SIP;cause=200;text=\"Call completed<CTL>elsewhere\"\r\nMax-Forwards: 70",
+      "Bad Reason: control character");
+  expect_control_refused(
+      "Max-Forwards: 70",
+      "Contact: <sip:alice@pc33.atlanta.example.com>;note=\"a<CTL>b\"\r\nMax-Forwards: 70",
+      "Bad Contact: control character");
+}
+
+TEST(MessageParser, RefusesAControlCharacterInAHeaderName) {
+  expect_control_refused("Max-Forwards: 70", "Max-For<CTL>wards: 70",
+                         "Bad header line: control character");
+  expect_control_refused("Max-Forwards: 70", "X-Note<CTL>: 70",
+                         "Bad header line: control character");
+  expect_control_refused("Max-Forwards: 70", "<CTL>Max-Forwards: 70",
+                         "Bad header line: control character");
+  expect_control_refused("Max-Forwards: 70", "Max-Forwards <CTL>: 70",
+                         "Bad header line: control character");
+}
+
+TEST(MessageParser, RefusesAControlCharacterInTheReasonPhraseOfAResponse) {
+  // A response is never answered: status 0 (RFC 3261 §17.1.3).
+  expect_control_refused("SIP/2.0 180 Ringing", "SIP/2.0 180 Ring<CTL>ing",
+                         "Bad reason phrase: control character", 0, "SIP/2.0 180 Ringing");
+  expect_control_refused("SIP/2.0 180 Ringing", "SIP/2.0 180 <CTL>",
+                         "Bad reason phrase: control character", 0, "SIP/2.0 180 Ringing");
+}
+
+TEST(MessageParser, RefusesAControlCharacterInTheRequestUri) {
+  const std::string_view line = "INVITE sip:bob@biloxi.example.com SIP/2.0";
+  expect_control_refused(line, "INVITE sip:bob@bil<CTL>oxi.example.com SIP/2.0",
+                         "Bad Request-URI: control character");
+  expect_control_refused(line, "INVITE sip:b<CTL>ob@biloxi.example.com SIP/2.0",
+                         "Bad Request-URI: control character");
+  expect_control_refused(line, "INVITE sip:bob@biloxi.example.com;lr<CTL> SIP/2.0",
+                         "Bad Request-URI: control character");
+}
+
+TEST(MessageParser, RefusesAControlCharacterElsewhereOnTheRequestLineWith400) {
+  const std::string_view line = "INVITE sip:bob@biloxi.example.com SIP/2.0";
+  // Not a version we do not speak (505): no version at all.
+  expect_control_refused(line, "INVITE sip:bob@biloxi.example.com SIP/2.0<CTL>",
+                         "Bad request line: control character");
+  expect_control_refused(line, "INVITE sip:bob@biloxi.example.com SIP/2.<CTL>",
+                         "Bad request line: control character");
+  expect_control_refused(line, "INV<CTL>ITE sip:bob@biloxi.example.com SIP/2.0",
+                         "Bad request line: control character");
+}
+
+TEST(MessageParser, RefusesABlankLineWithAControlCharacterBeforeTheBody) {
+  // The headers end at CRLF CRLF; a line holding only a control character is no blank line.
+  std::string text = request("", "body");
+  for (const Control& control : kControls) {
+    std::string bad = text;
+    bad.replace(bad.find("\r\n\r\n") + 2, 0, with_control("<CTL>", control.byte));
+    auto message = parse_message(bad);
+    ASSERT_FALSE(message) << control.name;
+    EXPECT_EQ(message.error().reason, "Bad header line: control character") << control.name;
+  }
+}
+
+TEST(MessageParser, PointsTheOffsetAtTheControlCharacter) {
+  std::string text = request(std::string("Subject: lunch\0at noon\n", 23));
+  auto message = parse_message_view(text);
+  ASSERT_FALSE(message);
+  EXPECT_EQ(message.error().offset, text.find(std::string_view("\0", 1)));
+}
+
+TEST(MessageParser, AcceptsHtabAndUtf8InHeaderValues) {
+  std::string text = request(
+      "Subject: lunch\tat noon\n"
+      "X-Note: caf\xc3\xa9 \xf0\x9f\x8d\x9d\t\xe2\x98\x80\n"
+      "Contact: \"Jos\xc3\xa9\t\xf0\x9f\x98\x80\" <sip:alice@pc33.atlanta.example.com>\n"
+      "Reason: SIP;cause=200;text=\"Anrufe \xc3\xbc\x62\x65rnommen\"\n");
+  text.replace(text.find("To: Bob"), 7, "To: \"B\xc3\xb6\x62\tB\"");
+  auto message = parse_message(text);
+  ASSERT_TRUE(message) << message.error().reason;
+  EXPECT_EQ(message->header_value(Header::Subject), "lunch\tat noon");
+  EXPECT_EQ(message->header_value("X-Note"), "caf\xc3\xa9 \xf0\x9f\x8d\x9d\t\xe2\x98\x80");
+  auto to = parse_name_addr(*message->header_value(Header::To));
+  ASSERT_TRUE(to) << to.error().reason;
+  EXPECT_EQ(to->display(), "B\xc3\xb6\x62\tB");
+  auto contact = parse_contact(*message->header_value(Header::Contact));
+  ASSERT_TRUE(contact) << contact.error().reason;
+  EXPECT_EQ(contact->address.display(), "Jos\xc3\xa9\t\xf0\x9f\x98\x80");
+}
+
+TEST(MessageParser, AcceptsHtabAndUtf8InTheReasonPhrase) {
+  std::string text = request();
+  text.replace(0, text.find("\r\n"), "SIP/2.0 180 Es kl\xc3\xa4ngelt\t\xf0\x9f\x94\x94");
+  auto message = parse_message(text);
+  ASSERT_TRUE(message) << message.error().reason;
+  EXPECT_EQ(message->reason_phrase(), "Es kl\xc3\xa4ngelt\t\xf0\x9f\x94\x94");
+}
+
+TEST(MessageParser, AcceptsControlCharactersInTheBody) {
+  const std::string body("\0\x01\x1b\x7f\r", 5);
+  auto message = parse_message(request("Content-Type: application/octet-stream\n", body));
+  ASSERT_TRUE(message) << message.error().reason;
+  EXPECT_EQ(message->body(), body);
+}
+
+TEST(MessageParser, AcceptsATruncatedCrlfAtTheEndOfTheText) {
+  std::string text = request();
+  text.resize(text.size() - 3);  // "Content-Length: 0\r"
+  auto message = parse_message(text);
+  ASSERT_TRUE(message) << message.error().reason;
+  EXPECT_EQ(message->header_value(Header::ContentLength), "0");
+}
+
 }  // namespace
 }  // namespace catchline::sip

@@ -399,6 +399,15 @@ const std::map<std::string, Check>& valid_checks() {
       // §4.10: two colons before the IPv4 tail is correct.
       {"ipv6-correct-abnf-2-colons",
        [](const Message& m) { EXPECT_EQ(request_uri(m).bare_host(), "2001:db8::192.0.2.1"); }},
+      // RFC 3261 §25.1: HTAB and UTF-8 (TEXT-UTF8) in a value, a display name, a quoted text.
+      {"htab-utf8-values",
+       [](const Message& m) {
+         EXPECT_EQ(m.header_value(Header::Subject), "caf\xc3\xa9\tmit \xf0\x9f\x8d\x9d");
+         EXPECT_EQ(address(m, Header::From).display(), "Jos\xc3\xa9\t\xf0\x9f\x98\x80");
+         auto reason = parse_reason(m.header_value(Header::Reason).value_or(""));
+         ASSERT_TRUE(reason);
+         EXPECT_EQ(reason->text, "Anruf \xc3\xbc\x62\x65rnommen\t\xe2\x98\x8e");
+       }},
   };
   return checks;
 }
@@ -454,6 +463,14 @@ const std::map<std::string, Refusal>& invalid_reasons() {
       // §4.10: three colons are not an IPv6 address.
       {"ipv6-bug-abnf-3-colons", {"Bad Request-URI: IPv6 reference"}},
       {"via-ipv6-unclosed", {"Bad Via: host"}},
+      // RFC 3261 §25.1: no control character but HTAB in a header value, a header name, the
+      // reason phrase or the Request-URI; a CR alone is one.
+      {"nul-in-subject", {"Bad Subject: control character"}},
+      {"esc-in-display-name", {"Bad To: control character"}},
+      {"bare-cr-in-value", {"Bad Subject: control character"}},
+      {"del-in-header-name", {"Bad header line: control character"}},
+      {"ctl-in-reason-phrase", {"Bad reason phrase: control character", 0}},
+      {"nul-in-request-uri", {"Bad Request-URI: control character"}},
   };
   return reasons;
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 
 namespace catchline::sip {
 namespace {
@@ -210,6 +211,37 @@ TEST(UriEqual, FollowsRfc3261ComparisonRules) {
     EXPECT_EQ(uri_equal(*a, *b), c.equal) << c.a << " vs " << c.b;
     EXPECT_EQ(uri_equal(*b, *a), c.equal) << c.b << " vs " << c.a;
   }
+}
+
+TEST(UriParser, RefusesRawControlCharactersAndNamesThem) {
+  const std::string_view cases[] = {
+      "sip:al<CTL>ice@example.com",
+      "sip:alice:pw<CTL>@example.com",
+      "sip:alice@exa<CTL>mple.com",
+      "sip:alice@example.com:50<CTL>60",
+      "sip:alice@example.com;transport=udp<CTL>",
+      "sip:alice@example.com?subject=<CTL>",
+      "sip:[2001:db8::1<CTL>]",
+      "tel:+1555<CTL>",
+      "http://example.com/<CTL>",
+      "<CTL>sip:alice@example.com",
+  };
+  for (char control : {'\0', '\x01', '\x7f', '\x1b'}) {
+    for (std::string_view text : cases) {
+      std::string bad(text);
+      bad.replace(bad.find("<CTL>"), 5, 1, control);
+      auto uri = parse_uri(bad);
+      ASSERT_FALSE(uri) << text << " with " << int(control);
+      EXPECT_EQ(uri.error().reason, "Bad URI: control character")
+          << text << " with " << int(control);
+    }
+  }
+}
+
+TEST(UriParser, AcceptsAnEscapedNul) {
+  auto uri = parse_uri("sip:al%00ice@example.com;x=%00?h=%00");
+  ASSERT_TRUE(uri) << uri.error().reason;
+  EXPECT_EQ(uri->user, "al%00ice");
 }
 
 }  // namespace

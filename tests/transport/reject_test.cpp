@@ -72,6 +72,25 @@ TEST(RejectUnparsed, SendsToTheSentByPortWithoutRport) {
   EXPECT_NE(text.find("\r\nCall-ID: abc@host\r\n"), std::string::npos);
 }
 
+TEST(RejectUnparsed, LeavesControlCharactersOutOfTheCopiedHeaders) {
+  // Refused for the NUL in From ("Bad From: control character"): the answer carries none back.
+  using namespace std::string_literals;
+  std::string request = kNoCallId;
+  request.replace(request.find("\"Alice\""), 7, "\"Al\0i\x1b\x7f\x01"s + "ce\"");
+  request.replace(request.find("CSeq: 314159"), 12, "CSeq: 31\0"s + "4159");
+  auto rejection = reject_unparsed(request, 400, "Bad From: control character", kSource);
+  ASSERT_TRUE(rejection);
+  const std::string& text = rejection->response;
+  EXPECT_NE(text.find("\r\nFrom: \"Alice\" <sip:1001@pbx.example.test>;tag=9fxced76sl\r\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\r\nCSeq: 314159 INVITE\r\n"), std::string::npos) << text;
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    EXPECT_TRUE((byte >= 0x20 && byte != 0x7F) || c == '\r' || c == '\n') << int(byte);
+  }
+}
+
 TEST(RejectUnparsed, ReplacesControlCharactersInTheReason) {
   auto rejection = reject_unparsed(kNoCallId, 400, "Bad\r\nInjected: yes", kSource);
   ASSERT_TRUE(rejection);
