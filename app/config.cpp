@@ -7,6 +7,8 @@
 #include <charconv>
 #include <fstream>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
 #include "app/yaml_tree.h"
 #include "sip/digest.h"
@@ -460,13 +462,31 @@ void read_pickup(const Reader& r, const yaml::Node& node, pbx::PickupSettings& p
   }
 }
 
+/// The extension numbers in sorted order, as views into the configuration: the lookups and the
+/// order of a std::set without a tree node and a copy for each of 100,000 numbers.
+class SortedNumbers {
+ public:
+  explicit SortedNumbers(const std::vector<pbx::Extension>& extensions) {
+    numbers_.reserve(extensions.size());
+    for (const pbx::Extension& ext : extensions) {
+      numbers_.push_back(ext.number);
+    }
+    std::sort(numbers_.begin(), numbers_.end());
+  }
+  std::size_t count(std::string_view number) const {
+    return std::binary_search(numbers_.begin(), numbers_.end(), number) ? 1 : 0;
+  }
+  auto begin() const { return numbers_.begin(); }
+  auto end() const { return numbers_.end(); }
+
+ private:
+  std::vector<std::string_view> numbers_;
+};
+
 /// Numbers that must not clash: extensions and ring groups share one number plan, the
 /// feature codes must not shadow a number, allow-lists and members name what exists.
 void check_numbers(const Reader& r, const yaml::Node& root, const Config& config) {
-  std::set<std::string> extensions;
-  for (const pbx::Extension& ext : config.extensions) {
-    extensions.insert(ext.number);
-  }
+  const SortedNumbers extensions(config.extensions);
   std::set<std::string> ring_groups;
   const yaml::Node groups = root["ring_groups"];
   for (std::size_t i = 0; i < config.ring_groups.size(); ++i) {
@@ -481,18 +501,24 @@ void check_numbers(const Reader& r, const yaml::Node& root, const Config& config
       }
     }
   }
+  // Every number of the plan: the extensions, then the ring groups, each in sorted order.
+  auto each_number = [&](auto&& visit) {
+    for (std::string_view number : extensions) {
+      visit(number);
+    }
+    for (std::string_view number : ring_groups) {
+      visit(number);
+    }
+  };
   const pbx::PickupSettings& pickup = config.pickup;
   const yaml::Node pickup_node = root["pickup"] ? root["pickup"] : root;
-  for (const auto* numbers : {&extensions, &ring_groups}) {
-    for (const std::string& number : *numbers) {
-      for (const std::string* code : {&pickup.group_code, &pickup.directed_prefix}) {
-        if (number.starts_with(*code)) {
-          r.fail(pickup_node, "pickup",
-                 fmt::format("code \"{}\" shadows number {}", *code, number));
-        }
+  each_number([&](std::string_view number) {
+    for (const std::string* code : {&pickup.group_code, &pickup.directed_prefix}) {
+      if (number.starts_with(*code)) {
+        r.fail(pickup_node, "pickup", fmt::format("code \"{}\" shadows number {}", *code, number));
       }
     }
-  }
+  });
   const yaml::Node trunk_nodes = root["trunks"];
   std::set<std::string> trunk_names;
   for (std::size_t i = 0; i < config.trunks.size(); ++i) {
@@ -509,14 +535,12 @@ void check_numbers(const Reader& r, const yaml::Node& root, const Config& config
     if (trunk.outbound_prefix.empty()) {
       continue;
     }
-    for (const auto* numbers : {&extensions, &ring_groups}) {
-      for (const std::string& number : *numbers) {
-        if (number.starts_with(trunk.outbound_prefix)) {
-          r.fail(node["outbound_prefix"], "outbound_prefix",
-                 fmt::format("prefix \"{}\" shadows number {}", trunk.outbound_prefix, number));
-        }
+    each_number([&](std::string_view number) {
+      if (number.starts_with(trunk.outbound_prefix)) {
+        r.fail(node["outbound_prefix"], "outbound_prefix",
+               fmt::format("prefix \"{}\" shadows number {}", trunk.outbound_prefix, number));
       }
-    }
+    });
     for (const std::string* code : {&pickup.group_code, &pickup.directed_prefix}) {
       if (code->starts_with(trunk.outbound_prefix) || trunk.outbound_prefix.starts_with(*code)) {
         r.fail(node["outbound_prefix"], "outbound_prefix",
@@ -621,14 +645,15 @@ Config parse_config(const std::string& text, const std::string& name) {
     if (!extensions.IsSequence()) {
       r.fail(extensions, "extensions", "expected a list of extensions");
     }
-    std::set<std::string> seen;
+    // Views into config.extensions, which never moves: its room is reserved here.
+    std::unordered_set<std::string_view> seen;
+    seen.reserve(extensions.size());
     config.extensions.reserve(extensions.size());
     for (const auto& node : extensions) {
-      pbx::Extension ext = read_extension(r, node);
+      const pbx::Extension& ext = config.extensions.emplace_back(read_extension(r, node));
       if (!seen.insert(ext.number).second) {
         r.fail(node["number"], "number", fmt::format("extension {} is defined twice", ext.number));
       }
-      config.extensions.push_back(std::move(ext));
     }
   }
   if (const yaml::Node groups = root["ring_groups"]) {
