@@ -90,6 +90,12 @@ class Builder {
         if (found == anchors_.end()) {
           throw SyntaxError(line + 1, fmt::format("unknown anchor \"{}\"", name));
         }
+        // An alias inside the collection it names would make the tree a cycle.
+        for (const Open& open : open_) {
+          if (open.index == found->second) {
+            throw SyntaxError(line + 1, fmt::format("alias *{} inside its own anchor", name));
+          }
+        }
         place(found->second);
         return true;
       }

@@ -122,6 +122,11 @@ TEST(Config, RefusesAnUnknownAlias) {
             "catchline.yaml:2: unknown anchor \"staff\"");
 }
 
+TEST(Config, RefusesAnAliasInsideItsOwnAnchor) {
+  EXPECT_EQ(error_of("extensions:\n  - {number: \"1\", password: a, call_groups: &g [x, *g]}\n"),
+            "catchline.yaml:2: alias *g inside its own anchor");
+}
+
 TEST(Config, NullIsNothingButAQuotedNullIsAString) {
   EXPECT_EQ(error_of("log_level: ~\n"),
             "catchline.yaml:1: log_level: expected a string, got nothing");
