@@ -193,7 +193,7 @@ int run_server(const std::string& config_path) {
   pbx.registrar().restore(saved);
   // The rows were only needed to restore: give their memory back (27 MiB at 100,000).
   std::vector<store::RegistrationRow>().swap(saved);
-  // Parsing the configuration (yaml-cpp) leaves much freed heap resident; return it.
+  // Parsing the configuration leaves freed heap resident; return it.
   malloc_trim(0);
   boost::asio::signal_set reload(io, SIGHUP);
   std::function<void()> wait_reload = [&] {
