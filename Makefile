@@ -7,7 +7,7 @@ CONFIG     ?= config/catchline.yaml
 
 # Debian 12 packages the project needs; README.md says why each one is here.
 DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config python3 \
-  libboost1.81-dev libssl-dev libsqlite3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev \
+  libboost1.81-dev libssl-dev libsqlite3-dev libyaml-dev libspdlog-dev libfmt-dev \
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
   sip-tester libosip2-dev clang libclang-rt-14-dev baresip-core kamailio
 

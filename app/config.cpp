@@ -1,15 +1,16 @@
 #include "app/config.h"
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include <boost/asio/ip/address.hpp>
 #include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <set>
-#include <sstream>
+#include <string_view>
+#include <unordered_set>
 
+#include "app/yaml_tree.h"
 #include "sip/digest.h"
 
 namespace catchline::app {
@@ -20,14 +21,14 @@ class Reader {
  public:
   explicit Reader(std::string name) : name_(std::move(name)) {}
 
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& key,
+  [[noreturn]] void fail(const yaml::Node& node, const std::string& key,
                          const std::string& what) const {
     int line = node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
     throw ConfigError(fmt::format("{}:{}: {}: {}", name_, line, key, what));
   }
 
   /// Refuses keys of `map` that are not in `known`, naming the first stranger.
-  void only_keys(const YAML::Node& map, const std::string& where,
+  void only_keys(const yaml::Node& map, const std::string& where,
                  std::initializer_list<const char*> known) const {
     // A scan of a dozen names, no allocation: it runs for each of 100,000 extensions.
     for (const auto& item : map) {
@@ -38,20 +39,20 @@ class Reader {
     }
   }
 
-  void expect_map(const YAML::Node& node, const std::string& key) const {
+  void expect_map(const yaml::Node& node, const std::string& key) const {
     if (!node.IsMap()) {
       fail(node, key, fmt::format("expected a mapping, got {}", describe(node)));
     }
   }
 
-  std::string string(const YAML::Node& node, const std::string& key) const {
+  std::string string(const yaml::Node& node, const std::string& key) const {
     if (!node.IsScalar()) {
       fail(node, key, fmt::format("expected a string, got {}", describe(node)));
     }
     return node.Scalar();
   }
 
-  bool boolean(const YAML::Node& node, const std::string& key) const {
+  bool boolean(const yaml::Node& node, const std::string& key) const {
     const std::string& text = node.IsScalar() ? node.Scalar() : std::string();
     if (text == "true" || text == "yes" || text == "on") {
       return true;
@@ -62,7 +63,7 @@ class Reader {
     fail(node, key, fmt::format("expected true or false, got {}", describe(node)));
   }
 
-  std::vector<std::string> strings(const YAML::Node& node, const std::string& key) const {
+  std::vector<std::string> strings(const yaml::Node& node, const std::string& key) const {
     if (!node.IsSequence()) {
       fail(node, key, fmt::format("expected a list, got {}", describe(node)));
     }
@@ -73,7 +74,7 @@ class Reader {
     return out;
   }
 
-  std::chrono::milliseconds duration(const YAML::Node& node, const std::string& key) const {
+  std::chrono::milliseconds duration(const yaml::Node& node, const std::string& key) const {
     try {
       return parse_duration(string(node, key));
     } catch (const std::invalid_argument&) {
@@ -83,7 +84,7 @@ class Reader {
   }
 
   /// `completed-elsewhere` (true) or `none` (false).
-  bool cancel_reason(const YAML::Node& node, const std::string& key) const {
+  bool cancel_reason(const yaml::Node& node, const std::string& key) const {
     std::string text = string(node, key);
     if (text == "completed-elsewhere") {
       return true;
@@ -94,7 +95,7 @@ class Reader {
     fail(node, key, fmt::format("expected completed-elsewhere or none, got \"{}\"", text));
   }
 
-  static std::string describe(const YAML::Node& node) {
+  static std::string describe(const yaml::Node& node) {
     if (node.IsScalar()) {
       return fmt::format("\"{}\"", node.Scalar());
     }
@@ -115,7 +116,7 @@ bool is_number(const std::string& text) {
   return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
 }
 
-void read_sip(const Reader& r, const YAML::Node& node, SipSettings& sip) {
+void read_sip(const Reader& r, const yaml::Node& node, SipSettings& sip) {
   r.expect_map(node, "sip");
   r.only_keys(
       node, "sip",
@@ -147,7 +148,7 @@ void read_sip(const Reader& r, const YAML::Node& node, SipSettings& sip) {
       }
     }
   }
-  if (const YAML::Node timers = node["timers"]) {
+  if (const yaml::Node timers = node["timers"]) {
     r.expect_map(timers, "sip.timers");
     r.only_keys(timers, "sip.timers", {"t1", "t2", "t4"});
     if (timers["t1"]) {
@@ -162,7 +163,7 @@ void read_sip(const Reader& r, const YAML::Node& node, SipSettings& sip) {
   }
 }
 
-void read_registrar(const Reader& r, const YAML::Node& node, pbx::RegistrarSettings& registrar) {
+void read_registrar(const Reader& r, const yaml::Node& node, pbx::RegistrarSettings& registrar) {
   r.expect_map(node, "registrar");
   r.only_keys(node, "registrar", {"min_expires", "max_expires", "default_expires"});
   auto seconds = [&](const char* key, std::chrono::seconds& out) {
@@ -179,11 +180,11 @@ void read_registrar(const Reader& r, const YAML::Node& node, pbx::RegistrarSetti
   }
 }
 
-void read_blf(const Reader& r, const YAML::Node& node, pbx::PresenceSettings& blf,
+void read_blf(const Reader& r, const yaml::Node& node, pbx::PresenceSettings& blf,
               std::vector<pbx::BlfRule>& rules) {
   r.expect_map(node, "blf");
   r.only_keys(node, "blf", {"min_expires", "max_expires", "default_expires", "rules"});
-  if (const YAML::Node list = node["rules"]) {
+  if (const yaml::Node list = node["rules"]) {
     if (!list.IsSequence()) {
       r.fail(list, "blf.rules", "expected a list of {watchers: [...], may_watch: [...]}");
     }
@@ -211,7 +212,7 @@ void read_blf(const Reader& r, const YAML::Node& node, pbx::PresenceSettings& bl
   }
 }
 
-pbx::Extension read_extension(const Reader& r, const YAML::Node& node) {
+pbx::Extension read_extension(const Reader& r, const yaml::Node& node) {
   r.expect_map(node, "extensions[]");
   r.only_keys(node, "extensions[]",
               {"number", "name", "password", "call_groups", "pickup_groups", "directed_pickup",
@@ -267,7 +268,7 @@ pbx::Extension read_extension(const Reader& r, const YAML::Node& node) {
   return ext;
 }
 
-pbx::RingGroup read_ring_group(const Reader& r, const YAML::Node& node) {
+pbx::RingGroup read_ring_group(const Reader& r, const yaml::Node& node) {
   r.expect_map(node, "ring_groups[]");
   r.only_keys(
       node, "ring_groups[]",
@@ -317,7 +318,7 @@ pbx::RingGroup read_ring_group(const Reader& r, const YAML::Node& node) {
 }
 
 /// A feature code: digits, '*' and '#', not empty.
-void check_code(const Reader& r, const YAML::Node& node, const std::string& key,
+void check_code(const Reader& r, const yaml::Node& node, const std::string& key,
                 const std::string& code) {
   if (code.empty() || code.find_first_not_of("0123456789*#") != std::string::npos) {
     r.fail(node, key, fmt::format("expected digits, * and #, got \"{}\"", code));
@@ -360,7 +361,7 @@ std::pair<std::string, std::uint16_t> parse_host_port(const std::string& text) {
   return {host, static_cast<std::uint16_t>(value)};
 }
 
-pbx::Trunk read_trunk(const Reader& r, const YAML::Node& node) {
+pbx::Trunk read_trunk(const Reader& r, const yaml::Node& node) {
   r.expect_map(node, "trunks[]");
   r.only_keys(node, "trunks[]",
               {"name", "address", "transport", "inbound_from", "inbound_auth", "username",
@@ -419,7 +420,7 @@ pbx::Trunk read_trunk(const Reader& r, const YAML::Node& node) {
   if (trunk.inbound_auth && (trunk.username.empty() || trunk.password.empty())) {
     r.fail(node["inbound_auth"], "inbound_auth", "needs username and password");
   }
-  if (const YAML::Node dids = node["dids"]) {
+  if (const yaml::Node dids = node["dids"]) {
     if (!dids.IsMap()) {
       r.fail(dids, "dids",
              fmt::format("expected a mapping of DID to number, got {}", Reader::describe(dids)));
@@ -442,7 +443,7 @@ pbx::Trunk read_trunk(const Reader& r, const YAML::Node& node) {
   return trunk;
 }
 
-void read_pickup(const Reader& r, const YAML::Node& node, pbx::PickupSettings& pickup) {
+void read_pickup(const Reader& r, const yaml::Node& node, pbx::PickupSettings& pickup) {
   r.expect_map(node, "pickup");
   r.only_keys(node, "pickup", {"group_code", "directed_prefix", "cancel_reason"});
   if (node["group_code"]) {
@@ -462,7 +463,7 @@ void read_pickup(const Reader& r, const YAML::Node& node, pbx::PickupSettings& p
 }
 
 /// The `security:` section: when failed digest attempts ban their source (issue 9).
-void read_security(const Reader& r, const YAML::Node& node,
+void read_security(const Reader& r, const yaml::Node& node,
                    pbx::security::GuardSettings& security) {
   r.expect_map(node, "security");
   r.only_keys(node, "security",
@@ -493,7 +494,7 @@ void read_security(const Reader& r, const YAML::Node& node,
   };
   positive("window", security.window);
   positive("ban_time", security.ban_time);
-  if (const YAML::Node trusted = node["trusted"]) {
+  if (const yaml::Node trusted = node["trusted"]) {
     r.strings(trusted, "security.trusted");  // a list of strings, or a message saying what
     for (const auto& item : trusted) {
       const std::string& text = item.Scalar();
@@ -510,18 +511,36 @@ void read_security(const Reader& r, const YAML::Node& node,
   }
 }
 
+/// The extension numbers in sorted order, as views into the configuration: the lookups and the
+/// order of a std::set without a tree node and a copy for each of 100,000 numbers.
+class SortedNumbers {
+ public:
+  explicit SortedNumbers(const std::vector<pbx::Extension>& extensions) {
+    numbers_.reserve(extensions.size());
+    for (const pbx::Extension& ext : extensions) {
+      numbers_.push_back(ext.number);
+    }
+    std::sort(numbers_.begin(), numbers_.end());
+  }
+  std::size_t count(std::string_view number) const {
+    return std::binary_search(numbers_.begin(), numbers_.end(), number) ? 1 : 0;
+  }
+  auto begin() const { return numbers_.begin(); }
+  auto end() const { return numbers_.end(); }
+
+ private:
+  std::vector<std::string_view> numbers_;
+};
+
 /// Numbers that must not clash: extensions and ring groups share one number plan, the
 /// feature codes must not shadow a number, allow-lists and members name what exists.
-void check_numbers(const Reader& r, const YAML::Node& root, const Config& config) {
-  std::set<std::string> extensions;
-  for (const pbx::Extension& ext : config.extensions) {
-    extensions.insert(ext.number);
-  }
+void check_numbers(const Reader& r, const yaml::Node& root, const Config& config) {
+  const SortedNumbers extensions(config.extensions);
   std::set<std::string> ring_groups;
-  const YAML::Node groups = root["ring_groups"];
+  const yaml::Node groups = root["ring_groups"];
   for (std::size_t i = 0; i < config.ring_groups.size(); ++i) {
     const pbx::RingGroup& group = config.ring_groups[i];
-    const YAML::Node node = groups[i];
+    const yaml::Node node = groups[i];
     if (extensions.count(group.number) != 0 || !ring_groups.insert(group.number).second) {
       r.fail(node["number"], "number", fmt::format("number {} is defined twice", group.number));
     }
@@ -531,23 +550,29 @@ void check_numbers(const Reader& r, const YAML::Node& root, const Config& config
       }
     }
   }
+  // Every number of the plan: the extensions, then the ring groups, each in sorted order.
+  auto each_number = [&](auto&& visit) {
+    for (std::string_view number : extensions) {
+      visit(number);
+    }
+    for (std::string_view number : ring_groups) {
+      visit(number);
+    }
+  };
   const pbx::PickupSettings& pickup = config.pickup;
-  const YAML::Node pickup_node = root["pickup"] ? root["pickup"] : root;
-  for (const auto* numbers : {&extensions, &ring_groups}) {
-    for (const std::string& number : *numbers) {
-      for (const std::string* code : {&pickup.group_code, &pickup.directed_prefix}) {
-        if (number.starts_with(*code)) {
-          r.fail(pickup_node, "pickup",
-                 fmt::format("code \"{}\" shadows number {}", *code, number));
-        }
+  const yaml::Node pickup_node = root["pickup"] ? root["pickup"] : root;
+  each_number([&](std::string_view number) {
+    for (const std::string* code : {&pickup.group_code, &pickup.directed_prefix}) {
+      if (number.starts_with(*code)) {
+        r.fail(pickup_node, "pickup", fmt::format("code \"{}\" shadows number {}", *code, number));
       }
     }
-  }
-  const YAML::Node trunk_nodes = root["trunks"];
+  });
+  const yaml::Node trunk_nodes = root["trunks"];
   std::set<std::string> trunk_names;
   for (std::size_t i = 0; i < config.trunks.size(); ++i) {
     const pbx::Trunk& trunk = config.trunks[i];
-    const YAML::Node node = trunk_nodes[i];
+    const yaml::Node node = trunk_nodes[i];
     if (!trunk_names.insert(trunk.name).second) {
       r.fail(node["name"], "name", fmt::format("trunk {} is defined twice", trunk.name));
     }
@@ -559,14 +584,12 @@ void check_numbers(const Reader& r, const YAML::Node& root, const Config& config
     if (trunk.outbound_prefix.empty()) {
       continue;
     }
-    for (const auto* numbers : {&extensions, &ring_groups}) {
-      for (const std::string& number : *numbers) {
-        if (number.starts_with(trunk.outbound_prefix)) {
-          r.fail(node["outbound_prefix"], "outbound_prefix",
-                 fmt::format("prefix \"{}\" shadows number {}", trunk.outbound_prefix, number));
-        }
+    each_number([&](std::string_view number) {
+      if (number.starts_with(trunk.outbound_prefix)) {
+        r.fail(node["outbound_prefix"], "outbound_prefix",
+               fmt::format("prefix \"{}\" shadows number {}", trunk.outbound_prefix, number));
       }
-    }
+    });
     for (const std::string* code : {&pickup.group_code, &pickup.directed_prefix}) {
       if (code->starts_with(trunk.outbound_prefix) || trunk.outbound_prefix.starts_with(*code)) {
         r.fail(node["outbound_prefix"], "outbound_prefix",
@@ -575,7 +598,7 @@ void check_numbers(const Reader& r, const YAML::Node& root, const Config& config
       }
     }
   }
-  const YAML::Node extension_nodes = root["extensions"];
+  const yaml::Node extension_nodes = root["extensions"];
   for (std::size_t i = 0; i < config.extensions.size(); ++i) {
     for (const std::string& entry : config.extensions[i].blf_list) {
       if (extensions.count(entry) == 0 && ring_groups.count(entry) == 0) {
@@ -624,12 +647,13 @@ std::chrono::milliseconds parse_duration(const std::string& text) {
 
 Config parse_config(const std::string& text, const std::string& name) {
   Reader r(name);
-  YAML::Node root;
+  std::unique_ptr<yaml::Document> document;
   try {
-    root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    throw ConfigError(fmt::format("{}:{}: {}", name, e.mark.line + 1, e.msg));
+    document = yaml::parse(text);
+  } catch (const yaml::SyntaxError& e) {
+    throw ConfigError(fmt::format("{}:{}: {}", name, e.line, e.what()));
   }
+  const yaml::Node root = document->root_node();
   Config config;
   config.file = name;
   if (root.IsNull()) {
@@ -662,27 +686,29 @@ Config parse_config(const std::string& text, const std::string& name) {
   if (root["security"]) {
     read_security(r, root["security"], config.security);
   }
-  if (const YAML::Node storage = root["storage"]) {
+  if (const yaml::Node storage = root["storage"]) {
     r.expect_map(storage, "storage");
     r.only_keys(storage, "storage", {"path"});
     if (storage["path"]) {
       config.storage.path = r.string(storage["path"], "storage.path");
     }
   }
-  if (const YAML::Node extensions = root["extensions"]) {
+  if (const yaml::Node extensions = root["extensions"]) {
     if (!extensions.IsSequence()) {
       r.fail(extensions, "extensions", "expected a list of extensions");
     }
-    std::set<std::string> seen;
+    // Views into config.extensions, which never moves: its room is reserved here.
+    std::unordered_set<std::string_view> seen;
+    seen.reserve(extensions.size());
+    config.extensions.reserve(extensions.size());
     for (const auto& node : extensions) {
-      pbx::Extension ext = read_extension(r, node);
+      const pbx::Extension& ext = config.extensions.emplace_back(read_extension(r, node));
       if (!seen.insert(ext.number).second) {
         r.fail(node["number"], "number", fmt::format("extension {} is defined twice", ext.number));
       }
-      config.extensions.push_back(std::move(ext));
     }
   }
-  if (const YAML::Node groups = root["ring_groups"]) {
+  if (const yaml::Node groups = root["ring_groups"]) {
     if (!groups.IsSequence()) {
       r.fail(groups, "ring_groups", "expected a list of ring groups");
     }
@@ -693,7 +719,7 @@ Config parse_config(const std::string& text, const std::string& name) {
   if (root["pickup"]) {
     read_pickup(r, root["pickup"], config.pickup);
   }
-  if (const YAML::Node trunks = root["trunks"]) {
+  if (const yaml::Node trunks = root["trunks"]) {
     if (!trunks.IsSequence()) {
       r.fail(trunks, "trunks", "expected a list of trunks");
     }
@@ -710,9 +736,21 @@ Config load_config(const std::string& path) {
   if (!in) {
     throw ConfigError(fmt::format("{}: cannot open the file", path));
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), path);
+  // Room for the whole file first, then large reads (a stream copy through an ostringstream
+  // cost 5% of a start with 100,000 extensions); a pipe has no size and just grows.
+  std::string text;
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  in.clear();  // a pipe cannot seek: it is read from where it is
+  if (size > 0) {
+    text.reserve(static_cast<std::size_t>(size));
+    in.seekg(0, std::ios::beg);
+  }
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<std::size_t>(in.gcount()));
+  }
+  return parse_config(text, path);
 }
 
 }  // namespace catchline::app

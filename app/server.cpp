@@ -1,5 +1,6 @@
 #include "app/server.h"
 
+#include <fmt/format.h>
 #include <ifaddrs.h>
 #include <malloc.h>
 #include <netinet/in.h>
@@ -11,6 +12,8 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -140,6 +143,39 @@ sip::txn::TimerSettings timer_settings(const Config& config) {
   return timers;
 }
 
+/// The kB figure of a "Name:   1234 kB" line of a /proc file, in bytes; 0 when absent.
+std::size_t proc_kb(std::string_view line, std::string_view name) {
+  if (!line.starts_with(name) || line.size() <= name.size() || line[name.size()] != ':') {
+    return 0;
+  }
+  return std::strtoull(line.data() + name.size() + 1, nullptr, 10) * 1024;
+}
+
+/// One log line on the heap, for SIGUSR1: glibc gives its free pages back first
+/// (malloc_trim), then says what it holds (mallinfo2), and the kernel says what is resident.
+/// in_use = uordblks + hblkhd (bytes the program holds, mmapped chunks included), free =
+/// fordblks (freed but kept by malloc), arena (heap taken with brk/mmap for the arenas), mmap =
+/// hblkhd, keepcost (what the top chunk could still give back), rss = VmRSS, private =
+/// Private_Clean + Private_Dirty of smaps_rollup (the pages no other process shares).
+std::string heap_report() {
+  // A second pass frees pages that the first one's consolidation made whole.
+  malloc_trim(0);
+  malloc_trim(0);
+  const struct mallinfo2 info = mallinfo2();
+  std::size_t rss = 0;
+  std::size_t private_bytes = 0;
+  std::string line;
+  for (std::ifstream status("/proc/self/status"); std::getline(status, line);) {
+    rss += proc_kb(line, "VmRSS");
+  }
+  for (std::ifstream rollup("/proc/self/smaps_rollup"); std::getline(rollup, line);) {
+    private_bytes += proc_kb(line, "Private_Clean") + proc_kb(line, "Private_Dirty");
+  }
+  return fmt::format("heap in_use={} free={} arena={} mmap={} keepcost={} rss={} private={}",
+                     info.uordblks + info.hblkhd, info.fordblks, info.arena, info.hblkhd,
+                     info.keepcost, rss, private_bytes);
+}
+
 }  // namespace
 
 int run_server(const std::string& config_path) {
@@ -204,16 +240,8 @@ int run_server(const std::string& config_path) {
   pbx.registrar().restore(saved);
   // The rows were only needed to restore: give their memory back (27 MiB at 100,000).
   std::vector<store::RegistrationRow>().swap(saved);
-  // Parsing the configuration (yaml-cpp) leaves much freed heap resident; return it.
+  // Parsing the configuration leaves freed heap resident; return it.
   malloc_trim(0);
-  spdlog::info("catchline started domain={} extensions={} registrations={}", config.sip.domain,
-               config.extensions.size(), pbx.registrar().size());
-  if (config.demo) {
-    for (const pbx::Extension& ext : config.extensions) {
-      spdlog::info("demo extension={} name=\"{}\" password={}", ext.number, ext.name, ext.password);
-    }
-  }
-
   boost::asio::signal_set reload(io, SIGHUP);
   std::function<void()> wait_reload = [&] {
     reload.async_wait([&](const boost::system::error_code& error, int) {
@@ -235,6 +263,20 @@ int run_server(const std::string& config_path) {
   };
   wait_reload();
 
+  // SIGUSR1: the heap report, on this thread (asio runs the handler here, not in the signal
+  // handler, so it may allocate and read files).
+  boost::asio::signal_set report(io, SIGUSR1);
+  std::function<void()> wait_report = [&] {
+    report.async_wait([&](const boost::system::error_code& error, int) {
+      if (error) {
+        return;
+      }
+      spdlog::info("{}", heap_report());
+      wait_report();
+    });
+  };
+  wait_report();
+
   boost::asio::signal_set stop(io, SIGTERM, SIGINT);
   boost::asio::steady_timer grace(io);
   stop.async_wait([&](const boost::system::error_code& error, int signal) {
@@ -244,11 +286,21 @@ int run_server(const std::string& config_path) {
     spdlog::info("stopping signal={} calls={}", signal, pbx.call_count());
     pbx.shutdown();
     reload.cancel();
+    report.cancel();
     // Give the BYEs and CANCELs a moment to leave and be answered, then stop.
     grace.expires_after(pbx.call_count() == 0 ? std::chrono::milliseconds(50)
                                               : std::chrono::milliseconds(1000));
     grace.async_wait([&](const boost::system::error_code&) { io.stop(); });
   });
+
+  // Said once every signal is handled: a signal sent after this line never kills the process.
+  spdlog::info("catchline started domain={} extensions={} registrations={}", config.sip.domain,
+               config.extensions.size(), pbx.registrar().size());
+  if (config.demo) {
+    for (const pbx::Extension& ext : config.extensions) {
+      spdlog::info("demo extension={} name=\"{}\" password={}", ext.number, ext.name, ext.password);
+    }
+  }
 
   io.run();
   transport.close();

@@ -24,12 +24,15 @@ Three phases against one configuration of 100,000 extensions (100000..199999) pl
    calls end and the script checks that the server logged every call's end, that memory came
    back down, and that the server stops with no call left.
 
-How memory is read: the server's private resident memory (smaps_rollup Private_Clean +
-Private_Dirty) after asking its C library to give free heap pages back (malloc_trim, called
-through gdb; the same call prints malloc_stats, the bytes the heap has in use). Without the
-trim, a reading says little: loading a large configuration leaves hundreds of MiB of freed
-parser memory resident that later allocations reuse without growing RSS, and ended
-transactions leave freed memory behind. Without gdb the untrimmed figure is used, and said.
+How memory is read: SIGUSR1 to the server, which gives its free heap pages back to the
+system (malloc_trim) and logs one line, `heap in_use=... free=... arena=... mmap=...
+keepcost=... rss=... private=...` (glibc's mallinfo2 and its own /proc/self figures): the
+rows use `private` (smaps_rollup Private_Clean + Private_Dirty, the pages no other process
+shares) and say `in_use` (the bytes the heap hands out) beside it. The same line is what an
+operator reads in production; no debugger is involved. Without the trim, a reading says
+little: ended transactions leave freed memory resident that later allocations reuse without
+growing RSS. The untrimmed private memory, read from /proc just before the signal, is said
+too.
 
 The configuration load is timed too (`catchline check-config`), since every start pays it.
 Prints rows for bench/run.py on stdout (JSON lines) and what it sees on stderr. --quick: 2,000
@@ -68,7 +71,8 @@ T1_MS = 500  # the server's default T1; non-INVITE server transactions last 64*T
 QUICK_T1_MS = 100
 TIMER_D_SECONDS = 32  # RFC 3261 §17.1.1.2: at least 32 s on UDP, whatever T1 is (not set here)
 LOG_TIME = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3})\]")
-GDB = shutil.which("gdb")
+HEAP_LINE = re.compile(r"\] \[info\] heap ((?:\w+=\d+ ?)+)$")
+HEAP_TIMEOUT_SECONDS = 30
 
 
 def log(message: str) -> None:
@@ -189,9 +193,18 @@ class Processes:
 
 @dataclasses.dataclass
 class Memory:
-    private: int  # after malloc_trim when gdb is there
-    untrimmed: int  # before it
-    heap_in_use: int | None  # malloc_stats "in use bytes", all arenas and mmapped chunks
+    private: int  # the server's own figure, after malloc_trim
+    untrimmed: int  # read from /proc just before the signal
+    heap_in_use: int  # mallinfo2 uordblks + hblkhd: every arena and the mmapped chunks
+
+
+def heap_fields(line: str) -> dict[str, int] | None:
+    """The key=value figures of a `heap ...` log line; None for any other line."""
+    found = HEAP_LINE.search(line)
+    if not found:
+        return None
+    return {key: int(value) for key, value in
+            (pair.split("=") for pair in found.group(1).split())}
 
 
 class Server:
@@ -247,50 +260,37 @@ class Server:
         return [line for line in self.lines if "] [warning] " in line or "] [error] " in line]
 
     def memory(self) -> Memory:
-        """Private memory once free heap pages went back to the system (see the top)."""
+        """Private memory once free heap pages went back to the system: SIGUSR1 asks the
+        server, which answers with one `heap ...` line in its log (see the top)."""
         untrimmed = private_bytes(self.pid)
-        if GDB is None:
-            return Memory(untrimmed, untrimmed, None)
         self.poll()
-        blocks_before = sum(1 for line in self.lines if line.startswith("Total (incl. mmap):"))
-        # malloc_stats writes to the server's stderr, which is its log file.
-        done = subprocess.run([GDB, "-p", str(self.pid), "-batch", "-nx", "-ex",
-                               "call (void) malloc_stats()", "-ex", "call (int) malloc_trim(0)",
-                               # A second pass frees pages the first one's consolidation made.
-                               "-ex", "call (int) malloc_trim(0)"],
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=120, check=False)
-        if done.returncode != 0 or "$1 = " not in done.stdout:
-            raise RuntimeError(f"gdb could not trim the server's heap: {done.stderr[-500:]}")
-        heap = None
-        deadline = time.monotonic() + 5
-        while heap is None and time.monotonic() < deadline:
+        seen = len(self.lines)
+        self.proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + HEAP_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
             self.poll()
-            totals = [i for i, line in enumerate(self.lines)
-                      if line.startswith("Total (incl. mmap):")]
-            if len(totals) > blocks_before:
-                for line in self.lines[totals[-1]:totals[-1] + 4]:
-                    found = re.match(r"in use bytes\s*=\s*(\d+)", line)
-                    if found:
-                        heap = int(found.group(1))
-            if heap is None:
-                time.sleep(0.05)
-        return Memory(private_bytes(self.pid), untrimmed, heap)
+            for line in self.lines[seen:]:
+                fields = heap_fields(line)
+                if fields is not None:
+                    return Memory(fields["private"], untrimmed, fields["in_use"])
+            seen = len(self.lines)
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} instead of "
+                                   f"answering SIGUSR1")
+            time.sleep(0.02)
+        raise RuntimeError(f"{self.name} logged no heap line within {HEAP_TIMEOUT_SECONDS} s "
+                           f"of SIGUSR1")
 
 
-def per_item(before: Memory, after: Memory, count: int) -> tuple[float, float | None]:
-    """Bytes per item: from private memory, and from the heap in use when known."""
-    private = (after.private - before.private) / count
-    heap = None
-    if before.heap_in_use is not None and after.heap_in_use is not None:
-        heap = (after.heap_in_use - before.heap_in_use) / count
-    return private, heap
+def per_item(before: Memory, after: Memory, count: int) -> tuple[float, float]:
+    """Bytes per item: from private memory, and from the heap in use."""
+    return ((after.private - before.private) / count,
+            (after.heap_in_use - before.heap_in_use) / count)
 
 
 def describe(memory: Memory) -> str:
-    heap = f", heap in use {mib(memory.heap_in_use)}" if memory.heap_in_use is not None else ""
-    trimmed = " (after trim)" if GDB else " (untrimmed: no gdb)"
-    return f"private {mib(memory.private)}{trimmed}, untrimmed {mib(memory.untrimmed)}{heap}"
+    return (f"private {mib(memory.private)} (after trim), untrimmed {mib(memory.untrimmed)}, "
+            f"heap in use {mib(memory.heap_in_use)}")
 
 
 def options_request(port: int, local_port: int, attempt: int) -> bytes:
@@ -489,9 +489,9 @@ class MemoryBench:
         log(f"{count:,} registrations: {describe(after)}; untrimmed right after the last "
             f"{mib(right_after)}, peak RSS {mib(status_bytes(server.pid, 'VmHWM'))}")
         log(f"per registration: {per_registration:.0f} bytes private"
-            + (f", {heap:.0f} bytes of heap in use" if heap is not None else "")
+            + f", {heap:.0f} bytes of heap in use"
             + f" (untrimmed: {(after.untrimmed - base.untrimmed) / count:.0f} bytes)")
-        if heap and per_registration > 2 * heap:
+        if heap > 0 and per_registration > 2 * heap:
             self.flag(f"private memory per registration is {per_registration / heap:.1f}x the "
                       f"heap in use: the memory of ended REGISTER transactions is spread "
                       f"between the bindings and cannot go back (fragmentation)")
@@ -526,10 +526,10 @@ class MemoryBench:
         restored = server.memory()
         per_registration, heap = per_item(empty, restored, count)
         log(f"after the restore: {describe(restored)}: over the empty start, "
-            f"{per_registration:.0f} bytes private per registration"
-            + (f", {heap:.0f} bytes of heap in use" if heap is not None else ""))
+            f"{per_registration:.0f} bytes private per registration, {heap:.0f} bytes of heap "
+            f"in use")
         live = self.live_heap_per_registration
-        if heap is not None and live is not None and heap > live + 128:
+        if live is not None and heap > live + 128:
             self.flag(f"a restored registration holds {heap - live:.0f} bytes more heap than a "
                       f"live one ({heap:.0f} against {live:.0f})")
         return server, restore_seconds, options_seconds
@@ -608,7 +608,7 @@ class MemoryBench:
         per_call, heap = per_item(before, ringing_memory, calls)
         log(f"{calls:,} ringing calls: {describe(ringing_memory)}")
         log(f"per ringing call: {per_call:.0f} bytes private"
-            + (f", {heap:.0f} bytes of heap in use" if heap is not None else "")
+            + f", {heap:.0f} bytes of heap in use"
             + f" (untrimmed: {(ringing_memory.untrimmed - before.untrimmed) / calls:.0f} bytes)")
 
         uac.wait(timeout=ramp + ring_ms / 1000 + 90)
@@ -627,8 +627,8 @@ class MemoryBench:
         residue = after.private - before.private
         log(f"{wait:.0f} s after the last call: {describe(after)}; {mib(residue)} private above "
             f"the level before the calls"
-            + (f", heap in use {(after.heap_in_use - before.heap_in_use) / calls:.0f} bytes "
-               f"per call above it" if after.heap_in_use is not None else ""))
+            + f", heap in use {(after.heap_in_use - before.heap_in_use) / calls:.0f} bytes "
+              f"per call above it")
         if residue > max(0.25 * (ringing_memory.private - before.private), 8 << 20):
             self.flag(f"memory did not come back after the calls: {mib(residue)} above the "
                       f"level before them")
@@ -658,45 +658,50 @@ def main() -> int:
                       t1_ms=T1_MS, ring_margin=15, scale="")
     if args.t1_ms:
         sizes.t1_ms = args.t1_ms
-    if GDB is None:
-        log("no gdb: memory is read without trimming the heap first, which says less")
 
     workdir = Path(tempfile.mkdtemp(prefix="catchline-memory-"))
     processes = Processes(workdir)
+    figures: dict[str, float] = {}
     try:
         bench = MemoryBench(processes, binary, sizes)
         bench.config_load()
-        per_registration, empty = bench.registrations()
-        server, restore_seconds, options_seconds = bench.restore(empty)
-        per_call = bench.ringing_calls(server, args.call_rounds)
+        figures["registration"], empty = bench.registrations()
+        server, figures["restore"], figures["options"] = bench.restore(empty)
+        figures["call"] = bench.ringing_calls(server, args.call_rounds)
         log(f"{len(bench.suspicious)} suspicious findings"
             + "".join(f"\n  - {finding}" for finding in bench.suspicious))
+    except RuntimeError as error:
+        log(f"failed: {error}")
+        return 1
     finally:
         processes.stop_all()
         if args.keep:
             log(f"logs kept in {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+        # Whatever was measured before a failure still reaches the summary.
+        print_rows(figures, sizes)
+    return 0
 
+
+def print_rows(figures: dict[str, float], sizes: Sizes) -> None:
+    """The rows for bench/run.py, one JSON object a line, for the figures that were measured."""
     registrations = f"{sizes.registrations:,}"
     calls = f"{sizes.calls:,}"
     scale = sizes.scale
     rows = [
-        {"name": f"memory per registration at {registrations}{scale}",
-         "value": round(per_registration), "unit": "bytes", "goal": "<= 1024"},
-        {"name": f"memory per ringing call at {calls}{scale}", "value": round(per_call),
-         "unit": "bytes", "goal": "<= 8192"},
-        {"name": f"restore {registrations} registrations{scale}",
-         "value": round(restore_seconds, 3), "unit": "s", "goal": "< 1"},
-        {"name": f"first OPTIONS answered after a start with {registrations} "
-                 f"registrations{scale}", "value": round(options_seconds, 3), "unit": "s",
-         "goal": "< 1"},
+        ("registration", f"memory per registration at {registrations}{scale}", "bytes", 0,
+         "<= 1024"),
+        ("call", f"memory per ringing call at {calls}{scale}", "bytes", 0, "<= 8192"),
+        ("restore", f"restore {registrations} registrations{scale}", "s", 3, "< 1"),
+        ("options", f"first OPTIONS answered after a start with {registrations} "
+                    f"registrations{scale}", "s", 3, "< 1"),
     ]
-    for row in rows:
-        print(json.dumps({"name": row["name"], "value": row["value"], "unit": row["unit"],
-                          "baseline": None, "ratio": None, "goal": row["goal"]}))
-    return 0
-
+    for key, name, unit, digits, goal in rows:
+        if key in figures:
+            value = round(figures[key], digits) if digits else round(figures[key])
+            print(json.dumps({"name": name, "value": value, "unit": unit, "baseline": None,
+                              "ratio": None, "goal": goal}), flush=True)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -20,9 +20,18 @@ of objects with the keys name, value, unit, baseline, ratio, goal. `ratio` is al
 value / baseline (ours over theirs), so for parses/s higher is better and for nanoseconds and
 allocations lower is better; the goal column says which.
 
-Exit status: 0 when every binary and script ran and every figure has a value; 1 otherwise
-(the table and the JSON are still written, with null for what is missing). Goals that are
-not met do not change the exit status: these are measurements, not tests.
+One bench that fails hides nothing of the others: every binary and script runs whatever
+happened before it, and every row that each one printed (a failed script's too, up to where
+it stopped) reaches the table and --out. A bench fails when it exits non-zero, times out
+(a script gets SIGINT first, so that it stops what it started and prints what it has), or
+prints no row or something that is not a row; it then has a line "FAILED <bench>: <why>"
+under the table (why: the exit status and the last line the bench wrote on stderr) and an
+entry {"name": <bench>, "value": null, ..., "failed": <why>} in --out.
+
+Exit status: 0 when every binary and script ran and every figure has a value; 1 otherwise,
+and then the last line names every bench that failed (and counts the figures without a
+value). Goals that are not met do not change the exit status: these are measurements, not
+tests.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import dataclasses
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +62,8 @@ QUICK_REPETITIONS = 1
 BINARY_TIMEOUT_SECONDS = 300
 SCRIPT_TIMEOUT_SECONDS = 420
 QUICK_SCRIPT_TIMEOUT_SECONDS = 120
+# After SIGINT at its timeout, a script has this long to stop its processes and print its rows.
+SCRIPT_GRACE_SECONDS = 60
 
 ROW_KEYS = ("name", "value", "unit", "baseline", "ratio", "goal")
 
@@ -183,6 +195,20 @@ def log(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
+def last_line(text: str) -> str:
+    """The last non-empty line of what a bench wrote (its own words on why it stopped)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no message"
+
+
+@dataclasses.dataclass
+class Failure:
+    """A bench (binary or script, by file name) that failed, and why."""
+
+    bench: str
+    why: str
+
+
 # ---- Google Benchmark binaries ------------------------------------------------------------------
 
 
@@ -216,19 +242,22 @@ def run_binary(binary: Path, quick: bool, benchmark_filter: str | None) -> dict:
     if benchmark_filter:
         command.append(f"--benchmark_filter={benchmark_filter}")
     log(f"running {binary.name} ({' '.join(command[1:])})")
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=BINARY_TIMEOUT_SECONDS, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(
-            f"{binary.name} exited with {done.returncode}: {done.stderr.strip()[-2000:]}"
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=BINARY_TIMEOUT_SECONDS, check=False
         )
+    except subprocess.TimeoutExpired as error:
+        raise RuntimeError(f"timed out after {BINARY_TIMEOUT_SECONDS} s") from error
+    if done.returncode != 0:
+        if done.stderr.strip():
+            sys.stderr.write(done.stderr[-2000:])
+        raise RuntimeError(f"exited with {done.returncode}: {last_line(done.stderr)}")
     if benchmark_filter and not done.stdout.strip():
         return {}  # nothing in this binary matches the filter
     try:
         return json.loads(done.stdout)
     except json.JSONDecodeError as error:
-        raise RuntimeError(f"{binary.name} printed no JSON: {error}") from error
+        raise RuntimeError(f"printed no JSON: {error}") from error
 
 
 @dataclasses.dataclass
@@ -239,18 +268,22 @@ class Results:
     errors: dict[str, str] = dataclasses.field(default_factory=dict)
     contexts: list[dict] = dataclasses.field(default_factory=list)
 
-    def add(self, output: dict) -> None:
+    def add(self, output: dict) -> dict[str, str]:
+        """Takes one binary's output; returns the errors it reported, by benchmark."""
         self.contexts.append(output.get("context", {}))
+        errors = {}
         for entry in output.get("benchmarks", []):
             run_name = entry.get("run_name", entry.get("name", ""))
             if entry.get("error_occurred"):
-                self.errors[run_name] = entry.get("error_message", "error")
+                errors[run_name] = entry.get("error_message", "error")
+                self.errors[run_name] = errors[run_name]
                 continue
             if entry.get("run_type") == "aggregate":
                 if entry.get("aggregate_name") == "median":
                     self.entries[run_name] = entry
             elif run_name not in self.entries:
                 self.entries[run_name] = entry
+        return errors
 
     def number(self, source: Source | None) -> float | None:
         if source is None or source.benchmark not in self.entries:
@@ -314,33 +347,65 @@ def find_scripts() -> list[Path]:
     return sorted(HERE.glob("load_*.py"))
 
 
-def run_script(script: Path, build: Path, quick: bool) -> list[dict]:
-    """Runs one registered bench script; returns its rows with every summary key present."""
+def run_script(script: Path, build: Path, quick: bool) -> tuple[list[dict], Failure | None]:
+    """Runs one registered bench script; returns every row it printed (with every summary key
+    present), and why it failed when it did. Its rows count even when it failed."""
     command = [sys.executable, str(script), "--build", str(build)]
     if quick:
         command.append("--quick")
     log(f"running {script.name}")
     timeout = QUICK_SCRIPT_TIMEOUT_SECONDS if quick else SCRIPT_TIMEOUT_SECONDS
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    if done.stderr.strip():
-        sys.stderr.write(done.stderr)
-    if done.returncode != 0:
-        raise RuntimeError(f"{script.name} exited with {done.returncode}")
-    text = done.stdout.strip()
+    proc = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )
+    why = None
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # SIGINT: a Python script unwinds (its finally blocks stop what it started and print
+        # the rows it has); SIGKILL only if it does not end in time.
+        why = f"timed out after {timeout} s"
+        proc.send_signal(signal.SIGINT)
+        try:
+            stdout, stderr = proc.communicate(timeout=SCRIPT_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+    if stderr.strip():
+        sys.stderr.write(stderr)
+    if why is None and proc.returncode != 0:
+        why = f"exited with {proc.returncode}: {last_line(stderr)}"
+    rows, problem = parse_rows(stdout)
+    if why is None and problem:
+        why = problem
+    if why is None and not rows:
+        why = "printed no rows"
+    return rows, Failure(script.name, why) if why else None
+
+
+def parse_rows(text: str) -> tuple[list[dict], str | None]:
+    """A script's rows (one JSON list, or one object a line), and what was wrong with the rest."""
+    text = text.strip()
     if not text:
-        raise RuntimeError(f"{script.name} printed no rows")
+        return [], None
     try:
         parsed = json.loads(text)
-        raw_rows = parsed if isinstance(parsed, list) else [parsed]
+        raws = parsed if isinstance(parsed, list) else [parsed]
     except json.JSONDecodeError:
-        try:
-            raw_rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as error:
-            raise RuntimeError(f"{script.name} printed something that is not JSON: {error}")
-    rows = []
-    for raw in raw_rows:
+        raws = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                raws.append(json.loads(line))
+            except json.JSONDecodeError:
+                raws.append(line)
+    rows, problem = [], None
+    for raw in raws:
         if not isinstance(raw, dict) or not {"name", "value", "unit"} <= raw.keys():
-            raise RuntimeError(f"{script.name}: a row needs name, value and unit: {raw!r}")
+            problem = problem or f"printed something that is not a row: {str(raw)[:200]!r}"
+            continue
         rows.append(
             make_row(
                 str(raw["name"]),
@@ -353,7 +418,7 @@ def run_script(script: Path, build: Path, quick: bool) -> list[dict]:
         )
         if isinstance(raw.get("met"), bool):
             rows[-1]["_met"] = raw["met"]
-    return rows
+    return rows, problem
 
 
 # ---- output ---------------------------------------------------------------------------------------
@@ -380,7 +445,7 @@ def print_table(rows: list[dict]) -> None:
                 show(row["baseline"]),
                 f"{row['ratio']:.2f}x" if row["ratio"] is not None else "-",
                 row["goal"],
-                "-" if met is None else ("yes" if met else "NO"),
+                "FAILED" if "_failed" in row else ("-" if met is None else ("yes" if met else "NO")),
             ]
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
@@ -431,7 +496,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    failures: list[str] = []
+    failures: list[Failure] = []
     binaries = find_binaries(args.build)
     scripts = find_scripts()
     if not binaries and not scripts:
@@ -441,24 +506,28 @@ def main() -> int:
     results = Results()
     for binary in binaries:
         try:
-            results.add(run_binary(binary, args.quick, args.filter))
-        except (RuntimeError, subprocess.TimeoutExpired) as error:
-            failures.append(str(error))
-    for name, message in sorted(results.errors.items()):
-        failures.append(f"{name}: {message}")
+            errors = results.add(run_binary(binary, args.quick, args.filter))
+        except RuntimeError as error:
+            failures.append(Failure(binary.name, str(error)))
+            continue
+        if errors:
+            failures.append(
+                Failure(binary.name, "; ".join(f"{name}: {why}" for name, why in errors.items()))
+            )
 
     rows = figure_rows(results) if binaries else []
-    if not args.filter:
-        for script in scripts:
-            try:
-                rows.extend(run_script(script, args.build, args.quick))
-            except (RuntimeError, subprocess.TimeoutExpired) as error:
-                failures.append(str(error))
-
-    missing = [row["name"] for row in rows if row["value"] is None]
     if args.filter:
         rows = [row for row in rows if row["value"] is not None]
-        missing = []
+    rows.extend(failure_row(failure) for failure in failures)
+    if not args.filter:
+        for script in scripts:
+            script_rows, failure = run_script(script, args.build, args.quick)
+            rows.extend(script_rows)
+            if failure:
+                failures.append(failure)
+                rows.append(failure_row(failure))
+
+    missing = [row["name"] for row in rows if row["value"] is None and "_failed" not in row]
 
     context = describe_context(results, args.build)
     title = "Catchline benchmarks" + (" (quick)" if args.quick else "")
@@ -469,19 +538,44 @@ def main() -> int:
     )
     print()
     print_table(rows)
+    sys.stdout.flush()
 
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        summary = [{key: row[key] for key in ROW_KEYS} for row in rows]
+        summary = []
+        for row in rows:
+            entry = {key: row[key] for key in ROW_KEYS}
+            if "_failed" in row:
+                entry["failed"] = row["_failed"]
+            summary.append(entry)
         args.out.write_text(json.dumps(summary, indent=2) + "\n")
         log(f"summary written to {args.out}")
 
+    if failures or missing:
+        print()
     for failure in failures:
-        log(f"FAILED {failure}")
+        print(f"FAILED {failure.bench}: {failure.why}")
     for name in missing:
-        log(f"no value for figure: {name}")
-    return 1 if failures or missing else 0
+        print(f"no value for figure: {name}")
+    if not failures and not missing:
+        return 0
+    said = []
+    if failures:
+        said.append(
+            f"{len(failures)} bench{'es' if len(failures) > 1 else ''} failed: "
+            + ", ".join(failure.bench for failure in failures)
+        )
+    if missing:
+        said.append(f"{len(missing)} figure{'s' if len(missing) > 1 else ''} without a value")
+    print("bench: " + "; ".join(said), flush=True)
+    return 1
 
+
+def failure_row(failure: Failure) -> dict:
+    """The row that stands in the table and the JSON for a bench that failed."""
+    row = make_row(failure.bench, None, "", None, "")
+    row["_failed"] = failure.why
+    return row
 
 if __name__ == "__main__":
     sys.exit(main())

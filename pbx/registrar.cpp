@@ -191,6 +191,7 @@ const Bindings& Registrar::bindings(std::string_view extension) const {
 void Registrar::restore(const std::vector<store::RegistrationRow>& rows) {
   const auto now = timers_.now();
   const std::int64_t now_unix = unix_now();
+  by_extension_.reserve(by_extension_.size() + rows.size());  // no rehash while it fills
   for (const store::RegistrationRow& row : rows) {
     if (row.expires_at <= now_unix) {
       continue;

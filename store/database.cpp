@@ -44,7 +44,9 @@ void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
 
 std::string column_text(sqlite3_stmt* stmt, int index) {
   const unsigned char* text = sqlite3_column_text(stmt, index);
-  return text == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(text));
+  return text == nullptr ? std::string()
+                         : std::string(reinterpret_cast<const char*>(text),
+                                       static_cast<std::size_t>(sqlite3_column_bytes(stmt, index)));
 }
 
 }  // namespace
@@ -168,6 +170,13 @@ std::vector<RegistrationRow> Database::load_registrations(std::int64_t now_unix)
       "FROM registrations WHERE expires_at > ?");
   sqlite3_bind_int64(stmt, 1, now_unix);
   std::vector<RegistrationRow> rows;
+  // Counted first, so that 100,000 rows are not moved again and again as the vector grows.
+  sqlite3_stmt* count = prepare("SELECT COUNT(*) FROM registrations WHERE expires_at > ?");
+  sqlite3_bind_int64(count, 1, now_unix);
+  if (sqlite3_step(count) == SQLITE_ROW) {
+    rows.reserve(static_cast<std::size_t>(sqlite3_column_int64(count, 0)));
+  }
+  sqlite3_finalize(count);
   while (sqlite3_step(stmt) == SQLITE_ROW) {
     RegistrationRow row;
     row.extension = column_text(stmt, 0);

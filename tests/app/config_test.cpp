@@ -1,6 +1,10 @@
 #include "app/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 
 namespace catchline::app {
 namespace {
@@ -74,6 +78,65 @@ TEST(Config, RefusesExtensionWithoutPassword) {
 
 TEST(Config, ReportsYamlSyntaxErrorsWithLine) {
   EXPECT_NE(error_of("sip:\n  listen: [\"udp:1\"\n").find("catchline.yaml:"), std::string::npos);
+}
+
+TEST(Config, LoadsAFile) {
+  std::string path = testing::TempDir() + "catchline_config_test.yaml";
+  std::ofstream(path) << "extensions:\n  - {number: \"1001\", password: x}\n";
+  Config config = load_config(path);
+  std::remove(path.c_str());
+  ASSERT_EQ(config.extensions.size(), 1u);
+  EXPECT_EQ(config.extensions[0].number, "1001");
+  EXPECT_EQ(config.file, path);
+}
+
+TEST(Config, LoadsFromAPipe) {
+  // `catchline check-config <(generate)` hands over a pipe, which has no size and cannot seek.
+  int ends[2];
+  ASSERT_EQ(pipe(ends), 0);
+  const std::string text = "extensions:\n  - {number: \"1001\", password: x}\n";
+  ASSERT_EQ(write(ends[1], text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(ends[1]);
+  Config config = load_config("/dev/fd/" + std::to_string(ends[0]));
+  close(ends[0]);
+  ASSERT_EQ(config.extensions.size(), 1u);
+  EXPECT_EQ(config.extensions[0].number, "1001");
+}
+
+TEST(Config, ReportsAnEmptyValueAtItsKeysLine) {
+  EXPECT_EQ(error_of("sip:\n  domain:\n  no_answer_timeout: 5s\n"),
+            "catchline.yaml:2: sip.domain: expected a string, got nothing");
+}
+
+TEST(Config, ResolvesAnchorsAndAliases) {
+  Config config = parse_config(
+      "extensions:\n  - {number: \"1\", password: a, call_groups: &staff [x, y]}\n"
+      "  - {number: \"2\", password: b, call_groups: *staff}\n",
+      "catchline.yaml");
+  ASSERT_EQ(config.extensions.size(), 2u);
+  EXPECT_EQ(config.extensions[1].call_groups, (std::vector<std::string>{"x", "y"}));
+}
+
+TEST(Config, RefusesAnUnknownAlias) {
+  EXPECT_EQ(error_of("extensions:\n  - {number: \"2\", password: b, call_groups: *staff}\n"),
+            "catchline.yaml:2: unknown anchor \"staff\"");
+}
+
+TEST(Config, RefusesAnAliasInsideItsOwnAnchor) {
+  EXPECT_EQ(error_of("extensions:\n  - {number: \"1\", password: a, call_groups: &g [x, *g]}\n"),
+            "catchline.yaml:2: alias *g inside its own anchor");
+}
+
+TEST(Config, NullIsNothingButAQuotedNullIsAString) {
+  EXPECT_EQ(error_of("log_level: ~\n"),
+            "catchline.yaml:1: log_level: expected a string, got nothing");
+  EXPECT_EQ(error_of("log_level: \"null\"\n"),
+            "catchline.yaml:1: log_level: expected error, warn, info or debug, got \"null\"");
+}
+
+TEST(Config, ReadsTheFirstDocumentOnly) {
+  EXPECT_EQ(parse_config("log_level: debug\n---\nlog_level: nonsense\n", "c.yaml").log_level,
+            "debug");
 }
 
 TEST(Duration, ParsesUnits) {
