@@ -212,7 +212,8 @@ int run_server(const std::string& config_path) {
   tap.log = config.sip.log_messages;
   transport::TransportLayer transport(io, tap);
   tap.down = &transport;
-  pbx::Pbx pbx(timers, pbx_settings(config), config.directory(), config.registrar, writer.get());
+  pbx::Pbx pbx(timers, pbx_settings(config), config.take_directory(), config.registrar,
+               writer.get());
   sip::txn::TransactionLayer layer(tap, timers, pbx, timer_settings(config));
   tap.up = &layer;
   tap.pbx = &pbx;
@@ -295,9 +296,9 @@ int run_server(const std::string& config_path) {
 
   // Said once every signal is handled: a signal sent after this line never kills the process.
   spdlog::info("catchline started domain={} extensions={} registrations={}", config.sip.domain,
-               config.extensions.size(), pbx.registrar().size());
+               pbx.directory().size(), pbx.registrar().size());
   if (config.demo) {
-    for (const pbx::Extension& ext : config.extensions) {
+    for (const pbx::Extension& ext : pbx.directory().extensions()) {
       spdlog::info("demo extension={} name=\"{}\" password={}", ext.number, ext.name, ext.password);
     }
   }
