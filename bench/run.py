@@ -32,6 +32,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -448,12 +449,14 @@ def main() -> int:
         failures.append(f"{name}: {message}")
 
     rows = figure_rows(results) if binaries else []
-    if not args.filter:
-        for script in scripts:
-            try:
-                rows.extend(run_script(script, args.build, args.quick))
-            except (RuntimeError, subprocess.TimeoutExpired) as error:
-                failures.append(str(error))
+    # --filter picks the load scripts by name too (load_blf, load_calls|load_pickup, ...).
+    for script in scripts:
+        if args.filter and not re.search(args.filter, script.stem):
+            continue
+        try:
+            rows.extend(run_script(script, args.build, args.quick))
+        except (RuntimeError, subprocess.TimeoutExpired) as error:
+            failures.append(str(error))
 
     missing = [row["name"] for row in rows if row["value"] is None]
     if args.filter:
