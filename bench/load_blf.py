@@ -994,7 +994,8 @@ def kamailio_modules() -> str:
 
 
 def dbtext_tables() -> Path:
-    for folder in ("/usr/share/kamailio/dbtext/kamailio", "/usr/local/share/kamailio/dbtext/kamailio"):
+    for folder in ("/usr/share/kamailio/dbtext/kamailio",
+                   "/usr/local/share/kamailio/dbtext/kamailio"):
         if all(Path(folder, table).is_file() for table in DBTEXT_TABLES):
             return Path(folder)
     raise RuntimeError("no Kamailio db_text tables (Debian: kamailio, /usr/share/kamailio/dbtext)")
