@@ -41,6 +41,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -519,13 +520,15 @@ def main() -> int:
     if args.filter:
         rows = [row for row in rows if row["value"] is not None]
     rows.extend(failure_row(failure) for failure in failures)
-    if not args.filter:
-        for script in scripts:
-            script_rows, failure = run_script(script, args.build, args.quick)
-            rows.extend(script_rows)
-            if failure:
-                failures.append(failure)
-                rows.append(failure_row(failure))
+    # --filter picks the load scripts by name too (load_blf, load_calls|load_pickup, ...).
+    for script in scripts:
+        if args.filter and not re.search(args.filter, script.stem):
+            continue
+        script_rows, failure = run_script(script, args.build, args.quick)
+        rows.extend(script_rows)
+        if failure:
+            failures.append(failure)
+            rows.append(failure_row(failure))
 
     missing = [row["name"] for row in rows if row["value"] is None and "_failed" not in row]
 
