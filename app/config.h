@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "pbx/directory.h"
-#include "pbx/presence.h"
-#include "pbx/registrar.h"
+#include "pbx/routing/directory.h"
+#include "pbx/blf/presence.h"
+#include "pbx/registrar/registrar.h"
 #include "pbx/security/guess_guard.h"
 
 namespace catchline::app {

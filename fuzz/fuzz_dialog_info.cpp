@@ -1,4 +1,4 @@
-// Fuzzes the BLF bodies (pbx/dialog_info.h) with hostile identities, tags and display names —
+// Fuzzes the BLF bodies (pbx/blf/dialog_info.h) with hostile identities, tags and display names —
 // an external caller's From header reaches them through a trunk — and the Replaces parser
 // (a picker's header) with the raw input.
 //
@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pbx/dialog_info.h"
+#include "pbx/blf/dialog_info.h"
 #include "sip/headers/simple.h"
 
 namespace pbx = catchline::pbx;

@@ -9,10 +9,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "pbx/directory.h"
-#include "pbx/features/pickup_index.h"
-#include "pbx/features/pickup_rules.h"
-#include "pbx/registrar.h"
+#include "pbx/routing/directory.h"
+#include "pbx/pickup/pickup_index.h"
+#include "pbx/pickup/pickup_rules.h"
+#include "pbx/registrar/registrar.h"
 #include "sip/dialog/dialog.h"
 #include "sip/message.h"
 #include "sip/transport/peer.h"

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "pbx/call.h"
-#include "pbx/directory.h"
-#include "pbx/presence.h"
-#include "pbx/registrar.h"
+#include "pbx/routing/directory.h"
+#include "pbx/blf/presence.h"
+#include "pbx/registrar/registrar.h"
 #include "pbx/security/guess_guard.h"
 #include "sip/digest.h"
 #include "sip/transport/peer.h"

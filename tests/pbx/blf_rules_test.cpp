@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "pbx/directory.h"
+#include "pbx/routing/directory.h"
 
 namespace catchline::pbx {
 namespace {

@@ -1,4 +1,4 @@
-#include "pbx/dialog_info.h"
+#include "pbx/blf/dialog_info.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "pbx/features/pickup_index.h"
+#include "pbx/pickup/pickup_index.h"
 
 #include <gtest/gtest.h>
 

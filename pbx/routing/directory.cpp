@@ -1,4 +1,4 @@
-#include "pbx/directory.h"
+#include "pbx/routing/directory.h"
 
 #include <algorithm>
 

@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "pbx/dialog_info.h"
+#include "pbx/blf/dialog_info.h"
 #include "sip/dialog/dialog.h"
 #include "sip/message.h"
 #include "sip/transport/peer.h"

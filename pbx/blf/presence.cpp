@@ -1,4 +1,4 @@
-#include "pbx/presence.h"
+#include "pbx/blf/presence.h"
 
 #include <spdlog/spdlog.h>
 

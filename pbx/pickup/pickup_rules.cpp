@@ -1,4 +1,4 @@
-#include "pbx/features/pickup_rules.h"
+#include "pbx/pickup/pickup_rules.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "pbx/registrar.h"
+#include "pbx/registrar/registrar.h"
 
 #include <spdlog/spdlog.h>
 
