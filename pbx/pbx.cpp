@@ -592,7 +592,12 @@ void Pbx::handle_pickup(sip::txn::ServerTransaction& t, const sip::Message& requ
       refuse(403, "No pickup groups", {});
       return;
     }
-    chosen = pickable_.oldest_in_groups(picker.pickup_groups, not_own);
+    // The index finds the candidates by group; the rule has the last word, as on every path.
+    chosen = pickable_.oldest_in_groups(picker.pickup_groups, [&](PickupIndex::CallKey id) {
+      const PickupKeys* keys = pickable_.keys_of(id);
+      return not_own(id) && keys != nullptr &&
+             may_pick_up(picker, PickupKind::Group, *keys) == PickupVerdict::Allowed;
+    });
     if (!chosen) {
       refuse(480, "No call to pick up", {});
       return;
@@ -618,7 +623,7 @@ void Pbx::handle_pickup(sip::txn::ServerTransaction& t, const sip::Message& requ
     chosen = pickable_.oldest_by_number(target, [&](PickupIndex::CallKey id) {
       const PickupKeys* keys = pickable_.keys_of(id);
       return not_own(id) && keys != nullptr &&
-             may_pick_up_ringing(picker, *keys) == PickupVerdict::Allowed;
+             may_pick_up(picker, PickupKind::Directed, *keys) == PickupVerdict::Allowed;
     });
     if (!chosen) {
       refuse(480, "Nothing ringing at " + target, target);
@@ -729,7 +734,8 @@ void Pbx::handle_replaces(sip::txn::ServerTransaction& t, const sip::Message& re
   PickupVerdict verdict = PickupVerdict::NotAllowed;
   if (call->pickable()) {
     const PickupKeys* keys = pickable_.keys_of(call->id());
-    verdict = keys != nullptr ? may_pick_up_ringing(picker, *keys) : PickupVerdict::NotAllowed;
+    verdict = keys != nullptr ? may_pick_up(picker, PickupKind::Blf, *keys)
+                              : PickupVerdict::NotAllowed;
     const bool member_protected = leg.member < call->plan().members.size() &&
                                   call->plan().members[leg.member].pickup_protected;
     if (verdict != PickupVerdict::Allowed &&

@@ -41,14 +41,6 @@ std::string_view pickup_kind_name(PickupKind kind) {
   return "group";
 }
 
-PickupVerdict may_group_pickup(const Extension& picker, const PickupTarget& target) {
-  if (target.pickup_protected) {
-    return PickupVerdict::Protected;
-  }
-  return share_a_group(target.call_groups, picker.pickup_groups) ? PickupVerdict::Allowed
-                                                                 : PickupVerdict::NotAllowed;
-}
-
 PickupVerdict may_directed_pickup(const Extension& picker, const PickupTarget& target) {
   if (target.pickup_protected) {
     return PickupVerdict::Protected;
@@ -77,14 +69,20 @@ PickupVerdict may_pick_up_ring_group(const Extension& picker, const PickupTarget
   return PickupVerdict::NotAllowed;
 }
 
-PickupVerdict may_pick_up_ringing(const Extension& picker, const PickupKeys& keys) {
+PickupVerdict may_pick_up(const Extension& picker, PickupKind how, const PickupKeys& keys) {
   if (keys.empty()) {
+    return PickupVerdict::NotAllowed;
+  }
+  if (share_a_group(keys.groups, picker.pickup_groups)) {
+    return PickupVerdict::Allowed;
+  }
+  if (how == PickupKind::Group) {
     return PickupVerdict::NotAllowed;
   }
   auto has = [](const std::vector<std::string>& names, std::string_view name) {
     return std::find(names.begin(), names.end(), name) != names.end();
   };
-  if (has(keys.numbers, picker.number) || share_a_group(keys.groups, picker.pickup_groups)) {
+  if (has(keys.numbers, picker.number)) {
     return PickupVerdict::Allowed;
   }
   for (const std::string& entry : picker.directed_pickup) {

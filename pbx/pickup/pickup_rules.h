@@ -32,13 +32,10 @@ struct PickupTarget {
 /// The outcome of a permission check, with the reason the picker and the log are given.
 enum class PickupVerdict : std::uint8_t { Allowed, Protected, NotAllowed };
 
-/// DESIGN.md §4, group pickup: allowed when the target's call groups meet the picker's pickup
-/// groups and the target is not protected.
-PickupVerdict may_group_pickup(const Extension& picker, const PickupTarget& target);
-
-/// DESIGN.md §4, directed and BLF pickup: the group rule, or the picker's `directed_pickup`
-/// allow-list (the target's number, `group:NAME` for one of its call groups, or `*`); never a
-/// protected target.
+/// DESIGN.md §4, directed and BLF pickup of a number, from the configuration alone (asked
+/// before anything is said about what rings): its call groups meet the picker's pickup groups,
+/// or the picker's `directed_pickup` allow-list names it (its number, `group:NAME` for one of
+/// its call groups, or `*`); never a protected target.
 PickupVerdict may_directed_pickup(const Extension& picker, const PickupTarget& target);
 
 /// Directed or BLF pickup of a ring group as a whole (`**600`, a key watching 600), asked before
@@ -49,12 +46,13 @@ PickupVerdict may_directed_pickup(const Extension& picker, const PickupTarget& t
 PickupVerdict may_pick_up_ring_group(const Extension& picker, const PickupTarget& group,
                                      const std::vector<PickupTarget>& members);
 
-/// Directed and BLF pickup of one ringing call, by whatever rings it now: allowed when `keys`
-/// (the numbers and call groups the call is pickable under, which protection has already
-/// thinned, see PickupIndex) holds the picker's own number, a number its `directed_pickup`
-/// list names, a group its pickup groups meet or its list names as `group:NAME`; `*` takes any
-/// pickable call. An empty `keys` (nothing pickable) is never allowed.
-PickupVerdict may_pick_up_ringing(const Extension& picker, const PickupKeys& keys);
+/// DESIGN.md §4, the one rule every path asks of one ringing call, by whatever rings it now:
+/// `keys` are the numbers and call groups the call is pickable under (protection has already
+/// thinned them, see PickupIndex). Group pickup (`*8`): one of the groups meets the picker's
+/// pickup groups (its allow-list does not widen it). Directed and BLF pickup: that, or `keys`
+/// holds the picker's own number, a number its `directed_pickup` list names, or a group it
+/// names as `group:NAME`; `*` takes any pickable call. An empty `keys` is never allowed.
+PickupVerdict may_pick_up(const Extension& picker, PickupKind how, const PickupKeys& keys);
 
 /// What the picker dialled: the group code, the directed prefix plus a number, or neither.
 struct PickupCode {

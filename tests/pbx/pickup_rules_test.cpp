@@ -17,28 +17,34 @@ Extension extension(std::string number, std::vector<std::string> call_groups = {
   return ext;
 }
 
+// Group pickup (*8) of a ringing call: its groups (PickupKeys, protection already applied)
+// against the picker's pickup groups, and nothing else.
 TEST(GroupPickup, AllowedWhenCallGroupsMeetPickupGroups) {
-  Extension bob = extension("1002", {"reception", "sales"});
-  Extension carol = extension("1003", {}, {"sales"});
-  EXPECT_EQ(may_group_pickup(carol, PickupTarget::of(bob)), PickupVerdict::Allowed);
+  PickupKeys keys{{"1002"}, {"reception", "sales"}};
+  EXPECT_EQ(may_pick_up(extension("1003", {}, {"sales"}), PickupKind::Group, keys),
+            PickupVerdict::Allowed);
 }
 
 TEST(GroupPickup, RefusedWithoutACommonGroup) {
-  Extension bob = extension("1002", {"reception"});
-  Extension carol = extension("1003", {"reception"}, {"sales"});
-  EXPECT_EQ(may_group_pickup(carol, PickupTarget::of(bob)), PickupVerdict::NotAllowed);
+  PickupKeys keys{{"1002"}, {"reception"}};
+  EXPECT_EQ(may_pick_up(extension("1003", {"reception"}, {"sales"}), PickupKind::Group, keys),
+            PickupVerdict::NotAllowed);
 }
 
-TEST(GroupPickup, AllowListDoesNotWidenGroupPickup) {
-  Extension bob = extension("1002", {"reception"});
-  Extension carol = extension("1003", {}, {}, {"*"});
-  EXPECT_EQ(may_group_pickup(carol, PickupTarget::of(bob)), PickupVerdict::NotAllowed);
+TEST(GroupPickup, AllowListAndOwnNumberDoNotWidenGroupPickup) {
+  PickupKeys keys{{"1002"}, {"reception"}};
+  EXPECT_EQ(may_pick_up(extension("1003", {}, {}, {"*"}), PickupKind::Group, keys),
+            PickupVerdict::NotAllowed);
+  EXPECT_EQ(may_pick_up(extension("1003", {}, {}, {"1002"}), PickupKind::Group, keys),
+            PickupVerdict::NotAllowed);
+  EXPECT_EQ(may_pick_up(extension("1002"), PickupKind::Group, keys), PickupVerdict::NotAllowed);
+  EXPECT_EQ(may_pick_up(extension("1003", {}, {}, {"*"}), PickupKind::Directed, keys),
+            PickupVerdict::Allowed);
 }
 
-TEST(GroupPickup, NeverAProtectedExtension) {
-  Extension bob = extension("1002", {"reception"}, {}, {}, true);
-  Extension carol = extension("1003", {}, {"reception"});
-  EXPECT_EQ(may_group_pickup(carol, PickupTarget::of(bob)), PickupVerdict::Protected);
+TEST(GroupPickup, NothingPickableIsNeverAllowed) {
+  EXPECT_EQ(may_pick_up(extension("1003", {}, {"reception"}), PickupKind::Group, PickupKeys{}),
+            PickupVerdict::NotAllowed);
 }
 
 TEST(DirectedPickup, AllowedByTheGroupRule) {
@@ -97,8 +103,7 @@ TEST(RingGroupPickup, AllowedByTheRuleOfAMemberWithoutGroupsOfItsOwn) {
   Extension dave = extension("1004", {}, {"reception"});
   RingGroup group = ring_group("600", {"1002", "1003"});
   std::vector<PickupTarget> members{PickupTarget::of(bob), PickupTarget::of(carol)};
-  EXPECT_EQ(may_pick_up_ring_group(dave, PickupTarget::of(group), members),
-            PickupVerdict::Allowed);
+  EXPECT_EQ(may_pick_up_ring_group(dave, PickupTarget::of(group), members), PickupVerdict::Allowed);
   Extension erin = extension("1005", {}, {"sales"});
   EXPECT_EQ(may_pick_up_ring_group(erin, PickupTarget::of(group), members),
             PickupVerdict::NotAllowed);
@@ -118,32 +123,37 @@ TEST(RingGroupPickup, AProtectedMemberLendsNoRightsAndAProtectedGroupRefusesAll)
   EXPECT_EQ(may_pick_up_ring_group(
                 dave, PickupTarget::of(ring_group("600", {"1003"}, {"reception"}, true)), open),
             PickupVerdict::Protected);
-  EXPECT_EQ(
-      may_pick_up_ring_group(dave, PickupTarget::of(ring_group("600", {"1003"}, {"reception"})),
-                             {}),
-      PickupVerdict::Allowed);
+  EXPECT_EQ(may_pick_up_ring_group(
+                dave, PickupTarget::of(ring_group("600", {"1003"}, {"reception"})), {}),
+            PickupVerdict::Allowed);
 }
 
 TEST(RingingCallPickup, AllowedByAnyNumberOrGroupTheCallRingsUnderNow) {
   PickupKeys keys{{"600", "1002"}, {"reception", "sales"}};
-  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {"sales"}), keys), PickupVerdict::Allowed);
-  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {}, {"1002"}), keys),
+  EXPECT_EQ(may_pick_up(extension("1004", {}, {"sales"}), PickupKind::Directed, keys),
             PickupVerdict::Allowed);
-  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {}, {"600"}), keys), PickupVerdict::Allowed);
-  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {}, {"group:reception"}), keys),
+  EXPECT_EQ(may_pick_up(extension("1004", {}, {}, {"1002"}), PickupKind::Directed, keys),
             PickupVerdict::Allowed);
-  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {}, {"*"}), keys), PickupVerdict::Allowed);
-  EXPECT_EQ(may_pick_up_ringing(extension("1002"), keys), PickupVerdict::Allowed);  // its own
+  EXPECT_EQ(may_pick_up(extension("1004", {}, {}, {"600"}), PickupKind::Directed, keys),
+            PickupVerdict::Allowed);
+  EXPECT_EQ(may_pick_up(extension("1004", {}, {}, {"group:reception"}), PickupKind::Directed, keys),
+            PickupVerdict::Allowed);
+  EXPECT_EQ(may_pick_up(extension("1004", {}, {}, {"*"}), PickupKind::Directed, keys),
+            PickupVerdict::Allowed);
+  EXPECT_EQ(may_pick_up(extension("1002"), PickupKind::Directed, keys),
+            PickupVerdict::Allowed);  // its own
 }
 
 TEST(RingingCallPickup, RefusedForWhatDoesNotRingItAndForNothingPickable) {
   PickupKeys keys{{"600", "1003"}, {"sales"}};  // sequential: 1003's turn, 1002 done
-  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {"reception"}), keys),
+  EXPECT_EQ(may_pick_up(extension("1004", {}, {"reception"}), PickupKind::Directed, keys),
             PickupVerdict::NotAllowed);
-  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {}, {"1002", "group:reception"}), keys),
+  EXPECT_EQ(may_pick_up(extension("1004", {}, {}, {"1002", "group:reception"}),
+                        PickupKind::Directed, keys),
             PickupVerdict::NotAllowed);
-  EXPECT_EQ(may_pick_up_ringing(extension("1004", {}, {"sales"}, {"*"}), PickupKeys{}),
-            PickupVerdict::NotAllowed);
+  EXPECT_EQ(
+      may_pick_up(extension("1004", {}, {"sales"}, {"*"}), PickupKind::Directed, PickupKeys{}),
+      PickupVerdict::NotAllowed);
 }
 
 TEST(PickupCode, ClassifiesGroupDirectedAndPlainNumbers) {
