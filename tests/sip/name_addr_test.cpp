@@ -5,21 +5,13 @@
 #include <string>
 #include <string_view>
 
+#include "tests/sip/control_chars.h"
+
 namespace catchline::sip {
 namespace {
 
-// The control characters that no header grammar takes (CR and LF are folded whitespace to
-// these parsers; the message parser refuses them anywhere else).
-constexpr char kControls[] = {'\0', '\x01', '\x7f', '\x1b'};
-
-// `text` with every "<CTL>" replaced by `byte`.
-std::string with_control(std::string_view text, char byte) {
-  std::string out(text);
-  for (std::size_t at = out.find("<CTL>"); at != std::string::npos; at = out.find("<CTL>", at)) {
-    out.replace(at, 5, 1, byte);
-  }
-  return out;
-}
+using testing::with_control;
+constexpr const auto& kControls = testing::kGrammarControls;
 
 TEST(NameAddrParser, ReadsQuotedDisplayNameUriAndParameters) {
   auto address =

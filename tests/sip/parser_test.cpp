@@ -8,6 +8,7 @@
 #include "sip/headers/params.h"
 #include "sip/headers/via.h"
 #include "sip/message.h"
+#include "tests/sip/control_chars.h"
 
 namespace catchline::sip {
 namespace {
@@ -396,14 +397,7 @@ constexpr Control kControls[] = {
     {'\0', "NUL"}, {'\x01', "SOH"}, {'\x7f', "DEL"}, {'\x1b', "ESC"}, {'\r', "bare CR"},
 };
 
-// `text` with every "<CTL>" replaced by `byte`.
-std::string with_control(std::string_view text, char byte) {
-  std::string out(text);
-  for (std::size_t at = out.find("<CTL>"); at != std::string::npos; at = out.find("<CTL>", at)) {
-    out.replace(at, 5, 1, byte);
-  }
-  return out;
-}
+using testing::with_control;
 
 // Replaces `from` in a good request (or response, when `start` is given) by `to` with each
 // control character in place of "<CTL>", and checks the refusal's reason and status.
