@@ -6,6 +6,7 @@ test ends, whatever happens (never by name).
 import argparse
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -17,18 +18,34 @@ import time
 LOOPBACK = "127.0.0.1"
 
 
+def _ephemeral_range():
+    """The kernel's ephemeral port range (where port-0 binds land), or the Linux default."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    """A port free for both UDP and TCP on 127.0.0.1 (asked of the kernel, then released)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((LOOPBACK, 0))
-            port = udp.getsockname()[1]
-            try:
+    """A port free for both UDP and TCP on 127.0.0.1, chosen at random below the kernel's
+    ephemeral range. A test releases such a port and binds it again later (a phone registers
+    with SIPp, then its UAS starts on the same port); a port the kernel hands out for port-0
+    binds (scripted UAs, other tests running beside this one) could be taken in between."""
+    low, _ = _ephemeral_range()
+    top = low - 1 if low > 12000 else 60999
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randint(10000, top)
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                udp.bind((LOOPBACK, port))
                 with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
                     tcp.bind((LOOPBACK, port))
-            except OSError:
-                continue
-            return port
+        except OSError:
+            continue
+        return port
     raise RuntimeError("no free port on 127.0.0.1")
 
 
