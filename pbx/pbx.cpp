@@ -31,6 +31,12 @@ constexpr std::string_view kPickupGroupPrefix = "pickup-";
 // password or an unknown user, the only failures that count as a guess.
 constexpr std::string_view kWrongResponse = "wrong response";
 
+/// The 403 reason of a refused pickup, the same on every path.
+std::string not_allowed_reason(PickupVerdict verdict, const std::string& target) {
+  return "Pickup of " + target + " is not allowed" +
+         (verdict == PickupVerdict::Protected ? ": protected" : "");
+}
+
 constexpr std::string_view kAllow =
     "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY, REGISTER, SUBSCRIBE";
 
@@ -581,9 +587,15 @@ void Pbx::handle_pickup(sip::txn::ServerTransaction& t, const sip::Message& requ
     layer_->respond(t, status, reason);
   };
   // A caller never picks up its own outgoing call (DESIGN.md §4).
-  auto not_own = [&](PickupIndex::CallKey id) {
-    const Call* call = find_call(id);
-    return call != nullptr && (call->caller().external || call->caller().number != picker.number);
+  // The index finds the candidates; the one rule decides, and never the picker's own call.
+  auto may_take = [&](PickupKind how) {
+    return [&, how](PickupIndex::CallKey id) {
+      const Call* call = find_call(id);
+      const PickupKeys* keys = pickable_.keys_of(id);
+      return call != nullptr && keys != nullptr &&
+             (call->caller().external || call->caller().number != picker.number) &&
+             may_pick_up(picker, how, *keys) == PickupVerdict::Allowed;
+    };
   };
   std::optional<PickupIndex::CallKey> chosen;
   std::string target;
@@ -592,12 +604,7 @@ void Pbx::handle_pickup(sip::txn::ServerTransaction& t, const sip::Message& requ
       refuse(403, "No pickup groups", {});
       return;
     }
-    // The index finds the candidates by group; the rule has the last word, as on every path.
-    chosen = pickable_.oldest_in_groups(picker.pickup_groups, [&](PickupIndex::CallKey id) {
-      const PickupKeys* keys = pickable_.keys_of(id);
-      return not_own(id) && keys != nullptr &&
-             may_pick_up(picker, PickupKind::Group, *keys) == PickupVerdict::Allowed;
-    });
+    chosen = pickable_.oldest_in_groups(picker.pickup_groups, may_take(PickupKind::Group));
     if (!chosen) {
       refuse(480, "No call to pick up", {});
       return;
@@ -612,19 +619,11 @@ void Pbx::handle_pickup(sip::txn::ServerTransaction& t, const sip::Message& requ
     // Permission first, from the configuration alone, so that a refusal says nothing of what
     // rings; then the oldest call this picker may take by whatever rings it now.
     const PickupVerdict verdict = may_intercept(picker, target);
-    if (verdict == PickupVerdict::Protected) {
-      refuse(403, "Pickup of " + target + " is not allowed: protected", target);
+    if (verdict != PickupVerdict::Allowed) {
+      refuse(403, not_allowed_reason(verdict, target), target);
       return;
     }
-    if (verdict == PickupVerdict::NotAllowed) {
-      refuse(403, "Pickup of " + target + " is not allowed", target);
-      return;
-    }
-    chosen = pickable_.oldest_by_number(target, [&](PickupIndex::CallKey id) {
-      const PickupKeys* keys = pickable_.keys_of(id);
-      return not_own(id) && keys != nullptr &&
-             may_pick_up(picker, PickupKind::Directed, *keys) == PickupVerdict::Allowed;
-    });
+    chosen = pickable_.oldest_by_number(target, may_take(PickupKind::Directed));
     if (!chosen) {
       refuse(480, "Nothing ringing at " + target, target);
       return;
@@ -697,10 +696,7 @@ void Pbx::handle_replaces(sip::txn::ServerTransaction& t, const sip::Message& re
     layer_->respond(t, status, reason);
   };
   auto refuse_not_allowed = [&](PickupVerdict verdict, const std::string& target) {
-    refuse(403,
-           "Pickup of " + target + " is not allowed" +
-               (verdict == PickupVerdict::Protected ? ": protected" : ""),
-           target);
+    refuse(403, not_allowed_reason(verdict, target), target);
   };
   auto replaces = sip::parse_replaces(*request.header_value(Header::Replaces));
   if (!replaces) {
