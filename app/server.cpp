@@ -6,10 +6,10 @@
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -18,10 +18,10 @@
 #include <memory>
 
 #include "app/config.h"
+#include "base/asio_timer_driver.h"
 #include "pbx/pbx.h"
 #include "sip/digest.h"
 #include "sip/transport/transport_layer.h"
-#include "sip/txn/asio_timer_driver.h"
 #include "sip/txn/transaction_layer.h"
 #include "store/database.h"
 #include "store/writer.h"
@@ -205,9 +205,9 @@ int run_server(const std::string& config_path) {
   }
 
   boost::asio::io_context io(1);
-  sip::txn::SteadyClock clock;
-  sip::txn::TimerQueue timers(clock);
-  sip::txn::AsioTimerDriver driver(io, timers);
+  base::SteadyClock clock;
+  base::TimerQueue timers(clock);
+  base::AsioTimerDriver driver(io, timers);
   MessageTap tap;
   tap.log = config.sip.log_messages;
   transport::TransportLayer transport(io, tap);

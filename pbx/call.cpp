@@ -145,10 +145,10 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
   host_.pickable_changed(*this);
 }
 
-void Call::arm(std::unique_ptr<sip::txn::Timer>& timer, std::chrono::milliseconds delay,
+void Call::arm(std::unique_ptr<base::Timer>& timer, std::chrono::milliseconds delay,
                std::uint16_t tag) {
   if (!timer) {
-    timer = std::make_unique<sip::txn::Timer>();
+    timer = std::make_unique<base::Timer>();
   }
   host_.timers().schedule_in(*timer, delay, *this, tag);
 }
@@ -815,7 +815,7 @@ void Call::terminate(std::string_view why) {
   end("failed", "system");
 }
 
-void Call::on_timer(sip::txn::Timer& timer) {
+void Call::on_timer(base::Timer& timer) {
   if (answered() || ended_) {
     return;
   }

@@ -9,14 +9,14 @@
 #include <unordered_map>
 #include <vector>
 
-#include "pbx/routing/directory.h"
+#include "base/timer_queue.h"
 #include "pbx/pickup/pickup_index.h"
 #include "pbx/pickup/pickup_rules.h"
 #include "pbx/registrar/registrar.h"
+#include "pbx/routing/directory.h"
 #include "sip/dialog/dialog.h"
 #include "sip/message.h"
 #include "sip/transport/peer.h"
-#include "sip/txn/timer_queue.h"
 #include "sip/txn/transaction_layer.h"
 #include "store/records.h"
 
@@ -32,7 +32,7 @@ struct Leg;
 class CallHost {
  public:
   virtual sip::txn::TransactionLayer& layer() = 0;
-  virtual sip::txn::TimerQueue& timers() = 0;
+  virtual base::TimerQueue& timers() = 0;
   virtual const std::string& domain() const = 0;
   /// "host:port" for Via and Contact on this protocol.
   virtual const std::string& local_address(sip::transport::Protocol protocol) const = 0;
@@ -76,7 +76,7 @@ struct Leg {
   std::unique_ptr<sip::dialog::Dialog> dialog;
   sip::transport::Peer peer;  // where its requests go: where the phone talks from (NAT)
   bool indexed = false;       // its dialog key is in the host's table
-  sip::txn::TimePoint ring_started{};
+  base::TimePoint ring_started{};
   int final_status = 0;
   // Callee: what its INVITE is rebuilt from when a trunk challenges it (RFC 3261 §22.2).
   std::string call_id;
@@ -169,7 +169,7 @@ struct Pickup {
 /// with the first 2xx, cancels the other legs with RFC 3326 "Call completed elsewhere", relays
 /// provisional responses, in-dialog requests and BYE between the two answered legs, and keeps
 /// the call record. Owned by the Pbx on the signaling thread.
-class Call final : private sip::txn::TimerHandler {
+class Call final : private base::TimerHandler {
  public:
   Call(CallHost& host, CallId id, Party caller, std::string dialled);
   ~Call();
@@ -208,7 +208,7 @@ class Call final : private sip::txn::TimerHandler {
   /// pickable.
   PickupKeys pickup_keys() const;
   /// When its first leg started ringing (pickup takes the oldest first).
-  sip::txn::TimePoint ring_started() const { return ring_started_; }
+  base::TimePoint ring_started() const { return ring_started_; }
 
   /// DESIGN.md §4: answers the picker's INVITE and the caller's with 200 OK (each SDP answer
   /// derived from the other's offer, RFC 3264), bridges them and cancels every other leg, all
@@ -236,10 +236,9 @@ class Call final : private sip::txn::TimerHandler {
   void terminate(std::string_view why);
 
  private:
-  void on_timer(sip::txn::Timer& timer) override;
+  void on_timer(base::Timer& timer) override;
   /// Arms `timer`, making it first when the call has none yet.
-  void arm(std::unique_ptr<sip::txn::Timer>& timer, std::chrono::milliseconds delay,
-           std::uint16_t tag);
+  void arm(std::unique_ptr<base::Timer>& timer, std::chrono::milliseconds delay, std::uint16_t tag);
 
   void on_callee_provisional(Leg& leg, const sip::txn::ClientTransaction& t,
                              const sip::Message& response);
@@ -298,7 +297,7 @@ class Call final : private sip::txn::TimerHandler {
   RingPlan plan_;
   std::size_t next_member_ = 0;  // sequential: the member to ring next
   std::size_t current_member_ = 0;
-  sip::txn::TimePoint ring_started_{};
+  base::TimePoint ring_started_{};
   std::vector<Leg> legs_;  // [0] = caller
   LegId answered_leg_ = 0;
   // Pickup with a late offer on one side (RFC 3264 §2): the 200 to leg `awaiting_ack_` carried
@@ -314,10 +313,10 @@ class Call final : private sip::txn::TimerHandler {
   std::string ack_text_;  // the ACK of the answered callee's 2xx, re-sent on retransmissions
   // Relayed in-dialog requests: our client transaction -> the server transaction to answer.
   std::unordered_map<sip::txn::TransactionId, sip::txn::TransactionId> relays_;
-  sip::txn::Timer no_answer_timer_;
+  base::Timer no_answer_timer_;
   // Most calls need neither: made when first armed (a Timer is 40 bytes of every call).
-  std::unique_ptr<sip::txn::Timer> member_timer_;  // sequential: the next member's turn
-  std::unique_ptr<sip::txn::Timer> alert_timer_;   // pickup_alert: tell pickup-group watchers
+  std::unique_ptr<base::Timer> member_timer_;  // sequential: the next member's turn
+  std::unique_ptr<base::Timer> alert_timer_;   // pickup_alert: tell pickup-group watchers
   bool alerted_ = false;  // sequential ring groups: time to ring the next member
   store::CallRecord record_;
 };

@@ -74,7 +74,7 @@ std::string http_date(std::chrono::system_clock::time_point when) {
 
 }  // namespace
 
-Pbx::Pbx(sip::txn::TimerQueue& timers, PbxSettings settings, Directory directory,
+Pbx::Pbx(base::TimerQueue& timers, PbxSettings settings, Directory directory,
          RegistrarSettings registrar, store::StoreWriter* writer)
     : timers_(timers),
       settings_(std::move(settings)),
@@ -711,8 +711,8 @@ void Pbx::handle_replaces(sip::txn::ServerTransaction& t, const sip::Message& re
     // Permission before anything is said about dialogs: a picker that may take no call but
     // its own learns nothing from a 481, and neither does one the number it dialled refuses.
     const std::string named = replaces_target(request);
-    const PickupVerdict verdict = named.empty() ? PickupVerdict::Allowed
-                                                : may_intercept(picker, named);
+    const PickupVerdict verdict =
+        named.empty() ? PickupVerdict::Allowed : may_intercept(picker, named);
     if (verdict != PickupVerdict::Allowed) {
       refuse_not_allowed(verdict, named);
     } else if (picker.pickup_groups.empty() && picker.directed_pickup.empty()) {
@@ -730,8 +730,8 @@ void Pbx::handle_replaces(sip::txn::ServerTransaction& t, const sip::Message& re
   PickupVerdict verdict = PickupVerdict::NotAllowed;
   if (call->pickable()) {
     const PickupKeys* keys = pickable_.keys_of(call->id());
-    verdict = keys != nullptr ? may_pick_up(picker, PickupKind::Blf, *keys)
-                              : PickupVerdict::NotAllowed;
+    verdict =
+        keys != nullptr ? may_pick_up(picker, PickupKind::Blf, *keys) : PickupVerdict::NotAllowed;
     const bool member_protected = leg.member < call->plan().members.size() &&
                                   call->plan().members[leg.member].pickup_protected;
     if (verdict != PickupVerdict::Allowed &&

@@ -11,14 +11,14 @@
 #include <unordered_map>
 #include <vector>
 
-#include "pbx/call.h"
-#include "pbx/routing/directory.h"
+#include "base/timer_queue.h"
 #include "pbx/blf/presence.h"
+#include "pbx/call.h"
 #include "pbx/registrar/registrar.h"
+#include "pbx/routing/directory.h"
 #include "pbx/security/guess_guard.h"
 #include "sip/digest.h"
 #include "sip/transport/peer.h"
-#include "sip/txn/timer_queue.h"
 #include "sip/txn/transaction_layer.h"
 #include "sip/txn/transaction_user.h"
 
@@ -57,7 +57,7 @@ struct LocalAddresses {
 /// Owned by the signaling thread; no locks.
 class Pbx final : public sip::txn::TransactionUser, private CallHost, private PresenceHost {
  public:
-  Pbx(sip::txn::TimerQueue& timers, PbxSettings settings, Directory directory,
+  Pbx(base::TimerQueue& timers, PbxSettings settings, Directory directory,
       RegistrarSettings registrar, store::StoreWriter* writer);
   ~Pbx() override;
 
@@ -109,7 +109,7 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
  private:
   // CallHost
   sip::txn::TransactionLayer& layer() override { return *layer_; }
-  sip::txn::TimerQueue& timers() override { return timers_; }
+  base::TimerQueue& timers() override { return timers_; }
   const std::string& domain() const override { return settings_.domain; }
   const std::string& local_address(sip::transport::Protocol protocol) const override {
     return local_.for_protocol(protocol);
@@ -204,7 +204,7 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   /// Destroys the call once it is over and no callee INVITE waits for a final response.
   void reap(CallId id);
 
-  sip::txn::TimerQueue& timers_;
+  base::TimerQueue& timers_;
   PbxSettings settings_;
   Directory directory_;
   Registrar registrar_;

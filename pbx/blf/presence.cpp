@@ -34,7 +34,7 @@ struct Presence::Part {
 };
 
 /// One subscription: its dialog (we are the notifier), what it watches and what it was shown.
-struct Presence::Watch final : sip::txn::TimerHandler {
+struct Presence::Watch final : base::TimerHandler {
   Presence* presence = nullptr;
   std::uint32_t id = 0;
   std::vector<Part> parts;  // one, or a resource list's members
@@ -56,7 +56,7 @@ struct Presence::Watch final : sip::txn::TimerHandler {
   std::string content_type;  // of its NOTIFYs' bodies, the same for every one
 
   const std::string& name() const { return list ? entity : parts.front().target.resource; }
-  void on_timer(sip::txn::Timer&) override { presence->expire(*this); }
+  void on_timer(base::Timer&) override { presence->expire(*this); }
 };
 
 Presence::Presence(PresenceHost& host, PresenceSettings settings)
@@ -290,7 +290,7 @@ void Presence::update(const std::string& resource, const DialogView& view) {
   }
 }
 
-void Presence::on_timer(sip::txn::Timer& timer) {
+void Presence::on_timer(base::Timer& timer) {
   if (timer.tag() != kFlushTimer) {
     return;
   }

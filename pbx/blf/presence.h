@@ -11,11 +11,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/timer_queue.h"
 #include "pbx/blf/dialog_info.h"
 #include "sip/dialog/dialog.h"
 #include "sip/message.h"
 #include "sip/transport/peer.h"
-#include "sip/txn/timer_queue.h"
 #include "sip/txn/transaction_layer.h"
 
 namespace catchline::pbx {
@@ -31,7 +31,7 @@ struct PresenceSettings {
 class PresenceHost {
  public:
   virtual sip::txn::TransactionLayer& layer() = 0;
-  virtual sip::txn::TimerQueue& timers() = 0;
+  virtual base::TimerQueue& timers() = 0;
   /// "host:port" for Via and Contact on this protocol.
   virtual const std::string& local_address(sip::transport::Protocol protocol) const = 0;
   /// The dialogs `resource` has now, when its first watcher arrives (later changes come
@@ -64,7 +64,7 @@ inline constexpr std::uint64_t kPresenceOwner = std::uint64_t{1} << 63;
 /// NOTIFYs go out after the call messages of the same event (a zero-delay timer), so fan-out
 /// never delays call handling. Authentication and authorisation are the Pbx's, before this.
 /// Owned by the signaling thread; no locks.
-class Presence final : private sip::txn::TimerHandler {
+class Presence final : private base::TimerHandler {
  public:
   Presence(PresenceHost& host, PresenceSettings settings);
   ~Presence();
@@ -113,7 +113,7 @@ class Presence final : private sip::txn::TimerHandler {
     bool has_rendered = false;
   };
 
-  void on_timer(sip::txn::Timer& timer) override;
+  void on_timer(base::Timer& timer) override;
   /// The subscription's duration from the request's Expires (default, cut to the maximum);
   /// nullopt when it answered 400 (unreadable) or 423 (below the minimum).
   std::optional<std::uint32_t> granted_expires(sip::txn::ServerTransaction& t,
@@ -138,7 +138,7 @@ class Presence final : private sip::txn::TimerHandler {
   std::unordered_map<std::string, Resource> resources_;
   std::unordered_map<std::string, std::size_t> per_watcher_;  // subscriptions per extension
   std::vector<std::uint32_t> dirty_;
-  sip::txn::Timer flush_timer_;
+  base::Timer flush_timer_;
 };
 
 }  // namespace catchline::pbx

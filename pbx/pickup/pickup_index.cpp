@@ -11,7 +11,7 @@ bool contains(const std::vector<std::string>& names, const std::string& name) {
 
 }  // namespace
 
-void PickupIndex::update(CallKey call, sip::txn::TimePoint ring_started, PickupKeys keys) {
+void PickupIndex::update(CallKey call, base::TimePoint ring_started, PickupKeys keys) {
   auto it = calls_.find(call);
   if (it == calls_.end()) {
     if (keys.empty()) {

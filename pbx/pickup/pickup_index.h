@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "sip/txn/clock.h"
+#include "base/clock.h"
 
 namespace catchline::pbx {
 
@@ -41,7 +41,7 @@ class PickupIndex {
 
   /// Makes `call` pickable under exactly `keys` (none: not pickable). `ring_started` orders
   /// it; it is read on the first update only.
-  void update(CallKey call, sip::txn::TimePoint ring_started, PickupKeys keys);
+  void update(CallKey call, base::TimePoint ring_started, PickupKeys keys);
   /// The call is no longer pickable (answered, picked up, ended).
   void remove(CallKey call) { update(call, {}, {}); }
 
@@ -59,7 +59,7 @@ class PickupIndex {
 
  private:
   struct Order {
-    sip::txn::TimePoint ring_started;
+    base::TimePoint ring_started;
     CallKey call;
     bool operator<(const Order& other) const {
       return ring_started != other.ring_started ? ring_started < other.ring_started

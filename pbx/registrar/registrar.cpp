@@ -32,7 +32,7 @@ const Bindings kNoBindings;
 
 }  // namespace
 
-Registrar::Registrar(sip::txn::TimerQueue& timers, RegistrarSettings settings,
+Registrar::Registrar(base::TimerQueue& timers, RegistrarSettings settings,
                      store::StoreWriter* writer)
     : timers_(timers), settings_(settings), writer_(writer) {}
 
@@ -219,14 +219,14 @@ void Registrar::restore(const std::vector<store::RegistrationRow>& rows) {
   spdlog::info("registrations restored count={}", count_);
 }
 
-void Registrar::watch(const std::string& extension, sip::txn::TimePoint expires) {
+void Registrar::watch(const std::string& extension, base::TimePoint expires) {
   due_.push(Due{expires, extension});
   if (!expiry_timer_.armed() || expires < expiry_timer_.deadline()) {
     timers_.schedule_at(expiry_timer_, expires, *this);
   }
 }
 
-void Registrar::on_timer(sip::txn::Timer&) { expire_due(); }
+void Registrar::on_timer(base::Timer&) { expire_due(); }
 
 void Registrar::expire_due() {
   const auto now = timers_.now();

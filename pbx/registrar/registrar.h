@@ -10,10 +10,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/timer_queue.h"
 #include "sip/builder.h"
 #include "sip/message.h"
 #include "sip/transport/peer.h"
-#include "sip/txn/timer_queue.h"
 #include "store/records.h"
 
 namespace catchline::store {
@@ -36,7 +36,7 @@ struct Binding {
 
   std::pmr::string contact;       // the Contact URI as registered
   sip::transport::Peer source;    // where its REGISTER came from: the phone is reached there
-  sip::txn::TimePoint expires{};  // on the signaling clock
+  base::TimePoint expires{};      // on the signaling clock
   std::int64_t expires_unix = 0;  // the same on the wall clock, for storage
   std::pmr::string call_id;
   std::uint32_t cseq = 0;
@@ -79,10 +79,10 @@ struct RegisterOutcome {
 /// Bindings of extensions to contacts (RFC 3261 §10.3). Keeps them in memory for routing,
 /// in SQLite (through the writer thread) across restarts, and drops them when they expire.
 /// Owned by the signaling thread.
-class Registrar : private sip::txn::TimerHandler {
+class Registrar : private base::TimerHandler {
  public:
   /// `writer` may be null (no persistence: tests, benchmarks).
-  Registrar(sip::txn::TimerQueue& timers, RegistrarSettings settings, store::StoreWriter* writer);
+  Registrar(base::TimerQueue& timers, RegistrarSettings settings, store::StoreWriter* writer);
   ~Registrar();
 
   void set_settings(RegistrarSettings settings) { settings_ = settings; }
@@ -107,19 +107,19 @@ class Registrar : private sip::txn::TimerHandler {
   std::size_t size() const { return count_; }
 
  private:
-  void on_timer(sip::txn::Timer& timer) override;
+  void on_timer(base::Timer& timer) override;
   void expire_due();
-  void watch(const std::string& extension, sip::txn::TimePoint expires);
+  void watch(const std::string& extension, base::TimePoint expires);
   void save(const std::string& extension, const Binding& binding);
   void forget(const std::string& extension, const Binding& binding);
 
   struct Due {
-    sip::txn::TimePoint when;
+    base::TimePoint when;
     std::string extension;
     bool operator>(const Due& other) const { return when > other.when; }
   };
 
-  sip::txn::TimerQueue& timers_;
+  base::TimerQueue& timers_;
   RegistrarSettings settings_;
   store::StoreWriter* writer_;
   // Bindings live for hours while the REGISTER transactions that made them live 32 s: from
@@ -131,7 +131,7 @@ class Registrar : private sip::txn::TimerHandler {
   std::size_t count_ = 0;
   // Lazy expiry: an entry per (extension, deadline) ever set; stale ones are skipped.
   std::priority_queue<Due, std::vector<Due>, std::greater<>> due_;
-  sip::txn::Timer expiry_timer_;
+  base::Timer expiry_timer_;
 };
 
 }  // namespace catchline::pbx

@@ -153,7 +153,7 @@ GuessGuard::Window& GuessGuard::Table<Key>::touch(const Key& key, std::size_t ca
   return order_.front().second;
 }
 
-GuessGuard::GuessGuard(const sip::txn::Clock& clock, GuardSettings settings)
+GuessGuard::GuessGuard(const base::Clock& clock, GuardSettings settings)
     : clock_(clock), settings_(std::move(settings)), epoch_(clock.now()) {}
 
 GuessGuard::IpKey GuessGuard::key_of(const address& a) {
@@ -169,15 +169,15 @@ bool GuessGuard::trusted(const address& a) const {
                      [&](const Cidr& cidr) { return cidr.contains(a); });
 }
 
-std::int64_t GuessGuard::slot_of(sip::txn::TimePoint now) const {
-  const auto width = std::max<sip::txn::Duration>(
-      std::chrono::duration_cast<sip::txn::Duration>(settings_.window) / kSlots,
+std::int64_t GuessGuard::slot_of(base::TimePoint now) const {
+  const auto width = std::max<base::Duration>(
+      std::chrono::duration_cast<base::Duration>(settings_.window) / kSlots,
       std::chrono::milliseconds(1));
   return (now - epoch_) / width;
 }
 
 bool GuessGuard::banned_slow(const address& a, std::uint16_t port) {
-  const sip::txn::TimePoint now = clock_.now();
+  const base::TimePoint now = clock_.now();
   if (ban_order_.front().until <= now) {
     expire(now);
     if (bans_.empty()) {
@@ -198,7 +198,7 @@ bool GuessGuard::banned_slow(const address& a, std::uint16_t port) {
 }
 
 std::optional<Ban> GuessGuard::record_failure(const address& a, std::uint16_t port) {
-  const sip::txn::TimePoint now = clock_.now();
+  const base::TimePoint now = clock_.now();
   const std::int64_t slot = slot_of(now);
   const IpKey ip = key_of(a);
   if (settings_.max_failures_per_ip > 0 && !trusted(a)) {
@@ -220,7 +220,7 @@ std::optional<Ban> GuessGuard::record_failure(const address& a, std::uint16_t po
 
 std::optional<Ban> GuessGuard::start_ban(const address& a, const IpKey& ip,
                                          std::optional<std::uint16_t> port, std::uint32_t failures,
-                                         sip::txn::TimePoint now) {
+                                         base::TimePoint now) {
   if (!ban_order_.empty() && ban_order_.front().until <= now) {
     expire(now);
   }
@@ -228,7 +228,7 @@ std::optional<Ban> GuessGuard::start_ban(const address& a, const IpKey& ip,
   if (bans.ip_until) {
     return std::nullopt;  // the whole address is banned already
   }
-  const sip::txn::TimePoint until = now + settings_.ban_time;
+  const base::TimePoint until = now + settings_.ban_time;
   if (port) {
     auto it = std::lower_bound(bans.ports.begin(), bans.ports.end(), *port,
                                [](const auto& entry, std::uint16_t p) { return entry.first < p; });
@@ -274,7 +274,7 @@ void GuessGuard::end_ban(const Started& started) {
   }
 }
 
-void GuessGuard::expire(sip::txn::TimePoint now) {
+void GuessGuard::expire(base::TimePoint now) {
   // One ban_time for every ban: they end in the order they began.
   while (!ban_order_.empty() && ban_order_.front().until <= now) {
     end_ban(ban_order_.front());

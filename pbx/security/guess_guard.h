@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "sip/txn/clock.h"
+#include "base/clock.h"
 
 namespace catchline::pbx::security {
 
@@ -55,7 +55,7 @@ struct Ban {
   boost::asio::ip::address address;
   std::uint16_t port = 0;      // Scope::Port only
   std::uint32_t failures = 0;  // counted in the window when the ban began
-  sip::txn::TimePoint until;
+  base::TimePoint until;
 
   /// "192.0.2.7:5060", "[2001:db8::7]:5060" for a port; "192.0.2.7", "2001:db8::7" for an IP.
   std::string source() const;
@@ -69,7 +69,7 @@ struct Ban {
 /// Owned by the signaling thread; no locks.
 class GuessGuard {
  public:
-  GuessGuard(const sip::txn::Clock& clock, GuardSettings settings);
+  GuessGuard(const base::Clock& clock, GuardSettings settings);
 
   /// True when requests from `address`:`port` must be dropped unanswered. Nothing to look up
   /// while nobody is banned; otherwise one hash look-up on the address. Expired bans go here.
@@ -143,32 +143,32 @@ class GuessGuard {
 
   /// Every ban of one IP address: the address itself and any of its ports.
   struct Bans {
-    std::optional<sip::txn::TimePoint> ip_until;
-    std::vector<std::pair<std::uint16_t, sip::txn::TimePoint>> ports;  // sorted by port
+    std::optional<base::TimePoint> ip_until;
+    std::vector<std::pair<std::uint16_t, base::TimePoint>> ports;  // sorted by port
     bool empty() const { return !ip_until && ports.empty(); }
   };
   /// One ban in the order bans began, which (one ban_time for all) is the order they end.
   struct Started {
     IpKey ip;
     std::optional<std::uint16_t> port;  // nullopt: the whole address
-    sip::txn::TimePoint until;
+    base::TimePoint until;
   };
 
   static IpKey key_of(const boost::asio::ip::address& address);
   bool banned_slow(const boost::asio::ip::address& address, std::uint16_t port);
   bool trusted(const boost::asio::ip::address& address) const;
-  std::int64_t slot_of(sip::txn::TimePoint now) const;
+  std::int64_t slot_of(base::TimePoint now) const;
   /// Bans `address` (with `port`: that port only) unless it already is.
   std::optional<Ban> start_ban(const boost::asio::ip::address& address, const IpKey& ip,
                                std::optional<std::uint16_t> port, std::uint32_t failures,
-                               sip::txn::TimePoint now);
+                               base::TimePoint now);
   /// Removes one ban of `started`'s kind if it still ends at `started.until`.
   void end_ban(const Started& started);
-  void expire(sip::txn::TimePoint now);
+  void expire(base::TimePoint now);
 
-  const sip::txn::Clock& clock_;
+  const base::Clock& clock_;
   GuardSettings settings_;
-  sip::txn::TimePoint epoch_;  // slot 0 begins here
+  base::TimePoint epoch_;  // slot 0 begins here
   Table<PortKey> by_port_;
   Table<IpKey> by_ip_;
   std::unordered_map<IpKey, Bans, Hash> bans_;

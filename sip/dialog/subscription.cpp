@@ -25,7 +25,7 @@ bool Subscription::matches(std::string_view package, std::string_view id) const 
   return iequals(package, event_package_) && id == id_;
 }
 
-void Subscription::activate(TimePoint expires_at) {
+void Subscription::activate(base::TimePoint expires_at) {
   if (terminated()) {
     return;
   }
@@ -33,7 +33,7 @@ void Subscription::activate(TimePoint expires_at) {
   expires_at_ = expires_at;
 }
 
-void Subscription::set_pending(TimePoint expires_at) {
+void Subscription::set_pending(base::TimePoint expires_at) {
   // A state never moves backwards: an active subscription stays active.
   if (status() != SubscriptionStatus::Pending) {
     return;
@@ -41,7 +41,7 @@ void Subscription::set_pending(TimePoint expires_at) {
   expires_at_ = expires_at;
 }
 
-void Subscription::refresh(TimePoint expires_at) {
+void Subscription::refresh(base::TimePoint expires_at) {
   if (terminated()) {
     return;
   }
@@ -56,7 +56,7 @@ void Subscription::terminate(std::string_view reason) {
   timer_.cancel();
 }
 
-Result<SubscriptionStatus> Subscription::apply_notify(const Message& notify, TimePoint now) {
+Result<SubscriptionStatus> Subscription::apply_notify(const Message& notify, base::TimePoint now) {
   auto value = notify.header_value(Header::SubscriptionState);
   if (!value) {
     return fail("Bad Subscription-State: missing");
@@ -71,8 +71,8 @@ Result<SubscriptionStatus> Subscription::apply_notify(const Message& notify, Tim
     return SubscriptionStatus::Terminated;
   }
   // RFC 6665 §4.1.3: the notifier's expires is the one that counts.
-  const std::optional<TimePoint> expiry =
-      parsed->expires ? std::optional<TimePoint>(now + std::chrono::seconds(*parsed->expires))
+  const std::optional<base::TimePoint> expiry =
+      parsed->expires ? std::optional<base::TimePoint>(now + std::chrono::seconds(*parsed->expires))
                       : std::nullopt;
   if (iequals(state, "active")) {
     activate(expiry.value_or(expires_at_));
@@ -86,7 +86,7 @@ Result<SubscriptionStatus> Subscription::apply_notify(const Message& notify, Tim
   return status();
 }
 
-std::string Subscription::state_header(TimePoint now) const {
+std::string Subscription::state_header(base::TimePoint now) const {
   if (const auto* terminated = std::get_if<Terminated>(&state_)) {
     std::string value = "terminated";
     if (!terminated->reason.empty()) {

@@ -5,15 +5,12 @@
 #include <string_view>
 #include <variant>
 
+#include "base/clock.h"
+#include "base/timer_queue.h"
 #include "sip/message.h"
 #include "sip/result.h"
-#include "sip/txn/clock.h"
-#include "sip/txn/timer_queue.h"
 
 namespace catchline::sip::dialog {
-
-using txn::Duration;
-using txn::TimePoint;
 
 /// Which end of a subscription we are (RFC 6665 §2).
 enum class SubscriptionRole : std::uint8_t {
@@ -42,7 +39,7 @@ class Subscription {
   SubscriptionStatus status() const;
   bool terminated() const { return status() == SubscriptionStatus::Terminated; }
   /// When the subscription lapses unless refreshed (meaningful unless terminated).
-  TimePoint expires_at() const { return expires_at_; }
+  base::TimePoint expires_at() const { return expires_at_; }
   /// The reason given when it terminated ("timeout", "noresource", ...); "" otherwise.
   std::string_view termination_reason() const;
 
@@ -52,28 +49,28 @@ class Subscription {
 
   /// Notifier: the SUBSCRIBE was accepted and authorized (200 and an active NOTIFY), or
   /// accepted pending authorization. Both set the expiry; neither revives a terminated one.
-  void activate(TimePoint expires_at);
-  void set_pending(TimePoint expires_at);
+  void activate(base::TimePoint expires_at);
+  void set_pending(base::TimePoint expires_at);
   /// A refreshing SUBSCRIBE (or the subscriber's own refresh being accepted): new expiry.
-  void refresh(TimePoint expires_at);
+  void refresh(base::TimePoint expires_at);
   /// Ends it (RFC 6665 §4.2.2: "timeout", "deactivated", "noresource", "rejected", ...).
   void terminate(std::string_view reason);
   /// True when it is not terminated but its expiry has passed.
-  bool expired(TimePoint now) const { return !terminated() && now >= expires_at_; }
+  bool expired(base::TimePoint now) const { return !terminated() && now >= expires_at_; }
 
   /// Subscriber: applies the Subscription-State of a NOTIFY received in this subscription
   /// (RFC 6665 §4.1.3): "active;expires=600", "pending", "terminated;reason=timeout".
   /// Errors: 400 "Bad Subscription-State: ..." when the header is missing or malformed.
-  Result<SubscriptionStatus> apply_notify(const Message& notify, TimePoint now);
+  Result<SubscriptionStatus> apply_notify(const Message& notify, base::TimePoint now);
 
   /// Notifier: the Subscription-State value for the next NOTIFY (RFC 6665 §4.2.2), with the
   /// seconds left ("active;expires=599") or the reason ("terminated;reason=timeout").
-  std::string state_header(TimePoint now) const;
+  std::string state_header(base::TimePoint now) const;
   /// Notifier: the version for the next NOTIFY body: 0, 1, 2, ... (RFC 4235 §4.1).
   std::uint32_t next_version() { return version_++; }
 
   /// The timer the owner may arm for expiry or refresh; cancelled when the subscription dies.
-  txn::Timer& timer() { return timer_; }
+  base::Timer& timer() { return timer_; }
 
  private:
   // Pending -> Active -> Terminated; Pending -> Terminated. Never backwards (RFC 6665 §4.1.2).
@@ -87,9 +84,9 @@ class Subscription {
   std::string event_package_;
   std::string id_;
   SubscriptionRole role_;
-  TimePoint expires_at_{};
+  base::TimePoint expires_at_{};
   std::uint32_t version_ = 0;
-  txn::Timer timer_;
+  base::Timer timer_;
 };
 
 }  // namespace catchline::sip::dialog

@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "sip/txn/clock.h"
+#include "base/clock.h"
 
 namespace catchline::sip::txn {
 
@@ -11,21 +11,21 @@ namespace catchline::sip::txn {
 /// from these three, as the RFC defines them.
 struct TimerSettings {
   /// RTT estimate: first retransmission interval (A, E, G, 2xx).
-  Duration t1 = std::chrono::milliseconds(500);
+  base::Duration t1 = std::chrono::milliseconds(500);
   /// Cap of the non-INVITE and response retransmission intervals (E, G, 2xx).
-  Duration t2 = std::chrono::seconds(4);
+  base::Duration t2 = std::chrono::seconds(4);
   /// How long the network may keep a message (K, I).
-  Duration t4 = std::chrono::seconds(5);
+  base::Duration t4 = std::chrono::seconds(5);
   /// Timer D for unreliable transports: absorbs retransmitted final responses (at least 32 s).
-  Duration timer_d = std::chrono::seconds(32);
+  base::Duration timer_d = std::chrono::seconds(32);
   /// How long an INVITE server transaction waits for the TU before sending 100 Trying itself
   /// (RFC 3261 §17.2.1 allows up to 200 ms). Zero: as soon as the TU's on_request returns
   /// without having answered.
-  Duration trying_delay = Duration::zero();
+  base::Duration trying_delay = base::Duration::zero();
 
   /// 64*T1: timers B, F, H, J (unreliable), L and M, and the wait for the final response
   /// after a CANCEL (RFC 3261 §9.1).
-  Duration transaction_timeout() const { return 64 * t1; }
+  base::Duration transaction_timeout() const { return 64 * t1; }
 };
 
 }  // namespace catchline::sip::txn

@@ -46,7 +46,7 @@ MessageBuilder ServerTransaction::make_response(int status, std::string_view rea
   return response_to(request_, status, reason, tag, ReceivedFrom{address.view(), source_.port});
 }
 
-void ServerTransaction::on_timer(Timer& timer) {
+void ServerTransaction::on_timer(base::Timer& timer) {
   layer_.on_server_timer(*this, static_cast<TimerName>(timer.tag()));
 }
 
@@ -64,7 +64,7 @@ ClientTransaction::ClientTransaction(TransactionLayer& layer, TransactionId id, 
 
 ClientState ClientTransaction::state() const { return static_cast<ClientState>(state_.index()); }
 
-void ClientTransaction::on_timer(Timer& timer) {
+void ClientTransaction::on_timer(base::Timer& timer) {
   layer_.on_client_timer(*this, static_cast<TimerName>(timer.tag()));
 }
 

@@ -5,11 +5,11 @@
 #include <string_view>
 #include <variant>
 
+#include "base/clock.h"
+#include "base/timer_queue.h"
 #include "sip/builder.h"
 #include "sip/message.h"
 #include "sip/transport/peer.h"
-#include "sip/txn/clock.h"
-#include "sip/txn/timer_queue.h"
 
 namespace catchline::sip::txn {
 
@@ -46,7 +46,7 @@ enum class TimerName : std::uint16_t {
 /// owned), an id, two embedded timers (retransmission and timeout: no transaction ever needs
 /// more at once) and a value the TU may attach.
 /// Owned by the TransactionLayer; lives until the transaction terminates.
-class Transaction : public TimerHandler {
+class Transaction : public base::TimerHandler {
  public:
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
@@ -78,9 +78,9 @@ class Transaction : public TimerHandler {
   TransactionLayer& layer_;
   TransactionId id_;
   Message request_;
-  Timer retransmit_timer_;  // A, E, G, 2xx, Trying
-  Timer timeout_timer_;     // B, F, H, L, M, CancelWait, Abandoned, and then D, I, J, K
-  Duration interval_{};     // the current retransmission interval
+  base::Timer retransmit_timer_;  // A, E, G, 2xx, Trying
+  base::Timer timeout_timer_;     // B, F, H, L, M, CancelWait, Abandoned, and then D, I, J, K
+  base::Duration interval_{};     // the current retransmission interval
   std::uint64_t owner_ = 0;
   int last_status_ = 0;
   bool reliable_ = false;
@@ -128,7 +128,7 @@ class ServerTransaction final : public Transaction {
   /// pass the text to TransactionLayer::send_response().
   MessageBuilder make_response(int status, std::string_view reason = {});
 
-  void on_timer(Timer& timer) override;
+  void on_timer(base::Timer& timer) override;
 
  private:
   friend class TransactionLayer;
@@ -187,7 +187,7 @@ class ClientTransaction final : public Transaction {
   /// True once the CANCEL was sent (it waits for a provisional, RFC 3261 §9.1).
   bool cancel_sent() const { return cancel_sent_; }
 
-  void on_timer(Timer& timer) override;
+  void on_timer(base::Timer& timer) override;
 
  private:
   friend class TransactionLayer;

@@ -52,7 +52,7 @@ std::size_t TransactionLayer::KeyHash::operator()(const RequestKey& key) const {
   return mix(seed, key.cseq * 31u + static_cast<std::size_t>(key.method));
 }
 
-TransactionLayer::TransactionLayer(transport::Sender& sender, TimerQueue& timers,
+TransactionLayer::TransactionLayer(transport::Sender& sender, base::TimerQueue& timers,
                                    TransactionUser& user, TimerSettings settings)
     : sender_(sender), timers_(timers), user_(user), settings_(settings) {}
 
@@ -127,7 +127,8 @@ TransactionLayer::RequestKey TransactionLayer::request_key(const Message& reques
                     method == Method::Other ? request.method_name() : std::string_view{}};
 }
 
-void TransactionLayer::arm(Transaction& transaction, Timer& timer, Duration delay, TimerName name) {
+void TransactionLayer::arm(Transaction& transaction, base::Timer& timer, base::Duration delay,
+                           TimerName name) {
   timers_.schedule_in(timer, delay, transaction, static_cast<std::uint16_t>(name));
 }
 
@@ -186,7 +187,7 @@ void TransactionLayer::handle_request(Message&& request, const Peer& source) {
       !std::holds_alternative<ServerTransaction::Proceeding>(invite->state_)) {
     return;
   }
-  if (settings_.trying_delay <= Duration::zero()) {
+  if (settings_.trying_delay <= base::Duration::zero()) {
     send_trying(*invite);
   } else {
     arm(*invite, invite->retransmit_timer_, settings_.trying_delay, TimerName::Trying);
@@ -291,7 +292,7 @@ void TransactionLayer::handle_ack(const Message& ack, std::string_view sent_by,
       transaction->state_ = ServerTransaction::Confirmed{};
       transaction->retransmit_timer_.cancel();
       arm(*transaction, transaction->timeout_timer_,
-          transaction->reliable_ ? Duration::zero() : settings_.t4, TimerName::I);
+          transaction->reliable_ ? base::Duration::zero() : settings_.t4, TimerName::I);
       return;
     }
     if (!std::holds_alternative<ServerTransaction::Accepted>(transaction->state_)) {
@@ -420,7 +421,7 @@ void TransactionLayer::handle_invite_response(ClientTransaction& transaction,
   transaction.ack_ = std::move(ack).finish();
   sender_.send(transaction.destination_, transaction.ack_);
   arm(transaction, transaction.timeout_timer_,
-      transaction.reliable_ ? Duration::zero() : settings_.timer_d, TimerName::D);
+      transaction.reliable_ ? base::Duration::zero() : settings_.timer_d, TimerName::D);
   user_.on_response(transaction, response);
 }
 
@@ -442,7 +443,7 @@ void TransactionLayer::handle_non_invite_response(ClientTransaction& transaction
   transaction.state_ = Client::Completed{};
   transaction.retransmit_timer_.cancel();
   arm(transaction, transaction.timeout_timer_,
-      transaction.reliable_ ? Duration::zero() : settings_.t4, TimerName::K);
+      transaction.reliable_ ? base::Duration::zero() : settings_.t4, TimerName::K);
   user_.on_response(transaction, response);
 }
 
@@ -494,7 +495,8 @@ bool TransactionLayer::send_response(ServerTransaction& transaction, int status,
   }
   transaction.state_ = Server::Completed{};
   arm(transaction, transaction.timeout_timer_,
-      transaction.reliable_ ? Duration::zero() : settings_.transaction_timeout(), TimerName::J);
+      transaction.reliable_ ? base::Duration::zero() : settings_.transaction_timeout(),
+      TimerName::J);
   return true;
 }
 

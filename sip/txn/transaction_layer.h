@@ -8,13 +8,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/timer_queue.h"
 #include "sip/builder.h"
 #include "sip/headers/via.h"
 #include "sip/message.h"
 #include "sip/result.h"
 #include "sip/transport/peer.h"
 #include "sip/txn/pointer_index.h"
-#include "sip/txn/timer_queue.h"
 #include "sip/txn/timer_settings.h"
 #include "sip/txn/transaction.h"
 #include "sip/txn/transaction_user.h"
@@ -48,7 +48,7 @@ enum class CancelOutcome : std::uint8_t {
 /// Owned by the signaling thread; no locks.
 class TransactionLayer final : public transport::Receiver {
  public:
-  TransactionLayer(transport::Sender& sender, TimerQueue& timers, TransactionUser& user,
+  TransactionLayer(transport::Sender& sender, base::TimerQueue& timers, TransactionUser& user,
                    TimerSettings settings = {});
   ~TransactionLayer() override;
   TransactionLayer(const TransactionLayer&) = delete;
@@ -113,7 +113,7 @@ class TransactionLayer final : public transport::Receiver {
   std::size_t server_count() const { return server_count_; }
   std::size_t client_count() const { return client_count_; }
   const TimerSettings& settings() const { return settings_; }
-  TimerQueue& timers() { return timers_; }
+  base::TimerQueue& timers() { return timers_; }
 
  private:
   friend class ServerTransaction;
@@ -173,7 +173,7 @@ class TransactionLayer final : public transport::Receiver {
 
   void on_server_timer(ServerTransaction& transaction, TimerName name);
   void on_client_timer(ClientTransaction& transaction, TimerName name);
-  void arm(Transaction& transaction, Timer& timer, Duration delay, TimerName name);
+  void arm(Transaction& transaction, base::Timer& timer, base::Duration delay, TimerName name);
   void terminate(ServerTransaction& transaction);
   void terminate(ClientTransaction& transaction);
 
@@ -190,7 +190,7 @@ class TransactionLayer final : public transport::Receiver {
   void release(TransactionId id);
 
   transport::Sender& sender_;
-  TimerQueue& timers_;
+  base::TimerQueue& timers_;
   TransactionUser& user_;
   TimerSettings settings_;
 

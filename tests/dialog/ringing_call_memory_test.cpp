@@ -12,10 +12,10 @@
 #include <new>
 #include <string>
 
+#include "base/timer_queue.h"
 #include "sip/builder.h"
 #include "sip/dialog/dialog_set.h"
 #include "sip/dialog/dialog_table.h"
-#include "sip/txn/timer_queue.h"
 #include "sip/txn/transaction_layer.h"
 
 namespace {
@@ -173,8 +173,8 @@ class RingingCall : public ::testing::Test {
     return set;
   }
 
-  txn::ManualClock clock_;
-  txn::TimerQueue timers_;
+  base::ManualClock clock_;
+  base::TimerQueue timers_;
   NullSender sender_;
   RingingUser user_;
   DialogTable table_;

@@ -12,7 +12,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const TimePoint kNow = TimePoint{} + 10h;
+const base::TimePoint kNow = base::TimePoint{} + 10h;
 
 Message notify_with(std::string_view state) {
   std::string text =

@@ -5,22 +5,22 @@
 // kept until BYE (200) — a BYE for an unknown dialog gets 481. OPTIONS gets 200.
 // Usage: test_uas LISTEN_SPEC [LISTEN_SPEC...]   e.g. test_uas udp:127.0.0.1:5070
 // Prints "listening PORT" per socket, then counters on SIGTERM/SIGINT, and exits.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <iostream>
 #include <string>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-
+#include "base/asio_timer_driver.h"
 #include "sip/builder.h"
 #include "sip/dialog/dialog_table.h"
 #include "sip/transport/transport_layer.h"
-#include "sip/txn/asio_timer_driver.h"
 #include "sip/txn/transaction_layer.h"
 
 namespace {
 
 using namespace catchline::sip;
+namespace base = catchline::base;
 
 constexpr std::string_view kAnswer =
     "v=0\r\n"
@@ -92,9 +92,7 @@ class Uas final : public txn::TransactionUser {
     }
   }
 
-  void on_ack(txn::ServerTransaction&, const Message&, const transport::Peer&) override {
-    ++acks_;
-  }
+  void on_ack(txn::ServerTransaction&, const Message&, const transport::Peer&) override { ++acks_; }
   void on_response(txn::ClientTransaction&, const Message&) override {}
   void on_timeout(txn::ClientTransaction&) override {}
 
@@ -125,9 +123,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   boost::asio::io_context io;
-  txn::SteadyClock clock;
-  txn::TimerQueue timers(clock);
-  txn::AsioTimerDriver driver(io, timers);
+  base::SteadyClock clock;
+  base::TimerQueue timers(clock);
+  base::AsioTimerDriver driver(io, timers);
   Forward forward;
   transport::TransportLayer transport(io, forward);
   Uas uas;

@@ -35,13 +35,13 @@ std::optional<Ban> fail(GuessGuard& guard, const boost::asio::ip::address& addre
 }
 
 TEST(GuessGuard, NothingBannedAtFirst) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuessGuard guard(clock, small());
   EXPECT_FALSE(guard.banned(kPhone, 5060));
 }
 
 TEST(GuessGuard, PortTierBansThatPortAfterMaxFailures) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuessGuard guard(clock, small());
   EXPECT_FALSE(fail(guard, kPhone, 5060, 2));
   EXPECT_FALSE(guard.banned(kPhone, 5060));
@@ -55,7 +55,7 @@ TEST(GuessGuard, PortTierBansThatPortAfterMaxFailures) {
 }
 
 TEST(GuessGuard, PortBanSparesOtherPortsOfTheSameAddress) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuessGuard guard(clock, small());
   fail(guard, kPhone, 5060, 3);
   EXPECT_TRUE(guard.banned(kPhone, 5060));
@@ -64,7 +64,7 @@ TEST(GuessGuard, PortBanSparesOtherPortsOfTheSameAddress) {
 }
 
 TEST(GuessGuard, IpTierBansTheAddressAcrossPorts) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuessGuard guard(clock, small());
   // Two failures from each of three ports: no port reaches 3, the address reaches 6.
   EXPECT_FALSE(fail(guard, kPhone, 6000, 2));
@@ -81,7 +81,7 @@ TEST(GuessGuard, IpTierBansTheAddressAcrossPorts) {
 }
 
 TEST(GuessGuard, IpTierWinsWhenBothTripAtOnce) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuardSettings settings = small();
   settings.max_failures_per_ip = 3;
   GuessGuard guard(clock, settings);
@@ -91,7 +91,7 @@ TEST(GuessGuard, IpTierWinsWhenBothTripAtOnce) {
 }
 
 TEST(GuessGuard, TrustedAddressIsNeverBannedAsAWhole) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuardSettings settings = small();
   settings.trusted = {*parse_cidr("198.51.100.0/24")};
   GuessGuard guard(clock, settings);
@@ -103,7 +103,7 @@ TEST(GuessGuard, TrustedAddressIsNeverBannedAsAWhole) {
 }
 
 TEST(GuessGuard, TrustedAddressStillLosesTheGuessingPort) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuardSettings settings = small();
   settings.trusted = {*parse_cidr("198.51.100.0/24")};
   GuessGuard guard(clock, settings);
@@ -115,7 +115,7 @@ TEST(GuessGuard, TrustedAddressStillLosesTheGuessingPort) {
 }
 
 TEST(GuessGuard, TrustedIpv6Block) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuardSettings settings = small();
   settings.trusted = {*parse_cidr("2001:db8::/32")};
   GuessGuard guard(clock, settings);
@@ -131,7 +131,7 @@ TEST(GuessGuard, TrustedIpv6Block) {
 }
 
 TEST(GuessGuard, Ipv6PortBanIsWrittenInBrackets) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuessGuard guard(clock, small());
   auto ban = fail(guard, kPhone6, 5060, 3);
   ASSERT_TRUE(ban);
@@ -140,7 +140,7 @@ TEST(GuessGuard, Ipv6PortBanIsWrittenInBrackets) {
 }
 
 TEST(GuessGuard, Ipv4MappedSourceIsTheSameAddress) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuessGuard guard(clock, small());
   fail(guard, make_address("::ffff:192.0.2.7"), 5060, 2);
   ASSERT_TRUE(fail(guard, kPhone, 5060));
@@ -148,7 +148,7 @@ TEST(GuessGuard, Ipv4MappedSourceIsTheSameAddress) {
 }
 
 TEST(GuessGuard, FailuresOlderThanTheWindowNoLongerCount) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuessGuard guard(clock, small());
   fail(guard, kPhone, 5060, 2);
   clock.advance(61s);
@@ -157,7 +157,7 @@ TEST(GuessGuard, FailuresOlderThanTheWindowNoLongerCount) {
 }
 
 TEST(GuessGuard, WindowSlides) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuessGuard guard(clock, small());
   fail(guard, kPhone, 5060);  // t = 0
   clock.advance(30s);
@@ -171,7 +171,7 @@ TEST(GuessGuard, WindowSlides) {
 }
 
 TEST(GuessGuard, FailuresSpreadOverTheWindowStillBan) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuessGuard guard(clock, small());
   fail(guard, kPhone, 5060);
   clock.advance(29s);
@@ -181,7 +181,7 @@ TEST(GuessGuard, FailuresSpreadOverTheWindowStillBan) {
 }
 
 TEST(GuessGuard, BanEndsAfterBanTime) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuessGuard guard(clock, small());
   fail(guard, kPhone, 5060, 3);
   clock.advance(1999ms);
@@ -192,7 +192,7 @@ TEST(GuessGuard, BanEndsAfterBanTime) {
 }
 
 TEST(GuessGuard, IpBanEndsAfterBanTime) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuessGuard guard(clock, small());
   for (std::uint16_t port = 6000; port < 6003; ++port) {
     fail(guard, kPhone, port, 2);
@@ -203,7 +203,7 @@ TEST(GuessGuard, IpBanEndsAfterBanTime) {
 }
 
 TEST(GuessGuard, OneMoreFailureInTheWindowBansAgainAfterTheBan) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuessGuard guard(clock, small());
   fail(guard, kPhone, 5060, 3);
   clock.advance(2s);
@@ -212,7 +212,7 @@ TEST(GuessGuard, OneMoreFailureInTheWindowBansAgainAfterTheBan) {
 }
 
 TEST(GuessGuard, LiftAllEndsBansAndForgetsFailures) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuessGuard guard(clock, small());
   fail(guard, kPhone, 5060, 3);
   fail(guard, kColleague, 5060, 2);
@@ -223,7 +223,7 @@ TEST(GuessGuard, LiftAllEndsBansAndForgetsFailures) {
 }
 
 TEST(GuessGuard, NewSettingsLiftBans) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuessGuard guard(clock, small());
   fail(guard, kPhone, 5060, 3);
   GuardSettings looser = small();
@@ -235,7 +235,7 @@ TEST(GuessGuard, NewSettingsLiftBans) {
 }
 
 TEST(GuessGuard, ZeroTurnsATierOff) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuardSettings settings = small();
   settings.max_failures = 0;
   settings.max_failures_per_ip = 0;
@@ -245,7 +245,7 @@ TEST(GuessGuard, ZeroTurnsATierOff) {
 }
 
 TEST(GuessGuard, FailureTablesStayWithinCapacity) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuardSettings settings = small();
   settings.capacity = 100;
   GuessGuard guard(clock, settings);
@@ -258,7 +258,7 @@ TEST(GuessGuard, FailureTablesStayWithinCapacity) {
 }
 
 TEST(GuessGuard, OldestEntryIsEvictedFirst) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuardSettings settings = small();
   settings.capacity = 2;
   settings.max_failures_per_ip = 0;
@@ -272,7 +272,7 @@ TEST(GuessGuard, OldestEntryIsEvictedFirst) {
 }
 
 TEST(GuessGuard, RecentlyFailedEntrySurvivesEviction) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuardSettings settings = small();
   settings.capacity = 2;
   settings.max_failures_per_ip = 0;
@@ -284,7 +284,7 @@ TEST(GuessGuard, RecentlyFailedEntrySurvivesEviction) {
 }
 
 TEST(GuessGuard, BanTableStaysWithinCapacity) {
-  sip::txn::ManualClock clock;
+  base::ManualClock clock;
   GuardSettings settings = small();
   settings.capacity = 10;
   settings.max_failures = 1;

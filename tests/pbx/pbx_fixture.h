@@ -110,35 +110,34 @@ class PbxTest : public ::testing::Test {
     layer_->on_batch_begin();
     layer_->on_message(parse(text), from);
     layer_->on_batch_end();
-    sip::txn::run_for(timers_, clock_, sip::txn::Duration::zero());
+    base::run_for(timers_, clock_, base::Duration::zero());
     answer_notifies();
   }
   /// Moves time forward in 20 ms steps, the watching phones answering in between (so that
   /// none of the server's retransmissions reaches them).
-  void advance(sip::txn::Duration span) {
-    constexpr sip::txn::Duration kStep = std::chrono::milliseconds(20);
-    for (sip::txn::Duration done{}; done < span; done += kStep) {
-      sip::txn::run_for(timers_, clock_, std::min(kStep, span - done));
+  void advance(base::Duration span) {
+    constexpr base::Duration kStep = std::chrono::milliseconds(20);
+    for (base::Duration done{}; done < span; done += kStep) {
+      base::run_for(timers_, clock_, std::min(kStep, span - done));
       answer_notifies();
     }
   }
 
   /// A request from `phone` as phones write them.
   std::string request_text(Phone& phone, std::string_view method, const std::string& uri,
-                           const Sent& sent, std::string_view to_uri,
-                           std::string_view extra = {}, std::string_view body = {}) {
+                           const Sent& sent, std::string_view to_uri, std::string_view extra = {},
+                           std::string_view body = {}) {
     std::string text = std::string(method) + " " + uri + " SIP/2.0\r\n";
-    text += "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(phone.peer.port) +
-            ";branch=z9hG4bK-" + phone.number + "-" + std::to_string(++phone.branches) +
-            ";rport\r\n";
+    text += "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(phone.peer.port) + ";branch=z9hG4bK-" +
+            phone.number + "-" + std::to_string(++phone.branches) + ";rport\r\n";
     text += "Max-Forwards: 70\r\n";
     text += "From: <sip:" + phone.number + "@" + std::string(kDomain) + ">;tag=" + sent.from_tag +
             "\r\n";
     text += "To: <" + std::string(to_uri) + ">\r\n";
     text += "Call-ID: " + sent.call_id + "\r\n";
     text += "CSeq: " + std::to_string(sent.cseq) + " " + std::string(method) + "\r\n";
-    text += "Contact: <sip:" + phone.number + "@127.0.0.1:" + std::to_string(phone.peer.port) +
-            ">\r\n";
+    text +=
+        "Contact: <sip:" + phone.number + "@127.0.0.1:" + std::to_string(phone.peer.port) + ">\r\n";
     text += extra;
     if (!body.empty()) {
       text += "Content-Type: application/sdp\r\n";
@@ -176,8 +175,8 @@ class PbxTest : public ::testing::Test {
       ADD_FAILURE() << "no credentials: " << credentials.error().reason;
       return sent;
     }
-    std::string header = std::string(proxy ? "Proxy-Authorization: " : "Authorization: ") +
-                         *credentials + "\r\n";
+    std::string header =
+        std::string(proxy ? "Proxy-Authorization: " : "Authorization: ") + *credentials + "\r\n";
     sent.cseq = 2;
     deliver(request_text(phone, method, uri, sent, to_uri, std::string(extra) + header, body),
             phone.peer);
@@ -236,8 +235,8 @@ class PbxTest : public ::testing::Test {
     for (const auto& s : sender_.sent) {
       if (s.to.port == phone.peer.port && s.text.starts_with("SIP/2.0 ")) {
         Message m = parse(s.text);
-        if (m.call_id() == sent.call_id && m.cseq_method_name() == "INVITE" &&
-            m.status() >= 200 && m.cseq_number() == sent.cseq) {
+        if (m.call_id() == sent.call_id && m.cseq_method_name() == "INVITE" && m.status() >= 200 &&
+            m.cseq_number() == sent.cseq) {
           return std::string(m.reason_phrase());
         }
       }
@@ -265,8 +264,7 @@ class PbxTest : public ::testing::Test {
     }
     Rung rung{invites.back(), std::string(invites.back().call_id()),
               std::string(invites.back().from_tag()), "ph-" + number};
-    deliver(sip::response_to(rung.invite, 180, {}, rung.phone_tag).finish(),
-            phone(number).peer);
+    deliver(sip::response_to(rung.invite, 180, {}, rung.phone_tag).finish(), phone(number).peer);
     return rung;
   }
 
@@ -310,8 +308,8 @@ class PbxTest : public ::testing::Test {
     }
   }
 
-  sip::txn::ManualClock clock_;
-  sip::txn::TimerQueue timers_{clock_};
+  base::ManualClock clock_;
+  base::TimerQueue timers_{clock_};
   FakeSender sender_;
   std::map<std::string, Phone> phones_;
   std::set<std::uint16_t> watchers_;  // ports of the phones that answer NOTIFYs

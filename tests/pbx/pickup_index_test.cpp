@@ -8,11 +8,11 @@ namespace catchline::pbx {
 namespace {
 
 using namespace std::chrono_literals;
-using sip::txn::TimePoint;
+using base::TimePoint;
 
 const auto kAny = [](PickupIndex::CallKey) { return true; };
 
-TimePoint at(int ms) { return TimePoint{} + std::chrono::milliseconds(ms); }
+base::TimePoint at(int ms) { return base::TimePoint{} + std::chrono::milliseconds(ms); }
 
 TEST(PickupIndex, OldestByRingStartThenArrival) {
   PickupIndex index;

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/clock.h"
 #include "sip/message.h"
-#include "sip/txn/clock.h"
 
 namespace catchline::pbx {
 namespace {
@@ -14,12 +14,17 @@ std::string register_text(std::string_view contact, std::string_view expires_hea
                           std::uint32_t cseq, std::string_view call_id = "reg-1@phone") {
   std::string text =
       "REGISTER sip:pbx.example.test SIP/2.0\r\n"
-      "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK" + std::to_string(cseq) + "\r\n"
+      "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK" +
+      std::to_string(cseq) +
+      "\r\n"
       "Max-Forwards: 70\r\n"
       "From: <sip:1001@pbx.example.test>;tag=f1\r\n"
       "To: <sip:1001@pbx.example.test>\r\n"
-      "Call-ID: " + std::string(call_id) + "\r\n"
-      "CSeq: " + std::to_string(cseq) + " REGISTER\r\n";
+      "Call-ID: " +
+      std::string(call_id) +
+      "\r\n"
+      "CSeq: " +
+      std::to_string(cseq) + " REGISTER\r\n";
   if (!contact.empty()) {
     text += "Contact: " + std::string(contact) + "\r\n";
   }
@@ -38,8 +43,8 @@ class RegistrarTest : public ::testing::Test {
     return registrar_.apply("1001", *message, source_);
   }
 
-  sip::txn::ManualClock clock_;
-  sip::txn::TimerQueue timers_{clock_};
+  base::ManualClock clock_;
+  base::TimerQueue timers_{clock_};
   Registrar registrar_{timers_, RegistrarSettings{60s, 3600s, 3600s}, nullptr};
   sip::transport::Peer source_{sip::transport::Protocol::Udp,
                                boost::asio::ip::make_address("198.51.100.7"), 40000};
@@ -101,9 +106,9 @@ TEST_F(RegistrarTest, StarNeedsExpiresZero) {
 TEST_F(RegistrarTest, BindingExpiresOnTheClock) {
   apply(register_text("<sip:1001@192.0.2.10:5062>", "60", 1));
   apply(register_text("<sip:1001@192.0.2.11:5062>", "120", 2));
-  sip::txn::run_for(timers_, clock_, 61s);
+  base::run_for(timers_, clock_, 61s);
   EXPECT_EQ(registrar_.bindings("1001").size(), 1u);
-  sip::txn::run_for(timers_, clock_, 60s);
+  base::run_for(timers_, clock_, 60s);
   EXPECT_TRUE(registrar_.bindings("1001").empty());
 }
 

@@ -14,7 +14,7 @@ using namespace std::chrono_literals;
 using InviteClient = LayerTest;
 using NonInviteClient = LayerTest;
 
-std::vector<Duration> durations(std::initializer_list<Duration> list) { return list; }
+std::vector<base::Duration> durations(std::initializer_list<base::Duration> list) { return list; }
 
 TEST_F(InviteClient, RetransmitsAtDoublingIntervalsThenTimesOutWithTimerB) {
   auto id = layer_.send_request(request_text({}), udp_peer(5080));

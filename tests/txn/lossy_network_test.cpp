@@ -72,15 +72,15 @@ class LossyNetwork : public ::testing::Test {
       }
     }
   }
-  void run(Duration span) {
-    for (Duration done{}; done < span; done += 10ms) {
+  void run(base::Duration span) {
+    for (base::Duration done{}; done < span; done += 10ms) {
       run_for(timers_, clock_, 10ms);
       pump();
     }
   }
 
-  ManualClock clock_;
-  TimerQueue timers_;
+  base::ManualClock clock_;
+  base::TimerQueue timers_;
   Wire uac_wire_;  // what the UAC sends
   Wire uas_wire_;  // what the UAS sends
   AckingUser uac_user_;

@@ -15,7 +15,7 @@ using NonInviteServer = LayerTest;
 using Cancel = LayerTest;
 using Matching = LayerTest;
 
-std::vector<Duration> durations(std::initializer_list<Duration> list) { return list; }
+std::vector<base::Duration> durations(std::initializer_list<base::Duration> list) { return list; }
 
 // The TU's ACK for a 2xx: a new transaction, so a new branch (RFC 3261 §17.1.1.3).
 Message ack_for_2xx(std::string to_tag, std::uint32_t cseq = 1) {
@@ -127,7 +127,7 @@ TEST_F(InviteServer, TimerGResendsTheFinalUntilTheAck) {
   ServerTransaction& invite = only_server(layer_, user_);
   const TransactionId id = invite.id();
   sender_.clear();
-  const TimePoint answered = clock_.now();
+  const base::TimePoint answered = clock_.now();
   ASSERT_TRUE(layer_.respond(invite, 486));
   EXPECT_FALSE(layer_.respond(invite, 500));  // one final only
   advance(12s);
@@ -180,7 +180,7 @@ TEST_F(InviteServer, RetransmitsTheTwoHundredUntilItsAck) {
   ServerTransaction& invite = only_server(layer_, user_);
   const TransactionId id = invite.id();
   sender_.clear();
-  const TimePoint answered = clock_.now();
+  const base::TimePoint answered = clock_.now();
   ASSERT_TRUE(layer_.respond(invite, 200));
   EXPECT_EQ(invite.state(), ServerState::Accepted);
   advance(8s);

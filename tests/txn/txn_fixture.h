@@ -9,11 +9,11 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.h"
+#include "base/timer_queue.h"
 #include "sip/builder.h"
 #include "sip/message.h"
 #include "sip/transport/peer.h"
-#include "sip/txn/clock.h"
-#include "sip/txn/timer_queue.h"
 #include "sip/txn/transaction_layer.h"
 
 // Tests name only the RequestSpec fields they change (designated initializers); the rest keep
@@ -94,7 +94,7 @@ class FakeSender : public transport::Sender {
   struct Sent {
     Peer to;
     std::string text;
-    TimePoint at;
+    base::TimePoint at;
   };
   void send(const Peer& to, std::string_view bytes) override {
     if (drop_next > 0) {
@@ -102,11 +102,11 @@ class FakeSender : public transport::Sender {
       ++dropped;
       return;
     }
-    sent.push_back({to, std::string(bytes), clock != nullptr ? clock->now() : TimePoint{}});
+    sent.push_back({to, std::string(bytes), clock != nullptr ? clock->now() : base::TimePoint{}});
   }
   /// When each message was sent, relative to `origin`.
-  std::vector<Duration> times_since(TimePoint origin) const {
-    std::vector<Duration> times;
+  std::vector<base::Duration> times_since(base::TimePoint origin) const {
+    std::vector<base::Duration> times;
     for (const Sent& s : sent) {
       times.push_back(s.at - origin);
     }
@@ -119,7 +119,7 @@ class FakeSender : public transport::Sender {
   void clear() { sent.clear(); }
 
   std::vector<Sent> sent;
-  const Clock* clock = nullptr;
+  const base::Clock* clock = nullptr;
   int drop_next = 0;
   int dropped = 0;
 };
@@ -203,17 +203,17 @@ class LayerTest : public ::testing::Test {
   }
 
   /// Moves time forward, firing each timer at its own deadline.
-  void advance(Duration span) { run_for(timers_, clock_, span); }
+  void advance(base::Duration span) { run_for(timers_, clock_, span); }
   /// Delivers a message as the transport would.
   void deliver(Message message, const Peer& from = udp_peer()) {
     layer_.on_message(std::move(message), from);
   }
   /// When each message was sent, relative to the start of the test.
-  std::vector<Duration> send_times() const { return sender_.times_since(start_); }
+  std::vector<base::Duration> send_times() const { return sender_.times_since(start_); }
 
-  ManualClock clock_;
-  TimePoint start_ = clock_.now();
-  TimerQueue timers_;
+  base::ManualClock clock_;
+  base::TimePoint start_ = clock_.now();
+  base::TimerQueue timers_;
   FakeSender sender_;
   RecordingUser user_;
   TransactionLayer layer_;

@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-namespace catchline::sip::txn {
+namespace catchline::base {
 
 /// The one monotonic time line of the signaling thread.
 using TimePoint = std::chrono::steady_clock::time_point;
@@ -49,4 +49,4 @@ class ManualClock final : public Clock {
   TimePoint now_ = TimePoint{} + std::chrono::hours(1);
 };
 
-}  // namespace catchline::sip::txn
+}  // namespace catchline::base

@@ -1,11 +1,11 @@
-#include "sip/txn/timer_queue.h"
+#include "base/timer_queue.h"
 
 #include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <utility>
 
-namespace catchline::sip::txn {
+namespace catchline::base {
 
 Timer::~Timer() { cancel(); }
 
@@ -61,8 +61,7 @@ void TimerQueue::schedule_at(Timer& timer, TimePoint deadline, TimerHandler& han
     sift_up(heap_.size() - 1);
   }
   // Only a new head changes when the driver must wake; release() runs what a hold kept.
-  if (observer_ != nullptr && heap_.front().timer == &timer &&
-      (holds_ == 0 || deadline > now)) {
+  if (observer_ != nullptr && heap_.front().timer == &timer && (holds_ == 0 || deadline > now)) {
     observer_->on_earlier_deadline(deadline);
   }
 }
@@ -173,4 +172,4 @@ std::size_t run_for(TimerQueue& queue, ManualClock& clock, Duration span) {
   return fired;
 }
 
-}  // namespace catchline::sip::txn
+}  // namespace catchline::base

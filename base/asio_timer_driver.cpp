@@ -1,9 +1,9 @@
-#include "sip/txn/asio_timer_driver.h"
+#include "base/asio_timer_driver.h"
 
 #include <boost/asio/post.hpp>
 #include <boost/system/error_code.hpp>
 
-namespace catchline::sip::txn {
+namespace catchline::base {
 
 AsioTimerDriver::AsioTimerDriver(boost::asio::io_context& io, TimerQueue& queue)
     : io_(io), queue_(queue), timer_(io), alive_(std::make_shared<AsioTimerDriver*>(this)) {
@@ -60,4 +60,4 @@ void AsioTimerDriver::run_due() {
   }
 }
 
-}  // namespace catchline::sip::txn
+}  // namespace catchline::base

@@ -1,4 +1,4 @@
-#include "sip/txn/timer_queue.h"
+#include "base/timer_queue.h"
 
 #include <gtest/gtest.h>
 
@@ -9,9 +9,9 @@
 #include <set>
 #include <vector>
 
-#include "sip/txn/asio_timer_driver.h"
+#include "base/asio_timer_driver.h"
 
-namespace catchline::sip::txn {
+namespace catchline::base {
 namespace {
 
 using namespace std::chrono_literals;
@@ -379,4 +379,4 @@ TEST(AsioTimerDriver, FiresQueueTimersFromTheIoContext) {
 }
 
 }  // namespace
-}  // namespace catchline::sip::txn
+}  // namespace catchline::base

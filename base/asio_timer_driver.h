@@ -5,9 +5,9 @@
 #include <memory>
 #include <optional>
 
-#include "sip/txn/timer_queue.h"
+#include "base/timer_queue.h"
 
-namespace catchline::sip::txn {
+namespace catchline::base {
 
 /// Drives a TimerQueue from one asio steady_timer on the signaling io_context: the steady
 /// timer always waits for the queue's earliest deadline, so thousands of transaction timers
@@ -43,4 +43,4 @@ class AsioTimerDriver final : public DeadlineObserver {
   std::shared_ptr<AsioTimerDriver*> alive_;
 };
 
-}  // namespace catchline::sip::txn
+}  // namespace catchline::base

@@ -5,9 +5,9 @@
 #include <optional>
 #include <vector>
 
-#include "sip/txn/clock.h"
+#include "base/clock.h"
 
-namespace catchline::sip::txn {
+namespace catchline::base {
 
 class Timer;
 class TimerQueue;
@@ -156,4 +156,4 @@ class TimerQueue {
 /// start + span. Returns how many timers fired.
 std::size_t run_for(TimerQueue& queue, ManualClock& clock, Duration span);
 
-}  // namespace catchline::sip::txn
+}  // namespace catchline::base
