@@ -86,7 +86,7 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
   record_.dialled = dialled_;
   record_.start_ms = now_ms();
 
-  invite.set_owner(owner(0));
+  host_.layer().attach(invite, *this);
   Leg& caller = legs_.emplace_back();
   caller.id = 0;
   caller.caller = true;
@@ -175,16 +175,13 @@ bool Call::send_leg(std::size_t member, const std::string& contact,
   leg.peer = peer;
   leg.call_id = sip::random_token(24);
   leg.from_tag = sip::random_token(12);
-  auto sent = host_.layer().send_request(build_leg_invite(leg, Header::Other, {}), peer);
+  auto sent = host_.layer().send_request(build_leg_invite(leg, Header::Other, {}), peer, this);
   if (!sent) {
     spdlog::warn("leg not sent call={} contact={} reason=\"{}\"", id_, contact,
                  sent.error().reason);
     return false;
   }
   leg.invite = *sent;
-  if (auto* t = host_.layer().find_client(leg.invite)) {
-    t->set_owner(owner(leg.id));
-  }
   if (!record_.legs.empty()) {
     record_.legs += ',';
   }
@@ -250,14 +247,11 @@ bool Call::retry_with_credentials(Leg& leg, const sip::Message& response) {
   ++leg.cseq;
   auto sent = host_.layer().send_request(
       build_leg_invite(leg, www ? Header::Authorization : Header::ProxyAuthorization, *credentials),
-      leg.peer);
+      leg.peer, this);
   if (!sent) {
     return false;
   }
   leg.invite = *sent;
-  if (auto* t = host_.layer().find_client(leg.invite)) {
-    t->set_owner(owner(leg.id));
-  }
   return true;
 }
 
@@ -319,12 +313,52 @@ PickupKeys Call::pickup_keys() const {
   return keys;
 }
 
-void Call::on_response(LegId id, sip::txn::ClientTransaction& t, const sip::Message& response) {
-  if (id >= legs_.size()) {
-    return;
+void Call::on_response(sip::txn::ClientTransaction& t, const sip::Message& response) {
+  handle_response(t, response);
+  host_.settle(*this);  // may destroy the call: nothing after this
+}
+
+void Call::on_failure(sip::txn::ClientTransaction& t, int status) {
+  handle_failure(t, status);
+  host_.settle(*this);
+}
+
+void Call::on_cancel(sip::txn::ServerTransaction& invite, const sip::Message&) {
+  // A picker's INVITE is answered at once: only the caller's can still be cancelled.
+  if (invite.id() == legs_[0].invite) {
+    on_caller_cancel();
   }
-  Leg& leg = legs_[id];
+  host_.settle(*this);
+}
+
+void Call::on_ack(sip::txn::ServerTransaction& invite, const sip::Message& ack) {
+  for (const Leg& leg : legs_) {
+    if ((leg.caller || leg.picker) && leg.invite == invite.id()) {
+      on_uas_ack(leg.id, ack);
+      break;
+    }
+  }
+  host_.settle(*this);
+}
+
+void Call::on_ack_timeout(sip::txn::ServerTransaction&) {
+  on_caller_ack_timeout();
+  host_.settle(*this);
+}
+
+Leg* Call::callee_leg(sip::txn::TransactionId invite) {
+  for (Leg& leg : legs_) {
+    if (!leg.caller && !leg.picker && leg.invite == invite) {
+      return &leg;
+    }
+  }
+  return nullptr;
+}
+
+void Call::handle_response(sip::txn::ClientTransaction& t, const sip::Message& response) {
   if (auto relay = relays_.find(t.id()); relay != relays_.end()) {
+    const LegId id = relay->second.leg;
+    Leg& leg = legs_[id];
     const int status = response.status();
     if (status < 200) {
       return;
@@ -333,7 +367,7 @@ void Call::on_response(LegId id, sip::txn::ClientTransaction& t, const sip::Mess
       send_ack(leg, response.cseq_number());
       leg.dialog->refresh_target(response);
     }
-    auto* origin = host_.layer().find_server(relay->second);
+    auto* origin = host_.layer().find_server(relay->second.origin);
     relays_.erase(relay);
     if (origin == nullptr) {
       return;
@@ -351,9 +385,11 @@ void Call::on_response(LegId id, sip::txn::ClientTransaction& t, const sip::Mess
     host_.layer().send_response(*origin, status, out.finish());
     return;
   }
-  if (leg.caller || leg.picker || t.method() != sip::Method::Invite || t.id() != leg.invite) {
+  Leg* callee = t.method() == sip::Method::Invite ? callee_leg(t.id()) : nullptr;
+  if (callee == nullptr) {
     return;  // responses to our BYE and CANCEL need nothing more
   }
+  Leg& leg = *callee;
   const int status = response.status();
   if (status == 100) {
     return;
@@ -535,7 +571,7 @@ PickupResult Call::pick_up(sip::txn::ServerTransaction& invite, const sip::Messa
     return PickupResult::BadRequest;
   }
   picker.dialog = std::move(*dialog);
-  invite.set_owner(owner(picker.id));
+  host_.layer().attach(invite, *this);
   const LegId picker_id = picker.id;
   legs_.push_back(std::move(picker));
   Leg& leg = legs_[picker_id];
@@ -668,20 +704,17 @@ void Call::finish_unanswered() {
   }
 }
 
-void Call::on_failure(LegId id, sip::txn::ClientTransaction& t, int status) {
-  if (id >= legs_.size()) {
-    return;
-  }
+void Call::handle_failure(sip::txn::ClientTransaction& t, int status) {
   if (auto relay = relays_.find(t.id()); relay != relays_.end()) {
-    if (auto* origin = host_.layer().find_server(relay->second)) {
+    if (auto* origin = host_.layer().find_server(relay->second.origin)) {
       host_.layer().respond(*origin, status);
     }
     relays_.erase(relay);
     return;
   }
-  Leg& leg = legs_[id];
-  if (!leg.caller && !leg.picker && t.id() == leg.invite && leg.state != LegState::Answered) {
-    on_callee_final_failure(leg, status);
+  Leg* leg = t.method() == sip::Method::Invite ? callee_leg(t.id()) : nullptr;
+  if (leg != nullptr && leg->state != LegState::Answered) {
+    on_callee_final_failure(*leg, status);
   }
 }
 
@@ -769,7 +802,7 @@ void Call::on_in_dialog_request(LegId id, sip::txn::ServerTransaction& t,
     layer.respond(t, 500, "Relay failed");
     return;
   }
-  relays_.emplace(sent, t.id());
+  relays_.emplace(sent, Relay{t.id(), other.id});
 }
 
 void Call::on_stray_2xx(LegId id, const sip::Message& response) {
@@ -869,13 +902,8 @@ void Call::end(std::string_view disposition, std::string_view hangup_by) {
 }
 
 bool Call::idle() const {
-  if (!ended_) {
-    return false;
-  }
-  return std::none_of(legs_.begin() + 1, legs_.end(), [](const Leg& l) {
-    return l.state == LegState::Calling || l.state == LegState::Ringing ||
-           l.state == LegState::Cancelling;
-  });
+  // Every transaction it started or took has said its last word: none can call it again.
+  return ended_ && attached() == 0;
 }
 
 std::string Call::via_for(const Leg& leg) const {
@@ -916,14 +944,11 @@ sip::txn::TransactionId Call::send_in_dialog(Leg& leg, sip::Method method, std::
     return sip::txn::kNoTransaction;
   }
   auto sent = host_.layer().send_request(build_in_dialog(leg, method, reason, content_type, body),
-                                         leg.peer);
+                                         leg.peer, this);
   if (!sent) {
     spdlog::warn("in-dialog request not sent call={} method={} reason=\"{}\"", id_,
                  sip::method_name(method), sent.error().reason);
     return sip::txn::kNoTransaction;
-  }
-  if (auto* t = host_.layer().find_client(*sent)) {
-    t->set_owner(owner(leg.id));
   }
   return *sent;
 }

@@ -39,8 +39,11 @@ class CallHost {
   /// Routes in-dialog requests whose dialog key is `key` to this call and leg.
   virtual void index_dialog(const std::string& key, CallId call, LegId leg) = 0;
   virtual void unindex_dialog(const std::string& key) = 0;
-  /// The call is over: write its record and destroy it (after the current callback).
+  /// The call is over: write its record (it is destroyed once idle, see settle()).
   virtual void call_ended(class Call& call) = 0;
+  /// Called last by every callback a transaction makes into the call: destroys it when it is
+  /// idle (Call::idle()).
+  virtual void settle(Call& call) = 0;
   /// The numbers and groups the call is pickable under may have changed (Call::pickup_keys()).
   virtual void pickable_changed(class Call& call) = 0;
   /// A leg appeared or changed state (BLF shows it). Also called for every leg when the call
@@ -169,7 +172,7 @@ struct Pickup {
 /// with the first 2xx, cancels the other legs with RFC 3326 "Call completed elsewhere", relays
 /// provisional responses, in-dialog requests and BYE between the two answered legs, and keeps
 /// the call record. Owned by the Pbx on the signaling thread.
-class Call final : private base::TimerHandler {
+class Call final : private base::TimerHandler, private sip::txn::TransactionHandler {
  public:
   Call(CallHost& host, CallId id, Party caller, std::string dialled);
   ~Call();
@@ -179,7 +182,7 @@ class Call final : private base::TimerHandler {
   CallId id() const { return id_; }
   bool answered() const { return answered_leg_ != 0; }
   bool ended() const { return ended_; }
-  /// Ended, and no callee INVITE is still waiting for its final response: safe to destroy.
+  /// Ended, and no transaction of it can report anything more: safe to destroy.
   bool idle() const;
   const std::vector<Leg>& legs() const { return legs_; }
   const store::CallRecord& record() const { return record_; }
@@ -218,16 +221,6 @@ class Call final : private base::TimerHandler {
   PickupResult pick_up(sip::txn::ServerTransaction& invite, const sip::Message& request,
                        const sip::transport::Peer& source, const Pickup& pickup);
 
-  /// A response on a callee leg's INVITE, or on a request this call relayed.
-  void on_response(LegId leg, sip::txn::ClientTransaction& t, const sip::Message& response);
-  /// A callee leg's INVITE or a relayed request got no answer or could not be sent.
-  void on_failure(LegId leg, sip::txn::ClientTransaction& t, int status);
-  /// The caller cancelled (the layer already answered the CANCEL 200).
-  void on_caller_cancel();
-  /// The ACK for our 2xx to the caller (leg 0) or to a picker.
-  void on_uas_ack(LegId leg, const sip::Message& ack);
-  /// The caller never acknowledged our 2xx: end the call.
-  void on_caller_ack_timeout();
   /// An in-dialog request from the device of `leg`.
   void on_in_dialog_request(LegId leg, sip::txn::ServerTransaction& t, const sip::Message& request);
   /// A 2xx retransmission for a callee leg that we already acknowledged: ACK again.
@@ -237,6 +230,26 @@ class Call final : private base::TimerHandler {
 
  private:
   void on_timer(base::Timer& timer) override;
+
+  // TransactionHandler: what its transactions report (each ends with CallHost::settle()).
+  /// A response on a callee leg's INVITE, or on a request this call relayed or sent (BYE).
+  void on_response(sip::txn::ClientTransaction& t, const sip::Message& response) override;
+  /// A callee leg's INVITE or a relayed request got no answer or could not be sent.
+  void on_failure(sip::txn::ClientTransaction& t, int status) override;
+  /// The caller cancelled (the layer already answered the CANCEL 200).
+  void on_cancel(sip::txn::ServerTransaction& invite, const sip::Message& cancel) override;
+  /// The ACK for our 2xx to the caller or to a picker.
+  void on_ack(sip::txn::ServerTransaction& invite, const sip::Message& ack) override;
+  /// The caller or picker never acknowledged our 2xx: end the call.
+  void on_ack_timeout(sip::txn::ServerTransaction& invite) override;
+  void handle_response(sip::txn::ClientTransaction& t, const sip::Message& response);
+  void handle_failure(sip::txn::ClientTransaction& t, int status);
+  /// The callee leg whose INVITE is `invite`, or nullptr.
+  Leg* callee_leg(sip::txn::TransactionId invite);
+  void on_caller_cancel();
+  void on_uas_ack(LegId leg, const sip::Message& ack);
+  void on_caller_ack_timeout();
+
   /// Arms `timer`, making it first when the call has none yet.
   void arm(std::unique_ptr<base::Timer>& timer, std::chrono::milliseconds delay, std::uint16_t tag);
 
@@ -287,7 +300,6 @@ class Call final : private base::TimerHandler {
   void changed(const Leg& leg) { host_.leg_changed(*this, leg); }
   void unindex(Leg& leg);
   std::int64_t now_ms() const;
-  std::uint64_t owner(LegId leg) const { return (id_ << 16) | leg; }
 
   CallHost& host_;
   CallId id_;
@@ -311,8 +323,13 @@ class Call final : private base::TimerHandler {
   std::string caller_offer_;  // the caller's SDP, for every callee leg
   std::string caller_content_type_;
   std::string ack_text_;  // the ACK of the answered callee's 2xx, re-sent on retransmissions
-  // Relayed in-dialog requests: our client transaction -> the server transaction to answer.
-  std::unordered_map<sip::txn::TransactionId, sip::txn::TransactionId> relays_;
+  // Relayed in-dialog requests: our client transaction -> the server transaction to answer
+  // and the leg it was sent on.
+  struct Relay {
+    sip::txn::TransactionId origin;
+    LegId leg;
+  };
+  std::unordered_map<sip::txn::TransactionId, Relay> relays_;
   base::Timer no_answer_timer_;
   // Most calls need neither: made when first armed (a Timer is 40 bytes of every call).
   std::unique_ptr<base::Timer> member_timer_;  // sequential: the next member's turn
@@ -320,9 +337,5 @@ class Call final : private base::TimerHandler {
   bool alerted_ = false;  // sequential ring groups: time to ring the next member
   store::CallRecord record_;
 };
-
-/// The owner value a Call stores in its client transactions: call id and leg.
-inline CallId owner_call(std::uint64_t owner) { return owner >> 16; }
-inline LegId owner_leg(std::uint64_t owner) { return static_cast<LegId>(owner & 0xFFFF); }
 
 }  // namespace catchline::pbx

@@ -19,6 +19,7 @@ namespace {
 
 using sip::Header;
 using sip::Method;
+using sip::txn::ServerTransaction;
 
 // The user part of resource list URIs: "blf-1001" is extension 1001's `blf_list`.
 constexpr std::string_view kBlfListPrefix = "blf-";
@@ -146,6 +147,8 @@ void Pbx::pickable_changed(Call& call) {
   pickable_.update(call.id(), call.ring_started(), call.pickup_keys());
 }
 
+void Pbx::settle(Call& call) { reap(call.id()); }
+
 void Pbx::call_ended(Call& call) {
   pickable_.remove(call.id());
   if (writer_ != nullptr) {
@@ -154,39 +157,6 @@ void Pbx::call_ended(Call& call) {
 }
 
 // ---- authentication ----
-
-bool Pbx::should_create_transaction(const sip::Message& request,
-                                    const sip::transport::Peer& source) {
-  authenticated_ = nullptr;
-  authenticated_trunk_ = nullptr;
-  // In-dialog requests are matched to a dialog of ours or refused with 481.
-  if (!request.to_tag().empty()) {
-    return true;
-  }
-  switch (request.method()) {
-    case Method::Invite:
-      if (const Trunk* trunk = trunk_for(source)) {
-        // A provider is known by its address; with inbound_auth it must also pass digest.
-        if (trunk->inbound_auth && !check_digest(request, source, [&](std::string_view user) {
-              return user == trunk->username ? std::optional<std::string>(trunk->password)
-                                             : std::nullopt;
-            })) {
-          return false;
-        }
-        authenticated_trunk_ = trunk;
-        return true;
-      }
-      [[fallthrough]];
-    case Method::Register:
-    case Method::Subscribe:
-      // Every request that can cost money or reveal a call is authenticated first, and the
-      // challenge leaves no state behind: no transaction, no call.
-      authenticated_ = authenticate(request, source);
-      return authenticated_ != nullptr;
-    default:
-      return true;
-  }
-}
 
 const Extension* Pbx::authenticate(const sip::Message& request,
                                    const sip::transport::Peer& source) {
@@ -327,42 +297,50 @@ const Trunk* Pbx::trunk_for(const sip::transport::Peer& source) const {
 
 // ---- requests ----
 
-void Pbx::on_request(sip::txn::ServerTransaction& t, const sip::Message& request,
-                     const sip::transport::Peer& source) {
-  const Extension* user = authenticated_;
-  authenticated_ = nullptr;
+void Pbx::on_request(const sip::Message& request, const sip::transport::Peer& source,
+                     Start& start) {
+  // The one router: a request inside a dialog goes to that dialog's usage (or gets 481); one
+  // outside is authenticated first when it can cost money or reveal a call, and answered
+  // without any state (no transaction, no call) when it is not.
   if (!request.to_tag().empty()) {
-    handle_in_dialog(t, request, source);
+    ServerTransaction& t = start();
+    handle_in_dialog(t, t.request(), source);
     return;
   }
   switch (request.method()) {
-    case Method::Register:
-      if (user == nullptr) {
-        layer_->respond(t, 403, "Forbidden");
+    case Method::Invite: {
+      if (const Trunk* trunk = trunk_for(source)) {
+        // A provider is known by its address; with inbound_auth it must also pass digest.
+        if (trunk->inbound_auth && !check_digest(request, source, [&](std::string_view user) {
+              return user == trunk->username ? std::optional<std::string>(trunk->password)
+                                             : std::nullopt;
+            })) {
+          return;
+        }
+        ServerTransaction& t = start();
+        handle_trunk_invite(t, t.request(), source, *trunk);
         return;
       }
-      handle_register(t, request, source, *user);
+      if (const Extension* caller = authenticate(request, source)) {
+        ServerTransaction& t = start();
+        handle_new_invite(t, t.request(), source, *caller);
+      }
       return;
-    case Method::Invite:
-      if (const Trunk* trunk = authenticated_trunk_) {
-        authenticated_trunk_ = nullptr;
-        handle_trunk_invite(t, request, source, *trunk);
-        return;
+    }
+    case Method::Register:
+      if (const Extension* user = authenticate(request, source)) {
+        ServerTransaction& t = start();
+        handle_register(t, t.request(), source, *user);
       }
-      if (user == nullptr) {
-        layer_->respond(t, 403, "Forbidden");
-        return;
-      }
-      handle_new_invite(t, request, source, *user);
       return;
     case Method::Subscribe:
-      if (user == nullptr) {
-        layer_->respond(t, 403, "Forbidden");
-        return;
+      if (const Extension* watcher = authenticate(request, source)) {
+        ServerTransaction& t = start();
+        handle_subscribe(t, t.request(), source, *watcher);
       }
-      handle_subscribe(t, request, source, *user);
       return;
     case Method::Options: {
+      ServerTransaction& t = start();
       auto ok = t.make_response(200);
       ok.header(Header::Allow, kAllow);
       ok.header(Header::AllowEvents, Presence::kAllowEvents);
@@ -372,9 +350,10 @@ void Pbx::on_request(sip::txn::ServerTransaction& t, const sip::Message& request
       return;
     }
     case Method::Bye:
-      layer_->respond(t, 481);
+      layer_->respond(start(), 481);
       return;
     default: {
+      ServerTransaction& t = start();
       auto response = t.make_response(405);
       response.header(Header::Allow, kAllow);
       layer_->send_response(t, 405, response.finish());
@@ -973,77 +952,8 @@ void Pbx::handle_in_dialog(sip::txn::ServerTransaction& t, const sip::Message& r
   reap(id);
 }
 
-void Pbx::on_cancel(sip::txn::ServerTransaction& invite, const sip::Message&) {
-  CallId id = owner_call(invite.owner());
-  if (owner_leg(invite.owner()) != 0) {
-    return;  // a picker's INVITE: answered at once, nothing left to cancel
-  }
-  if (Call* call = find_call(id)) {
-    call->on_caller_cancel();
-    reap(id);
-  }
-}
-
-void Pbx::on_ack(sip::txn::ServerTransaction& invite, const sip::Message& ack,
-                 const sip::transport::Peer&) {
-  CallId id = owner_call(invite.owner());
-  if (Call* call = find_call(id)) {
-    call->on_uas_ack(owner_leg(invite.owner()), ack);
-    reap(id);
-  }
-}
-
 void Pbx::on_stray_ack(const sip::Message&, const sip::transport::Peer&) {
   // The ACK of a challenge or a late duplicate: nothing to do, by design.
-}
-
-void Pbx::on_ack_timeout(sip::txn::ServerTransaction& invite) {
-  if (invite.last_status() < 200 || invite.last_status() >= 300) {
-    return;
-  }
-  CallId id = owner_call(invite.owner());
-  if (Call* call = find_call(id)) {
-    call->on_caller_ack_timeout();
-    reap(id);
-  }
-}
-
-// ---- responses ----
-
-void Pbx::on_response(sip::txn::ClientTransaction& t, const sip::Message& response) {
-  if (t.owner() & kPresenceOwner) {
-    presence_.on_response(t.owner(), response);
-    return;
-  }
-  CallId id = owner_call(t.owner());
-  if (Call* call = find_call(id)) {
-    call->on_response(owner_leg(t.owner()), t, response);
-    reap(id);
-  }
-}
-
-void Pbx::on_timeout(sip::txn::ClientTransaction& t) {
-  if (t.owner() & kPresenceOwner) {
-    presence_.on_failure(t.owner(), 408);
-    return;
-  }
-  CallId id = owner_call(t.owner());
-  if (Call* call = find_call(id)) {
-    call->on_failure(owner_leg(t.owner()), t, 408);
-    reap(id);
-  }
-}
-
-void Pbx::on_transport_error(sip::txn::ClientTransaction& t) {
-  if (t.owner() & kPresenceOwner) {
-    presence_.on_failure(t.owner(), 503);
-    return;
-  }
-  CallId id = owner_call(t.owner());
-  if (Call* call = find_call(id)) {
-    call->on_failure(owner_leg(t.owner()), t, 503);
-    reap(id);
-  }
 }
 
 void Pbx::on_stray_response(const sip::Message& response, const sip::transport::Peer&) {

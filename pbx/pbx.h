@@ -91,19 +91,10 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   /// New `security:` settings (SIGHUP); bans and failures are forgotten.
   void set_security(security::GuardSettings settings) { guard_.set_settings(std::move(settings)); }
 
-  // TransactionUser
-  bool should_create_transaction(const sip::Message& request,
-                                 const sip::transport::Peer& source) override;
-  void on_request(sip::txn::ServerTransaction& transaction, const sip::Message& request,
-                  const sip::transport::Peer& source) override;
-  void on_cancel(sip::txn::ServerTransaction& invite, const sip::Message& cancel) override;
-  void on_ack(sip::txn::ServerTransaction& invite, const sip::Message& ack,
-              const sip::transport::Peer& source) override;
+  // TransactionUser: the request router, and what no transaction waits for.
+  void on_request(const sip::Message& request, const sip::transport::Peer& source,
+                  Start& start) override;
   void on_stray_ack(const sip::Message& ack, const sip::transport::Peer& source) override;
-  void on_ack_timeout(sip::txn::ServerTransaction& invite) override;
-  void on_response(sip::txn::ClientTransaction& transaction, const sip::Message& response) override;
-  void on_timeout(sip::txn::ClientTransaction& transaction) override;
-  void on_transport_error(sip::txn::ClientTransaction& transaction) override;
   void on_stray_response(const sip::Message& response, const sip::transport::Peer& source) override;
 
  private:
@@ -117,6 +108,7 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   void index_dialog(const std::string& key, CallId call, LegId leg) override;
   void unindex_dialog(const std::string& key) override;
   void call_ended(Call& call) override;
+  void settle(Call& call) override;
   void pickable_changed(Call& call) override;
   void leg_changed(Call& call, const Leg& leg) override;
   void pickup_alert(Call& call) override;
@@ -213,10 +205,6 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   sip::txn::TransactionLayer* layer_ = nullptr;
   LocalAddresses local_;
 
-  // The extension authenticated by should_create_transaction() for the request that
-  // on_request() receives next (the same call stack).
-  const Extension* authenticated_ = nullptr;
-  const Trunk* authenticated_trunk_ = nullptr;  // the same, for an INVITE from a trunk
   struct TrunkSource {
     boost::asio::ip::address address;
     std::uint16_t port = 0;  // 0 = any port

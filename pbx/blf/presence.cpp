@@ -68,9 +68,18 @@ std::string Presence::dialog_key(const sip::dialog::Dialog& dialog) {
   return dialog.call_id() + '\n' + dialog.local_tag() + '\n' + dialog.remote_tag();
 }
 
-Presence::Watch* Presence::find(std::uint64_t owner) {
-  auto it = watches_.find(static_cast<std::uint32_t>(owner & 0xFFFFFFFFu));
-  return it == watches_.end() ? nullptr : it->second.get();
+Presence::Watch* Presence::find(const sip::txn::ClientTransaction& t) {
+  // Our NOTIFY: its From tag is the dialog's local tag, its To tag the watcher's.
+  const sip::Message& notify = t.request();
+  std::string key;
+  key.append(notify.call_id()).append(1, '\n').append(notify.from_tag()).append(1, '\n');
+  key.append(notify.to_tag());
+  auto it = by_dialog_.find(key);
+  if (it == by_dialog_.end()) {
+    return nullptr;
+  }
+  Watch* watch = watches_.at(it->second).get();
+  return watch->in_flight == t.id() ? watch : nullptr;
 }
 
 void Presence::subscribe(sip::txn::ServerTransaction& t, const sip::Message& request,
@@ -452,7 +461,7 @@ void Presence::send_notify(Watch& watch) {
     out.header(Header::Require, "eventlist");
   }
   out.body(watch.content_type, std::move(body));
-  auto sent = host_.layer().send_request(out.finish(), watch.peer);
+  auto sent = host_.layer().send_request(out.finish(), watch.peer, this);
   if (watch.subscription->terminated()) {
     watch.final_sent = true;
   }
@@ -463,13 +472,10 @@ void Presence::send_notify(Watch& watch) {
     return;
   }
   watch.in_flight = *sent;
-  if (auto* t = host_.layer().find_client(*sent)) {
-    t->set_owner(kPresenceOwner | watch.id);
-  }
 }
 
-void Presence::on_response(std::uint64_t owner, const sip::Message& response) {
-  Watch* watch = find(owner);
+void Presence::on_response(sip::txn::ClientTransaction& t, const sip::Message& response) {
+  Watch* watch = find(t);
   if (watch == nullptr || response.status() < 200) {
     return;
   }
@@ -490,8 +496,8 @@ void Presence::on_response(std::uint64_t owner, const sip::Message& response) {
   }
 }
 
-void Presence::on_failure(std::uint64_t owner, int status) {
-  if (Watch* watch = find(owner)) {
+void Presence::on_failure(sip::txn::ClientTransaction& t, int status) {
+  if (Watch* watch = find(t)) {
     spdlog::info("subscription ended watcher={} resource={} reason=\"notify failed {}\"",
                  watch->watcher, watch->name(), status);
     remove(watch->id);

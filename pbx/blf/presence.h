@@ -51,10 +51,6 @@ struct WatchTarget {
   bool allowed = true;
 };
 
-/// Owner values of NOTIFY client transactions carry this bit, so that the Pbx hands their
-/// responses here rather than to a call.
-inline constexpr std::uint64_t kPresenceOwner = std::uint64_t{1} << 63;
-
 /// The BLF presence server (DESIGN.md §5): SUBSCRIBE for `Event: dialog` (RFC 6665, RFC 4235)
 /// and `Event: presence` (RFC 3856, PIDF) to an extension or ring group, one NOTIFY at once
 /// with the full state and then one per change, a version that rises by one per subscription.
@@ -64,7 +60,7 @@ inline constexpr std::uint64_t kPresenceOwner = std::uint64_t{1} << 63;
 /// NOTIFYs go out after the call messages of the same event (a zero-delay timer), so fan-out
 /// never delays call handling. Authentication and authorisation are the Pbx's, before this.
 /// Owned by the signaling thread; no locks.
-class Presence final : private base::TimerHandler {
+class Presence final : private base::TimerHandler, private sip::txn::TransactionHandler {
  public:
   Presence(PresenceHost& host, PresenceSettings settings);
   ~Presence();
@@ -85,10 +81,6 @@ class Presence final : private base::TimerHandler {
   /// An in-dialog request: a refreshing or ending SUBSCRIBE of one of our subscriptions.
   /// False when the dialog is not ours (the Pbx answers 481).
   bool in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request);
-  /// The answer to one of our NOTIFYs (`owner` as set on its transaction); a failure (481,
-  /// 408, any other final error) ends the subscription.
-  void on_response(std::uint64_t owner, const sip::Message& response);
-  void on_failure(std::uint64_t owner, int status);
 
   /// The dialog `view.id` of `resource` appeared or changed. States only move forward: a
   /// change back (confirmed -> early) is ignored.
@@ -114,6 +106,10 @@ class Presence final : private base::TimerHandler {
   };
 
   void on_timer(base::Timer& timer) override;
+  /// The answer to one of our NOTIFYs; a failure (481, 408, any other final error) ends the
+  /// subscription.
+  void on_response(sip::txn::ClientTransaction& t, const sip::Message& response) override;
+  void on_failure(sip::txn::ClientTransaction& t, int status) override;
   /// The subscription's duration from the request's Expires (default, cut to the maximum);
   /// nullopt when it answered 400 (unreadable) or 423 (below the minimum).
   std::optional<std::uint32_t> granted_expires(sip::txn::ServerTransaction& t,
@@ -127,7 +123,8 @@ class Presence final : private base::TimerHandler {
   std::string part_body(Watch& watch, Part& part);
   void remove(std::uint32_t id);
   void forget_seen_ends(const std::string& resource);
-  Watch* find(std::uint64_t owner);
+  /// The subscription whose NOTIFY `t` is (nullptr when it has ended since).
+  Watch* find(const sip::txn::ClientTransaction& t);
   static std::string dialog_key(const sip::dialog::Dialog& dialog);
 
   PresenceHost& host_;

@@ -14,6 +14,7 @@
 namespace catchline::sip::txn {
 
 class TransactionLayer;
+class TransactionHandler;
 
 /// A handle to a transaction that stays safe after the transaction is gone: the layer's
 /// find_server()/find_client() return nullptr for a stale id. 0 is never a valid id.
@@ -44,7 +45,7 @@ enum class TimerName : std::uint16_t {
 
 /// What server and client transactions share: the request that created them (stored whole,
 /// owned), an id, two embedded timers (retransmission and timeout: no transaction ever needs
-/// more at once) and a value the TU may attach.
+/// more at once) and the handler its outcome goes to (see TransactionHandler).
 /// Owned by the TransactionLayer; lives until the transaction terminates.
 class Transaction : public base::TimerHandler {
  public:
@@ -62,9 +63,8 @@ class Transaction : public base::TimerHandler {
   /// The last status sent (server) or received (client); 0 before any.
   int last_status() const { return last_status_; }
 
-  /// A value the TU attaches (e.g. its call or leg number); 0 until set.
-  std::uint64_t owner() const { return owner_; }
-  void set_owner(std::uint64_t owner) { owner_ = owner; }
+  /// Who hears what happens to it next (responses, CANCEL, ACK); nullptr once nobody will.
+  TransactionHandler* handler() const { return handler_; }
 
  protected:
   Transaction(TransactionLayer& layer, TransactionId id, Message&& request, bool reliable,
@@ -81,7 +81,7 @@ class Transaction : public base::TimerHandler {
   base::Timer retransmit_timer_;  // A, E, G, 2xx, Trying
   base::Timer timeout_timer_;     // B, F, H, L, M, CancelWait, Abandoned, and then D, I, J, K
   base::Duration interval_{};     // the current retransmission interval
-  std::uint64_t owner_ = 0;
+  TransactionHandler* handler_ = nullptr;
   int last_status_ = 0;
   bool reliable_ = false;
   bool server_side_ = false;

@@ -174,12 +174,29 @@ void TransactionLayer::handle_request(Message&& request, const Peer& source) {
     respond(transaction, 482);
     return;
   }
-  if (!user_.should_create_transaction(request, source)) {
+  // The TU decides first and makes the transaction only when it takes the request: a
+  // challenge leaves no state behind.
+  struct Starter final : TransactionUser::Start {
+    Starter(TransactionLayer& layer, Message& request, const Via& via, const Peer& source)
+        : layer(layer), request(request), via(via), source(source) {}
+    ServerTransaction& operator()() override {
+      if (made == nullptr) {
+        made = &layer.create_server(std::move(request), via, source, true);
+      }
+      return *made;
+    }
+    TransactionLayer& layer;
+    Message& request;
+    const Via& via;
+    const Peer& source;
+    ServerTransaction* made = nullptr;
+  };
+  Starter start(*this, request, *via, source);
+  user_.on_request(request, source, start);
+  if (start.made == nullptr) {
     return;
   }
-  ServerTransaction& transaction = create_server(std::move(request), *via, source, true);
-  const TransactionId id = transaction.id();
-  user_.on_request(transaction, transaction.request(), source);
+  const TransactionId id = start.made->id();
 
   // RFC 3261 §17.2.1: an INVITE gets 100 Trying unless the TU answered first.
   ServerTransaction* invite = find_server(id);
@@ -321,7 +338,10 @@ void TransactionLayer::handle_ack(const Message& ack, std::string_view sent_by,
   transaction->retransmit_timer_.cancel();
   // Only retransmitted INVITEs can still arrive, and those are absorbed: the 2xx text is done.
   std::string().swap(transaction->last_response_);
-  user_.on_ack(*transaction, ack, source);
+  if (TransactionHandler* handler = transaction->handler_) {
+    detach(*transaction);
+    handler->on_ack(*transaction, ack);
+  }
 }
 
 void TransactionLayer::handle_cancel(Message&& cancel, const Via& via, const Peer& source) {
@@ -338,7 +358,11 @@ void TransactionLayer::handle_cancel(Message&& cancel, const Via& via, const Pee
   if (std::holds_alternative<ServerTransaction::Proceeding>(invite->state_) &&
       !invite->cancelled_) {
     invite->cancelled_ = true;
-    user_.on_cancel(*invite, transaction.request());
+    if (TransactionHandler* handler = invite->handler_) {
+      handler->on_cancel(*invite, transaction.request());
+    } else {
+      respond(*invite, 487);  // nobody took the INVITE: the layer ends it
+    }
   }
 }
 
@@ -353,14 +377,14 @@ void TransactionLayer::handle_response(const Message& response, const Peer& sour
   }
   ClientTransaction& transaction = *found;
   if (transaction.is_invite()) {
-    handle_invite_response(transaction, response);
+    handle_invite_response(transaction, response, source);
   } else {
     handle_non_invite_response(transaction, response);
   }
 }
 
 void TransactionLayer::handle_invite_response(ClientTransaction& transaction,
-                                              const Message& response) {
+                                              const Message& response, const Peer& source) {
   using Client = ClientTransaction;
   const int status = response.status();
   const bool unanswered = std::holds_alternative<Client::Calling>(transaction.state_) ||
@@ -379,21 +403,22 @@ void TransactionLayer::handle_invite_response(ClientTransaction& transaction,
     if (transaction.cancel_requested_ && !transaction.cancel_sent_) {
       send_cancel(transaction);
     }
-    user_.on_response(transaction, response);
+    deliver(transaction, response, false);
     return;
   }
   if (status < 300) {
     if (unanswered) {
       // RFC 6026 §7.2: stay (Accepted) for 64*T1 so that retransmitted and forked 2xx reach
-      // the TU through this transaction; each is ACKed by its dialog, not here.
+      // the TU; the first goes to the handler, the others to the TU's stray path, where the
+      // dialog they belong to ACKs them (not here).
       transaction.state_ = Client::Accepted{};
       transaction.retransmit_timer_.cancel();
       arm(transaction, transaction.timeout_timer_, settings_.transaction_timeout(), TimerName::M);
-    } else if (!std::holds_alternative<Client::Accepted>(transaction.state_)) {
-      return;
+      transaction.last_status_ = status;
+      deliver(transaction, response, true);
+    } else if (std::holds_alternative<Client::Accepted>(transaction.state_)) {
+      user_.on_stray_response(response, source);
     }
-    transaction.last_status_ = status;
-    user_.on_response(transaction, response);
     return;
   }
   if (std::holds_alternative<Client::Completed>(transaction.state_)) {
@@ -422,7 +447,7 @@ void TransactionLayer::handle_invite_response(ClientTransaction& transaction,
   sender_.send(transaction.destination_, transaction.ack_);
   arm(transaction, transaction.timeout_timer_,
       transaction.reliable_ ? base::Duration::zero() : settings_.timer_d, TimerName::D);
-  user_.on_response(transaction, response);
+  deliver(transaction, response, true);
 }
 
 void TransactionLayer::handle_non_invite_response(ClientTransaction& transaction,
@@ -437,14 +462,58 @@ void TransactionLayer::handle_non_invite_response(ClientTransaction& transaction
   if (status < 200) {
     // Timer E keeps running, at T2 from its next firing.
     transaction.state_ = Client::Proceeding{};
-    user_.on_response(transaction, response);
+    deliver(transaction, response, false);
     return;
   }
   transaction.state_ = Client::Completed{};
   transaction.retransmit_timer_.cancel();
   arm(transaction, transaction.timeout_timer_,
       transaction.reliable_ ? base::Duration::zero() : settings_.t4, TimerName::K);
-  user_.on_response(transaction, response);
+  deliver(transaction, response, true);
+}
+
+void TransactionLayer::deliver(ClientTransaction& transaction, const Message& response,
+                               bool final) {
+  TransactionHandler* handler = transaction.handler_;
+  if (handler == nullptr) {
+    return;
+  }
+  if (final) {
+    detach(transaction);  // before the call: the handler may destroy itself in it
+  }
+  handler->on_response(transaction, response);
+}
+
+void TransactionLayer::report_failure(ClientTransaction& transaction, int status) {
+  if (TransactionHandler* handler = transaction.handler_) {
+    detach(transaction);
+    handler->on_failure(transaction, status);
+  }
+}
+
+void TransactionLayer::attach(Transaction& transaction, TransactionHandler* handler) {
+  detach(transaction);
+  transaction.handler_ = handler;
+  if (handler != nullptr) {
+    ++handler->attached_;
+  }
+}
+
+void TransactionLayer::detach(Transaction& transaction) {
+  if (transaction.handler_ != nullptr) {
+    --transaction.handler_->attached_;
+    transaction.handler_ = nullptr;
+  }
+}
+
+void TransactionLayer::attach(ServerTransaction& invite, TransactionHandler& handler) {
+  // Only an unanswered INVITE or one waiting for the ACK of its 2xx has anything to report.
+  const bool waiting = std::holds_alternative<ServerTransaction::Proceeding>(invite.state_) ||
+                       (std::holds_alternative<ServerTransaction::Accepted>(invite.state_) &&
+                        !invite.acknowledged());
+  if (invite.is_invite() && waiting) {
+    attach(static_cast<Transaction&>(invite), &handler);
+  }
 }
 
 // ---------------------------------------------------------------- server side
@@ -476,6 +545,7 @@ bool TransactionLayer::send_response(ServerTransaction& transaction, int status,
       return true;
     }
     transaction.state_ = Server::Completed{};
+    detach(transaction);  // a non-2xx final: nothing more for the handler (its ACK is ours)
     if (!transaction.reliable_) {
       arm(transaction, transaction.retransmit_timer_, settings_.t1, TimerName::G);
     }
@@ -610,7 +680,10 @@ void TransactionLayer::on_server_timer(ServerTransaction& transaction, TimerName
       if (waiting) {
         spdlog::debug("ack timeout call_id={} status={}", transaction.request_.call_id(),
                       transaction.last_status_);
-        user_.on_ack_timeout(transaction);
+        if (TransactionHandler* handler = transaction.handler_) {
+          detach(transaction);
+          handler->on_ack_timeout(transaction);
+        }
       }
       if (ServerTransaction* still = find_server(id)) {
         terminate(*still);
@@ -634,6 +707,7 @@ void TransactionLayer::on_server_timer(ServerTransaction& transaction, TimerName
 
 void TransactionLayer::terminate(ServerTransaction& transaction) {
   transaction.state_ = ServerTransaction::Terminated{};
+  detach(transaction);
   if (has_cookie(transaction.request_.branch())) {
     auto found = servers_.find(server_key(transaction));
     if (found != servers_.end() && found->second == &transaction) {
@@ -656,15 +730,17 @@ void TransactionLayer::terminate(ServerTransaction& transaction) {
 
 // ---------------------------------------------------------------- client side
 
-Result<TransactionId> TransactionLayer::send_request(std::string text, const Peer& destination) {
+Result<TransactionId> TransactionLayer::send_request(std::string text, const Peer& destination,
+                                                     TransactionHandler* handler) {
   auto request = parse_message(std::move(text));
   if (!request) {
     return request.error();
   }
-  return send_request(std::move(*request), destination);
+  return send_request(std::move(*request), destination, handler);
 }
 
-Result<TransactionId> TransactionLayer::send_request(Message request, const Peer& destination) {
+Result<TransactionId> TransactionLayer::send_request(Message request, const Peer& destination,
+                                                     TransactionHandler* handler) {
   if (!request.is_request()) {
     return fail("Bad request: a response has no client transaction");
   }
@@ -677,10 +753,11 @@ Result<TransactionId> TransactionLayer::send_request(Message request, const Peer
   if (!request.owns_text()) {
     request.take_ownership();
   }
-  return start_client(std::move(request), destination);
+  return start_client(std::move(request), destination, handler);
 }
 
-Result<TransactionId> TransactionLayer::start_client(Message&& request, const Peer& destination) {
+Result<TransactionId> TransactionLayer::start_client(Message&& request, const Peer& destination,
+                                                     TransactionHandler* handler) {
   std::uint32_t index = 0;
   const TransactionId id = allocate(index);
   auto owned = std::make_unique<ClientTransaction>(*this, id, std::move(request), destination);
@@ -693,6 +770,7 @@ Result<TransactionId> TransactionLayer::start_client(Message&& request, const Pe
   ClientTransaction& transaction = *owned;
   slots_[index].transaction = std::move(owned);
   ++client_count_;
+  attach(transaction, handler);
 
   sender_.send(destination, transaction.request_.raw());
   const bool invite = transaction.is_invite();
@@ -757,7 +835,7 @@ void TransactionLayer::send_cancel(ClientTransaction& invite) {
   }
   const Peer destination = invite.destination_;
   arm(invite, invite.timeout_timer_, settings_.transaction_timeout(), TimerName::CancelWait);
-  if (auto started = start_client(std::move(*parsed), destination); !started) {
+  if (auto started = start_client(std::move(*parsed), destination, invite.handler_); !started) {
     spdlog::error("cancel not sent call_id={} reason=\"{}\"", request.call_id(),
                   started.error().reason);
   }
@@ -817,7 +895,7 @@ void TransactionLayer::on_client_timer(ClientTransaction& transaction, TimerName
   const TransactionId id = transaction.id_;
   spdlog::debug("client timeout method={} call_id={} to={}", transaction.request_.method_name(),
                 transaction.request_.call_id(), transaction.destination_.to_string());
-  user_.on_timeout(transaction);
+  report_failure(transaction, 408);
   if (ClientTransaction* still = find_client(id)) {
     terminate(*still);
   }
@@ -842,7 +920,7 @@ void TransactionLayer::on_transport_failure(const Peer& peer) {
   // Callbacks may start new transactions: the index is not walked while they run.
   for (TransactionId id : failed) {
     if (ClientTransaction* transaction = find_client(id)) {
-      user_.on_transport_error(*transaction);
+      report_failure(*transaction, 503);
       if (ClientTransaction* still = find_client(id)) {
         terminate(*still);
       }
@@ -852,6 +930,7 @@ void TransactionLayer::on_transport_failure(const Peer& peer) {
 
 void TransactionLayer::terminate(ClientTransaction& transaction) {
   transaction.state_ = ClientTransaction::Terminated{};
+  detach(transaction);
   clients_.erase(KeyHash{}(client_key(transaction)), &transaction);
   --client_count_;
   release(transaction.id_);

@@ -64,6 +64,11 @@ class TransactionLayer final : public transport::Receiver {
 
   // ---- server side ----
 
+  /// `handler` hears what happens next to INVITE `invite` (CANCEL, the ACK of its 2xx); a TU
+  /// that keeps an INVITE unanswered, or answers it 2xx, attaches one. Without a handler a
+  /// CANCEL is answered 487 by the layer.
+  void attach(ServerTransaction& invite, TransactionHandler& handler);
+
   /// Sends a response through `transaction`: `text` is the whole response (see
   /// ServerTransaction::make_response) and `status` its status code. Returns false when the
   /// transaction's state forbids it (a final was already sent) or the status is not 100..699.
@@ -82,17 +87,19 @@ class TransactionLayer final : public transport::Receiver {
   // ---- client side ----
 
   /// Starts a client transaction for `text`, a whole request whose top Via carries a fresh
-  /// RFC 3261 branch (see new_via()). Fails (status 400 errors naming the fault) when the text
-  /// does not parse, is an ACK (send it with send_stateless), or its branch lacks the magic
-  /// cookie or is already in use.
-  Result<TransactionId> send_request(std::string text, const transport::Peer& destination);
+  /// RFC 3261 branch (see new_via()); its responses go to `handler` (nullptr: nobody listens).
+  /// Fails (status 400 errors naming the fault) when the text does not parse, is an ACK (send
+  /// it with send_stateless), or its branch lacks the magic cookie or is already in use.
+  Result<TransactionId> send_request(std::string text, const transport::Peer& destination,
+                                     TransactionHandler* handler);
   /// The same for a request already parsed.
-  Result<TransactionId> send_request(Message request, const transport::Peer& destination);
+  Result<TransactionId> send_request(Message request, const transport::Peer& destination,
+                                     TransactionHandler* handler);
 
   /// Cancels INVITE client transaction `invite` (RFC 3261 §9.1): a CANCEL with the INVITE's
   /// Request-URI, top Via (same branch), Route, From, To, Call-ID and CSeq number, and the
   /// Reason header value `reason` when not empty (RFC 3326). Sent at once after a provisional,
-  /// else when the first provisional arrives. Its responses reach the TU like any other
+  /// else when the first provisional arrives. Its responses reach the INVITE's handler
   /// (transaction method CANCEL). Without a final 64*T1 later the INVITE times out.
   CancelOutcome cancel(TransactionId invite, std::string_view reason = {});
 
@@ -158,7 +165,14 @@ class TransactionLayer final : public transport::Receiver {
   void handle_ack(const Message& ack, std::string_view sent_by, const transport::Peer& source);
   void handle_cancel(Message&& cancel, const Via& via, const transport::Peer& source);
   void handle_response(const Message& response, const transport::Peer& source);
-  void handle_invite_response(ClientTransaction& transaction, const Message& response);
+  void handle_invite_response(ClientTransaction& transaction, const Message& response,
+                              const transport::Peer& source);
+  // Passes a response to the transaction's handler; a final one detaches it first.
+  void deliver(ClientTransaction& transaction, const Message& response, bool final);
+  // No final will come (408, 503): tells the handler and detaches it.
+  void report_failure(ClientTransaction& transaction, int status);
+  void attach(Transaction& transaction, TransactionHandler* handler);
+  void detach(Transaction& transaction);
   void handle_non_invite_response(ClientTransaction& transaction, const Message& response);
 
   ServerTransaction* match_server(const Message& request, std::string_view sent_by, Method method);
@@ -168,7 +182,8 @@ class TransactionLayer final : public transport::Receiver {
   void absorb_retransmission(ServerTransaction& transaction);
   void send_trying(ServerTransaction& transaction);
   // Fails when the request's branch and method are already a client transaction's.
-  Result<TransactionId> start_client(Message&& request, const transport::Peer& destination);
+  Result<TransactionId> start_client(Message&& request, const transport::Peer& destination,
+                                     TransactionHandler* handler);
   void send_cancel(ClientTransaction& invite);
 
   void on_server_timer(ServerTransaction& transaction, TimerName name);

@@ -71,18 +71,16 @@ class NullSender : public transport::Sender {
 };
 
 // The smallest B2BUA: keeps the caller's INVITE ringing and rings one callee.
-class RingingUser : public txn::TransactionUser {
+class RingingUser : public txn::TransactionUser, public txn::TransactionHandler {
  public:
-  void on_request(txn::ServerTransaction& transaction, const Message& request,
-                  const Peer& source) override {
-    caller_invite = transaction.id();
+  void on_request(const Message&, const Peer&, Start& start) override {
+    caller_invite = start().id();
   }
   void on_response(txn::ClientTransaction& transaction, const Message& response) override {
     if (set != nullptr) {
       callee_dialog = set->on_response(*table, transaction.request(), response);
     }
   }
-  void on_timeout(txn::ClientTransaction& transaction) override {}
 
   txn::TransactionId caller_invite = txn::kNoTransaction;
   DialogSet* set = nullptr;
@@ -160,7 +158,7 @@ class RingingCall : public ::testing::Test {
     layer_.send_response(*incoming, 180, std::move(ringing).finish());
 
     // Callee leg: INVITE out, 100 and 180 back.
-    auto outgoing = layer_.send_request(callee_invite(incoming->request(), n), callee);
+    auto outgoing = layer_.send_request(callee_invite(incoming->request(), n), callee, &user_);
     EXPECT_TRUE(outgoing);
     txn::ClientTransaction* client = layer_.find_client(*outgoing);
     auto set = std::make_unique<DialogSet>(client->request(), "<sip:b2bua@192.0.2.1:5060>");

@@ -39,15 +39,16 @@ struct Forward final : transport::Receiver {
   }
 };
 
-class Uas final : public txn::TransactionUser {
+class Uas final : public txn::TransactionUser, public txn::TransactionHandler {
  public:
   void attach(txn::TransactionLayer& layer, std::string contact) {
     layer_ = &layer;
     contact_ = std::move(contact);
   }
 
-  void on_request(txn::ServerTransaction& t, const Message& request,
-                  const transport::Peer&) override {
+  void on_request(const Message&, const transport::Peer&, Start& start) override {
+    txn::ServerTransaction& t = start();
+    const Message& request = t.request();
     switch (request.method()) {
       case Method::Invite: {
         if (!request.to_tag().empty()) {  // re-INVITE: accept, same answer
@@ -62,6 +63,7 @@ class Uas final : public txn::TransactionUser {
         }
         layer_->respond(t, 180);
         answer(t);
+        layer_->attach(t, *this);  // counts its ACK
         dialogs_.insert(std::move(*dialog));
         ++calls_;
         return;
@@ -92,9 +94,7 @@ class Uas final : public txn::TransactionUser {
     }
   }
 
-  void on_ack(txn::ServerTransaction&, const Message&, const transport::Peer&) override { ++acks_; }
-  void on_response(txn::ClientTransaction&, const Message&) override {}
-  void on_timeout(txn::ClientTransaction&) override {}
+  void on_ack(txn::ServerTransaction&, const Message&) override { ++acks_; }
 
   void report() const {
     std::cout << "calls " << calls_ << " acks " << acks_ << " byes " << byes_ << " open "

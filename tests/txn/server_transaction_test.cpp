@@ -161,16 +161,17 @@ TEST_F(InviteServer, RetransmittedAckIsAbsorbedDuringTimerI) {
   EXPECT_EQ(user_.stray_acks, 1);
 }
 
+// A non-2xx final ends the handler's part; a missing ACK for it only ends the
+// transaction, nobody is told.
 TEST_F(InviteServer, TimerHGivesUpWithoutAck) {
   deliver(request({}));
   ServerTransaction& invite = only_server(layer_, user_);
   const TransactionId id = invite.id();
   layer_.respond(invite, 480);
   advance(31900ms);
-  EXPECT_TRUE(user_.ack_timeouts.empty());
+  EXPECT_NE(layer_.find_server(id), nullptr);
   advance(100ms);  // H = 64*T1
-  ASSERT_EQ(user_.ack_timeouts.size(), 1u);
-  EXPECT_EQ(user_.ack_timeouts[0], 480);
+  EXPECT_TRUE(user_.ack_timeouts.empty());
   EXPECT_EQ(layer_.find_server(id), nullptr);
   EXPECT_TRUE(timers_.empty());
 }

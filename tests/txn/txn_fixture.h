@@ -124,25 +124,26 @@ class FakeSender : public transport::Sender {
   int dropped = 0;
 };
 
-/// A TransactionUser that records every callback and answers as configured.
-class RecordingUser : public TransactionUser {
+/// A TransactionUser that records every callback and answers as configured; it is also the
+/// handler of every transaction it starts or takes.
+class RecordingUser : public TransactionUser, public TransactionHandler {
  public:
-  bool should_create_transaction(const Message& request, const Peer& source) override {
+  void on_request(const Message& request, const Peer& source, Start& start) override {
     ++screened;
-    if (challenge == nullptr) {
-      return true;
+    if (challenge != nullptr) {
+      // Stateless 401, as an authenticating registrar or B2BUA does before any state exists.
+      auto response = challenge->make_stateless_response(request, source, 401);
+      response.header(Header::WwwAuthenticate, "Digest realm=\"test\", nonce=\"n1\"");
+      challenge->send_stateless_response(request, source, std::move(response).finish());
+      return;
     }
-    // Stateless 401, as an authenticating registrar or B2BUA does before any state exists.
-    auto response = challenge->make_stateless_response(request, source, 401);
-    response.header(Header::WwwAuthenticate, "Digest realm=\"test\", nonce=\"n1\"");
-    challenge->send_stateless_response(request, source, std::move(response).finish());
-    return false;
-  }
-  void on_request(ServerTransaction& transaction, const Message& request,
-                  const Peer& source) override {
+    ServerTransaction& transaction = start();
     requests.push_back(transaction.id());
     if (answer_with != 0 && layer != nullptr) {
       layer->respond(transaction, answer_with);
+    }
+    if (layer != nullptr) {
+      layer->attach(transaction, *this);  // only kept while there is something to report
     }
   }
   void on_cancel(ServerTransaction& invite, const Message& cancel) override {
@@ -151,7 +152,7 @@ class RecordingUser : public TransactionUser {
       layer->respond(invite, answer_cancel_with);
     }
   }
-  void on_ack(ServerTransaction& invite, const Message& ack, const Peer& source) override {
+  void on_ack(ServerTransaction& invite, const Message& ack) override {
     acks.push_back(invite.id());
   }
   void on_stray_ack(const Message& ack, const Peer& source) override { ++stray_acks; }
@@ -162,9 +163,8 @@ class RecordingUser : public TransactionUser {
     responses.push_back({transaction.id(), response.status(), std::string(response.to_tag()),
                          transaction.method()});
   }
-  void on_timeout(ClientTransaction& transaction) override { timeouts.push_back(transaction.id()); }
-  void on_transport_error(ClientTransaction& transaction) override {
-    transport_errors.push_back(transaction.id());
+  void on_failure(ClientTransaction& transaction, int status) override {
+    (status == 408 ? timeouts : transport_errors).push_back(transaction.id());
   }
   void on_stray_response(const Message& response, const Peer& source) override {
     ++stray_responses;
