@@ -413,6 +413,7 @@ void Call::on_callee_provisional(Leg& leg, const sip::txn::ClientTransaction& t,
     if (!leg.dialog) {
       // The early dialog (RFC 3261 §12.1.2): BLF shows its tags, a pickup replaces it.
       if (auto early = sip::dialog::Dialog::create_uac(t.request(), response, contact_of(leg))) {
+        unindex(leg);
         leg.dialog = std::move(*early);
       }
     } else if (leg.dialog->remote_tag() == response.to_tag()) {
@@ -464,6 +465,7 @@ void Call::on_callee_answer(Leg& leg, const sip::txn::ClientTransaction& t,
       on_callee_final_failure(leg, 502);
       return;
     }
+    unindex(leg);  // the table views the dialog being replaced
     leg.dialog = std::move(*confirmed);
   }
 
@@ -765,8 +767,22 @@ void Call::on_caller_ack_timeout() {
   }
 }
 
-void Call::on_in_dialog_request(LegId id, sip::txn::ServerTransaction& t,
+LegId Call::leg_of(const sip::dialog::Dialog& dialog) const {
+  for (const Leg& leg : legs_) {
+    if (leg.dialog.get() == &dialog) {
+      return leg.id;
+    }
+  }
+  return 0;  // not reached: only the legs' own dialogs are in the table
+}
+
+void Call::on_in_dialog_request(sip::dialog::Dialog& dialog, sip::txn::ServerTransaction& t,
                                 const sip::Message& request) {
+  handle_in_dialog(leg_of(dialog), t, request);
+  host_.settle(*this);
+}
+
+void Call::handle_in_dialog(LegId id, sip::txn::ServerTransaction& t, const sip::Message& request) {
   Leg& leg = legs_[id];
   auto& layer = host_.layer();
   // RFC 3261 §12.2.2: a CSeq lower than the last one is out of order.
@@ -805,8 +821,9 @@ void Call::on_in_dialog_request(LegId id, sip::txn::ServerTransaction& t,
   relays_.emplace(sent, Relay{t.id(), other.id});
 }
 
-void Call::on_stray_2xx(LegId id, const sip::Message& response) {
-  if (id < legs_.size() && !legs_[id].caller && !ack_text_.empty() && id == answered_leg_) {
+void Call::on_stray_2xx(sip::dialog::Dialog& dialog, const sip::Message& response) {
+  const LegId id = leg_of(dialog);
+  if (!legs_[id].caller && !ack_text_.empty() && id == answered_leg_) {
     host_.layer().send_stateless(legs_[id].peer, ack_text_);
   }
 }
@@ -916,10 +933,6 @@ std::string Call::contact_of(const Leg& leg) const {
                      host_.local_address(leg.peer.protocol), leg.peer.protocol);
 }
 
-std::string Call::dialog_key(const sip::dialog::Dialog& dialog) {
-  return dialog.call_id() + '\n' + dialog.local_tag() + '\n' + dialog.remote_tag();
-}
-
 std::string Call::build_in_dialog(Leg& leg, sip::Method method, std::string_view reason,
                                   std::string_view content_type, std::string_view body) {
   MessageBuilder out = leg.dialog->make_request(method, via_for(leg));
@@ -957,15 +970,14 @@ void Call::index(Leg& leg) {
   if (leg.indexed || !leg.dialog) {
     return;
   }
-  host_.index_dialog(dialog_key(*leg.dialog), id_, leg.id);
-  leg.indexed = true;
+  leg.indexed = host_.dialogs().insert(*leg.dialog, *this);
 }
 
 void Call::unindex(Leg& leg) {
   if (!leg.indexed) {
     return;
   }
-  host_.unindex_dialog(dialog_key(*leg.dialog));
+  host_.dialogs().erase(leg.dialog->id());
   leg.indexed = false;
 }
 

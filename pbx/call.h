@@ -15,6 +15,7 @@
 #include "pbx/registrar/registrar.h"
 #include "pbx/routing/directory.h"
 #include "sip/dialog/dialog.h"
+#include "sip/dialog/dialog_table.h"
 #include "sip/message.h"
 #include "sip/transport/peer.h"
 #include "sip/txn/transaction_layer.h"
@@ -36,9 +37,9 @@ class CallHost {
   virtual const std::string& domain() const = 0;
   /// "host:port" for Via and Contact on this protocol.
   virtual const std::string& local_address(sip::transport::Protocol protocol) const = 0;
-  /// Routes in-dialog requests whose dialog key is `key` to this call and leg.
-  virtual void index_dialog(const std::string& key, CallId call, LegId leg) = 0;
-  virtual void unindex_dialog(const std::string& key) = 0;
+  /// The server's one dialog table: a leg's dialog is in it, routed to its call, once the
+  /// leg is answered (the caller's from the start), until the call ends.
+  virtual sip::dialog::DialogTable& dialogs() = 0;
   /// The call is over: write its record (it is destroyed once idle, see settle()).
   virtual void call_ended(class Call& call) = 0;
   /// Called last by every callback a transaction makes into the call: destroys it when it is
@@ -78,7 +79,7 @@ struct Leg {
   // The caller's from the start; a callee's from its first response with a To tag.
   std::unique_ptr<sip::dialog::Dialog> dialog;
   sip::transport::Peer peer;  // where its requests go: where the phone talks from (NAT)
-  bool indexed = false;       // its dialog key is in the host's table
+  bool indexed = false;       // its dialog is in the host's dialog table
   base::TimePoint ring_started{};
   int final_status = 0;
   // Callee: what its INVITE is rebuilt from when a trunk challenges it (RFC 3261 §22.2).
@@ -172,7 +173,9 @@ struct Pickup {
 /// with the first 2xx, cancels the other legs with RFC 3326 "Call completed elsewhere", relays
 /// provisional responses, in-dialog requests and BYE between the two answered legs, and keeps
 /// the call record. Owned by the Pbx on the signaling thread.
-class Call final : private base::TimerHandler, private sip::txn::TransactionHandler {
+class Call final : private base::TimerHandler,
+                   private sip::txn::TransactionHandler,
+                   private sip::dialog::DialogUsage {
  public:
   Call(CallHost& host, CallId id, Party caller, std::string dialled);
   ~Call();
@@ -221,15 +224,21 @@ class Call final : private base::TimerHandler, private sip::txn::TransactionHand
   PickupResult pick_up(sip::txn::ServerTransaction& invite, const sip::Message& request,
                        const sip::transport::Peer& source, const Pickup& pickup);
 
-  /// An in-dialog request from the device of `leg`.
-  void on_in_dialog_request(LegId leg, sip::txn::ServerTransaction& t, const sip::Message& request);
-  /// A 2xx retransmission for a callee leg that we already acknowledged: ACK again.
-  void on_stray_2xx(LegId leg, const sip::Message& response);
   /// Ends the call from the server's side (shutdown): BYE, CANCEL or 503 as each leg needs.
   void terminate(std::string_view why);
 
  private:
   void on_timer(base::Timer& timer) override;
+
+  // DialogUsage: what comes in a leg's dialog (the table routes it here).
+  /// An in-dialog request from a leg's device (ends with CallHost::settle()).
+  void on_in_dialog_request(sip::dialog::Dialog& dialog, sip::txn::ServerTransaction& t,
+                            const sip::Message& request) override;
+  /// A 2xx retransmission for a callee leg that we already acknowledged: ACK again.
+  void on_stray_2xx(sip::dialog::Dialog& dialog, const sip::Message& response) override;
+  /// The leg whose dialog is `dialog`.
+  LegId leg_of(const sip::dialog::Dialog& dialog) const;
+  void handle_in_dialog(LegId leg, sip::txn::ServerTransaction& t, const sip::Message& request);
 
   // TransactionHandler: what its transactions report (each ends with CallHost::settle()).
   /// A response on a callee leg's INVITE, or on a request this call relayed or sent (BYE).
@@ -291,7 +300,6 @@ class Call final : private base::TimerHandler, private sip::txn::TransactionHand
                               std::string_view content_type, std::string_view body);
   std::string via_for(const Leg& leg) const;
   std::string contact_of(const Leg& leg) const;
-  static std::string dialog_key(const sip::dialog::Dialog& dialog);
   /// Sends the ACK for a 2xx of `leg` (RFC 3261 §13.2.2.4) and returns it for re-sending.
   std::string send_ack(Leg& leg, std::uint32_t cseq);
   sip::txn::TransactionId send_in_dialog(Leg& leg, sip::Method method, std::string_view reason,

@@ -137,12 +137,6 @@ void Pbx::reap(CallId id) {
   }
 }
 
-void Pbx::index_dialog(const std::string& key, CallId call, LegId leg) {
-  dialogs_[key] = DialogRef{call, leg};
-}
-
-void Pbx::unindex_dialog(const std::string& key) { dialogs_.erase(key); }
-
 void Pbx::pickable_changed(Call& call) {
   pickable_.update(call.id(), call.ring_started(), call.pickup_keys());
 }
@@ -935,21 +929,12 @@ std::vector<DialogView> Pbx::dialogs_of(const std::string& resource) const {
 
 void Pbx::handle_in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request,
                            const sip::transport::Peer& source) {
-  std::string key;
-  key.reserve(request.call_id().size() + request.to_tag().size() + request.from_tag().size() + 2);
-  key.append(request.call_id()).append(1, '\n').append(request.to_tag()).append(1, '\n');
-  key.append(request.from_tag());
-  auto it = dialogs_.find(key);
-  Call* call = it == dialogs_.end() ? nullptr : find_call(it->second.call);
-  if (call == nullptr) {
-    if (!presence_.in_dialog(t, request)) {
-      layer_->respond(t, 481);
-    }
+  const sip::dialog::DialogTable::Entry* entry = dialogs_.find_for_request(request);
+  if (entry == nullptr) {
+    layer_->respond(t, 481);
     return;
   }
-  CallId id = call->id();
-  call->on_in_dialog_request(it->second.leg, t, request);
-  reap(id);
+  entry->usage->on_in_dialog_request(*entry->dialog, t, request);
 }
 
 void Pbx::on_stray_ack(const sip::Message&, const sip::transport::Peer&) {
@@ -962,15 +947,8 @@ void Pbx::on_stray_response(const sip::Message& response, const sip::transport::
       response.status() >= 300) {
     return;
   }
-  std::string key;
-  key.append(response.call_id()).append(1, '\n').append(response.from_tag()).append(1, '\n');
-  key.append(response.to_tag());
-  auto it = dialogs_.find(key);
-  if (it == dialogs_.end()) {
-    return;
-  }
-  if (Call* call = find_call(it->second.call)) {
-    call->on_stray_2xx(it->second.leg, response);
+  if (const sip::dialog::DialogTable::Entry* entry = dialogs_.find_for_response(response)) {
+    entry->usage->on_stray_2xx(*entry->dialog, response);
   }
 }
 

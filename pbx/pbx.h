@@ -105,8 +105,7 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   const std::string& local_address(sip::transport::Protocol protocol) const override {
     return local_.for_protocol(protocol);
   }
-  void index_dialog(const std::string& key, CallId call, LegId leg) override;
-  void unindex_dialog(const std::string& key) override;
+  sip::dialog::DialogTable& dialogs() override { return dialogs_; }
   void call_ended(Call& call) override;
   void settle(Call& call) override;
   void pickable_changed(Call& call) override;
@@ -212,14 +211,15 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   };
   std::vector<TrunkSource> trunk_sources_;
 
+  // Every dialog of a call leg or subscription, routed to its usage. Declared before the
+  // calls and subscriptions, which take their dialogs out of it when they end.
+  sip::dialog::DialogTable dialogs_;
   CallId next_call_ = 1;
   std::unordered_map<CallId, std::unique_ptr<Call>> calls_;
-  // Dialog key "call-id\nlocal-tag\nremote-tag" of every leg -> its call and leg.
   struct DialogRef {
     CallId call;
     LegId leg;
   };
-  std::unordered_map<std::string, DialogRef> dialogs_;
   PickupIndex pickable_;
   // Call-ID of every callee leg -> its call and leg (INVITE/Replaces names it).
   std::unordered_map<std::string, DialogRef> legs_by_call_id_;

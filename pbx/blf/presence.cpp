@@ -34,7 +34,11 @@ struct Presence::Part {
 };
 
 /// One subscription: its dialog (we are the notifier), what it watches and what it was shown.
-struct Presence::Watch final : base::TimerHandler {
+/// It is its dialog's usage and the handler of its NOTIFYs, so requests and answers reach it
+/// without a look-up.
+struct Presence::Watch final : base::TimerHandler,
+                               sip::txn::TransactionHandler,
+                               sip::dialog::DialogUsage {
   Presence* presence = nullptr;
   std::uint32_t id = 0;
   std::vector<Part> parts;  // one, or a resource list's members
@@ -57,30 +61,27 @@ struct Presence::Watch final : base::TimerHandler {
 
   const std::string& name() const { return list ? entity : parts.front().target.resource; }
   void on_timer(base::Timer&) override { presence->expire(*this); }
+  void on_in_dialog_request(sip::dialog::Dialog&, sip::txn::ServerTransaction& t,
+                            const sip::Message& request) override {
+    presence->in_dialog(*this, t, request);
+  }
+  // Only the NOTIFY in flight counts: one abandoned by shutdown() is answered to nobody.
+  void on_response(sip::txn::ClientTransaction& t, const sip::Message& response) override {
+    if (response.status() >= 200 && t.id() == in_flight) {
+      presence->notify_answered(*this, response);
+    }
+  }
+  void on_failure(sip::txn::ClientTransaction& t, int status) override {
+    if (t.id() == in_flight) {
+      presence->notify_failed(*this, status);
+    }
+  }
 };
 
 Presence::Presence(PresenceHost& host, PresenceSettings settings)
     : host_(host), settings_(settings) {}
 
 Presence::~Presence() = default;
-
-std::string Presence::dialog_key(const sip::dialog::Dialog& dialog) {
-  return dialog.call_id() + '\n' + dialog.local_tag() + '\n' + dialog.remote_tag();
-}
-
-Presence::Watch* Presence::find(const sip::txn::ClientTransaction& t) {
-  // Our NOTIFY: its From tag is the dialog's local tag, its To tag the watcher's.
-  const sip::Message& notify = t.request();
-  std::string key;
-  key.append(notify.call_id()).append(1, '\n').append(notify.from_tag()).append(1, '\n');
-  key.append(notify.to_tag());
-  auto it = by_dialog_.find(key);
-  if (it == by_dialog_.end()) {
-    return nullptr;
-  }
-  Watch* watch = watches_.at(it->second).get();
-  return watch->in_flight == t.id() ? watch : nullptr;
-}
 
 void Presence::subscribe(sip::txn::ServerTransaction& t, const sip::Message& request,
                          const sip::transport::Peer& source, std::string_view watcher,
@@ -168,7 +169,7 @@ void Presence::subscribe(sip::txn::ServerTransaction& t, const sip::Message& req
     }
     resource_it->second.watches.push_back(watch->id);
   }
-  by_dialog_.emplace(dialog_key(*watch->dialog), watch->id);
+  host_.dialogs().insert(*watch->dialog, *watch);
   spdlog::info("subscribe watcher={} resource={} event={} expires={} resources={}", watcher,
                watch->name(), watch->package, expires, watch->parts.size());
   Watch& ref = *watch;
@@ -198,35 +199,28 @@ std::optional<std::uint32_t> Presence::granted_expires(sip::txn::ServerTransacti
   return std::min<std::uint32_t>(expires, settings_.max_expires.count());
 }
 
-bool Presence::in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request) {
-  std::string key;
-  key.append(request.call_id()).append(1, '\n').append(request.to_tag()).append(1, '\n');
-  key.append(request.from_tag());
-  auto it = by_dialog_.find(key);
-  if (it == by_dialog_.end()) {
-    return false;
-  }
-  Watch& watch = *watches_.at(it->second);
+void Presence::in_dialog(Watch& watch, sip::txn::ServerTransaction& t,
+                         const sip::Message& request) {
   auto& layer = host_.layer();
   if (request.method() != sip::Method::Subscribe) {
     auto response = t.make_response(405);
     response.header(Header::Allow, "SUBSCRIBE");
     layer.send_response(t, 405, response.finish());
-    return true;
+    return;
   }
   if (!watch.dialog->accept_request(request)) {
     layer.respond(t, 500, "Out of order CSeq");
-    return true;
+    return;
   }
   auto event = sip::parse_event(request.header_value(Header::Event).value_or(""));
   if (!event || !watch.subscription->matches(event->package, event->id)) {
     // RFC 6665 §4.2.1: a SUBSCRIBE for another package or id in this dialog is not ours.
     layer.respond(t, 481, "No such subscription");
-    return true;
+    return;
   }
   auto granted = granted_expires(t, request);
   if (!granted) {
-    return true;
+    return;
   }
   const std::uint32_t expires = *granted;
   auto ok = t.make_response(200);
@@ -246,7 +240,6 @@ bool Presence::in_dialog(sip::txn::ServerTransaction& t, const sip::Message& req
   watch.dirty = true;
   watch.forced = true;
   send_notify(watch);
-  return true;
 }
 
 void Presence::expire(Watch& watch) {
@@ -461,7 +454,7 @@ void Presence::send_notify(Watch& watch) {
     out.header(Header::Require, "eventlist");
   }
   out.body(watch.content_type, std::move(body));
-  auto sent = host_.layer().send_request(out.finish(), watch.peer, this);
+  auto sent = host_.layer().send_request(out.finish(), watch.peer, &watch);
   if (watch.subscription->terminated()) {
     watch.final_sent = true;
   }
@@ -474,11 +467,8 @@ void Presence::send_notify(Watch& watch) {
   watch.in_flight = *sent;
 }
 
-void Presence::on_response(sip::txn::ClientTransaction& t, const sip::Message& response) {
-  Watch* watch = find(t);
-  if (watch == nullptr || response.status() < 200) {
-    return;
-  }
+void Presence::notify_answered(Watch& answered, const sip::Message& response) {
+  Watch* watch = &answered;
   watch->in_flight = sip::txn::kNoTransaction;
   if (response.status() >= 300) {
     // RFC 6665 §4.2.2: a failed NOTIFY (481 above all) ends the subscription.
@@ -496,12 +486,11 @@ void Presence::on_response(sip::txn::ClientTransaction& t, const sip::Message& r
   }
 }
 
-void Presence::on_failure(sip::txn::ClientTransaction& t, int status) {
-  if (Watch* watch = find(t)) {
-    spdlog::info("subscription ended watcher={} resource={} reason=\"notify failed {}\"",
-                 watch->watcher, watch->name(), status);
-    remove(watch->id);
-  }
+void Presence::notify_failed(Watch& watch, int status) {
+  watch.in_flight = sip::txn::kNoTransaction;
+  spdlog::info("subscription ended watcher={} resource={} reason=\"notify failed {}\"",
+               watch.watcher, watch.name(), status);
+  remove(watch.id);
 }
 
 void Presence::remove(std::uint32_t id) {
@@ -510,7 +499,10 @@ void Presence::remove(std::uint32_t id) {
     return;
   }
   Watch& watch = *it->second;
-  by_dialog_.erase(dialog_key(*watch.dialog));
+  host_.dialogs().erase(watch.dialog->id());
+  if (watch.in_flight != sip::txn::kNoTransaction) {
+    host_.layer().detach(watch.in_flight);  // its answer has nobody to go to
+  }
   for (const Part& part : watch.parts) {
     if (auto r = resources_.find(part.target.resource); r != resources_.end()) {
       auto& ids = r->second.watches;
@@ -540,7 +532,10 @@ void Presence::shutdown() {
     Watch* watch = it->second.get();
     watch->subscription->timer().cancel();
     watch->subscription->terminate("deactivated");
-    watch->in_flight = sip::txn::kNoTransaction;
+    if (watch->in_flight != sip::txn::kNoTransaction) {
+      host_.layer().detach(watch->in_flight);
+      watch->in_flight = sip::txn::kNoTransaction;
+    }
     watch->final_sent = false;
     send_notify(*watch);
   }

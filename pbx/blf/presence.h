@@ -14,6 +14,7 @@
 #include "base/timer_queue.h"
 #include "pbx/blf/dialog_info.h"
 #include "sip/dialog/dialog.h"
+#include "sip/dialog/dialog_table.h"
 #include "sip/message.h"
 #include "sip/transport/peer.h"
 #include "sip/txn/transaction_layer.h"
@@ -34,6 +35,8 @@ class PresenceHost {
   virtual base::TimerQueue& timers() = 0;
   /// "host:port" for Via and Contact on this protocol.
   virtual const std::string& local_address(sip::transport::Protocol protocol) const = 0;
+  /// The server's one dialog table: each subscription's dialog is in it while it lives.
+  virtual sip::dialog::DialogTable& dialogs() = 0;
   /// The dialogs `resource` has now, when its first watcher arrives (later changes come
   /// through Presence::update()).
   virtual std::vector<DialogView> dialogs_of(const std::string& resource) const = 0;
@@ -60,7 +63,7 @@ struct WatchTarget {
 /// NOTIFYs go out after the call messages of the same event (a zero-delay timer), so fan-out
 /// never delays call handling. Authentication and authorisation are the Pbx's, before this.
 /// Owned by the signaling thread; no locks.
-class Presence final : private base::TimerHandler, private sip::txn::TransactionHandler {
+class Presence final : private base::TimerHandler {
  public:
   Presence(PresenceHost& host, PresenceSettings settings);
   ~Presence();
@@ -78,10 +81,6 @@ class Presence final : private base::TimerHandler, private sip::txn::Transaction
   void subscribe(sip::txn::ServerTransaction& t, const sip::Message& request,
                  const sip::transport::Peer& source, std::string_view watcher,
                  std::vector<WatchTarget> targets, std::string entity, bool list);
-  /// An in-dialog request: a refreshing or ending SUBSCRIBE of one of our subscriptions.
-  /// False when the dialog is not ours (the Pbx answers 481).
-  bool in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request);
-
   /// The dialog `view.id` of `resource` appeared or changed. States only move forward: a
   /// change back (confirmed -> early) is ignored.
   void update(const std::string& resource, const DialogView& view);
@@ -106,10 +105,13 @@ class Presence final : private base::TimerHandler, private sip::txn::Transaction
   };
 
   void on_timer(base::Timer& timer) override;
-  /// The answer to one of our NOTIFYs; a failure (481, 408, any other final error) ends the
+  /// A request in a subscription's dialog: a refreshing or ending SUBSCRIBE.
+  void in_dialog(Watch& watch, sip::txn::ServerTransaction& t, const sip::Message& request);
+  /// The final answer to the watch's NOTIFY; a failure (481, any other final error) ends the
   /// subscription.
-  void on_response(sip::txn::ClientTransaction& t, const sip::Message& response) override;
-  void on_failure(sip::txn::ClientTransaction& t, int status) override;
+  void notify_answered(Watch& watch, const sip::Message& response);
+  /// The NOTIFY got no answer (408) or could not be sent (503): the subscription ends.
+  void notify_failed(Watch& watch, int status);
   /// The subscription's duration from the request's Expires (default, cut to the maximum);
   /// nullopt when it answered 400 (unreadable) or 423 (below the minimum).
   std::optional<std::uint32_t> granted_expires(sip::txn::ServerTransaction& t,
@@ -123,15 +125,11 @@ class Presence final : private base::TimerHandler, private sip::txn::Transaction
   std::string part_body(Watch& watch, Part& part);
   void remove(std::uint32_t id);
   void forget_seen_ends(const std::string& resource);
-  /// The subscription whose NOTIFY `t` is (nullptr when it has ended since).
-  Watch* find(const sip::txn::ClientTransaction& t);
-  static std::string dialog_key(const sip::dialog::Dialog& dialog);
 
   PresenceHost& host_;
   PresenceSettings settings_;
   std::uint32_t next_id_ = 1;
   std::unordered_map<std::uint32_t, std::unique_ptr<Watch>> watches_;
-  std::unordered_map<std::string, std::uint32_t> by_dialog_;  // "call-id\nlocal\nremote"
   std::unordered_map<std::string, Resource> resources_;
   std::unordered_map<std::string, std::size_t> per_watcher_;  // subscriptions per extension
   std::vector<std::uint32_t> dirty_;

@@ -1,24 +1,34 @@
 #include "sip/dialog/dialog_set.h"
 
-#include <algorithm>
-
 namespace catchline::sip::dialog {
 
-DialogSet::DialogSet(const Message& invite, std::string_view local_contact)
-    : call_id_(invite.call_id()), local_tag_(invite.from_tag()), local_contact_(local_contact) {}
+DialogSet::DialogSet(const Message& invite, std::string_view local_contact, DialogTable& table,
+                     DialogUsage& usage)
+    : call_id_(invite.call_id()),
+      local_tag_(invite.from_tag()),
+      local_contact_(local_contact),
+      table_(table),
+      usage_(usage) {}
 
-Dialog* DialogSet::on_response(DialogTable& table, const Message& invite, const Message& response) {
+DialogSet::~DialogSet() {
+  for (const auto& dialog : dialogs_) {
+    table_.erase(dialog->id());
+  }
+}
+
+void DialogSet::drop(std::size_t index) {
+  table_.erase(dialogs_[index]->id());
+  dialogs_.erase(dialogs_.begin() + static_cast<std::ptrdiff_t>(index));
+}
+
+Dialog* DialogSet::on_response(const Message& invite, const Message& response) {
   const int status = response.status();
   if (status >= 300) {
     // §12.3 / §13.2.2.3: a non-2xx final to the INVITE ends every early dialog it created.
-    for (const std::string& tag : remote_tags_) {
-      Dialog* dialog = table.find({call_id_, local_tag_, tag});
-      if (dialog == nullptr) {
-        continue;
-      }
-      dialog->on_response(response);
-      if (dialog->terminated()) {
-        table.erase({call_id_, local_tag_, tag});
+    for (std::size_t i = dialogs_.size(); i-- > 0;) {
+      dialogs_[i]->on_response(response);
+      if (dialogs_[i]->terminated()) {
+        drop(i);
       }
     }
     return nullptr;
@@ -27,49 +37,44 @@ Dialog* DialogSet::on_response(DialogTable& table, const Message& invite, const 
   if (status == 100 || remote_tag.empty()) {
     return nullptr;
   }
-  if (Dialog* existing = table.find({call_id_, local_tag_, remote_tag})) {
-    existing->on_response(response);
-    return existing;
+  for (const auto& existing : dialogs_) {
+    if (existing->remote_tag() == remote_tag) {
+      existing->on_response(response);
+      return existing.get();
+    }
   }
   auto created = Dialog::create_uac(invite, response, local_contact_);
-  if (!created) {
+  if (!created || !table_.insert(**created, usage_)) {
     return nullptr;
   }
-  Dialog* dialog = table.insert(std::move(*created));
-  if (dialog != nullptr &&
-      std::find(remote_tags_.begin(), remote_tags_.end(), remote_tag) == remote_tags_.end()) {
-    remote_tags_.emplace_back(remote_tag);
-  }
-  return dialog;
+  dialogs_.push_back(std::move(*created));
+  return dialogs_.back().get();
 }
 
-std::vector<Dialog*> DialogSet::dialogs(const DialogTable& table) const {
+std::vector<Dialog*> DialogSet::dialogs() const {
   std::vector<Dialog*> found;
-  for (const std::string& tag : remote_tags_) {
-    if (Dialog* dialog = table.find({call_id_, local_tag_, tag})) {
-      found.push_back(dialog);
-    }
+  found.reserve(dialogs_.size());
+  for (const auto& dialog : dialogs_) {
+    found.push_back(dialog.get());
   }
   return found;
 }
 
-Dialog* DialogSet::confirmed(const DialogTable& table) const {
-  for (Dialog* dialog : dialogs(table)) {
+Dialog* DialogSet::confirmed() const {
+  for (const auto& dialog : dialogs_) {
     if (dialog->confirmed()) {
-      return dialog;
+      return dialog.get();
     }
   }
   return nullptr;
 }
 
-std::size_t DialogSet::drop_early(DialogTable& table, std::string_view keep) {
+std::size_t DialogSet::drop_early(std::string_view keep) {
   std::size_t dropped = 0;
-  for (Dialog* dialog : dialogs(table)) {
-    if (dialog->early() && dialog->remote_tag() != keep) {
-      // Copy the id: it views the dialog, which erase() destroys.
-      const std::string remote_tag = dialog->remote_tag();
-      dialog->terminate();
-      table.erase({call_id_, local_tag_, remote_tag});
+  for (std::size_t i = dialogs_.size(); i-- > 0;) {
+    if (dialogs_[i]->early() && dialogs_[i]->remote_tag() != keep) {
+      dialogs_[i]->terminate();
+      drop(i);
       ++dropped;
     }
   }

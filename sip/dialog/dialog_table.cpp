@@ -1,7 +1,6 @@
 #include "sip/dialog/dialog_table.h"
 
 #include <functional>
-#include <utility>
 
 namespace catchline::sip::dialog {
 
@@ -13,29 +12,24 @@ std::size_t DialogTable::IdHash::operator()(const DialogId& id) const {
   return seed;
 }
 
-Dialog* DialogTable::insert(std::unique_ptr<Dialog> dialog) {
-  if (dialog == nullptr) {
-    return nullptr;
-  }
+bool DialogTable::insert(Dialog& dialog, DialogUsage& usage) {
   // The key views the dialog's strings, which live (and never move) as long as the entry.
-  const DialogId id = dialog->id();
-  auto [entry, inserted] = dialogs_.try_emplace(id, std::move(dialog));
-  return inserted ? entry->second.get() : nullptr;
+  return entries_.try_emplace(dialog.id(), Entry{&dialog, &usage}).second;
 }
 
-Dialog* DialogTable::find(const DialogId& id) const {
-  auto found = dialogs_.find(id);
-  return found == dialogs_.end() ? nullptr : found->second.get();
+const DialogTable::Entry* DialogTable::find(const DialogId& id) const {
+  auto found = entries_.find(id);
+  return found == entries_.end() ? nullptr : &found->second;
 }
 
-Dialog* DialogTable::find_for_request(const Message& request) const {
+const DialogTable::Entry* DialogTable::find_for_request(const Message& request) const {
   if (request.to_tag().empty()) {
     return nullptr;
   }
   return find({request.call_id(), request.to_tag(), request.from_tag()});
 }
 
-Dialog* DialogTable::find_for_response(const Message& response) const {
+const DialogTable::Entry* DialogTable::find_for_response(const Message& response) const {
   if (response.to_tag().empty()) {
     return nullptr;
   }
@@ -43,19 +37,13 @@ Dialog* DialogTable::find_for_response(const Message& response) const {
 }
 
 bool DialogTable::erase(const DialogId& id) {
-  auto found = dialogs_.find(id);
-  if (found == dialogs_.end()) {
+  // find() first: erase(key) would compare `id` against a key it may be destroying.
+  auto found = entries_.find(id);
+  if (found == entries_.end()) {
     return false;
   }
-  // Erase the entry before the dialog dies: its key views the dialog's strings, and `id`
-  // itself may view them too.
-  std::unique_ptr<Dialog> dying = std::move(found->second);
-  dialogs_.erase(found);
+  entries_.erase(found);
   return true;
-}
-
-std::size_t DialogTable::erase_terminated() {
-  return std::erase_if(dialogs_, [](const auto& entry) { return entry.second->terminated(); });
 }
 
 }  // namespace catchline::sip::dialog

@@ -506,6 +506,12 @@ void TransactionLayer::detach(Transaction& transaction) {
   }
 }
 
+void TransactionLayer::detach(TransactionId id) {
+  if (ClientTransaction* transaction = find_client(id)) {
+    detach(*transaction);
+  }
+}
+
 void TransactionLayer::attach(ServerTransaction& invite, TransactionHandler& handler) {
   // Only an unanswered INVITE or one waiting for the ACK of its 2xx has anything to report.
   const bool waiting = std::holds_alternative<ServerTransaction::Proceeding>(invite.state_) ||

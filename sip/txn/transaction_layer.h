@@ -96,6 +96,10 @@ class TransactionLayer final : public transport::Receiver {
   Result<TransactionId> send_request(Message request, const transport::Peer& destination,
                                      TransactionHandler* handler);
 
+  /// Client transaction `id`'s handler hears nothing more of it (the handler is going away);
+  /// the transaction itself runs on. Nothing happens when it has ended.
+  void detach(TransactionId id);
+
   /// Cancels INVITE client transaction `invite` (RFC 3261 §9.1): a CANCEL with the INVITE's
   /// Request-URI, top Via (same branch), Route, From, To, Call-ID and CSeq number, and the
   /// Reason header value `reason` when not empty (RFC 3326). Sent at once after a provisional,

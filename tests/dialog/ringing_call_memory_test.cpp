@@ -71,20 +71,22 @@ class NullSender : public transport::Sender {
 };
 
 // The smallest B2BUA: keeps the caller's INVITE ringing and rings one callee.
-class RingingUser : public txn::TransactionUser, public txn::TransactionHandler {
+class RingingUser : public txn::TransactionUser,
+                    public txn::TransactionHandler,
+                    public DialogUsage {
  public:
+  void on_in_dialog_request(Dialog&, txn::ServerTransaction&, const Message&) override {}
   void on_request(const Message&, const Peer&, Start& start) override {
     caller_invite = start().id();
   }
   void on_response(txn::ClientTransaction& transaction, const Message& response) override {
     if (set != nullptr) {
-      callee_dialog = set->on_response(*table, transaction.request(), response);
+      callee_dialog = set->on_response(transaction.request(), response);
     }
   }
 
   txn::TransactionId caller_invite = txn::kNoTransaction;
   DialogSet* set = nullptr;
-  DialogTable* table = nullptr;
   Dialog* callee_dialog = nullptr;
 };
 
@@ -139,10 +141,16 @@ Message parsed(std::string text) {
 
 class RingingCall : public ::testing::Test {
  protected:
-  RingingCall() : timers_(clock_), layer_(sender_, timers_, user_) { user_.table = &table_; }
+  RingingCall() : timers_(clock_), layer_(sender_, timers_, user_) {}
 
-  // One ringing call as a B2BUA makes it; returns what the caller leg and callee leg hold.
-  std::unique_ptr<DialogSet> ring(int n) {
+  // What the caller leg and the callee leg of a ringing call hold of dialogs.
+  struct Legs {
+    std::unique_ptr<Dialog> caller;
+    std::unique_ptr<DialogSet> callee;
+  };
+
+  // One ringing call as a B2BUA makes it.
+  Legs ring(int n) {
     const Peer caller{Protocol::Udp, boost::asio::ip::make_address("192.0.2.10"), 5060, 0, 0};
     const Peer callee{Protocol::Udp, boost::asio::ip::make_address("192.0.2.20"), 5062, 0, 0};
     layer_.on_message(parsed(caller_invite(n)), caller);  // 100 Trying goes out
@@ -152,7 +160,8 @@ class RingingCall : public ::testing::Test {
     auto caller_dialog = Dialog::create_uas(incoming->request(), incoming->to_tag(),
                                             "<sip:b2bua@192.0.2.1:5060>", DialogState::Early);
     EXPECT_TRUE(caller_dialog);
-    table_.insert(std::move(*caller_dialog));
+    Legs legs{std::move(*caller_dialog), nullptr};
+    table_.insert(*legs.caller, user_);
     auto ringing = incoming->make_response(180);
     ringing.header(Header::Contact, "<sip:b2bua@192.0.2.1:5060>");
     layer_.send_response(*incoming, 180, std::move(ringing).finish());
@@ -161,14 +170,15 @@ class RingingCall : public ::testing::Test {
     auto outgoing = layer_.send_request(callee_invite(incoming->request(), n), callee, &user_);
     EXPECT_TRUE(outgoing);
     txn::ClientTransaction* client = layer_.find_client(*outgoing);
-    auto set = std::make_unique<DialogSet>(client->request(), "<sip:b2bua@192.0.2.1:5060>");
-    user_.set = set.get();
+    legs.callee =
+        std::make_unique<DialogSet>(client->request(), "<sip:b2bua@192.0.2.1:5060>", table_, user_);
+    user_.set = legs.callee.get();
     layer_.on_message(parsed(response_to(client->request(), 100).finish()), callee);
     auto callee_ringing = response_to(client->request(), 180, {}, "callee-tag");
     callee_ringing.header(Header::Contact, "<sip:1002@192.0.2.20:5062>");
     layer_.on_message(parsed(std::move(callee_ringing).finish()), callee);
     EXPECT_NE(user_.callee_dialog, nullptr);
-    return set;
+    return legs;
   }
 
   base::ManualClock clock_;
@@ -215,9 +225,10 @@ TEST_F(RingingCall, DialogLookupAllocatesNothing) {
       "CSeq: 2 BYE\r\n"
       "Content-Length: 0\r\n\r\n");
   const long long before = allocations;
-  Dialog* dialog = table_.find_for_request(bye);
+  const DialogTable::Entry* entry = table_.find_for_request(bye);
   EXPECT_EQ(allocations - before, 0);
-  EXPECT_EQ(dialog, user_.callee_dialog);
+  ASSERT_NE(entry, nullptr);
+  EXPECT_EQ(entry->dialog, user_.callee_dialog);
 }
 
 }  // namespace

@@ -39,7 +39,9 @@ struct Forward final : transport::Receiver {
   }
 };
 
-class Uas final : public txn::TransactionUser, public txn::TransactionHandler {
+class Uas final : public txn::TransactionUser,
+                  public txn::TransactionHandler,
+                  public dialog::DialogUsage {
  public:
   void attach(txn::TransactionLayer& layer, std::string contact) {
     layer_ = &layer;
@@ -64,26 +66,18 @@ class Uas final : public txn::TransactionUser, public txn::TransactionHandler {
         layer_->respond(t, 180);
         answer(t);
         layer_->attach(t, *this);  // counts its ACK
-        dialogs_.insert(std::move(*dialog));
+        dialogs_.insert(**dialog, *this);
+        owned_.push_back(std::move(*dialog));
         ++calls_;
         return;
       }
       case Method::Bye: {
-        dialog::Dialog* dialog = dialogs_.find_for_request(request);
-        if (dialog == nullptr) {
+        const dialog::DialogTable::Entry* entry = dialogs_.find_for_request(request);
+        if (entry == nullptr) {
           layer_->respond(t, 481);
           return;
         }
-        if (!dialog->accept_request(request)) {
-          layer_->respond(t, 500, "CSeq out of order");
-          return;
-        }
-        // The key views the dialog's own strings: copy them before it goes.
-        const std::string call_id = dialog->call_id(), local = dialog->local_tag(),
-                          remote = dialog->remote_tag();
-        dialogs_.erase({call_id, local, remote});
-        ++byes_;
-        layer_->respond(t, 200);
+        entry->usage->on_in_dialog_request(*entry->dialog, t, request);
         return;
       }
       case Method::Options:
@@ -95,6 +89,19 @@ class Uas final : public txn::TransactionUser, public txn::TransactionHandler {
   }
 
   void on_ack(txn::ServerTransaction&, const Message&) override { ++acks_; }
+
+  // A BYE in one of our dialogs: it ends.
+  void on_in_dialog_request(dialog::Dialog& dialog, txn::ServerTransaction& t,
+                            const Message& request) override {
+    if (!dialog.accept_request(request)) {
+      layer_->respond(t, 500, "CSeq out of order");
+      return;
+    }
+    dialogs_.erase(dialog.id());
+    std::erase_if(owned_, [&dialog](const auto& owned) { return owned.get() == &dialog; });
+    ++byes_;
+    layer_->respond(t, 200);
+  }
 
   void report() const {
     std::cout << "calls " << calls_ << " acks " << acks_ << " byes " << byes_ << " open "
@@ -111,6 +118,7 @@ class Uas final : public txn::TransactionUser, public txn::TransactionHandler {
 
   txn::TransactionLayer* layer_ = nullptr;
   std::string contact_;
+  std::vector<std::unique_ptr<dialog::Dialog>> owned_;  // every confirmed dialog
   dialog::DialogTable dialogs_;
   std::uint64_t calls_ = 0, acks_ = 0, byes_ = 0;
 };
