@@ -1,6 +1,5 @@
 #pragma once
 
-#include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -12,11 +11,18 @@
 #include <vector>
 
 #include "base/timer_queue.h"
+#include "pbx/blf/blf_views.h"
 #include "pbx/blf/presence.h"
-#include "pbx/call.h"
+#include "pbx/call/call.h"
+#include "pbx/call/call_table.h"
+#include "pbx/pickup/pickup_index.h"
+#include "pbx/pickup/pickup_service.h"
 #include "pbx/registrar/registrar.h"
+#include "pbx/routing/dial_plan.h"
 #include "pbx/routing/directory.h"
+#include "pbx/security/authenticator.h"
 #include "pbx/security/guess_guard.h"
+#include "sip/dialog/dialog_table.h"
 #include "sip/digest.h"
 #include "sip/transport/peer.h"
 #include "sip/txn/transaction_layer.h"
@@ -51,9 +57,10 @@ struct LocalAddresses {
   }
 };
 
-/// The call server's transaction user (DESIGN.md §2 pbx/): authenticates every request that
-/// can cost money or reveal a call, registers phones, and runs two-party calls as a B2BUA.
-/// Challenges are answered without creating any state (no transaction, no call).
+/// The call server's transaction user (DESIGN.md §2 pbx/): the wiring of the features. It
+/// routes each request: one inside a dialog to that dialog's usage (a call leg, a
+/// subscription) through the one dialog table; one outside, once authenticated, to the
+/// registrar, a new call, a pickup or BLF. It hosts the calls and the presence server.
 /// Owned by the signaling thread; no locks.
 class Pbx final : public sip::txn::TransactionUser, private CallHost, private PresenceHost {
  public:
@@ -83,13 +90,13 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   /// unanswered as they leave the transport, before the transaction layer (so retransmissions,
   /// ACK, CANCEL and in-dialog requests too) and before any credentials are read. Nothing to
   /// look up while nobody is banned, else one hash look-up on the address.
-  bool admits(const sip::transport::Peer& source) {
-    return !guard_.banned(source.address, source.port);
-  }
+  bool admits(const sip::transport::Peer& source) { return auth_.admits(source); }
   /// Lifts every ban and forgets every failure (SIGHUP); logs how many bans it lifted.
-  void lift_bans();
+  void lift_bans() { auth_.lift_bans(); }
   /// New `security:` settings (SIGHUP); bans and failures are forgotten.
-  void set_security(security::GuardSettings settings) { guard_.set_settings(std::move(settings)); }
+  void set_security(security::GuardSettings settings) {
+    auth_.set_guard_settings(std::move(settings));
+  }
 
   // TransactionUser: the request router, and what no transaction waits for.
   void on_request(const sip::Message& request, const sip::transport::Peer& source,
@@ -98,7 +105,7 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   void on_stray_response(const sip::Message& response, const sip::transport::Peer& source) override;
 
  private:
-  // CallHost
+  // CallHost and PresenceHost
   sip::txn::TransactionLayer& layer() override { return *layer_; }
   base::TimerQueue& timers() override { return timers_; }
   const std::string& domain() const override { return settings_.domain; }
@@ -107,126 +114,55 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   }
   sip::dialog::DialogTable& dialogs() override { return dialogs_; }
   void call_ended(Call& call) override;
-  void settle(Call& call) override;
-  void pickable_changed(Call& call) override;
-  void leg_changed(Call& call, const Leg& leg) override;
-  void pickup_alert(Call& call) override;
-  /// The pickup-group resources ("pickup-GROUP") a callee leg shows in now: its member's and
-  /// the ring group's call groups, unless protected, and for pickup_alert members only once
-  /// the call is alerted.
-  std::vector<std::string> group_resources(const Call& call, const Leg& leg) const;
-  void index_leg(const std::string& call_id, CallId call, LegId leg) override {
-    legs_by_call_id_[call_id] = DialogRef{call, leg};
+  void settle(Call& call) override { calls_.reap(call.id()); }
+  void pickable_changed(Call& call) override {
+    pickable_.update(call.id(), call.ring_started(), call.pickup_keys());
   }
-  void unindex_leg(const std::string& call_id) override { legs_by_call_id_.erase(call_id); }
-  // PresenceHost
-  std::vector<DialogView> dialogs_of(const std::string& resource) const override;
-  /// How BLF shows one leg of a call on the extension `resource`.
-  DialogView view_of(const Call& call, const Leg& leg) const;
+  void leg_changed(Call& call, const Leg& leg) override { blf_.leg_changed(call, leg); }
+  void pickup_alert(Call& call) override { blf_.pickup_alert(call); }
+  void index_leg(const std::string& call_id, CallId call, LegId leg) override {
+    calls_.index_leg(call_id, call, leg);
+  }
+  void unindex_leg(const std::string& call_id) override { calls_.unindex_leg(call_id); }
   const Bindings& contacts(std::string_view extension) const override {
     return registrar_.bindings(extension);
   }
+  std::vector<DialogView> dialogs_of(const std::string& resource) const override {
+    return blf_.dialogs_of(resource);
+  }
 
-  /// Checks credentials; on anything but success answers (stateless 401/407/403/400) and
-  /// returns nullptr. On success returns the extension.
-  const Extension* authenticate(const sip::Message& request, const sip::transport::Peer& source);
-  /// The digest check behind authenticate(): `password_of(user)` gives the user's password
-  /// (nullopt: unknown user, answered like a wrong password). Returns the user name on
-  /// success; otherwise it has answered (401/407, 403 or 400).
-  std::optional<std::string> check_digest(
-      const sip::Message& request, const sip::transport::Peer& source,
-      const std::function<std::optional<std::string>(std::string_view)>& password_of);
-  /// Counts a response verified as wrong from `source`; logs the ban it starts, if any.
-  void count_failure(const sip::transport::Peer& source);
-  /// The trunk whose inbound sources include `source`, or nullptr.
-  const Trunk* trunk_for(const sip::transport::Peer& source) const;
-  void index_trunks();
-  /// An INVITE from a trunk: its DID (Request-URI user, else To user) names what rings.
+  /// While shutting down (503) or when Max-Forwards ran out (483): answers and returns true.
+  bool refuse_new_call(sip::txn::ServerTransaction& t, const sip::Message& request);
+  /// An extension's INVITE: a pickup (code or Replaces), or a call to what it dialled.
+  void handle_new_invite(sip::txn::ServerTransaction& t, const sip::Message& request,
+                         const sip::transport::Peer& source, const Extension& caller);
+  /// An INVITE from a trunk: its DID names what rings.
   void handle_trunk_invite(sip::txn::ServerTransaction& t, const sip::Message& request,
                            const sip::transport::Peer& source, const Trunk& trunk);
   /// Starts a call that rings `plan`; 480 when nothing of it is registered.
   void start_call(sip::txn::ServerTransaction& t, const sip::Message& request,
                   const sip::transport::Peer& source, Party caller, std::string dialled,
                   RingPlan plan);
-  /// `dialled` = trunk prefix + number: the plan that sends it out through `trunk`.
-  std::optional<RingPlan> trunk_plan(const Trunk& trunk, std::string_view number) const;
-  void handle_register(sip::txn::ServerTransaction& t, const sip::Message& request,
-                       const sip::transport::Peer& source, const Extension& user);
-  /// While shutting down (503) or when Max-Forwards ran out (483): answers and returns true.
-  bool refuse_new_call(sip::txn::ServerTransaction& t, const sip::Message& request);
-  void handle_new_invite(sip::txn::ServerTransaction& t, const sip::Message& request,
-                         const sip::transport::Peer& source, const Extension& caller);
-  void handle_in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request,
-                        const sip::transport::Peer& source);
-  /// `*8` or `**NUMBER` (DESIGN.md §4): checks the picker's permission, chooses the oldest
-  /// call the rule allows and hands it the picker's INVITE; else a final response that says
-  /// why (403 not allowed, 404 no such number, 480 nothing to pick up).
-  void handle_pickup(sip::txn::ServerTransaction& t, const sip::Message& request,
-                     const sip::transport::Peer& source, const Extension& picker,
-                     const PickupCode& code);
-  /// SUBSCRIBE to an extension or ring group (DESIGN.md §5): authorised when the watcher
-  /// may pick it up (or it is the watcher's own), else 403; unknown numbers 404.
-  void handle_subscribe(sip::txn::ServerTransaction& t, const sip::Message& request,
-                        const sip::transport::Peer& source, const Extension& watcher);
-  /// INVITE with Replaces (RFC 3891) naming a ringing callee leg: a BLF pickup with the
-  /// directed rule, applied to whatever rings the call now. Permission is checked before
-  /// anything is said about the dialog: 403, then 481 when no such dialog (or its non-empty
-  /// tags contradict it), then 486 (early-only) or 403 for an answered one.
-  void handle_replaces(sip::txn::ServerTransaction& t, const sip::Message& request,
-                       const sip::transport::Peer& source, const Extension& picker);
-  /// The extension or ring group an INVITE with Replaces names in its Request-URI (N, or the
-  /// directed code and N, as keys dial the watched URI or `<remote><target>`), or "".
-  std::string replaces_target(const sip::Message& request) const;
-  /// BLF: may pick it up, or a `blf:` rule allows watching it.
-  bool may_watch(const Extension& watcher, std::string_view number) const {
-    return may_intercept(watcher, number) == PickupVerdict::Allowed ||
-           directory_.blf_rule_allows(watcher, number);
-  }
-  /// The directed-pickup rule for `number` (an extension or ring group as a whole: its own
-  /// rule or any unprotected member's), own number allowed. Says nothing of what rings.
-  PickupVerdict may_intercept(const Extension& picker, std::string_view number) const;
-  /// Hands the picker's INVITE to `call` and answers the refusals Call::pick_up() reports.
-  void run_pickup(sip::txn::ServerTransaction& t, const sip::Message& request,
-                  const sip::transport::Peer& source, Call& call, const Pickup& pickup);
-  /// What calling `number` rings, or nullopt when it is neither an extension nor a ring group.
-  std::optional<RingPlan> ring_plan(std::string_view number) const;
-  RingMember ring_member(const Extension& extension) const;
-  Call* find_call(CallId id);
-  /// Destroys the call once it is over and no callee INVITE waits for a final response.
-  void reap(CallId id);
+  void handle_in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request);
 
   base::TimerQueue& timers_;
   PbxSettings settings_;
-  Directory directory_;
+  Directory directory_;  // replaced in place on reload: the features below keep a reference
   Registrar registrar_;
   store::StoreWriter* writer_;
-  sip::DigestAuthenticator digest_;
+  Authenticator auth_;
+  DialPlan dial_plan_;
   sip::txn::TransactionLayer* layer_ = nullptr;
   LocalAddresses local_;
-
-  struct TrunkSource {
-    boost::asio::ip::address address;
-    std::uint16_t port = 0;  // 0 = any port
-    std::size_t trunk = 0;   // index into directory_.trunks()
-  };
-  std::vector<TrunkSource> trunk_sources_;
-
   // Every dialog of a call leg or subscription, routed to its usage. Declared before the
   // calls and subscriptions, which take their dialogs out of it when they end.
   sip::dialog::DialogTable dialogs_;
-  CallId next_call_ = 1;
-  std::unordered_map<CallId, std::unique_ptr<Call>> calls_;
-  struct DialogRef {
-    CallId call;
-    LegId leg;
-  };
   PickupIndex pickable_;
-  // Call-ID of every callee leg -> its call and leg (INVITE/Replaces names it).
-  std::unordered_map<std::string, DialogRef> legs_by_call_id_;
+  CallTable calls_;
+  PickupService pickup_;
   Presence presence_;
+  BlfViews blf_;
   bool shutting_down_ = false;
-  // Failed digest attempts per source and the bans they earned (issue 9).
-  security::GuessGuard guard_;
 };
 
 }  // namespace catchline::pbx

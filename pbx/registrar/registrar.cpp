@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <ctime>
 
 #include "sip/headers/name_addr.h"
 #include "sip/headers/params.h"
@@ -12,6 +14,47 @@
 #include "store/writer.h"
 
 namespace catchline::pbx {
+namespace {
+
+/// RFC 1123 date in GMT, as SIP's Date header writes it (RFC 3261 §20.17).
+std::string http_date(std::chrono::system_clock::time_point when) {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  std::time_t seconds = std::chrono::system_clock::to_time_t(when);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[40];
+  std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday],
+                tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                tm.tm_sec);
+  return text;
+}
+
+}  // namespace
+
+void Registrar::handle(sip::txn::TransactionLayer& layer, sip::txn::ServerTransaction& t,
+                       const sip::Message& request, const sip::transport::Peer& source,
+                       const std::string& extension) {
+  auto to = sip::parse_name_addr(request.header_value(sip::Header::To).value_or(""));
+  if (!to || to->uri.user != extension) {
+    spdlog::warn("register refused user={} to={} reason=\"not its own extension\"", extension,
+                 to ? to->uri.user : "?");
+    layer.respond(t, 403, "Not your extension");
+    return;
+  }
+  RegisterOutcome outcome = apply(extension, request, source);
+  auto response = t.make_response(outcome.status, outcome.reason);
+  if (outcome.min_expires) {
+    response.header(sip::Header::MinExpires, std::to_string(outcome.min_expires->count()));
+  }
+  if (outcome.status == 200) {
+    add_contacts(extension, response);
+    // Phones without NTP set their clocks from it.
+    response.header(sip::Header::Date, http_date(std::chrono::system_clock::now()));
+  }
+  layer.send_response(t, outcome.status, response.finish());
+}
 namespace {
 
 // One phone rarely has more than a few devices; a bound keeps one account from filling memory.

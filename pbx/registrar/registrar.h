@@ -14,6 +14,7 @@
 #include "sip/builder.h"
 #include "sip/message.h"
 #include "sip/transport/peer.h"
+#include "sip/txn/transaction_layer.h"
 #include "store/records.h"
 
 namespace catchline::store {
@@ -87,6 +88,12 @@ class Registrar : private base::TimerHandler {
 
   void set_settings(RegistrarSettings settings) { settings_ = settings; }
 
+  /// Answers a REGISTER authenticated as `extension` on `t`: 403 when its To names another
+  /// extension (a phone registers itself only), else apply()'s outcome, with the bindings
+  /// and a Date (RFC 3261 §10.3 step 8) on 200.
+  void handle(sip::txn::TransactionLayer& layer, sip::txn::ServerTransaction& t,
+              const sip::Message& request, const sip::transport::Peer& source,
+              const std::string& extension);
   /// Applies an authenticated REGISTER for `extension` (RFC 3261 §10.3 steps 5–8): `*`
   /// removal, per-contact expires from the parameter or the Expires header, 423 below the
   /// minimum, capped at the maximum, refreshes matched by URI equality, out-of-order CSeq

@@ -1,4 +1,4 @@
-#include "pbx/call.h"
+#include "pbx/call/call.h"
 
 #include <spdlog/spdlog.h>
 
