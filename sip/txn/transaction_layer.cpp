@@ -511,6 +511,7 @@ void TransactionLayer::detach(Transaction& transaction) {
 }
 
 void TransactionLayer::detach(TransactionId id) {
+  base::assert_on_signaling_thread();
   if (ClientTransaction* transaction = find_client(id)) {
     detach(*transaction);
   }
