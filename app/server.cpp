@@ -7,7 +7,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -18,7 +17,7 @@
 #include <memory>
 
 #include "app/config.h"
-#include "base/asio_timer_driver.h"
+#include "base/event_thread.h"
 #include "pbx/pbx.h"
 #include "sip/digest.h"
 #include "sip/transport/transport_layer.h"
@@ -204,17 +203,15 @@ int run_server(const std::string& config_path) {
     return 1;
   }
 
-  boost::asio::io_context io(1);
-  base::SteadyClock clock;
-  base::TimerQueue timers(clock);
-  base::AsioTimerDriver driver(io, timers);
+  // Everything below is built and wired here, before the loop runs on this thread.
+  base::SignalingThread signaling;
   MessageTap tap;
   tap.log = config.sip.log_messages;
-  transport::TransportLayer transport(io, tap);
+  transport::TransportLayer transport(signaling.io(), tap);
   tap.down = &transport;
-  pbx::Pbx pbx(timers, pbx_settings(config), config.take_directory(), config.registrar,
+  pbx::Pbx pbx(signaling.timers(), pbx_settings(config), config.take_directory(), config.registrar,
                writer.get());
-  sip::txn::TransactionLayer layer(tap, timers, pbx, timer_settings(config));
+  sip::txn::TransactionLayer layer(tap, signaling.timers(), pbx, timer_settings(config));
   tap.up = &layer;
   tap.pbx = &pbx;
 
@@ -243,7 +240,7 @@ int run_server(const std::string& config_path) {
   std::vector<store::RegistrationRow>().swap(saved);
   // Parsing the configuration leaves freed heap resident; return it.
   malloc_trim(0);
-  boost::asio::signal_set reload(io, SIGHUP);
+  boost::asio::signal_set reload(signaling.io(), SIGHUP);
   std::function<void()> wait_reload = [&] {
     reload.async_wait([&](const boost::system::error_code& error, int) {
       if (error) {
@@ -266,7 +263,7 @@ int run_server(const std::string& config_path) {
 
   // SIGUSR1: the heap report, on this thread (asio runs the handler here, not in the signal
   // handler, so it may allocate and read files).
-  boost::asio::signal_set report(io, SIGUSR1);
+  boost::asio::signal_set report(signaling.io(), SIGUSR1);
   std::function<void()> wait_report = [&] {
     report.async_wait([&](const boost::system::error_code& error, int) {
       if (error) {
@@ -278,8 +275,8 @@ int run_server(const std::string& config_path) {
   };
   wait_report();
 
-  boost::asio::signal_set stop(io, SIGTERM, SIGINT);
-  boost::asio::steady_timer grace(io);
+  boost::asio::signal_set stop(signaling.io(), SIGTERM, SIGINT);
+  boost::asio::steady_timer grace(signaling.io());
   stop.async_wait([&](const boost::system::error_code& error, int signal) {
     if (error) {
       return;
@@ -291,7 +288,7 @@ int run_server(const std::string& config_path) {
     // Give the BYEs and CANCELs a moment to leave and be answered, then stop.
     grace.expires_after(pbx.call_count() == 0 ? std::chrono::milliseconds(50)
                                               : std::chrono::milliseconds(1000));
-    grace.async_wait([&](const boost::system::error_code&) { io.stop(); });
+    grace.async_wait([&](const boost::system::error_code&) { signaling.stop(); });
   });
 
   // Said once every signal is handled: a signal sent after this line never kills the process.
@@ -303,7 +300,7 @@ int run_server(const std::string& config_path) {
     }
   }
 
-  io.run();
+  signaling.run();
   transport.close();
   writer.reset();  // writes what is queued
   spdlog::info("catchline stopped");

@@ -21,6 +21,7 @@ AsioTimerDriver::~AsioTimerDriver() {
 }
 
 void AsioTimerDriver::on_earlier_deadline(TimePoint deadline) {
+  assert_on_thread(queue_.owner());
   if (deadline <= queue_.now()) {
     if (!posted_) {
       posted_ = true;

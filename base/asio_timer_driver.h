@@ -19,7 +19,8 @@ namespace catchline::base {
 /// (TimerQueue::set_coalescing: deadlines of one grid cell share one wake-up), and a deadline
 /// already due (a zero delay: "after this turn of the loop") runs from a handler posted to
 /// the io_context, leaving the kernel timer alone.
-/// Owned by the signaling thread; destroy it before the queue.
+/// Owned by the thread of its queue (TimerQueue::owner(), which it checks in debug builds);
+/// destroy it before the queue.
 class AsioTimerDriver final : public DeadlineObserver {
  public:
   AsioTimerDriver(boost::asio::io_context& io, TimerQueue& queue);

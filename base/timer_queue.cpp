@@ -10,7 +10,7 @@ namespace catchline::base {
 Timer::~Timer() { cancel(); }
 
 void Timer::cancel() {
-  if (queue_ != nullptr) {
+  if (queue_ != nullptr) {  // the queue checks the thread
     queue_->cancel(*this);
   }
 }
@@ -38,6 +38,7 @@ TimePoint TimerQueue::coalesced(TimePoint deadline, TimePoint now) {
 
 void TimerQueue::schedule_at(Timer& timer, TimePoint deadline, TimerHandler& handler,
                              std::uint16_t tag) {
+  assert_on_thread(owner_);
   // The clock is read once, and only when coalescing or a hold needs it.
   const TimePoint now = coalescing_ || holds_ > 0 ? clock_->now() : TimePoint{};
   if (coalescing_) {
@@ -67,6 +68,7 @@ void TimerQueue::schedule_at(Timer& timer, TimePoint deadline, TimerHandler& han
 }
 
 void TimerQueue::release() {
+  assert_on_thread(owner_);
   if (holds_ == 0 || --holds_ > 0) {
     return;
   }
@@ -79,6 +81,7 @@ void TimerQueue::release() {
 }
 
 void TimerQueue::cancel(Timer& timer) {
+  assert_on_thread(owner_);
   if (timer.queue_ != this) {
     return;
   }
@@ -93,6 +96,7 @@ std::optional<TimePoint> TimerQueue::next_deadline() const {
 }
 
 std::size_t TimerQueue::run() {
+  assert_on_thread(owner_);
   const TimePoint now = clock_->now();
   std::size_t fired = 0;
   while (!heap_.empty() && heap_.front().deadline <= now) {

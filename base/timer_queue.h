@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/thread_check.h"
 
 namespace catchline::base {
 
@@ -39,7 +40,7 @@ class DeadlineObserver {
 /// One timer, embedded in the object it belongs to: arming it costs no allocation and
 /// cancelling it is O(log n) and exact (no stale entries pile up). Not copyable or movable,
 /// because the queue points at it; destroying an armed timer cancels it.
-/// Owned by the signaling thread.
+/// Owned by the thread of its queue (the signaling thread, normally).
 class Timer {
  public:
   Timer() = default;
@@ -72,16 +73,22 @@ class Timer {
 /// thousands under load, scattered over the heap of their transactions).
 /// Time comes from one Clock; run() fires what is due. Production drives run() from one asio
 /// steady_timer (AsioTimerDriver); tests use a ManualClock and run_for().
-/// Owned by the signaling thread; no locks.
+/// Owned by the thread of its role (the signaling thread unless told otherwise); no locks.
+/// Every non-const member but the wiring (set_observer, set_coalescing: a driver calls them
+/// when it is built and destroyed, which may be off the loop) checks that in debug builds.
 class TimerQueue {
  public:
-  explicit TimerQueue(const Clock& clock) : clock_(&clock) {}
+  /// `owner`: the thread whose loop runs it (each EventThread has its own queue).
+  explicit TimerQueue(const Clock& clock, ThreadRole owner = ThreadRole::Signaling)
+      : clock_(&clock), owner_(owner) {}
   TimerQueue(const TimerQueue&) = delete;
   TimerQueue& operator=(const TimerQueue&) = delete;
   /// Disarms every timer still queued (their owners may outlive the queue in tests).
   ~TimerQueue();
 
   const Clock& clock() const { return *clock_; }
+  /// The thread that owns it.
+  ThreadRole owner() const { return owner_; }
   TimePoint now() const { return clock_->now(); }
 
   /// Arms `timer` to fire at `deadline` and call `handler`; re-arms it when already armed
@@ -106,7 +113,10 @@ class TimerQueue {
   /// While held (received messages are being handed over), a timer armed for a time already
   /// due waits for release() instead of waking the driver: the zero-delay timers of a batch
   /// run at its end, and what they send leaves with the batch's answers. Holds nest.
-  void hold() { ++holds_; }
+  void hold() {
+    assert_on_thread(owner_);
+    ++holds_;
+  }
   /// Ends a hold; the last one runs what is due and tells the observer the next deadline.
   void release();
 
@@ -144,6 +154,7 @@ class TimerQueue {
   void remove_at(std::size_t position);
 
   const Clock* clock_;
+  ThreadRole owner_;
   std::vector<Entry> heap_;
   std::uint64_t next_order_ = 1;
   DeadlineObserver* observer_ = nullptr;

@@ -13,6 +13,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "base/thread_check.h"
 #include "sip/headers/params.h"
 #include "sip/uri.h"
 
@@ -573,6 +574,7 @@ std::string DigestAuthenticator::make_nonce() const {
 }
 
 std::vector<std::string> DigestAuthenticator::challenge_values(bool stale) const {
+  base::assert_on_signaling_thread();
   std::string nonce = make_nonce();
   std::vector<std::string> values;
   values.reserve(config_.algorithms.size());
@@ -622,6 +624,7 @@ std::optional<Credentials> DigestAuthenticator::find_credentials(const Message& 
 AuthCheck DigestAuthenticator::verify(const Credentials& credentials, std::string_view method,
                                       std::string_view request_uri,
                                       const std::optional<DigestSecret>& secret) {
+  base::assert_on_signaling_thread();
   if (!credentials.is_digest()) {
     return {AuthStatus::NoCredentials, "not Digest credentials"};
   }

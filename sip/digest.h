@@ -113,7 +113,7 @@ using DigestClock = std::function<std::chrono::system_clock::time_point()>;
 /// seen (RFC 7616 §3.4: nc must grow); junk requests never write to it.
 ///
 /// Owned by the signaling thread: verify() updates the nonce table and both challenge() and
-/// verify() reuse one MAC context, without locking.
+/// verify() reuse one MAC context, without locking. Both check the thread in debug builds.
 class DigestAuthenticator {
  public:
   /// `secret` keys the nonce MAC; pass a configured one so that nonces survive a restart or

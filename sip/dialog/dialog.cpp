@@ -4,6 +4,7 @@
 #include <charconv>
 #include <optional>
 
+#include "base/thread_check.h"
 #include "sip/headers/name_addr.h"
 #include "sip/headers/params.h"
 
@@ -199,6 +200,7 @@ std::string_view Dialog::next_hop() const {
 }
 
 MessageBuilder Dialog::make_request(Method method, std::string_view via) {
+  base::assert_on_signaling_thread();
   std::uint32_t cseq = local_cseq_;
   if (method != Method::Ack && method != Method::Cancel) {
     // §12.2.1.1: one more than the last; the first request of a UAS picks 1.
@@ -258,6 +260,7 @@ MessageBuilder Dialog::build_request(Method method, std::string_view via,
 }
 
 bool Dialog::accept_request(const Message& request) {
+  base::assert_on_signaling_thread();
   const Method method = request.method();
   if (method == Method::Ack || method == Method::Cancel) {
     return true;
@@ -272,6 +275,7 @@ bool Dialog::accept_request(const Message& request) {
 }
 
 void Dialog::on_response(const Message& response) {
+  base::assert_on_signaling_thread();
   if (terminated()) {
     return;
   }
@@ -299,24 +303,28 @@ void Dialog::on_response(const Message& response) {
 }
 
 void Dialog::confirm() {
+  base::assert_on_signaling_thread();
   if (early()) {
     state_ = Confirmed{};
   }
 }
 
 void Dialog::refresh_target(const Message& message) {
+  base::assert_on_signaling_thread();
   if (auto target = contact_uri(message)) {
     remote_target_ = *target;
   }
 }
 
 void Dialog::end_invite_usage() {
+  base::assert_on_signaling_thread();
   invite_usage_ = false;
   update_after_usage_change();
 }
 
 Subscription& Dialog::add_subscription(std::string_view event_package, std::string_view id,
                                        SubscriptionRole role) {
+  base::assert_on_signaling_thread();
   if (Subscription* existing = find_subscription(event_package, id)) {
     return *existing;
   }
@@ -325,6 +333,7 @@ Subscription& Dialog::add_subscription(std::string_view event_package, std::stri
 }
 
 Subscription* Dialog::find_subscription(std::string_view event_package, std::string_view id) {
+  base::assert_on_signaling_thread();
   for (auto& subscription : subscriptions_) {
     if (subscription->matches(event_package, id)) {
       return subscription.get();
@@ -334,6 +343,7 @@ Subscription* Dialog::find_subscription(std::string_view event_package, std::str
 }
 
 std::size_t Dialog::remove_terminated_subscriptions() {
+  base::assert_on_signaling_thread();
   const std::size_t removed = std::erase_if(
       subscriptions_, [](const auto& subscription) { return subscription->terminated(); });
   update_after_usage_change();
@@ -349,6 +359,7 @@ std::size_t Dialog::usage_count() const {
 }
 
 void Dialog::terminate() {
+  base::assert_on_signaling_thread();
   state_ = Terminated{};
   invite_usage_ = false;
   for (auto& subscription : subscriptions_) {

@@ -36,8 +36,8 @@ enum class DialogState : std::uint8_t { Early, Confirmed, Terminated };
 /// usages (RFC 5057): the INVITE usage of a call and any number of subscriptions (RFC 6665
 /// §4.5.2); the dialog terminates when its last usage ends.
 /// Everything is copied out of the messages it was made from (they may go away).
-/// Owned by a DialogTable (or the TU), on the signaling thread; never moves, because the table
-/// keys view its strings.
+/// Owned by a DialogTable (or the TU), on the signaling thread (checked in debug builds); never
+/// moves, because the table keys view its strings.
 class Dialog {
  public:
   /// UAS side (§12.1.1), when we answer `request` (INVITE, SUBSCRIBE, REFER...) with a 1xx

@@ -1,5 +1,7 @@
 #include "sip/dialog/dialog_set.h"
 
+#include "base/thread_check.h"
+
 namespace catchline::sip::dialog {
 
 DialogSet::DialogSet(const Message& invite, std::string_view local_contact, DialogTable& table,
@@ -22,6 +24,7 @@ void DialogSet::drop(std::size_t index) {
 }
 
 Dialog* DialogSet::on_response(const Message& invite, const Message& response) {
+  base::assert_on_signaling_thread();
   const int status = response.status();
   if (status >= 300) {
     // §12.3 / §13.2.2.3: a non-2xx final to the INVITE ends every early dialog it created.
@@ -70,6 +73,7 @@ Dialog* DialogSet::confirmed() const {
 }
 
 std::size_t DialogSet::drop_early(std::string_view keep) {
+  base::assert_on_signaling_thread();
   std::size_t dropped = 0;
   for (std::size_t i = dialogs_.size(); i-- > 0;) {
     if (dialogs_[i]->early() && dialogs_[i]->remote_tag() != keep) {

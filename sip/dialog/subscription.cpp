@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "base/thread_check.h"
 #include "sip/headers/params.h"
 #include "sip/headers/simple.h"
 
@@ -26,6 +27,7 @@ bool Subscription::matches(std::string_view package, std::string_view id) const 
 }
 
 void Subscription::activate(base::TimePoint expires_at) {
+  base::assert_on_signaling_thread();
   if (terminated()) {
     return;
   }
@@ -34,6 +36,7 @@ void Subscription::activate(base::TimePoint expires_at) {
 }
 
 void Subscription::set_pending(base::TimePoint expires_at) {
+  base::assert_on_signaling_thread();
   // A state never moves backwards: an active subscription stays active.
   if (status() != SubscriptionStatus::Pending) {
     return;
@@ -42,6 +45,7 @@ void Subscription::set_pending(base::TimePoint expires_at) {
 }
 
 void Subscription::refresh(base::TimePoint expires_at) {
+  base::assert_on_signaling_thread();
   if (terminated()) {
     return;
   }
@@ -49,6 +53,7 @@ void Subscription::refresh(base::TimePoint expires_at) {
 }
 
 void Subscription::terminate(std::string_view reason) {
+  base::assert_on_signaling_thread();
   if (terminated()) {
     return;
   }
@@ -57,6 +62,7 @@ void Subscription::terminate(std::string_view reason) {
 }
 
 Result<SubscriptionStatus> Subscription::apply_notify(const Message& notify, base::TimePoint now) {
+  base::assert_on_signaling_thread();
   auto value = notify.header_value(Header::SubscriptionState);
   if (!value) {
     return fail("Bad Subscription-State: missing");

@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "base/clock.h"
+#include "base/thread_check.h"
 #include "base/timer_queue.h"
 #include "sip/message.h"
 #include "sip/result.h"
@@ -26,7 +27,7 @@ enum class SubscriptionStatus : std::uint8_t { Pending, Active, Terminated };
 /// It knows its state, when it expires, and the version counter its NOTIFY bodies carry (RFC
 /// 4235 dialog-info rises by one per NOTIFY). Its embedded timer lets the owner (the BLF
 /// presence server) schedule expiry without any allocation.
-/// Owned by its Dialog, on the signaling thread.
+/// Owned by its Dialog, on the signaling thread (checked in debug builds).
 class Subscription {
  public:
   Subscription(std::string_view event_package, std::string_view id, SubscriptionRole role);
@@ -67,7 +68,10 @@ class Subscription {
   /// seconds left ("active;expires=599") or the reason ("terminated;reason=timeout").
   std::string state_header(base::TimePoint now) const;
   /// Notifier: the version for the next NOTIFY body: 0, 1, 2, ... (RFC 4235 §4.1).
-  std::uint32_t next_version() { return version_++; }
+  std::uint32_t next_version() {
+    base::assert_on_signaling_thread();
+    return version_++;
+  }
 
   /// The timer the owner may arm for expiry or refresh; cancelled when the subscription dies.
   base::Timer& timer() { return timer_; }

@@ -20,6 +20,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include "base/thread_check.h"
 #include "sip/transport/reject.h"
 #include "sip/transport/stream_framing.h"
 
@@ -1063,9 +1064,13 @@ TransportLayer::TransportLayer(boost::asio::io_context& io, Receiver& receiver,
 
 TransportLayer::~TransportLayer() = default;
 
-std::uint32_t TransportLayer::listen(const ListenSpec& spec) { return impl_->listen(spec); }
+std::uint32_t TransportLayer::listen(const ListenSpec& spec) {
+  base::assert_on_signaling_thread();
+  return impl_->listen(spec);
+}
 
 std::uint32_t TransportLayer::listen(std::string_view spec) {
+  base::assert_on_signaling_thread();
   auto parsed = parse_listen_spec(spec);
   if (!parsed) {
     throw std::invalid_argument(parsed.error().reason);
@@ -1077,9 +1082,15 @@ ListenSpec TransportLayer::bound(std::uint32_t local) const { return impl_->boun
 
 std::size_t TransportLayer::listen_count() const { return impl_->listeners_.size(); }
 
-void TransportLayer::send(const Peer& to, std::string_view bytes) { impl_->send(to, bytes); }
+void TransportLayer::send(const Peer& to, std::string_view bytes) {
+  base::assert_on_signaling_thread();
+  impl_->send(to, bytes);
+}
 
-void TransportLayer::flush() { impl_->flush_udp(); }
+void TransportLayer::flush() {
+  base::assert_on_signaling_thread();
+  impl_->flush_udp();
+}
 
 bool TransportLayer::connection_open(std::uint64_t id) const {
   auto found = impl_->connections_.find(id);
@@ -1094,9 +1105,15 @@ std::size_t TransportLayer::connection_count() const {
   return count;
 }
 
-void TransportLayer::close_connection(std::uint64_t id) { impl_->close_connection(id); }
+void TransportLayer::close_connection(std::uint64_t id) {
+  base::assert_on_signaling_thread();
+  impl_->close_connection(id);
+}
 
-void TransportLayer::close() { impl_->close_all(); }
+void TransportLayer::close() {
+  base::assert_on_signaling_thread();
+  impl_->close_all();
+}
 
 const TransportStats& TransportLayer::stats() const { return impl_->stats_; }
 

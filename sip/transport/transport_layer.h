@@ -36,7 +36,8 @@ struct TransportOptions {
 /// SIP over UDP and TCP (RFC 3261 §18, RFC 3581, RFC 5626 §4.4.1) on Boost.Asio.
 ///
 /// Owned by the signaling thread: the io_context it is given is run by that one thread, and
-/// every call (send, listen, close) and every Receiver callback happens there; no locks.
+/// every call (send, listen, close) and every Receiver callback happens there; no locks. The
+/// calls check the thread in debug builds (base::assert_on_signaling_thread()).
 ///
 /// Receiving: UDP datagrams are read in batches (recvmmsg) on each wake-up; TCP streams are
 /// framed by Content-Length. Each message is parsed (one copy of its bytes into the Message)

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "base/thread_check.h"
+
 namespace catchline::sip::txn {
 
 /// A hash index of pointers to objects that carry their own key: open addressing with linear
@@ -13,7 +15,7 @@ namespace catchline::sip::txn {
 /// before the bucket's chain and each node of it, each a cache miss once tens of thousands of
 /// transactions are alive (it was 5 % of the server's CPU under BLF load).
 /// The caller hashes keys and says, with a predicate, whether an object has the key sought.
-/// Never holds nullptr. Owned by the signaling thread.
+/// Never holds nullptr. Owned by the signaling thread (checked in debug builds).
 template <class T>
 class PointerIndex {
  public:
@@ -38,6 +40,7 @@ class PointerIndex {
   /// Adds `value` unless an object with its key (`has_key`) is already here: false then.
   template <class HasKey>
   bool insert(std::size_t hash, T* value, HasKey&& has_key) {
+    base::assert_on_signaling_thread();
     if (find(hash, has_key) != nullptr) {
       return false;
     }
@@ -51,6 +54,7 @@ class PointerIndex {
 
   /// Removes `value` (filed under `hash`); false when it is not here.
   bool erase(std::size_t hash, const T* value) {
+    base::assert_on_signaling_thread();
     if (value == nullptr) {
       return false;
     }

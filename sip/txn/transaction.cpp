@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "base/thread_check.h"
 #include "sip/txn/transaction_layer.h"
 #include "sip/txn/wire_text.h"
 
@@ -24,6 +25,7 @@ ServerState ServerTransaction::state() const {
 }
 
 std::string_view ServerTransaction::to_tag() {
+  base::assert_on_signaling_thread();
   if (!request_.to_tag().empty()) {
     return request_.to_tag();
   }
@@ -40,6 +42,7 @@ bool ServerTransaction::acknowledged() const {
 }
 
 MessageBuilder ServerTransaction::make_response(int status, std::string_view reason) {
+  base::assert_on_signaling_thread();
   // RFC 3261 §8.2.6.2: every response but 100 carries the UAS's To tag.
   const std::string_view tag = status > 100 ? to_tag() : std::string_view{};
   const AddressText address(source_.address);
@@ -47,6 +50,7 @@ MessageBuilder ServerTransaction::make_response(int status, std::string_view rea
 }
 
 void ServerTransaction::on_timer(base::Timer& timer) {
+  base::assert_on_signaling_thread();
   layer_.on_server_timer(*this, static_cast<TimerName>(timer.tag()));
 }
 
@@ -65,6 +69,7 @@ ClientTransaction::ClientTransaction(TransactionLayer& layer, TransactionId id, 
 ClientState ClientTransaction::state() const { return static_cast<ClientState>(state_.index()); }
 
 void ClientTransaction::on_timer(base::Timer& timer) {
+  base::assert_on_signaling_thread();
   layer_.on_client_timer(*this, static_cast<TimerName>(timer.tag()));
 }
 

@@ -102,7 +102,7 @@ enum class ServerState : std::uint8_t {
 /// One server transaction (RFC 3261 §17.2): absorbs request retransmissions by resending the
 /// last response, retransmits finals as the timers say, and holds the To tag its responses
 /// carry. Answer it with TransactionLayer::respond() or send_response().
-/// Owned by the TransactionLayer, on the signaling thread.
+/// Owned by the TransactionLayer, on the signaling thread (checked in debug builds).
 class ServerTransaction final : public Transaction {
  public:
   ServerTransaction(TransactionLayer& layer, TransactionId id, Message&& request,
@@ -173,7 +173,7 @@ enum class ClientState : std::uint8_t {
 
 /// One client transaction (RFC 3261 §17.1): retransmits the request as the timers say,
 /// passes responses up, and for an INVITE answered with 300-699 sends the ACK itself.
-/// Owned by the TransactionLayer, on the signaling thread.
+/// Owned by the TransactionLayer, on the signaling thread (checked in debug builds).
 class ClientTransaction final : public Transaction {
  public:
   ClientTransaction(TransactionLayer& layer, TransactionId id, Message&& request,

@@ -7,6 +7,7 @@
 #include <functional>
 #include <utility>
 
+#include "base/thread_check.h"
 #include "sip/headers/via.h"
 #include "sip/transport/routing.h"
 #include "sip/txn/wire_text.h"
@@ -93,6 +94,7 @@ void TransactionLayer::release(TransactionId id) {
 }
 
 ServerTransaction* TransactionLayer::find_server(TransactionId id) {
+  base::assert_on_signaling_thread();
   Transaction* transaction = find(id);
   if (transaction == nullptr || !transaction->server_side_) {
     return nullptr;
@@ -101,6 +103,7 @@ ServerTransaction* TransactionLayer::find_server(TransactionId id) {
 }
 
 ClientTransaction* TransactionLayer::find_client(TransactionId id) {
+  base::assert_on_signaling_thread();
   Transaction* transaction = find(id);
   if (transaction == nullptr || transaction->server_side_) {
     return nullptr;
@@ -135,6 +138,7 @@ void TransactionLayer::arm(Transaction& transaction, base::Timer& timer, base::D
 // ---------------------------------------------------------------- incoming
 
 void TransactionLayer::on_message(Message&& message, const Peer& source) {
+  base::assert_on_signaling_thread();
   if (message.is_request()) {
     handle_request(std::move(message), source);
   } else {
@@ -507,12 +511,14 @@ void TransactionLayer::detach(Transaction& transaction) {
 }
 
 void TransactionLayer::detach(TransactionId id) {
+  base::assert_on_signaling_thread();
   if (ClientTransaction* transaction = find_client(id)) {
     detach(*transaction);
   }
 }
 
 void TransactionLayer::attach(ServerTransaction& invite, TransactionHandler& handler) {
+  base::assert_on_signaling_thread();
   // Only an unanswered INVITE or one waiting for the ACK of its 2xx has anything to report.
   const bool waiting = std::holds_alternative<ServerTransaction::Proceeding>(invite.state_) ||
                        (std::holds_alternative<ServerTransaction::Accepted>(invite.state_) &&
@@ -525,6 +531,7 @@ void TransactionLayer::attach(ServerTransaction& invite, TransactionHandler& han
 // ---------------------------------------------------------------- server side
 
 bool TransactionLayer::send_response(ServerTransaction& transaction, int status, std::string text) {
+  base::assert_on_signaling_thread();
   using Server = ServerTransaction;
   if (status < 100 || status > 699) {
     return false;
@@ -578,6 +585,7 @@ bool TransactionLayer::send_response(ServerTransaction& transaction, int status,
 
 bool TransactionLayer::respond(ServerTransaction& transaction, int status,
                                std::string_view reason) {
+  base::assert_on_signaling_thread();
   if (status < 100 || status > 699) {
     return false;
   }
@@ -640,6 +648,7 @@ MessageBuilder TransactionLayer::make_stateless_response(const Message& request,
 
 void TransactionLayer::send_stateless_response(const Message& request, const Peer& source,
                                                std::string_view text) {
+  base::assert_on_signaling_thread();
   auto via = parse_via(request.top_via());
   if (!via) {
     spdlog::warn("drop response to={} reason=\"top Via: {}\"", source.to_string(),
@@ -738,6 +747,7 @@ void TransactionLayer::terminate(ServerTransaction& transaction) {
 
 Result<TransactionId> TransactionLayer::send_request(std::string text, const Peer& destination,
                                                      TransactionHandler* handler) {
+  base::assert_on_signaling_thread();
   auto request = parse_message(std::move(text));
   if (!request) {
     return request.error();
@@ -747,6 +757,7 @@ Result<TransactionId> TransactionLayer::send_request(std::string text, const Pee
 
 Result<TransactionId> TransactionLayer::send_request(Message request, const Peer& destination,
                                                      TransactionHandler* handler) {
+  base::assert_on_signaling_thread();
   if (!request.is_request()) {
     return fail("Bad request: a response has no client transaction");
   }
@@ -791,6 +802,7 @@ Result<TransactionId> TransactionLayer::start_client(Message&& request, const Pe
 }
 
 CancelOutcome TransactionLayer::cancel(TransactionId invite, std::string_view reason) {
+  base::assert_on_signaling_thread();
   using Client = ClientTransaction;
   ClientTransaction* transaction = find_client(invite);
   if (transaction == nullptr) {
@@ -848,6 +860,7 @@ void TransactionLayer::send_cancel(ClientTransaction& invite) {
 }
 
 void TransactionLayer::send_stateless(const Peer& destination, std::string_view text) {
+  base::assert_on_signaling_thread();
   sender_.send(destination, text);
 }
 
@@ -908,6 +921,7 @@ void TransactionLayer::on_client_timer(ClientTransaction& transaction, TimerName
 }
 
 void TransactionLayer::on_transport_failure(const Peer& peer) {
+  base::assert_on_signaling_thread();
   using Client = ClientTransaction;
   std::vector<TransactionId> failed;
   clients_.for_each([&](const ClientTransaction& t) {

@@ -45,7 +45,7 @@ enum class CancelOutcome : std::uint8_t {
 ///
 /// Transactions are found in O(1) hash maps keyed by views into their stored requests (no
 /// allocation per lookup) and destroyed when they terminate.
-/// Owned by the signaling thread; no locks.
+/// Owned by the signaling thread; no locks. Entry points check the thread in debug builds.
 class TransactionLayer final : public transport::Receiver {
  public:
   TransactionLayer(transport::Sender& sender, base::TimerQueue& timers, TransactionUser& user,
