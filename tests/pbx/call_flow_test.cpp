@@ -443,7 +443,10 @@ INSTANTIATE_TEST_SUITE_P(Statuses, CalleeRefuses,
                          ::testing::Values(Refusal{486, 486, "busy"}, Refusal{600, 486, "busy"},
                                            Refusal{603, 603, "busy"}, Refusal{480, 480, "failed"},
                                            Refusal{404, 480, "failed"},
-                                           Refusal{500, 480, "failed"}));
+                                           Refusal{500, 480, "failed"}),
+                         [](const ::testing::TestParamInfo<Refusal>& info) {
+                           return "Callee" + std::to_string(info.param.callee);
+                         });
 
 TEST_F(CallFlow, NoAnswerTimeoutCancelsTheCalleeAndAnswersTheCaller480) {
   const auto timeout = PbxSettings{}.no_answer_timeout;
@@ -582,6 +585,74 @@ TEST_F(CallFlow, TheCalleesReInviteIsRelayedAndItsAnswerReturned) {
 
   callee_sends("1002", rung, "BYE", 2);
   phone_ok("1001", "BYE");
+  expect_nothing_left();
+}
+
+TEST_F(CallFlow, EarlyMediaIsRelayedWithItsSdp) {
+  Sent call = dial("1001", "1002");
+  Message invite = requests_to("1002", "INVITE").back();
+  deliver(sip::response_to(invite, 183, {}, "ph-1002").body("application/sdp", kAnswer).finish(),
+          phone("1002").peer);
+  auto responses = responses_to("1001", call.call_id, call.cseq);
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[1].status(), 183);
+  EXPECT_EQ(responses[1].body(), kAnswer);
+  caller_cancels("1001", call);
+  accept_cancel("1002");
+  caller_acks_failure("1001", call);
+  expect_nothing_left();
+}
+
+TEST_F(CallFlow, ARejectedReInviteKeepsTheCall) {
+  auto [call, rung] = establish();
+  caller_sends("1001", call, "INVITE", call.cseq + 1, kHold);
+  Message reinvite = requests_to("1002", "INVITE").back();
+  deliver(phone_response("1002", reinvite, 488), phone("1002").peer);
+  EXPECT_EQ(requests_to("1002", "ACK").size(), 2u) << "the 488 is acknowledged";
+  auto answers = responses_to("1001", call.call_id, call.cseq + 1);
+  ASSERT_FALSE(answers.empty());
+  EXPECT_EQ(answers.back().status(), 488);
+  EXPECT_TRUE(requests_to("1001", "BYE").empty());
+  EXPECT_TRUE(requests_to("1002", "BYE").empty());
+  EXPECT_EQ(pbx_->call_count(), 1u);
+
+  caller_sends("1001", call, "BYE", call.cseq + 2);
+  EXPECT_EQ(requests_to("1002", "BYE").size(), 1u);
+  phone_ok("1002", "BYE");
+  expect_nothing_left();
+}
+
+TEST_F(CallFlow, ByesCrossingEndTheCallOnce) {
+  auto [call, rung] = establish();
+  caller_sends("1001", call, "BYE", call.cseq + 1);
+  hang_up("1002", rung);  // before our BYE reached it
+  auto answered = responses_to("1002", rung.call_id, 1, "BYE");
+  ASSERT_EQ(answered.size(), 1u);
+  EXPECT_THAT(answered[0].status(), ::testing::AnyOf(200, 481));
+  EXPECT_TRUE(requests_to("1001", "BYE").empty()) << "the caller has hung up already";
+  EXPECT_EQ(requests_to("1002", "BYE").size(), 1u);
+  phone_ok("1002", "BYE");
+  expect_nothing_left();
+}
+
+// RFC 3261 §15 and §15.1.2: a caller may end an early dialog with BYE; the UAS should end the
+// session and answer the INVITE 487. Today the call server answers the BYE 200 and rings on
+// until the no-answer timeout: disabled until the call ends on it.
+TEST_F(CallFlow, DISABLED_ACallersByeInTheEarlyDialogEndsTheCall) {
+  Sent call = dial("1001", "1002");
+  ring("1002");
+  Message ringing = responses_to("1001", call.call_id, call.cseq).back();
+  deliver(request(phone("1001"), "BYE", uri_in(header(ringing, sip::Header::Contact)),
+                  caller_from("1001", call), header(ringing, sip::Header::To), call.call_id,
+                  call.cseq + 1),
+          phone("1001").peer);
+  auto bye_ok = responses_to("1001", call.call_id, call.cseq + 1, "BYE");
+  ASSERT_EQ(bye_ok.size(), 1u);
+  EXPECT_EQ(bye_ok[0].status(), 200);
+  EXPECT_EQ(final_status(phone("1001"), call), 487);
+  ASSERT_EQ(requests_to("1002", "CANCEL").size(), 1u);
+  accept_cancel("1002");
+  caller_acks_failure("1001", call);
   expect_nothing_left();
 }
 
