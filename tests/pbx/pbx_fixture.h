@@ -62,6 +62,7 @@ struct Sent {
   std::string from_tag;
   std::string request_uri;
   std::uint32_t cseq = 1;
+  std::string branch;  // the top Via branch of its last sending (CANCEL and non-2xx ACK reuse it)
 };
 
 /// The server→callee leg a phone was rung on: what BLF shows and Replaces names.
@@ -83,17 +84,20 @@ class PbxTest : public ::testing::Test {
     layer_.reset();
   }
 
-  /// Starts the server with `extensions` (each gets a phone on its own port) and `groups`.
-  void start(std::vector<Extension> extensions, std::vector<RingGroup> groups = {}) {
-    PbxSettings settings;
+  /// Starts the server with `extensions` (each gets a phone on its own port), `groups` and
+  /// `trunks`, with settings_ (its domain set to kDomain) and writer_ (nullptr: no records).
+  void start(std::vector<Extension> extensions, std::vector<RingGroup> groups = {},
+             std::vector<Trunk> trunks = {}) {
+    PbxSettings settings = settings_;
     settings.domain = std::string(kDomain);
     std::uint16_t port = 6000;
     for (const Extension& extension : extensions) {
       phones_[extension.number] = Phone{extension.number, extension.password, udp_peer(port++)};
     }
-    pbx_ = std::make_unique<Pbx>(timers_, settings,
-                                 Directory(std::move(extensions), std::move(groups)),
-                                 RegistrarSettings{}, nullptr);
+    pbx_ = std::make_unique<Pbx>(
+        timers_, settings,
+        Directory(std::move(extensions), std::move(groups), {}, std::move(trunks)),
+        RegistrarSettings{}, writer_);
     layer_ = std::make_unique<sip::txn::TransactionLayer>(sender_, timers_, *pbx_,
                                                           sip::txn::TimerSettings{});
     pbx_->attach(*layer_, LocalAddresses{"127.0.0.1:5060", "", {"127.0.0.1:5060"}});
@@ -156,6 +160,7 @@ class PbxTest : public ::testing::Test {
               "f" + std::to_string(calls_), uri, 1};
     const std::size_t before = sender_.count();
     deliver(request_text(phone, method, uri, sent, to_uri, extra, body), phone.peer);
+    sent.branch = "z9hG4bK-" + phone.number + "-" + std::to_string(phone.branches);
     auto challenge = last_response_to(phone, method, before);
     if (!challenge || (challenge->status() != 401 && challenge->status() != 407)) {
       ADD_FAILURE() << phone.number << " " << method << " was not challenged";
@@ -180,6 +185,7 @@ class PbxTest : public ::testing::Test {
     sent.cseq = 2;
     deliver(request_text(phone, method, uri, sent, to_uri, std::string(extra) + header, body),
             phone.peer);
+    sent.branch = "z9hG4bK-" + phone.number + "-" + std::to_string(phone.branches);
     return sent;
   }
 
@@ -308,6 +314,8 @@ class PbxTest : public ::testing::Test {
     }
   }
 
+  PbxSettings settings_;                  // what start() gives the Pbx; set before it
+  store::StoreWriter* writer_ = nullptr;  // where the Pbx writes call records
   base::ManualClock clock_;
   base::TimerQueue timers_{clock_};
   FakeSender sender_;
