@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/thread_check.h"
 #include "sip/builder.h"
 #include "store/writer.h"
 
@@ -52,6 +53,7 @@ void Pbx::attach(sip::txn::TransactionLayer& layer, LocalAddresses local) {
 }
 
 void Pbx::reload(Directory directory, RegistrarSettings registrar, PresenceSettings blf) {
+  base::assert_on_signaling_thread();
   presence_.set_settings(blf);
   directory_ = std::move(directory);
   dial_plan_.reload();
@@ -60,6 +62,7 @@ void Pbx::reload(Directory directory, RegistrarSettings registrar, PresenceSetti
 }
 
 void Pbx::shutdown() {
+  base::assert_on_signaling_thread();
   shutting_down_ = true;
   presence_.shutdown();
   std::vector<CallId> ids;
@@ -80,6 +83,7 @@ void Pbx::call_ended(Call& call) {
 
 void Pbx::on_request(const sip::Message& request, const sip::transport::Peer& source,
                      Start& start) {
+  base::assert_on_signaling_thread();
   // The one router: a request inside a dialog goes to that dialog's usage (or gets 481); one
   // outside is authenticated first when it can cost money or reveal a call, and answered
   // without any state (no transaction, no call) when it is not.
@@ -224,6 +228,7 @@ void Pbx::on_stray_ack(const sip::Message&, const sip::transport::Peer&) {
 }
 
 void Pbx::on_stray_response(const sip::Message& response, const sip::transport::Peer&) {
+  base::assert_on_signaling_thread();
   // A 2xx retransmitted after its INVITE transaction ended: our ACK was lost.
   if (response.cseq_method() != Method::Invite || response.status() < 200 ||
       response.status() >= 300) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/thread_check.h"
 #include "sip/headers/simple.h"
 
 namespace catchline::pbx {
@@ -86,6 +87,7 @@ Presence::~Presence() = default;
 void Presence::subscribe(sip::txn::ServerTransaction& t, const sip::Message& request,
                          const sip::transport::Peer& source, std::string_view watcher,
                          std::vector<WatchTarget> targets, std::string entity, bool list) {
+  base::assert_on_signaling_thread();
   auto& layer = host_.layer();
   auto event = sip::parse_event(request.header_value(Header::Event).value_or(""));
   const bool known =
@@ -250,6 +252,7 @@ void Presence::expire(Watch& watch) {
 }
 
 void Presence::update(const std::string& resource, const DialogView& view) {
+  base::assert_on_signaling_thread();
   auto it = resources_.find(resource);
   if (it == resources_.end()) {
     return;  // nobody watches it
@@ -520,6 +523,7 @@ void Presence::remove(std::uint32_t id) {
 }
 
 void Presence::shutdown() {
+  base::assert_on_signaling_thread();
   std::vector<std::uint32_t> ids;
   for (const auto& [id, watch] : watches_) {
     ids.push_back(id);

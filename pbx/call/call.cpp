@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/thread_check.h"
 #include "media/sdp.h"
 #include "sip/builder.h"
 #include "sip/digest.h"
@@ -79,6 +80,7 @@ std::int64_t Call::now_ms() const {
 void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& request,
                  const sip::transport::Peer& source, RingPlan plan,
                  std::chrono::milliseconds no_answer) {
+  base::assert_on_signaling_thread();
   plan_ = std::move(plan);
   callee_ = Party{plan_.number, plan_.name};
   record_.call_id = std::string(request.call_id());
@@ -533,6 +535,7 @@ void Call::answer_caller(const Party& who, std::string_view content_type, std::s
 
 PickupResult Call::pick_up(sip::txn::ServerTransaction& invite, const sip::Message& request,
                            const sip::transport::Peer& source, const Pickup& pickup) {
+  base::assert_on_signaling_thread();
   if (!pickable() || host_.layer().find_server(legs_[0].invite) == nullptr) {
     return PickupResult::NotPickable;
   }
@@ -778,6 +781,7 @@ LegId Call::leg_of(const sip::dialog::Dialog& dialog) const {
 
 void Call::on_in_dialog_request(sip::dialog::Dialog& dialog, sip::txn::ServerTransaction& t,
                                 const sip::Message& request) {
+  base::assert_on_signaling_thread();
   handle_in_dialog(leg_of(dialog), t, request);
   host_.settle(*this);
 }
@@ -842,6 +846,7 @@ void Call::hang_up(LegId from) {
 }
 
 void Call::terminate(std::string_view why) {
+  base::assert_on_signaling_thread();
   if (ended_) {
     return;
   }

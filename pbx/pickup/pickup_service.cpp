@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "base/thread_check.h"
 #include "pbx/routing/dial_plan.h"
 #include "sip/headers/simple.h"
 
@@ -32,6 +33,7 @@ void PickupService::refuse(sip::txn::ServerTransaction& t, std::string_view pick
 void PickupService::by_code(sip::txn::ServerTransaction& t, const sip::Message& request,
                             const sip::transport::Peer& source, const Extension& picker,
                             const PickupCode& code) {
+  base::assert_on_signaling_thread();
   const std::string_view how = pickup_kind_name(code.kind);
   auto refuse = [&](int status, const std::string& reason, std::string_view target) {
     this->refuse(t, picker.number, target, how, status, reason);
@@ -138,6 +140,7 @@ PickupVerdict PickupService::may_intercept(const Extension& picker, std::string_
 
 void PickupService::by_replaces(sip::txn::ServerTransaction& t, const sip::Message& request,
                                 const sip::transport::Peer& source, const Extension& picker) {
+  base::assert_on_signaling_thread();
   auto refuse = [&](int status, const std::string& reason, std::string_view target) {
     this->refuse(t, picker.number, target, "blf", status, reason);
   };

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "base/thread_check.h"
 #include "sip/headers/name_addr.h"
 #include "sip/headers/params.h"
 #include "sip/headers/simple.h"
@@ -36,6 +37,7 @@ std::string http_date(std::chrono::system_clock::time_point when) {
 void Registrar::handle(sip::txn::TransactionLayer& layer, sip::txn::ServerTransaction& t,
                        const sip::Message& request, const sip::transport::Peer& source,
                        const std::string& extension) {
+  base::assert_on_signaling_thread();
   auto to = sip::parse_name_addr(request.header_value(sip::Header::To).value_or(""));
   if (!to || to->uri.user != extension) {
     spdlog::warn("register refused user={} to={} reason=\"not its own extension\"", extension,

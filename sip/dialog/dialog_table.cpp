@@ -2,6 +2,8 @@
 
 #include <functional>
 
+#include "base/thread_check.h"
+
 namespace catchline::sip::dialog {
 
 std::size_t DialogTable::IdHash::operator()(const DialogId& id) const {
@@ -13,6 +15,7 @@ std::size_t DialogTable::IdHash::operator()(const DialogId& id) const {
 }
 
 bool DialogTable::insert(Dialog& dialog, DialogUsage& usage) {
+  base::assert_on_signaling_thread();
   // The key views the dialog's strings, which live (and never move) as long as the entry.
   return entries_.try_emplace(dialog.id(), Entry{&dialog, &usage}).second;
 }
@@ -37,6 +40,7 @@ const DialogTable::Entry* DialogTable::find_for_response(const Message& response
 }
 
 bool DialogTable::erase(const DialogId& id) {
+  base::assert_on_signaling_thread();
   // find() first: erase(key) would compare `id` against a key it may be destroying.
   auto found = entries_.find(id);
   if (found == entries_.end()) {
