@@ -796,6 +796,10 @@ void Call::handle_in_dialog(LegId id, sip::txn::ServerTransaction& t, const sip:
   }
   if (request.method() == sip::Method::Bye) {
     layer.respond(t, 200);
+    if (!answered() && !ended_ && id == 0) {
+      on_caller_cancel();  // RFC 3261 §15: BYE in the early dialog ends the call like CANCEL
+      return;
+    }
     if (!answered() || ended_) {
       return;
     }

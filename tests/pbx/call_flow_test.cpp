@@ -638,7 +638,7 @@ TEST_F(CallFlow, ByesCrossingEndTheCallOnce) {
 // RFC 3261 §15 and §15.1.2: a caller may end an early dialog with BYE; the UAS should end the
 // session and answer the INVITE 487. Today the call server answers the BYE 200 and rings on
 // until the no-answer timeout: disabled until the call ends on it.
-TEST_F(CallFlow, DISABLED_ACallersByeInTheEarlyDialogEndsTheCall) {
+TEST_F(CallFlow, ACallersByeInTheEarlyDialogEndsTheCall) {
   Sent call = dial("1001", "1002");
   ring("1002");
   Message ringing = responses_to("1001", call.call_id, call.cseq).back();
