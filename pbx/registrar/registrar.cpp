@@ -32,6 +32,22 @@ std::string http_date(std::chrono::system_clock::time_point when) {
   return text;
 }
 
+// One phone rarely has more than a few devices; a bound keeps one account from filling memory.
+constexpr std::size_t kMaxBindingsPerExtension = 16;
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool same_contact(std::string_view stored, const sip::Uri& uri) {
+  auto parsed = sip::parse_uri(stored);
+  return parsed && sip::uri_equal(*parsed, uri);
+}
+
+const Bindings kNoBindings;
+
 }  // namespace
 
 void Registrar::handle(sip::txn::TransactionLayer& layer, sip::txn::ServerTransaction& t,
@@ -57,25 +73,6 @@ void Registrar::handle(sip::txn::TransactionLayer& layer, sip::txn::ServerTransa
   }
   layer.send_response(t, outcome.status, response.finish());
 }
-namespace {
-
-// One phone rarely has more than a few devices; a bound keeps one account from filling memory.
-constexpr std::size_t kMaxBindingsPerExtension = 16;
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-bool same_contact(std::string_view stored, const sip::Uri& uri) {
-  auto parsed = sip::parse_uri(stored);
-  return parsed && sip::uri_equal(*parsed, uri);
-}
-
-const Bindings kNoBindings;
-
-}  // namespace
 
 Registrar::Registrar(base::TimerQueue& timers, RegistrarSettings settings,
                      store::StoreWriter* writer)

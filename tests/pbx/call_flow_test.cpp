@@ -213,15 +213,12 @@ class CallFlow : public PbxTest {
   /// `number`'s phone answers the newest INVITE it got with `status` and its To tag; a 2xx
   /// carries its Contact and `body`. Returns the leg, as ring() does.
   Rung respond_invite(const std::string& number, int status, std::string_view body = kAnswer) {
-    auto invites = requests_to(number, "INVITE");
-    if (invites.empty()) {
-      ADD_FAILURE() << number << " was never rung";
+    std::optional<Rung> rung = newest_invite(number);
+    if (!rung) {
       return {};
     }
-    Rung rung{invites.back(), std::string(invites.back().call_id()),
-              std::string(invites.back().from_tag()), "ph-" + number};
-    deliver(phone_response(number, rung.invite, status, body), phone(number).peer);
-    return rung;
+    deliver(phone_response(number, rung->invite, status, body), phone(number).peer);
+    return *rung;
   }
   Rung answer(const std::string& number, std::string_view body = kAnswer) {
     return respond_invite(number, 200, body);

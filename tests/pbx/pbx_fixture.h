@@ -261,17 +261,26 @@ class PbxTest : public ::testing::Test {
     return found;
   }
 
-  /// The phone of `number` answers the newest INVITE it got with 180 and its own tag.
-  Rung ring(const std::string& number) {
+  /// The newest INVITE the phone of `number` got, as its leg (the phone's tag "ph-NUMBER");
+  /// nullopt, and a test failure, when it was never rung.
+  std::optional<Rung> newest_invite(const std::string& number) {
     auto invites = requests_to(number, "INVITE");
     if (invites.empty()) {
       ADD_FAILURE() << number << " was never rung";
+      return std::nullopt;
+    }
+    return Rung{invites.back(), std::string(invites.back().call_id()),
+                std::string(invites.back().from_tag()), "ph-" + number};
+  }
+
+  /// The phone of `number` answers the newest INVITE it got with 180 and its own tag.
+  Rung ring(const std::string& number) {
+    std::optional<Rung> rung = newest_invite(number);
+    if (!rung) {
       return {};
     }
-    Rung rung{invites.back(), std::string(invites.back().call_id()),
-              std::string(invites.back().from_tag()), "ph-" + number};
-    deliver(sip::response_to(rung.invite, 180, {}, rung.phone_tag).finish(), phone(number).peer);
-    return rung;
+    deliver(sip::response_to(rung->invite, 180, {}, rung->phone_tag).finish(), phone(number).peer);
+    return *rung;
   }
 
   /// The phone that was rung with `rung` (and answered it) hangs up: BYE in that dialog.
