@@ -106,7 +106,6 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
   caller.dialog = std::move(*dialog);
   caller_offer_ = std::string(request.body());
   caller_content_type_ = std::string(request.header_value(Header::ContentType).value_or(""));
-  late_offer_ = caller_offer_.empty();
   max_forwards_ = std::min(request.max_forwards().value_or(70) - 1, 70);
   index(caller);
   changed(caller);
@@ -279,8 +278,20 @@ void Call::cancel_member(std::size_t index) {
   }
 }
 
+LegId Call::answered_leg() const {
+  return std::visit(
+      [](const auto& state) -> LegId {
+        if constexpr (std::is_same_v<std::decay_t<decltype(state)>, Ringing>) {
+          return 0;
+        } else {
+          return state.answered;
+        }
+      },
+      state_);
+}
+
 bool Call::pickable() const {
-  if (ended_ || answered()) {
+  if (!ringing()) {
     return false;
   }
   return std::any_of(legs_.begin() + 1, legs_.end(), [](const Leg& l) {
@@ -430,7 +441,7 @@ void Call::on_callee_provisional(Leg& leg, const sip::txn::ClientTransaction& t,
     }
   }
   changed(leg);  // BLF: the phone's To tag is known now
-  if (ended_ || answered() || leg.state != LegState::Ringing) {
+  if (!ringing() || leg.state != LegState::Ringing) {
     return;
   }
   auto* caller = host_.layer().find_server(legs_[0].invite);
@@ -449,7 +460,7 @@ void Call::on_callee_provisional(Leg& leg, const sip::txn::ClientTransaction& t,
 
 void Call::on_callee_answer(Leg& leg, const sip::txn::ClientTransaction& t,
                             const sip::Message& response) {
-  if (answered_leg_ == leg.id) {
+  if (answered_leg() == leg.id) {
     // A retransmitted 2xx: our ACK was lost (RFC 3261 §13.2.2.4).
     if (leg.dialog && response.to_tag() == leg.dialog->remote_tag() && !ack_text_.empty()) {
       host_.layer().send_stateless(leg.peer, ack_text_);
@@ -471,7 +482,7 @@ void Call::on_callee_answer(Leg& leg, const sip::txn::ClientTransaction& t,
     leg.dialog = std::move(*confirmed);
   }
 
-  if (ended_ || answered() || leg.state == LegState::Cancelling || leg.state == LegState::Ended) {
+  if (!ringing() || leg.state == LegState::Cancelling || leg.state == LegState::Ended) {
     // Lost the race: answered after another leg won, or after the caller left.
     send_ack(leg, response.cseq_number());
     send_in_dialog(leg, sip::Method::Bye, {}, {}, {});
@@ -481,11 +492,14 @@ void Call::on_callee_answer(Leg& leg, const sip::txn::ClientTransaction& t,
     return;
   }
   leg.state = LegState::Answered;
-  answered_leg_ = leg.id;
-  changed(leg);
-  if (!late_offer_) {
+  if (caller_offer_.empty()) {
+    // The callee's 200 carries the offer; the caller's ACK brings the answer for our ACK.
+    state_ = Answering{leg.id, 0, leg.id};
+  } else {
+    state_ = Talking{leg.id};
     ack_text_ = send_ack(leg, response.cseq_number());
   }
+  changed(leg);
   index(leg);
   no_answer_timer_.cancel();
   if (member_timer_) {
@@ -583,9 +597,14 @@ PickupResult Call::pick_up(sip::txn::ServerTransaction& invite, const sip::Messa
   changed(leg);
 
   // The decision is taken: from here on, one callback sends everything at once.
-  answered_leg_ = picker_id;
   callee_ = pickup.picker;
-  late_offer_ = false;  // a late offer below is the pickup's own, not a callee's
+  if (!to_picker.empty()) {
+    state_ = Talking{picker_id};
+  } else if (caller_offer_.empty()) {
+    state_ = Answering{picker_id, 0, picker_id};  // the caller's ACK completes the picker
+  } else {
+    state_ = Answering{picker_id, picker_id, 0};  // the picker's ACK completes the caller
+  }
   no_answer_timer_.cancel();
   if (member_timer_) {
     member_timer_->cancel();
@@ -597,15 +616,9 @@ PickupResult Call::pick_up(sip::txn::ServerTransaction& invite, const sip::Messa
   } else if (caller_offer_.empty()) {
     // The caller made no offer: ours to it is the picker's; its ACK answers both.
     answer_caller(callee_, picker_type, picker_offer);
-    awaiting_answer_ = true;
-    awaiting_ack_ = 0;
-    awaiting_ok_ = picker_id;
   } else {
     // The picker made no offer: ours to it is the caller's; its ACK answers both.
     send_uas_ok(leg, caller_, true, caller_content_type_, caller_offer_);
-    awaiting_answer_ = true;
-    awaiting_ack_ = picker_id;
-    awaiting_ok_ = 0;
   }
   cancel_other_legs(picker_id, true);
   record_.answered_by = pickup.picker.number;
@@ -643,7 +656,7 @@ void Call::on_callee_final_failure(Leg& leg, int status) {
 }
 
 void Call::after_leg_change() {
-  if (ended_ || answered()) {
+  if (!ringing()) {
     return;
   }
   if (plan_.strategy == RingStrategy::Sequential && !member_ringing(current_member_)) {
@@ -724,7 +737,7 @@ void Call::handle_failure(sip::txn::ClientTransaction& t, int status) {
 }
 
 void Call::on_caller_cancel() {
-  if (answered() || ended_) {
+  if (!ringing()) {
     return;
   }
   if (auto* caller = host_.layer().find_server(legs_[0].invite)) {
@@ -735,37 +748,42 @@ void Call::on_caller_cancel() {
 }
 
 void Call::on_uas_ack(LegId id, const sip::Message& ack) {
-  if (awaiting_answer_ && id == awaiting_ack_) {
-    // A pickup's late offer: this ACK answers it, and the same answer goes in the other 200.
-    awaiting_answer_ = false;
-    if (ack.body().empty()) {
-      spdlog::warn("pickup without answer call={} leg={}", id_, id);
-      terminate("No SDP answer");
-      return;
-    }
-    const std::string_view type = ack.header_value(Header::ContentType).value_or("application/sdp");
-    if (awaiting_ok_ == 0) {
-      answer_caller(callee_, type, ack.body());
-    } else {
-      send_uas_ok(legs_[awaiting_ok_], caller_, true, type, ack.body());
-    }
+  // The ACK of a 200 that carried no late offer completes nothing.
+  if (const auto* answering = std::get_if<Answering>(&state_);
+      answering && id == answering->ack_from) {
+    complete_late_offer(*answering, ack);
+  }
+}
+
+void Call::complete_late_offer(const Answering& answering, const sip::Message& ack) {
+  const Answering done = answering;  // `answering` lives in state_, replaced next
+  state_ = Talking{done.answered};
+  Leg& leg = legs_[done.complete];
+  const std::string_view type = ack.header_value(Header::ContentType).value_or("application/sdp");
+  if (!leg.caller && !leg.picker) {
+    // The caller's answer to the callee's offer rides on to it in our ACK.
+    MessageBuilder out = leg.dialog->make_ack(leg.dialog->local_cseq(), via_for(leg));
+    out.body(type, ack.body());
+    ack_text_ = out.finish();
+    host_.layer().send_stateless(leg.peer, ack_text_);
     return;
   }
-  if (id == 0 && late_offer_ && answered()) {
-    // The caller's answer to the callee's offer rides in its ACK (RFC 3264 §2, late offer).
-    Leg& callee = legs_[answered_leg_];
-    MessageBuilder out = callee.dialog->make_ack(callee.dialog->local_cseq(), via_for(callee));
-    out.body(ack.header_value(Header::ContentType).value_or("application/sdp"), ack.body());
-    std::string text = out.finish();
-    host_.layer().send_stateless(callee.peer, text);
-    late_offer_ = false;
-    ack_text_ = std::move(text);
+  // A pickup's late offer: the ACK's answer goes in the other side's 200.
+  if (ack.body().empty()) {
+    spdlog::warn("pickup without answer call={} leg={}", id_, done.ack_from);
+    terminate("No SDP answer");
+    return;
+  }
+  if (leg.caller) {
+    answer_caller(callee_, type, ack.body());
+  } else {
+    send_uas_ok(leg, caller_, true, type, ack.body());
   }
 }
 
 void Call::on_caller_ack_timeout() {
   spdlog::warn("caller never acknowledged call={} caller={}", id_, caller_.number);
-  if (answered() && !ended_) {
+  if (connected()) {
     terminate("No ACK");
   }
 }
@@ -796,17 +814,17 @@ void Call::handle_in_dialog(LegId id, sip::txn::ServerTransaction& t, const sip:
   }
   if (request.method() == sip::Method::Bye) {
     layer.respond(t, 200);
-    if (!answered() && !ended_ && id == 0) {
+    if (ringing() && id == 0) {
       on_caller_cancel();  // RFC 3261 §15: BYE in the early dialog ends the call like CANCEL
       return;
     }
-    if (!answered() || ended_) {
+    if (!connected()) {
       return;
     }
     hang_up(id);
     return;
   }
-  if (!answered() || ended_ || leg.state != LegState::Answered) {
+  if (!connected() || leg.state != LegState::Answered) {
     layer.respond(t, request.method() == sip::Method::Invite ? 491 : 481);
     return;
   }
@@ -818,7 +836,7 @@ void Call::handle_in_dialog(LegId id, sip::txn::ServerTransaction& t, const sip:
     layer.respond(t, 501);  // we cannot rebuild a method we do not know on the other leg
     return;
   }
-  Leg& other = legs_[id == 0 ? answered_leg_ : 0];
+  Leg& other = legs_[id == 0 ? answered_leg() : 0];
   auto sent =
       send_in_dialog(other, request.method(), {},
                      request.header_value(Header::ContentType).value_or(""), request.body());
@@ -831,19 +849,20 @@ void Call::handle_in_dialog(LegId id, sip::txn::ServerTransaction& t, const sip:
 
 void Call::on_stray_2xx(sip::dialog::Dialog& dialog, const sip::Message& response) {
   const LegId id = leg_of(dialog);
-  if (!legs_[id].caller && !ack_text_.empty() && id == answered_leg_) {
+  if (!legs_[id].caller && !ack_text_.empty() && id == answered_leg()) {
     host_.layer().send_stateless(legs_[id].peer, ack_text_);
   }
 }
 
 void Call::hang_up(LegId from) {
-  const LegId other = from == 0 ? answered_leg_ : 0;
+  const LegId answered = answered_leg();
+  const LegId other = from == 0 ? answered : 0;
   if (other != from) {
     send_in_dialog(legs_[other], sip::Method::Bye, {}, {}, {});
   }
   legs_[0].state = LegState::Ended;
-  if (answered()) {
-    legs_[answered_leg_].state = LegState::Ended;
+  if (answered != 0) {
+    legs_[answered].state = LegState::Ended;
   }
   spdlog::info("call hangup call={} by={}", id_, legs_[from].extension);
   end("answered", from == 0 ? "caller" : "callee");
@@ -851,12 +870,12 @@ void Call::hang_up(LegId from) {
 
 void Call::terminate(std::string_view why) {
   base::assert_on_signaling_thread();
-  if (ended_) {
+  if (ended()) {
     return;
   }
-  if (answered()) {
+  if (connected()) {
     // A UAS leg still waiting for its 200 (a pickup's late offer) gets a failure instead.
-    for (LegId id : {answered_leg_, LegId{0}}) {
+    for (LegId id : {answered_leg(), LegId{0}}) {
       Leg& leg = legs_[id];
       if (leg.state == LegState::Answered || !(leg.caller || leg.picker)) {
         send_in_dialog(leg, sip::Method::Bye, {}, {}, {});
@@ -875,7 +894,7 @@ void Call::terminate(std::string_view why) {
 }
 
 void Call::on_timer(base::Timer& timer) {
-  if (answered() || ended_) {
+  if (!ringing()) {
     return;
   }
   if (timer.tag() == kAlertTimer) {
@@ -903,10 +922,10 @@ void Call::on_timer(base::Timer& timer) {
 }
 
 void Call::end(std::string_view disposition, std::string_view hangup_by) {
-  if (ended_) {
+  if (ended()) {
     return;
   }
-  ended_ = true;
+  state_ = Ended{answered_leg()};
   no_answer_timer_.cancel();
   if (member_timer_) {
     member_timer_->cancel();
@@ -929,7 +948,7 @@ void Call::end(std::string_view disposition, std::string_view hangup_by) {
 
 bool Call::idle() const {
   // Every transaction it started or took has said its last word: none can call it again.
-  return ended_ && attached() == 0;
+  return ended() && attached() == 0;
 }
 
 std::string Call::via_for(const Leg& leg) const {

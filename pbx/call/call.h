@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "base/timer_queue.h"
@@ -119,8 +120,9 @@ class Call final : private base::TimerHandler,
   Call& operator=(const Call&) = delete;
 
   CallId id() const { return id_; }
-  bool answered() const { return answered_leg_ != 0; }
-  bool ended() const { return ended_; }
+  /// Some device answered (also once the call has ended after that).
+  bool answered() const { return answered_leg() != 0; }
+  bool ended() const { return std::holds_alternative<Ended>(state_); }
   /// Ended, and no transaction of it can report anything more: safe to destroy.
   bool idle() const;
   const std::vector<Leg>& legs() const { return legs_; }
@@ -137,7 +139,8 @@ class Call final : private base::TimerHandler,
   /// Who answered (a member, or the picker); before that, the number dialled.
   const Party& callee() const { return callee_; }
   const RingPlan& plan() const { return plan_; }
-  LegId answered_leg() const { return answered_leg_; }
+  /// The callee or picker leg that answered; 0 while none has.
+  LegId answered_leg() const;
   /// It rang as long as the shortest pickup_alert_delay of its members with pickup_alert.
   bool alerted() const { return alerted_; }
   const std::string& dialled() const { return dialled_; }
@@ -255,15 +258,35 @@ class Call final : private base::TimerHandler,
   std::size_t current_member_ = 0;
   base::TimePoint ring_started_{};
   std::vector<Leg> legs_;  // [0] = caller
-  LegId answered_leg_ = 0;
-  // Pickup with a late offer on one side (RFC 3264 §2): the 200 to leg `awaiting_ack_` carried
-  // the other side's offer; its ACK brings the answer for the 200 to leg `awaiting_ok_`.
-  bool awaiting_answer_ = false;
-  LegId awaiting_ack_ = 0;
-  LegId awaiting_ok_ = 0;
-  bool late_offer_ = false;
-  int max_forwards_ = 70;  // the caller's INVITE had no SDP: the answer comes in its ACK
-  bool ended_ = false;
+  // The phases of a call; state_ is one of them, and each holds what only it needs.
+  // Ringing -> Talking -> Ended, or Ringing -> Answering -> Talking -> Ended (late offer), or
+  // Ringing -> Ended (cancelled, refused, no answer).
+  /// The legs ring; the call is pickable while one of them does.
+  struct Ringing {};
+  /// Answered, with one side's SDP answer still to come in an ACK (RFC 3264 §2, late offer):
+  /// the 200 to leg `ack_from` carried the other side's offer, and its ACK brings the answer
+  /// that completes leg `complete`: the ACK to the callee that answered, or the 200 to the
+  /// caller or to the picker.
+  struct Answering {
+    LegId answered = 0;
+    LegId ack_from = 0;
+    LegId complete = 0;
+  };
+  /// Answered, offer and answer complete on both sides.
+  struct Talking {
+    LegId answered = 0;
+  };
+  struct Ended {
+    LegId answered = 0;  // 0: nobody answered
+  };
+  std::variant<Ringing, Answering, Talking, Ended> state_;
+  bool ringing() const { return std::holds_alternative<Ringing>(state_); }
+  /// Answering or Talking: both answered legs are a call's, BYE ends it.
+  bool connected() const { return !ringing() && !ended(); }
+  /// Completes an Answering call with the answer in `ack` from leg `ack_from`.
+  void complete_late_offer(const Answering& answering, const sip::Message& ack);
+
+  int max_forwards_ = 70;     // the caller's, less one: every callee leg's INVITE carries it
   std::string caller_offer_;  // the caller's SDP, for every callee leg
   std::string caller_content_type_;
   std::string ack_text_;  // the ACK of the answered callee's 2xx, re-sent on retransmissions
@@ -278,7 +301,7 @@ class Call final : private base::TimerHandler,
   // Most calls need neither: made when first armed (a Timer is 40 bytes of every call).
   std::unique_ptr<base::Timer> member_timer_;  // sequential: the next member's turn
   std::unique_ptr<base::Timer> alert_timer_;   // pickup_alert: tell pickup-group watchers
-  bool alerted_ = false;  // sequential ring groups: time to ring the next member
+  bool alerted_ = false;                       // the pickup alert went out (alerted())
   store::CallRecord record_;
 };
 

@@ -946,6 +946,93 @@ TEST_F(CallShutdown, NewCallsAreRefused503) {
   expect_nothing_left();
 }
 
+// ---- pickup with a late offer (RFC 3264 §2): Call's Answering state ----
+
+/// 1003 may pick up 1002's calls (call group "desk"); a picker's INVITE may come without SDP.
+class LateOfferPickup : public CallFlow {
+ protected:
+  void SetUp() override {
+    start({ext("1001"), ext("1002", {"desk"}), ext("1003", {}, {"desk"})}, {});
+    register_phone("1002");
+  }
+  /// 1003 dials the group pickup code with `body` as its offer ("" for none).
+  Sent pick_up(std::string_view body) {
+    const std::string uri = "sip:*8@" + std::string(kDomain);
+    return send_authenticated(phone("1003"), "INVITE", uri, uri, {}, body);
+  }
+  bool has_final(const std::string& number, const Sent& sent) const {
+    for (const Message& m : responses_to(number, sent.call_id, sent.cseq)) {
+      if (m.status() >= 200) {
+        return true;
+      }
+    }
+    return false;
+  }
+};
+
+TEST_F(LateOfferPickup, TheCallersAckAnswersThePickersOfferAndCompletesThePicker) {
+  const std::string uri = "sip:1002@" + std::string(kDomain);
+  Sent call = send_authenticated(phone("1001"), "INVITE", uri, uri);  // no offer
+  ring("1002");
+  Sent pick = pick_up(kHold);
+  Message to_caller = final_response("1001", call);
+  EXPECT_EQ(to_caller.status(), 200);
+  EXPECT_EQ(to_caller.body(), kHold) << "the caller gets the picker's offer";
+  EXPECT_FALSE(has_final("1003", pick)) << "the picker's 200 waits for the caller's answer";
+  EXPECT_TRUE(cancelled_elsewhere("1002"));
+
+  caller_acks("1001", call, call.cseq, kAnswer);
+  Message to_picker = final_response("1003", pick);
+  EXPECT_EQ(to_picker.status(), 200);
+  EXPECT_EQ(to_picker.body(), kAnswer);
+  caller_acks("1003", pick, pick.cseq);
+
+  caller_sends("1001", call, "BYE", call.cseq + 1);
+  phone_ok("1003", "BYE");
+  accept_cancel("1002");
+  expect_nothing_left();
+}
+
+TEST_F(LateOfferPickup, ThePickersAckAnswersTheCallersOfferAndCompletesTheCaller) {
+  Sent call = dial("1001", "1002");
+  ring("1002");
+  Sent pick = pick_up({});
+  Message to_picker = final_response("1003", pick);
+  EXPECT_EQ(to_picker.status(), 200);
+  EXPECT_EQ(to_picker.body(), kOffer) << "the picker gets the caller's offer";
+  EXPECT_FALSE(has_final("1001", call)) << "the caller's 200 waits for the picker's answer";
+
+  caller_acks("1003", pick, pick.cseq, kAnswer);
+  Message to_caller = final_response("1001", call);
+  EXPECT_EQ(to_caller.status(), 200);
+  EXPECT_EQ(to_caller.body(), kAnswer);
+  caller_acks("1001", call, call.cseq);
+
+  caller_sends("1003", pick, "BYE", pick.cseq + 1);
+  phone_ok("1001", "BYE");
+  accept_cancel("1002");
+  expect_nothing_left();
+  auto calls = records();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].answered_by, "1003");
+  EXPECT_EQ(calls[0].pickup_kind, "group");
+}
+
+TEST_F(LateOfferPickup, AnAckWithoutTheAnswerEndsBothSides) {
+  Sent call = dial("1001", "1002");
+  ring("1002");
+  Sent pick = pick_up({});
+  ASSERT_EQ(final_response("1003", pick).status(), 200);
+  caller_acks("1003", pick, pick.cseq);  // no SDP: nothing to answer the caller with
+  EXPECT_EQ(final_status(phone("1001"), call), 503);
+  EXPECT_EQ(final_reason(phone("1001"), call), "No SDP answer");
+  ASSERT_EQ(requests_to("1003", "BYE").size(), 1u);
+  phone_ok("1003", "BYE");
+  caller_acks_failure("1001", call);
+  accept_cancel("1002");
+  expect_nothing_left();
+}
+
 // ---- trunks ----
 
 /// 1001 calls out through trunk "provider" (prefix 9, on 127.0.0.1:7000) that asks for digest
