@@ -59,14 +59,13 @@ void unbind_thread(ThreadRole role) {
 
 namespace detail {
 
-void off_thread(ThreadRole role, const std::source_location& where) {
+void off_thread(ThreadRole role, const CallSite& where) {
   const std::string_view name = thread_role_name(role);
   std::fprintf(stderr,
                "catchline: %s:%u: %s: called on thread %s, but this object belongs to the %.*s "
                "thread, whose loop runs on thread %s\n",
-               where.file_name(), static_cast<unsigned>(where.line()), where.function_name(),
-               describe(std::this_thread::get_id()).c_str(), static_cast<int>(name.size()),
-               name.data(), describe(owner_of(role).load()).c_str());
+               where.file, where.line, where.function, describe(std::this_thread::get_id()).c_str(),
+               static_cast<int>(name.size()), name.data(), describe(owner_of(role).load()).c_str());
   std::fflush(stderr);
   std::abort();
 }

@@ -2,7 +2,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <source_location>
 #include <string_view>
 
 namespace catchline::base {
@@ -27,16 +26,23 @@ bool on_thread(ThreadRole role);
 /// on_thread(ThreadRole::Signaling).
 inline bool on_signaling_thread() { return on_thread(ThreadRole::Signaling); }
 
+/// Where a check was called from. std::source_location would do, but clang 14 (the fuzz and
+/// sanitizer builds) lacks the builtin behind libstdc++'s; these builtins exist in both.
+struct CallSite {
+  const char* file = __builtin_FILE();
+  unsigned line = __builtin_LINE();
+  const char* function = __builtin_FUNCTION();
+};
+
 namespace detail {
 /// Prints which check failed, where, and on which threads, then aborts.
-[[noreturn]] void off_thread(ThreadRole role, const std::source_location& where);
+[[noreturn]] void off_thread(ThreadRole role, const CallSite& where);
 }  // namespace detail
 
 /// Debug builds (NDEBUG not defined): aborts with a message naming the caller and both threads
 /// when called off `role`'s loop thread (see on_thread()). Release builds: nothing, not even
 /// a load, so that hot paths (every timer armed, every message sent) may call it.
-inline void assert_on_thread(ThreadRole role,
-                             std::source_location where = std::source_location::current()) {
+inline void assert_on_thread(ThreadRole role, CallSite where = {}) {
 #ifndef NDEBUG
   if (!on_thread(role)) {
     detail::off_thread(role, where);
@@ -48,8 +54,7 @@ inline void assert_on_thread(ThreadRole role,
 }
 
 /// The check of every class "owned by the signaling thread"; see assert_on_thread().
-inline void assert_on_signaling_thread(
-    std::source_location where = std::source_location::current()) {
+inline void assert_on_signaling_thread(CallSite where = {}) {
   assert_on_thread(ThreadRole::Signaling, where);
 }
 

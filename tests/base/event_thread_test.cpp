@@ -103,6 +103,13 @@ TEST(EventThreadDeathTest, TheAssertAbortsOffTheLoopThreadInDebugBuilds) {
                      "on thread .*, but this object belongs to the signaling thread");
 }
 
+TEST(EventThreadDeathTest, TheMessageNamesWhereTheCheckWasCalled) {
+  // Every build: the message the debug check prints names its caller, not thread_check.h.
+  EXPECT_DEATH(detail::off_thread(ThreadRole::Media, CallSite{}),
+               "event_thread_test.cpp:[0-9]+: TestBody: called on thread .*, but this object "
+               "belongs to the media thread");
+}
+
 TEST(EventThread, RunRefusesASecondLoopOfTheSameRole) {
   SignalingThread first;
   LoopOnThread loop(first);
