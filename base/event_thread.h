@@ -66,4 +66,11 @@ class SignalingThread final : public EventThread {
   SignalingThread() : EventThread(ThreadRole::Signaling) {}
 };
 
+/// The media thread: the one loop that owns the RTP relay's sockets and legs (see
+/// media/relay/relay.h); the signaling thread reaches it only by post().
+class MediaThread final : public EventThread {
+ public:
+  MediaThread() : EventThread(ThreadRole::Media) {}
+};
+
 }  // namespace catchline::base

@@ -1,0 +1,115 @@
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "base/event_thread.h"
+#include "media/relay/port_pool.h"
+#include "media/relay/relay_types.h"
+#include "media/relay/socket_address.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace catchline::media::relay {
+
+/// Settings of the media thread's relay.
+struct RelayOptions {
+  std::chrono::steady_clock::duration timeout = std::chrono::seconds{60};  // media.timeout
+  std::chrono::steady_clock::duration hold_timeout = std::chrono::hours{2};
+  std::size_t receive_batch = 32;   // datagrams per recvmmsg call
+  std::size_t max_datagram = 4096;  // larger ones are dropped (RTP stays under the path MTU)
+};
+
+/// What the relay tells its owner, called on the media thread. MediaControl's implementation
+/// posts each event to the signaling thread.
+class RelayEvents {
+ public:
+  /// A leg accepted nothing for its timeout (RelayOptions::timeout, or hold_timeout while on
+  /// hold). Once per silence: the next comes only after packets arrived and stopped again.
+  virtual void on_leg_inactive(const LegInactive& event) = 0;
+  /// close_leg() closed the leg's sockets; these are its final counters.
+  virtual void on_leg_closed(const LegClosed& event) = 0;
+
+ protected:
+  ~RelayEvents() = default;
+};
+
+/// The RTP relay: every leg's sockets, which legs are bridged, and the packets between them.
+///
+/// Owned by the media thread (a base::EventThread of role Media): every member checks it in
+/// debug builds. The signaling side reaches it only by posting commands (MediaControl does);
+/// nothing here blocks, and nothing on the packet path takes a lock.
+///
+/// A leg, RFC 3550 and RFC 4961 (symmetric RTP) with latching, per socket (RTP, RTCP):
+///   Waiting -> Latched   on the first packet whose source IP is the SDP's or the signaling
+///                        source's; packets from other sources are dropped and counted.
+///   Latched -> Latched   packets from any other address and port are dropped and counted
+///                        (nobody hijacks a stream by guessing the port).
+///   Latched -> Waiting   on set_remote() (a new SDP) only.
+/// Forwarding: a packet accepted on leg A goes out of the socket of the leg B that A is bridged
+/// to, to B's latched address, or before B latched to B's SDP address; RTP to B's RTP socket,
+/// RTCP to B's RTCP socket, or to B's RTP socket when B does rtcp-mux (so a muxed and an
+/// unmuxed leg talk). Bytes are sent as they came: SSRC, sequence numbers and RFC 4733 events
+/// pass unchanged. Reading: recvmmsg until EAGAIN on asio readiness (async_wait on the
+/// socket); what a batch forwards leaves in one sendmmsg per outgoing socket, straight from the
+/// receive buffers (no copy).
+/// Inactivity: one timer per leg, armed for its timeout after the last accepted packet and
+/// re-armed lazily (a packet only stores its time), so a busy leg costs no timer work.
+///
+/// Lifetime: destroy it while its io_context does not run (the media loop stopped or not yet
+/// started); its sockets are registered there.
+class Relay {
+ public:
+  /// `events` must outlive the relay. `log`: nullptr uses spdlog's default logger.
+  Relay(base::EventThread& media, RelayOptions options, RelayEvents& events,
+        std::shared_ptr<spdlog::logger> log = nullptr);
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+  ~Relay();
+
+  /// Takes over `sockets` as leg `id` and starts reading them. An id already open is a broken
+  /// invariant of the caller: the sockets are closed and the call logged and ignored.
+  void open_leg(LegId id, SocketPair sockets, const RemoteMedia& remote);
+  /// The phone's new SDP: new addresses, mux and hold; both sockets may latch again.
+  void set_remote(LegId id, const RemoteMedia& remote);
+  /// Joins legs a and b both ways; each leaves the leg it was bridged to before (which then
+  /// forwards nothing until bridged again). Unknown ids, or a == b: ignored and logged.
+  void bridge(LegId a, LegId b);
+  /// Leaves the bridge of `id`, if any, on both sides.
+  void unbridge(LegId id);
+  /// Closes the leg's sockets and reports its counters (RelayEvents::on_leg_closed).
+  void close_leg(LegId id);
+  /// Closes every leg, as close_leg() each (shutdown).
+  void close_all();
+
+  /// A leg's counters so far; nullopt for an unknown id.
+  std::optional<LegStats> stats(LegId id) const;
+  /// The address a leg's RTP (rtcp = false) or RTCP socket latched to; nullopt when waiting.
+  std::optional<boost::asio::ip::udp::endpoint> latched(LegId id, bool rtcp = false) const;
+  std::size_t leg_count() const;
+
+  /// Relay-wide counters, for the bench and metrics.
+  struct Totals {
+    std::uint64_t wakeups = 0;        // socket readiness handled
+    std::uint64_t receive_calls = 0;  // recvmmsg calls
+    std::uint64_t send_calls = 0;     // sendmmsg calls
+    std::uint64_t forwarded = 0;      // datagrams sent
+  };
+  const Totals& totals() const;
+
+  struct Impl;  // the state, in relay.cpp (public only so that its legs can name it)
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace catchline::media::relay

@@ -1,0 +1,72 @@
+#pragma once
+
+// The values that cross between the signaling thread and the media thread: what a leg's phone
+// said in its SDP, and what the relay reports about a leg. Plain values, copied by post().
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+namespace catchline::media::relay {
+
+/// A relay leg: one media stream (one m= line) between the relay and one phone. Given by
+/// MediaControl::open_leg(), never reused while the process runs.
+using LegId = std::uint64_t;
+
+/// What the relay knows of a leg's phone, from its SDP and its signaling.
+struct RemoteMedia {
+  /// Where the phone said it receives RTP (c= address, m= port); nullopt before its SDP is
+  /// known (an INVITE without offer). Until the leg latches, packets for it go here.
+  std::optional<boost::asio::ip::udp::endpoint> rtp;
+  /// Where it receives RTCP (a=rtcp, RFC 3605, else the RTP port + 1); unused with rtcp_mux.
+  std::optional<boost::asio::ip::udp::endpoint> rtcp;
+  /// The source address of the phone's SIP messages: behind a NAT, the SDP names a private
+  /// address and media comes from this one.
+  boost::asio::ip::address signaling_source;
+  /// RFC 5761: RTP and RTCP share the RTP port on this leg (both sides agreed in the SDP).
+  bool rtcp_mux = false;
+  /// The phone is on hold (its stream is sendonly or inactive): the long inactivity timeout.
+  bool on_hold = false;
+};
+
+/// A leg's counters. "In" is what the relay accepted from the leg's phone, "out" what it sent
+/// to the phone; RTP and RTCP together. `reported_*` come from the RTCP the phone sent.
+struct LegStats {
+  std::uint64_t packets_in = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t packets_out = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t rtcp_in = 0;            // of packets_in
+  std::uint64_t dropped_source = 0;     // from an address that is not (or no longer) the phone's
+  std::uint64_t dropped_unbridged = 0;  // accepted while the leg was bridged to nobody
+  std::uint64_t dropped_no_destination = 0;  // the peer had no address yet (no SDP, no latch)
+  std::uint64_t dropped_too_large = 0;       // larger than the receive slot (truncated)
+  std::uint64_t send_failures = 0;           // sendmmsg refused them (buffer full, unreachable)
+  std::uint64_t rtcp_malformed = 0;          // RTCP that did not parse (forwarded all the same)
+  /// From the phone's last SR: what it says it sent.
+  std::optional<std::uint32_t> reported_packets_sent;
+  std::optional<std::uint32_t> reported_octets_sent;
+  /// From the first report block of the phone's last SR or RR: what it says it lost of the
+  /// stream it receives (RFC 3550 §6.4.1 cumulative number of packets lost), and the fraction
+  /// (in 1/256) since its previous report.
+  std::optional<std::int32_t> reported_lost;
+  std::optional<std::uint8_t> reported_fraction_lost;
+};
+
+/// Why the relay tells the signaling side about a leg, with what it knows.
+struct LegInactive {
+  LegId leg = 0;
+  std::chrono::steady_clock::duration silence{};  // since the last accepted packet (or open)
+  bool on_hold = false;
+};
+
+/// A leg closed on the media thread: its sockets are closed, its ports free to reuse.
+struct LegClosed {
+  LegId leg = 0;
+  std::uint16_t rtp_port = 0;
+  LegStats stats;
+};
+
+}  // namespace catchline::media::relay
