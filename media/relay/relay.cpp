@@ -1,13 +1,17 @@
 #include "media/relay/relay.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <cerrno>
 #include <cstring>
 #include <span>
+#include <system_error>
 #include <variant>
 
 #include "base/thread_check.h"
@@ -23,6 +27,9 @@ using base::ThreadRole;
 
 // recvmmsg rounds per wake-up of one socket before the others get their turn.
 constexpr int kReceiveRoundsPerWakeup = 4;
+// Ready sockets taken from the relay's epoll set per epoll_wait, and epoll_wait calls per turn.
+constexpr int kReadyPerWait = 256;
+constexpr int kWaitsPerTurn = 4;
 
 void assert_on_media_thread(base::CallSite where = {}) {
   base::assert_on_thread(ThreadRole::Media, where);
@@ -40,8 +47,8 @@ struct Leg;
 
 // One socket of a leg, RTP or RTCP.
 struct Port {
-  Port(asio::io_context& io, Leg& owner, bool is_rtcp) : socket(io), leg(&owner), rtcp(is_rtcp) {}
-  udp::socket socket;
+  Port(Leg& owner, bool is_rtcp) : leg(&owner), rtcp(is_rtcp) {}
+  BoundSocket socket;  // in the relay's epoll set while open
   Leg* leg;
   bool rtcp;
   // Waiting -> Latched on the first packet from the SDP's or the signaling source's IP;
@@ -55,8 +62,8 @@ struct Port {
 };
 
 struct Leg final : base::TimerHandler {
-  Leg(Relay::Impl& owner, LegId leg_id, asio::io_context& io)
-      : relay(owner), id(leg_id), rtp(io, *this, false), rtcp(io, *this, true) {}
+  Leg(Relay::Impl& owner, LegId leg_id)
+      : relay(owner), id(leg_id), rtp(*this, false), rtcp(*this, true) {}
   void on_timer(base::Timer& timer) override;
 
   Relay::Impl& relay;
@@ -83,7 +90,14 @@ struct Relay::Impl {
       : media(media_thread),
         options(relay_options),
         events(relay_events),
-        log(logger ? std::move(logger) : spdlog::default_logger()) {
+        log(logger ? std::move(logger) : spdlog::default_logger()),
+        watch(media_thread.io()) {
+    const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll < 0) {
+      throw std::system_error(errno, std::generic_category(), "relay: epoll_create1");
+    }
+    watch.assign(epoll);
+    start_watch();
     if (options.receive_batch == 0) {
       options.receive_batch = 1;
     }
@@ -106,29 +120,29 @@ struct Relay::Impl {
       log->error("relay open leg={} error=\"leg already open\"", id);
       return;
     }
-    auto leg = std::make_unique<Leg>(*this, id, media.io());
+    auto leg = std::make_unique<Leg>(*this, id);
     leg->rtp_port = sockets.rtp_port;
-    const udp protocol = sockets.address.is_v6() ? udp::v6() : udp::v4();
-    boost::system::error_code error;
-    leg->rtp.socket.assign(protocol, sockets.rtp.fd(), error);
-    if (!error) {
-      sockets.rtp.release();
-      leg->rtcp.socket.assign(protocol, sockets.rtcp.fd(), error);
+    leg->rtp.socket = std::move(sockets.rtp);
+    leg->rtcp.socket = std::move(sockets.rtcp);
+    for (Port* port : {&leg->rtp, &leg->rtcp}) {
+      // Edge-triggered: drain() reads until the kernel has nothing left.
+      epoll_event event{};
+      event.events = EPOLLIN | EPOLLET;
+      event.data.ptr = port;
+      if (::epoll_ctl(watch.native_handle(), EPOLL_CTL_ADD, port->socket.fd(), &event) != 0) {
+        log->error("relay open leg={} port={} error=\"{}\"", id, leg->rtp_port,
+                   std::strerror(errno));
+        unwatch(*leg);
+        // Closed before it opened: the signaling side frees its ports all the same.
+        events.on_leg_closed(LegClosed{id, leg->rtp_port, LegStats{}});
+        return;
+      }
     }
-    if (error) {
-      log->error("relay open leg={} port={} error=\"{}\"", id, sockets.rtp_port, error.message());
-      // Closed before it opened: the signaling side frees its ports all the same.
-      events.on_leg_closed(LegClosed{id, sockets.rtp_port, LegStats{}});
-      return;
-    }
-    sockets.rtcp.release();
     apply_remote(*leg, remote);
     leg->last_received = media.clock().now();
     Leg& opened = *leg;
     legs.emplace(id, std::move(leg));
     arm_silence_timer(opened);
-    start_wait(opened.rtp);
-    start_wait(opened.rtcp);
     log->debug("relay open leg={} port={} remote={} mux={}", id, opened.rtp_port,
                opened.sdp_rtp.to_string(), opened.rtcp_mux);
   }
@@ -182,9 +196,9 @@ struct Relay::Impl {
     legs.erase(it);
     leave_bridge(*leg);
     leg->silence_timer.cancel();
-    boost::system::error_code ignored;
-    leg->rtp.socket.close(ignored);
-    leg->rtcp.socket.close(ignored);
+    unwatch(*leg);
+    leg->rtp.socket = BoundSocket();
+    leg->rtcp.socket = BoundSocket();
     log->debug("relay close leg={} in={} out={} dropped_source={}", id, leg->stats.packets_in,
                leg->stats.packets_out, leg->stats.dropped_source);
     events.on_leg_closed(LegClosed{id, leg->rtp_port, leg->stats});
@@ -244,32 +258,89 @@ struct Relay::Impl {
 
   // ---- receiving ----
 
-  void start_wait(Port& port) {
-    port.socket.async_wait(udp::socket::wait_read, [this, id = port.leg->id, rtcp = port.rtcp](
-                                                       const boost::system::error_code& error) {
-      if (error) {
-        return;  // closed (operation_aborted)
+  // Waits for the epoll set to hold a ready socket. Every socket of every leg is in one epoll
+  // set of the relay's own, which asio watches as one descriptor: re-arming costs one
+  // epoll_ctl per turn of the loop instead of one per socket read.
+  void start_watch() {
+    watch.async_wait(asio::posix::stream_descriptor::wait_read,
+                     [this](const boost::system::error_code& error) {
+                       if (error) {
+                         return;  // the relay is being destroyed (operation_aborted)
+                       }
+                       on_ready();
+                     });
+  }
+
+  static void unwatch_port(int epoll, Port& port) {
+    if (port.socket.valid()) {
+      ::epoll_ctl(epoll, EPOLL_CTL_DEL, port.socket.fd(), nullptr);
+    }
+  }
+  void unwatch(Leg& leg) {
+    unwatch_port(watch.native_handle(), leg.rtp);
+    unwatch_port(watch.native_handle(), leg.rtcp);
+  }
+
+  // One turn: every ready socket is drained. No command runs meanwhile, so the Port pointers
+  // the epoll set hands back are all alive.
+  void on_ready() {
+    now = media.clock().now();
+    for (int wait = 0; wait < kWaitsPerTurn; ++wait) {
+      const int count = ::epoll_wait(watch.native_handle(), ready.data(), kReadyPerWait, 0);
+      if (count < 0 && errno == EINTR) {
+        continue;
       }
-      on_readable(id, rtcp);
+      if (count <= 0) {
+        break;
+      }
+      for (int i = 0; i < count; ++i) {
+        Port& port = *static_cast<Port*>(ready[static_cast<std::size_t>(i)].data.ptr);
+        if (!drain(port)) {
+          backlog.emplace_back(port.leg->id, port.rtcp);
+        }
+      }
+      if (count < kReadyPerWait) {
+        break;
+      }
+    }
+    // More ready sockets left in the set make the re-armed wait complete at once.
+    start_watch();
+    post_backlog();
+  }
+
+  // Sockets left with datagrams after their rounds will not be signalled again (edge-triggered):
+  // they get another turn after the handlers queued meanwhile. By id: a command may close a leg
+  // before then.
+  void post_backlog() {
+    if (backlog.empty() || backlog_posted) {
+      return;
+    }
+    backlog_posted = true;
+    media.post([this] {
+      backlog_posted = false;
+      std::vector<std::pair<LegId, bool>> pending;
+      pending.swap(backlog);
+      now = media.clock().now();
+      for (const auto& [id, rtcp] : pending) {
+        auto it = legs.find(id);
+        if (it == legs.end()) {
+          continue;
+        }
+        Port& port = rtcp ? it->second->rtcp : it->second->rtp;
+        if (!drain(port)) {
+          backlog.emplace_back(id, rtcp);
+        }
+      }
+      post_backlog();
     });
   }
 
-  // The leg may have closed between readiness and this handler: look it up by id.
-  void on_readable(LegId id, bool rtcp) {
-    auto it = legs.find(id);
-    if (it == legs.end()) {
-      return;
-    }
-    drain(rtcp ? it->second->rtcp : it->second->rtp);
-  }
-
-  // One wake-up: read every datagram waiting, a batch per system call. The reactor is
-  // edge-triggered, so we either read until the kernel has nothing left or come back at once.
-  void drain(Port& in) {
+  // Reads what one socket holds, a batch per system call, and forwards it. Returns false when
+  // it stopped after its rounds with datagrams possibly left.
+  bool drain(Port& in) {
     ++totals.wakeups;
-    const int fd = in.socket.native_handle();
+    const int fd = in.socket.fd();
     const auto batch = static_cast<unsigned>(receive_headers.size());
-    bool more = false;
     for (int round = 0; round < kReceiveRoundsPerWakeup; ++round) {
       for (unsigned i = 0; i < batch; ++i) {
         msghdr& header = receive_headers[i].msg_hdr;
@@ -290,25 +361,17 @@ struct Relay::Impl {
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
           log->warn("relay receive leg={} error=\"{}\"", in.leg->id, std::strerror(errno));
         }
-        break;
+        return true;
       }
-      now = media.clock().now();
       for (int i = 0; i < count; ++i) {
         on_datagram(in, static_cast<std::size_t>(i));
       }
       flush();
       if (static_cast<unsigned>(count) < batch) {
-        break;
+        return true;
       }
-      more = round + 1 == kReceiveRoundsPerWakeup;
     }
-    if (more) {
-      // The kernel may still hold datagrams and will not signal them again: come back after
-      // the other ready sockets had their turn.
-      media.post([this, id = in.leg->id, rtcp = in.rtcp] { on_readable(id, rtcp); });
-    } else {
-      start_wait(in);
-    }
+    return false;
   }
 
   void on_datagram(Port& in, std::size_t index) {
@@ -434,7 +497,7 @@ struct Relay::Impl {
 
   void send_run(std::size_t begin, std::size_t end) {
     Port& out = *outgoing[begin].out;
-    const int fd = out.socket.native_handle();
+    const int fd = out.socket.fd();
     std::size_t done = begin;
     while (done < end) {
       ++totals.send_calls;
@@ -473,7 +536,12 @@ struct Relay::Impl {
   std::shared_ptr<spdlog::logger> log;
   std::unordered_map<LegId, std::unique_ptr<Leg>> legs;
   Totals totals;
-  base::TimePoint now{};  // of the batch being handled
+  base::TimePoint now{};  // of the turn being handled
+  // The relay's epoll set (every leg's sockets), watched by asio as one descriptor.
+  asio::posix::stream_descriptor watch;
+  std::vector<epoll_event> ready = std::vector<epoll_event>(kReadyPerWait);
+  std::vector<std::pair<LegId, bool>> backlog;  // (leg, rtcp) sockets left with datagrams
+  bool backlog_posted = false;
 
   // One receive batch shared by every socket: the thread reads one socket at a time and sends
   // what it forwards before reading the next.

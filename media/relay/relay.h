@@ -59,9 +59,10 @@ class RelayEvents {
 /// to, to B's latched address, or before B latched to B's SDP address; RTP to B's RTP socket,
 /// RTCP to B's RTCP socket, or to B's RTP socket when B does rtcp-mux (so a muxed and an
 /// unmuxed leg talk). Bytes are sent as they came: SSRC, sequence numbers and RFC 4733 events
-/// pass unchanged. Reading: recvmmsg until EAGAIN on asio readiness (async_wait on the
-/// socket); what a batch forwards leaves in one sendmmsg per outgoing socket, straight from the
-/// receive buffers (no copy).
+/// pass unchanged. Reading: every socket is in one edge-triggered epoll set of the relay's own,
+/// which asio watches as one descriptor (one epoll_ctl per turn of the loop, not one per
+/// socket); each ready socket is read with recvmmsg until EAGAIN, and what a batch forwards
+/// leaves in one sendmmsg per outgoing socket, straight from the receive buffers (no copy).
 /// Inactivity: one timer per leg, armed for its timeout after the last accepted packet and
 /// re-armed lazily (a packet only stores its time), so a busy leg costs no timer work.
 ///

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
 
 #include "media/relay/media_control.h"
 #include "tests/media/relay_test_support.h"
@@ -108,6 +109,25 @@ TEST(Relay, PassesEveryByteUnchanged) {
     auto at_b = call.b_rtp.receive();
     ASSERT_TRUE(at_b);
     EXPECT_EQ(at_b->bytes, packet);
+  }
+}
+
+TEST(Relay, ForwardsABurstLongerThanOneTurnOfItsSocket) {
+  RunningRelay relay(options());
+  BridgedCall call(relay);
+  // Hold the media thread while 150 packets queue on a's socket: more than one turn reads
+  // (4 rounds of 32), so the rest waits for the relay's next turn.
+  std::promise<void> queued;
+  relay.media().post([&queued] { queued.get_future().wait(); });
+  constexpr int kBurst = 150;
+  for (int sequence = 0; sequence < kBurst; ++sequence) {
+    call.a_rtp.send(call.a.rtp_port, testing::rtp_packet(static_cast<std::uint16_t>(sequence)));
+  }
+  queued.set_value();
+  for (int sequence = 0; sequence < kBurst; ++sequence) {
+    auto at_b = call.b_rtp.receive();
+    ASSERT_TRUE(at_b) << "packet " << sequence;
+    EXPECT_EQ(at_b->bytes, testing::rtp_packet(static_cast<std::uint16_t>(sequence)));
   }
 }
 

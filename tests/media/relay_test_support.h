@@ -46,6 +46,8 @@ class Phone {
     if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
       throw std::runtime_error("phone: cannot bind " + ip);
     }
+    const int buffer = 1 << 20;  // room for the burst tests
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
     socklen_t length = sizeof(address);
     ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
     endpoint_ = udp::endpoint(boost::asio::ip::make_address(ip), ntohs(address.sin_port));
