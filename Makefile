@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := build-essential cmake ninja-build pkg-config python3 \
   libboost1.81-dev libssl-dev libsqlite3-dev libyaml-dev libspdlog-dev libfmt-dev \
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev \
   sip-tester libosip2-dev clang libclang-rt-14-dev baresip-core kamailio \
-  kamailio-presence-modules espeak-ng sox
+  kamailio-presence-modules espeak-ng sox rtpengine-daemon
 
 .PHONY: all deps build test run bench fuzz clean format
 

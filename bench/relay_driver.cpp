@@ -1,0 +1,578 @@
+// Drives an RTP relay with G.711 20 ms style streams on 127.0.0.1 and measures it: the relayed
+// packets per second per core (packets that arrived / the relay's CPU seconds), and at a paced
+// rate the latency and jitter the relay adds. bench/load_relay.py runs it; it prints one JSON
+// object on stdout.
+//
+//   relay_driver --target catchline|rtpengine|direct --calls N --rate R --seconds S [--flood]
+//                [--ng PORT --cpu-pid PID]   (rtpengine: its ng control port and its pid)
+//
+// catchline: the relay runs in this process on a MediaThread of its own (MediaControl opens and
+// bridges a leg pair per call, as the signaling thread will). rtpengine: each call is an ng
+// offer/answer, and the phones send to the ports rtpengine answered. direct: the phones send to
+// each other (the loopback path alone, to subtract). Each call has two phones; each sends `R`
+// packets/s of 172 bytes (12 RTP + 160 G.711), phases spread evenly, the send time in the
+// payload. A receiver thread reads every phone (epoll + recvmmsg) and times each packet.
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/event_thread.h"
+#include "media/relay/media_control.h"
+
+namespace relay = catchline::media::relay;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::size_t kPacketSize = 172;
+
+struct Options {
+  std::string target = "catchline";
+  int calls = 1000;
+  double rate = 100;  // packets per second per direction per call
+  double seconds = 5;
+  double warmup = 1;
+  bool flood = false;
+  int ng_port = 0;
+  int cpu_pid = 0;
+  int first_port = 20000;
+  std::size_t phone_sockets = 16;
+  std::int64_t tick_us = 200;
+  int last_port = 30000;
+};
+
+[[noreturn]] void die(const std::string& why) {
+  std::fprintf(stderr, "relay_driver: %s\n", why.c_str());
+  std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        die("missing value after " + arg);
+      }
+      return argv[++i];
+    };
+    if (arg == "--target") {
+      options.target = next();
+    } else if (arg == "--calls") {
+      options.calls = std::stoi(next());
+    } else if (arg == "--rate") {
+      options.rate = std::stod(next());
+    } else if (arg == "--seconds") {
+      options.seconds = std::stod(next());
+    } else if (arg == "--warmup") {
+      options.warmup = std::stod(next());
+    } else if (arg == "--flood") {
+      options.flood = true;
+    } else if (arg == "--ng") {
+      options.ng_port = std::stoi(next());
+    } else if (arg == "--cpu-pid") {
+      options.cpu_pid = std::stoi(next());
+    } else if (arg == "--tick-us") {
+      options.tick_us = std::stoll(next());
+    } else if (arg == "--phone-sockets") {
+      options.phone_sockets = std::max(1, std::stoi(next()));
+    } else if (arg == "--ports") {
+      const std::string range = next();
+      const auto dash = range.find('-');
+      options.first_port = std::stoi(range.substr(0, dash));
+      options.last_port = std::stoi(range.substr(dash + 1));
+    } else {
+      die("unknown argument " + arg);
+    }
+  }
+  return options;
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+sockaddr_in loopback(std::uint16_t port) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return address;
+}
+
+int bind_phone(std::uint16_t& port) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_in address = loopback(0);
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    die(std::string("cannot bind a phone socket: ") + std::strerror(errno));
+  }
+  const int buffer = 16 << 20;
+  // Root may exceed rmem_max/wmem_max (FORCE); otherwise take what is allowed.
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof(buffer)) != 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
+  }
+  if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buffer, sizeof(buffer)) != 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof(buffer));
+  }
+  socklen_t length = sizeof(address);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  port = ntohs(address.sin_port);
+  return fd;
+}
+
+// CPU nanoseconds of every thread of a process (schedstat: time on CPU).
+std::int64_t process_cpu_ns(int pid) {
+  std::int64_t total = 0;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = ::opendir(tasks.c_str());
+  if (dir == nullptr) {
+    return 0;
+  }
+  while (dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') {
+      continue;
+    }
+    std::ifstream stat(tasks + "/" + entry->d_name + "/schedstat");
+    std::int64_t on_cpu = 0;
+    if (stat >> on_cpu) {
+      total += on_cpu;
+    }
+  }
+  ::closedir(dir);
+  return total;
+}
+
+std::int64_t thread_cpu_ns(pthread_t thread) {
+  clockid_t clock;
+  if (pthread_getcpuclockid(thread, &clock) != 0) {
+    return 0;
+  }
+  timespec spent{};
+  ::clock_gettime(clock, &spent);
+  return std::int64_t{spent.tv_sec} * 1'000'000'000 + spent.tv_nsec;
+}
+
+// ---- rtpengine's ng protocol (bencode over UDP) ----
+
+std::string bencode(const std::vector<std::pair<std::string, std::string>>& dict) {
+  auto sorted = dict;
+  std::sort(sorted.begin(), sorted.end());
+  std::string out = "d";
+  for (const auto& [key, value] : sorted) {
+    out += std::to_string(key.size()) + ":" + key + std::to_string(value.size()) + ":" + value;
+  }
+  return out + "e";
+}
+
+std::string sdp_for(std::uint16_t port) {
+  return "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+         "m=audio " +
+         std::to_string(port) + " RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\na=sendrecv\r\n";
+}
+
+class NgClient {
+ public:
+  explicit NgClient(int port) : to_(loopback(static_cast<std::uint16_t>(port))) {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    timeval timeout{2, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  }
+  ~NgClient() { ::close(fd_); }
+
+  // Sends one command; returns the port of the m=audio line of the SDP it answers.
+  std::uint16_t media_port(const std::vector<std::pair<std::string, std::string>>& command) {
+    const std::string cookie = "c" + std::to_string(++cookie_);
+    const std::string request = cookie + " " + bencode(command);
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      ::sendto(fd_, request.data(), request.size(), 0, reinterpret_cast<const sockaddr*>(&to_),
+               sizeof(to_));
+      char buffer[65536];
+      const ssize_t size = ::recv(fd_, buffer, sizeof(buffer), 0);
+      if (size <= 0) {
+        continue;
+      }
+      const std::string reply(buffer, static_cast<std::size_t>(size));
+      if (reply.compare(0, cookie.size() + 1, cookie + " ") != 0) {
+        continue;
+      }
+      const auto m = reply.find("m=audio ");
+      if (m == std::string::npos) {
+        die("rtpengine answered without SDP: " + reply.substr(0, 200));
+      }
+      return static_cast<std::uint16_t>(std::stoi(reply.substr(m + 8)));
+    }
+    die("rtpengine does not answer on ng port " + std::to_string(ntohs(to_.sin_port)));
+  }
+
+ private:
+  int fd_ = -1;
+  sockaddr_in to_;
+  int cookie_ = 0;
+};
+
+// ---- the phones ----
+
+struct Stream {
+  int send_fd = -1;
+  sockaddr_in to{};  // where the phone sends (the relay's port for its leg)
+};
+
+struct Measured {
+  std::atomic<bool> measuring{false};
+  std::atomic<bool> stop{false};
+  // Packets sent in [window_start, window_end) are the ones counted and timed.
+  std::atomic<std::int64_t> window_start{INT64_MAX};
+  std::atomic<std::int64_t> window_end{INT64_MAX};
+  std::uint64_t received = 0;  // in the window
+  std::vector<std::uint32_t> latency_ns;
+  std::vector<std::uint32_t> jitter_ns;
+};
+
+void receive_loop(const std::vector<int>& fds, std::size_t streams, Measured& measured) {
+  const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = fds[i];
+    ::epoll_ctl(epoll, EPOLL_CTL_ADD, fds[i], &event);
+  }
+  constexpr unsigned kBatch = 32;
+  std::vector<char> slots(kBatch * 2048);
+  mmsghdr headers[kBatch];
+  iovec vectors[kBatch];
+  std::vector<std::int64_t> last_send(streams, 0);
+  std::vector<std::int64_t> last_arrival(streams, 0);
+  epoll_event ready[256];
+  while (!measured.stop.load(std::memory_order_relaxed)) {
+    const int count = ::epoll_wait(epoll, ready, 256, 10);
+    for (int r = 0; r < count; ++r) {
+      for (;;) {
+        for (unsigned i = 0; i < kBatch; ++i) {
+          vectors[i] = {slots.data() + i * 2048, 2048};
+          headers[i].msg_hdr = {};
+          headers[i].msg_hdr.msg_iov = &vectors[i];
+          headers[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int got = ::recvmmsg(ready[r].data.fd, headers, kBatch, MSG_DONTWAIT, nullptr);
+        if (got <= 0) {
+          break;
+        }
+        const std::int64_t arrival = now_ns();
+        if (measured.measuring.load(std::memory_order_relaxed)) {
+          for (int i = 0; i < got; ++i) {
+            if (headers[i].msg_len < kPacketSize) {
+              continue;
+            }
+            const auto* packet = reinterpret_cast<const std::uint8_t*>(vectors[i].iov_base);
+            std::uint32_t stream;
+            std::int64_t sent;
+            std::memcpy(&stream, packet + 8, sizeof(stream));
+            std::memcpy(&sent, packet + 12, sizeof(sent));
+            if (stream >= streams || sent < measured.window_start.load(std::memory_order_relaxed) ||
+                sent >= measured.window_end.load(std::memory_order_relaxed)) {
+              continue;
+            }
+            ++measured.received;
+            const std::int64_t latency = arrival - sent;
+            measured.latency_ns.push_back(
+                static_cast<std::uint32_t>(std::clamp<std::int64_t>(latency, 0, UINT32_MAX)));
+            if (last_send[stream] != 0) {
+              const std::int64_t jitter =
+                  (arrival - last_arrival[stream]) - (sent - last_send[stream]);
+              measured.jitter_ns.push_back(static_cast<std::uint32_t>(
+                  std::clamp<std::int64_t>(std::llabs(jitter), 0, UINT32_MAX)));
+            }
+            last_send[stream] = sent;
+            last_arrival[stream] = arrival;
+          }
+        }
+        if (static_cast<unsigned>(got) < kBatch) {
+          break;
+        }
+      }
+    }
+  }
+  ::close(epoll);
+}
+
+double percentile(std::vector<std::uint32_t>& values, double p) {
+  if (values.empty()) {
+    return NAN;
+  }
+  const auto index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1));
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(index),
+                   values.end());
+  return values[index];
+}
+
+// Does nothing with the relay's events: the bench only closes legs at the end.
+class QuietObserver final : public relay::MediaObserver {
+ public:
+  void on_leg_inactive(const relay::LegInactive&) override {}
+  void on_leg_closed(const relay::LegClosed&) override {}
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options options = parse(argc, argv);
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &files);
+
+  const auto calls = static_cast<std::size_t>(options.calls);
+  const std::size_t streams = 2 * calls;  // stream 2c: phone a of call c sends; 2c+1: phone b
+  // The phones: a few sockets stand for every phone (stream s sends from socket s % count and
+  // says so in its SDP), so that the driver batches its own reads and sends and leaves the
+  // CPU to the relay. The relay still has two sockets per call, each latched to one source.
+  const std::size_t socket_count = std::min<std::size_t>(streams, options.phone_sockets);
+  std::vector<int> sockets(socket_count);
+  std::vector<std::uint16_t> socket_ports(socket_count);
+  for (std::size_t i = 0; i < socket_count; ++i) {
+    sockets[i] = bind_phone(socket_ports[i]);
+  }
+  std::vector<int> phones(streams);
+  std::vector<std::uint16_t> phone_ports(streams);
+  for (std::size_t s = 0; s < streams; ++s) {
+    phones[s] = sockets[s % socket_count];
+    phone_ports[s] = socket_ports[s % socket_count];
+  }
+  std::vector<Stream> plan(streams);
+
+  // The relay under test, or its stand-in.
+  catchline::base::SignalingThread signaling;  // not run: this thread plays it
+  catchline::base::MediaThread media;
+  QuietObserver observer;
+  std::unique_ptr<relay::MediaControl> control;
+  std::thread media_loop;
+  std::optional<NgClient> ng;
+  if (options.target == "catchline") {
+    relay::MediaOptions media_options;
+    media_options.ports = {static_cast<std::uint16_t>(options.first_port),
+                           static_cast<std::uint16_t>(options.last_port)};
+    control = std::make_unique<relay::MediaControl>(signaling, media, media_options, observer);
+  } else if (options.target == "rtpengine") {
+    if (options.ng_port == 0) {
+      die("--target rtpengine needs --ng PORT");
+    }
+    ng.emplace(options.ng_port);
+  } else if (options.target != "direct") {
+    die("unknown target " + options.target);
+  }
+  for (std::size_t c = 0; c < calls; ++c) {
+    const std::size_t a = 2 * c;
+    const std::size_t b = 2 * c + 1;
+    std::uint16_t a_sends_to = phone_ports[b];
+    std::uint16_t b_sends_to = phone_ports[a];
+    if (control) {
+      auto remote = [&](std::size_t phone) {
+        relay::RemoteMedia media_remote;
+        media_remote.rtp = boost::asio::ip::udp::endpoint(
+            boost::asio::ip::make_address("127.0.0.1"), phone_ports[phone]);
+        media_remote.signaling_source = boost::asio::ip::make_address("127.0.0.1");
+        return media_remote;
+      };
+      auto leg_a = control->open_leg(remote(a));
+      auto leg_b = control->open_leg(remote(b));
+      if (!leg_a || !leg_b) {
+        die("open leg: " + (leg_a ? leg_b.error().reason : leg_a.error().reason));
+      }
+      control->bridge(leg_a->leg, leg_b->leg);
+      a_sends_to = leg_a->rtp_port;
+      b_sends_to = leg_b->rtp_port;
+    } else if (ng) {
+      const std::string call_id = "bench-" + std::to_string(c);
+      // The offer's answer is what b's phone gets (where b sends); the answer's, a's.
+      b_sends_to = ng->media_port({{"command", "offer"},
+                                   {"call-id", call_id},
+                                   {"from-tag", "a" + std::to_string(c)},
+                                   {"sdp", sdp_for(phone_ports[a])}});
+      a_sends_to = ng->media_port({{"command", "answer"},
+                                   {"call-id", call_id},
+                                   {"from-tag", "a" + std::to_string(c)},
+                                   {"to-tag", "b" + std::to_string(c)},
+                                   {"sdp", sdp_for(phone_ports[b])}});
+    }
+    plan[a] = {phones[a], loopback(a_sends_to)};
+    plan[b] = {phones[b], loopback(b_sends_to)};
+  }
+  if (control) {
+    media_loop = std::thread([&media] { media.run(); });
+    pthread_setname_np(media_loop.native_handle(), "media");
+    std::promise<void> opened;
+    media.post([&opened] { opened.set_value(); });
+    opened.get_future().wait();
+  }
+
+  Measured measured;
+  measured.latency_ns.reserve(static_cast<std::size_t>(
+      std::min(2e7, options.rate * static_cast<double>(streams) * (options.seconds + 1))));
+  measured.jitter_ns.reserve(measured.latency_ns.capacity());
+  std::thread receiver([&] { receive_loop(sockets, streams, measured); });
+
+  // Sends: send i goes at start + i * gap, from stream i % streams (phases spread evenly).
+  // What is due at once (the driver fell behind, or flood) leaves in one sendmmsg per socket.
+  constexpr std::size_t kSendBatch = 64;
+  std::vector<std::uint8_t> buffers(kSendBatch * kPacketSize);
+  std::vector<std::size_t> batch_streams;
+  batch_streams.reserve(kSendBatch);
+  std::vector<mmsghdr> headers(kSendBatch);
+  std::vector<iovec> vectors(kSendBatch);
+  const double gap_ns = options.flood ? 0.0 : 1e9 / (options.rate * static_cast<double>(streams));
+  const std::int64_t start = now_ns();
+  const auto warmup_end = start + static_cast<std::int64_t>(options.warmup * 1e9);
+  const auto end = warmup_end + static_cast<std::int64_t>(options.seconds * 1e9);
+  std::uint64_t sent_in_window = 0;
+  std::uint64_t send_errors = 0;
+  bool in_window = false;
+  std::int64_t cpu_start = 0;
+  std::int64_t window_start = 0;
+  auto relay_cpu = [&]() -> std::int64_t {
+    if (control) {
+      return thread_cpu_ns(media_loop.native_handle());
+    }
+    return options.cpu_pid != 0 ? process_cpu_ns(options.cpu_pid) : 0;
+  };
+  std::vector<std::uint16_t> sequence(streams, 0);
+  // Sends the batch: the packets of each socket together (their order within a stream kept).
+  auto flush = [&] {
+    std::vector<bool> done(batch_streams.size(), false);
+    for (std::size_t first = 0; first < batch_streams.size(); ++first) {
+      if (done[first]) {
+        continue;
+      }
+      const int fd = plan[batch_streams[first]].send_fd;
+      std::size_t count = 0;
+      for (std::size_t k = first; k < batch_streams.size(); ++k) {
+        if (done[k] || plan[batch_streams[k]].send_fd != fd) {
+          continue;
+        }
+        done[k] = true;
+        vectors[count] = {buffers.data() + k * kPacketSize, kPacketSize};
+        headers[count].msg_hdr = {};
+        headers[count].msg_hdr.msg_name = &plan[batch_streams[k]].to;
+        headers[count].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+        headers[count].msg_hdr.msg_iov = &vectors[count];
+        headers[count].msg_hdr.msg_iovlen = 1;
+        ++count;
+      }
+      std::size_t sent = 0;
+      while (sent < count) {
+        const int n = ::sendmmsg(fd, headers.data() + sent, static_cast<unsigned>(count - sent), 0);
+        if (n <= 0) {
+          ++send_errors;
+          ++sent;
+          continue;
+        }
+        sent += static_cast<std::size_t>(n);
+        if (in_window) {
+          sent_in_window += static_cast<std::uint64_t>(n);
+        }
+      }
+    }
+    batch_streams.clear();
+  };
+  std::uint64_t i = 0;
+  for (;;) {
+    std::int64_t now = now_ns();
+    std::int64_t due = start + static_cast<std::int64_t>(static_cast<double>(i) * gap_ns);
+    if (now < due) {
+      // Sleep, never spin: the machine's cores belong to the relay. Waking costs a context
+      // switch (dear in a virtual machine), so wake at most once a tick and send what is due.
+      std::this_thread::sleep_for(
+          std::chrono::nanoseconds(std::max<std::int64_t>(due - now, options.tick_us * 1000)));
+      now = now_ns();
+    }
+    if (!in_window && now >= warmup_end) {
+      in_window = true;
+      cpu_start = relay_cpu();
+      window_start = now;
+      measured.window_start.store(now);
+      measured.measuring.store(true);
+    }
+    if (now >= end) {
+      break;
+    }
+    // Everything due by now, up to a batch.
+    while (batch_streams.size() < kSendBatch && due <= now) {
+      const std::size_t s = i % streams;
+      std::uint8_t* packet = buffers.data() + batch_streams.size() * kPacketSize;
+      packet[0] = 0x80;
+      packet[1] = 0x08;
+      const std::uint16_t seq = ++sequence[s];
+      packet[2] = static_cast<std::uint8_t>(seq >> 8);
+      packet[3] = static_cast<std::uint8_t>(seq);
+      const auto stream_id = static_cast<std::uint32_t>(s);
+      std::memcpy(packet + 8, &stream_id, sizeof(stream_id));  // SSRC: the stream
+      std::memcpy(packet + 12, &now, sizeof(now));
+      batch_streams.push_back(s);
+      ++i;
+      due = start + static_cast<std::int64_t>(static_cast<double>(i) * gap_ns);
+    }
+    flush();
+  }
+  const std::int64_t window_end = now_ns();
+  measured.window_end.store(window_end);
+  const std::int64_t cpu_end = relay_cpu();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // what is in flight arrives
+  measured.measuring.store(false);
+  measured.stop.store(true);
+  receiver.join();
+
+  std::uint64_t forwarded = 0;
+  if (control) {
+    std::promise<std::uint64_t> totals;
+    media.post([&] { totals.set_value(control->relay().totals().forwarded); });
+    forwarded = totals.get_future().get();
+    media.stop();
+    media_loop.join();
+    control.reset();
+  }
+  for (int fd : sockets) {
+    ::close(fd);
+  }
+
+  const double window_s = static_cast<double>(window_end - window_start) / 1e9;
+  const double cpu_s = static_cast<double>(cpu_end - cpu_start) / 1e9;
+  const double received = static_cast<double>(measured.received);
+  std::printf(
+      "{\"target\": \"%s\", \"calls\": %d, \"rate\": %.0f, \"flood\": %s, \"seconds\": %.3f, "
+      "\"sent\": %llu, \"received\": %llu, \"lost\": %lld, \"send_errors\": %llu, "
+      "\"received_per_s\": %.0f, \"relay_cpu_s\": %.4f, \"per_core\": %.0f, "
+      "\"latency_p50_us\": %.1f, \"latency_p99_us\": %.1f, \"jitter_p99_us\": %.1f, "
+      "\"forwarded_total\": %llu}\n",
+      options.target.c_str(), options.calls, options.rate, options.flood ? "true" : "false",
+      window_s, static_cast<unsigned long long>(sent_in_window),
+      static_cast<unsigned long long>(measured.received),
+      static_cast<long long>(sent_in_window) - static_cast<long long>(measured.received),
+      static_cast<unsigned long long>(send_errors), received / window_s, cpu_s,
+      cpu_s > 0 ? received / cpu_s : 0.0, percentile(measured.latency_ns, 0.5) / 1e3,
+      percentile(measured.latency_ns, 0.99) / 1e3, percentile(measured.jitter_ns, 0.99) / 1e3,
+      static_cast<unsigned long long>(forwarded));
+  return 0;
+}
