@@ -4,7 +4,8 @@
 // object on stdout.
 //
 //   relay_driver --target catchline|rtpengine|direct --calls N --rate R --seconds S [--flood]
-//                [--ng PORT --cpu-pid PID]   (rtpengine: its ng control port and its pid)
+//                [--ng PORT --cpu-pid PID --call-prefix P]   (rtpengine: its ng control port,
+//                its pid, and a prefix that makes each run's call-ids new)
 //
 // catchline: the relay runs in this process on a MediaThread of its own (MediaControl opens and
 // bridges a leg pair per call, as the signaling thread will). rtpengine: each call is an ng
@@ -61,6 +62,7 @@ struct Options {
   int first_port = 20000;
   std::size_t phone_sockets = 16;
   std::int64_t tick_us = 200;
+  std::string call_prefix = "bench";  // rtpengine call-ids: <prefix>-<n>
   int last_port = 30000;
 };
 
@@ -95,6 +97,8 @@ Options parse(int argc, char** argv) {
       options.ng_port = std::stoi(next());
     } else if (arg == "--cpu-pid") {
       options.cpu_pid = std::stoi(next());
+    } else if (arg == "--call-prefix") {
+      options.call_prefix = next();
     } else if (arg == "--tick-us") {
       options.tick_us = std::stoll(next());
     } else if (arg == "--phone-sockets") {
@@ -329,6 +333,16 @@ double percentile(std::vector<std::uint32_t>& values, double p) {
   return values[index];
 }
 
+// Nanoseconds as microseconds for JSON; null when nothing was measured.
+std::string micros(double ns) {
+  if (std::isnan(ns)) {
+    return "null";
+  }
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f", ns / 1e3);
+  return text;
+}
+
 // Does nothing with the relay's events: the bench only closes legs at the end.
 class QuietObserver final : public relay::MediaObserver {
  public:
@@ -406,7 +420,7 @@ int main(int argc, char** argv) {
       a_sends_to = leg_a->rtp_port;
       b_sends_to = leg_b->rtp_port;
     } else if (ng) {
-      const std::string call_id = "bench-" + std::to_string(c);
+      const std::string call_id = options.call_prefix + "-" + std::to_string(c);
       // The offer's answer is what b's phone gets (where b sends); the answer's, a's.
       b_sends_to = ng->media_port({{"command", "offer"},
                                    {"call-id", call_id},
@@ -564,15 +578,16 @@ int main(int argc, char** argv) {
       "{\"target\": \"%s\", \"calls\": %d, \"rate\": %.0f, \"flood\": %s, \"seconds\": %.3f, "
       "\"sent\": %llu, \"received\": %llu, \"lost\": %lld, \"send_errors\": %llu, "
       "\"received_per_s\": %.0f, \"relay_cpu_s\": %.4f, \"per_core\": %.0f, "
-      "\"latency_p50_us\": %.1f, \"latency_p99_us\": %.1f, \"jitter_p99_us\": %.1f, "
+      "\"latency_p50_us\": %s, \"latency_p99_us\": %s, \"jitter_p99_us\": %s, "
       "\"forwarded_total\": %llu}\n",
       options.target.c_str(), options.calls, options.rate, options.flood ? "true" : "false",
       window_s, static_cast<unsigned long long>(sent_in_window),
       static_cast<unsigned long long>(measured.received),
       static_cast<long long>(sent_in_window) - static_cast<long long>(measured.received),
       static_cast<unsigned long long>(send_errors), received / window_s, cpu_s,
-      cpu_s > 0 ? received / cpu_s : 0.0, percentile(measured.latency_ns, 0.5) / 1e3,
-      percentile(measured.latency_ns, 0.99) / 1e3, percentile(measured.jitter_ns, 0.99) / 1e3,
+      cpu_s > 0 ? received / cpu_s : 0.0, micros(percentile(measured.latency_ns, 0.5)).c_str(),
+      micros(percentile(measured.latency_ns, 0.99)).c_str(),
+      micros(percentile(measured.jitter_ns, 0.99)).c_str(),
       static_cast<unsigned long long>(forwarded));
   return 0;
 }

@@ -241,6 +241,7 @@ struct Relay::Impl {
   }
 
   void on_silence_timer(Leg& leg) {
+    assert_on_media_thread();
     const base::TimePoint now = media.timers().now();
     const base::TimePoint deadline = leg.last_received + timeout_of(leg);
     if (deadline > now) {
@@ -284,6 +285,7 @@ struct Relay::Impl {
   // One turn: every ready socket is drained. No command runs meanwhile, so the Port pointers
   // the epoll set hands back are all alive.
   void on_ready() {
+    assert_on_media_thread();
     now = media.clock().now();
     for (int wait = 0; wait < kWaitsPerTurn; ++wait) {
       const int count = ::epoll_wait(watch.native_handle(), ready.data(), kReadyPerWait, 0);
