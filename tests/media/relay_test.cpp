@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
+#include <memory>
+#include <thread>
+#include <vector>
 
 #include "media/relay/media_control.h"
 #include "tests/media/relay_test_support.h"
@@ -290,6 +294,48 @@ TEST(Relay, CountsPacketsBytesAndTheLossRtcpReports) {
   const LegStats b = relay.close(call.b.leg);
   EXPECT_EQ(b.packets_out, 4u);
   EXPECT_EQ(b.bytes_out, a.bytes_in);
+}
+
+TEST(Relay, ClosesAndRebridgesLegsWhilePacketsFlow) {
+  RunningRelay relay(options());
+  constexpr int kCalls = 8;
+  std::vector<std::unique_ptr<BridgedCall>> calls;
+  for (int i = 0; i < kCalls; ++i) {
+    calls.push_back(std::make_unique<BridgedCall>(relay));
+  }
+  std::vector<std::uint16_t> ports;
+  for (const auto& call : calls) {
+    ports.push_back(call->a.rtp_port);
+    ports.push_back(call->b.rtp_port);
+  }
+  // A stranger floods every port (dropped: not the phones' address) while the phones talk and
+  // legs are re-bridged and closed under them.
+  std::atomic<bool> stop{false};
+  std::thread flood([&] {
+    Phone stranger("127.0.0.2");
+    for (std::uint16_t sequence = 0; !stop.load(); ++sequence) {
+      for (std::uint16_t port : ports) {
+        stranger.send(port, testing::rtp_packet(sequence));
+      }
+    }
+  });
+  for (int i = 0; i < kCalls; ++i) {
+    calls[i]->a_rtp.send(calls[i]->a.rtp_port, testing::rtp_packet(1));
+    relay.control().bridge(calls[i]->a.leg, calls[(i + 1) % kCalls]->b.leg);
+    calls[i]->b_rtp.send(calls[i]->b.rtp_port, testing::rtp_packet(2));
+    relay.control().close_leg(calls[i]->a.leg);
+  }
+  relay.settle();
+  stop.store(true);
+  flood.join();
+
+  BridgedCall fresh(relay);
+  fresh.a_rtp.send(fresh.a.rtp_port, testing::rtp_packet(3));
+  auto at_b = fresh.b_rtp.receive();
+  ASSERT_TRUE(at_b);
+  EXPECT_EQ(at_b->bytes, testing::rtp_packet(3));
+  const LegStats b0 = relay.close(calls[0]->b.leg);
+  EXPECT_GT(b0.dropped_source, 0u);
 }
 
 TEST(Relay, SaysClearlyWhenThePortRangeIsExhausted) {
