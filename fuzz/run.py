@@ -20,7 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Larger inputs for the message parser (messages are long); grammars need less.
 MAX_LEN = {"fuzz_message": 16384, "fuzz_uri": 1024, "fuzz_headers": 2048, "fuzz_sdp": 4096,
-           "fuzz_dialog_info": 2048, "fuzz_sdp_rewrite": 4096, "fuzz_wav": 4096, "fuzz_rtp": 1500}
+           "fuzz_dialog_info": 2048, "fuzz_sdp_rewrite": 4096, "fuzz_wav": 4096,
+           "fuzz_rtp": 1500}
 
 
 def find_targets(build):
