@@ -3,8 +3,10 @@
 #include <sys/socket.h>
 
 #include <boost/asio/ip/udp.hpp>
+#include <string>
 
 #include "media/relay/port_pool.h"
+#include "tests/media/relay_test_support.h"
 
 namespace catchline::media::relay {
 namespace {
@@ -18,8 +20,11 @@ std::uint16_t bound_port(const BoundSocket& socket) {
   return ntohs(address.sin_port);
 }
 
+std::uint16_t port(std::uint32_t number) { return static_cast<std::uint16_t>(number); }
+
 TEST(PortPool, BindsRtpOnAnEvenPortAndRtcpOnTheNextOdd) {
-  PortPool pool(loopback(), {43001, 43010});  // an odd start: the first pair is 43002/43003
+  const std::uint16_t first = testing::free_pairs(5);
+  PortPool pool(loopback(), {port(first + 1), port(first + 10)});  // odd start: first + 2 is RTP
   EXPECT_EQ(pool.capacity(), 4u);
   auto pair = pool.take();
   ASSERT_TRUE(pair) << pair.error().reason;
@@ -30,35 +35,38 @@ TEST(PortPool, BindsRtpOnAnEvenPortAndRtcpOnTheNextOdd) {
 }
 
 TEST(PortPool, TakesPairsRoundRobinSoAFreedPairIsReusedLast) {
-  PortPool pool(loopback(), {43100, 43105});
-  std::uint16_t port = 0;
+  const std::uint16_t first = testing::free_pairs(3);
+  PortPool pool(loopback(), {first, port(first + 5)});
+  std::uint16_t taken = 0;
   {
-    auto first = pool.take();
-    ASSERT_TRUE(first);
-    port = first->rtp_port;
+    auto pair = pool.take();
+    ASSERT_TRUE(pair);
+    taken = pair->rtp_port;
   }  // its sockets close here
-  pool.give_back(port);
+  pool.give_back(taken);
   auto next = pool.take();
   ASSERT_TRUE(next);
-  EXPECT_NE(next->rtp_port, port);
+  EXPECT_NE(next->rtp_port, taken);
 }
 
 TEST(PortPool, SkipsAPairAnotherProgramHolds) {
-  PortPool probe(loopback(), {43200, 43201});
-  auto held = probe.take();  // stands in for another program on 43200/43201
+  const std::uint16_t first = testing::free_pairs(2);
+  PortPool probe(loopback(), {first, port(first + 1)});
+  auto held = probe.take();  // stands in for another program on the first pair
   ASSERT_TRUE(held);
-  PortPool pool(loopback(), {43200, 43203});
+  PortPool pool(loopback(), {first, port(first + 3)});
   auto pair = pool.take();
   ASSERT_TRUE(pair) << pair.error().reason;
-  EXPECT_EQ(pair->rtp_port, 43202);
+  EXPECT_EQ(pair->rtp_port, first + 2);
   auto none = pool.take();
   ASSERT_FALSE(none);
-  EXPECT_EQ(none.error().reason,
-            "no free RTP port pair in 43200-43203: 1 in use by calls, 1 by other programs");
+  EXPECT_EQ(none.error().reason, "no free RTP port pair in " + std::to_string(first) + "-" +
+                                     std::to_string(first + 3) +
+                                     ": 1 in use by calls, 1 by other programs");
 }
 
 TEST(PortPool, ARangeWithoutAPairHoldsNone) {
-  PortPool pool(loopback(), {43300, 43300});
+  PortPool pool(loopback(), {20000, 20000});
   EXPECT_EQ(pool.capacity(), 0u);
   EXPECT_FALSE(pool.take());
   PortPool top(loopback(), {65535, 65535});

@@ -311,14 +311,19 @@ TEST(Relay, ClosesAndRebridgesLegsWhilePacketsFlow) {
   // A stranger floods every port (dropped: not the phones' address) while the phones talk and
   // legs are re-bridged and closed under them.
   std::atomic<bool> stop{false};
+  std::atomic<int> rounds{0};
   std::thread flood([&] {
     Phone stranger("127.0.0.2");
     for (std::uint16_t sequence = 0; !stop.load(); ++sequence) {
       for (std::uint16_t port : ports) {
         stranger.send(port, testing::rtp_packet(sequence));
       }
+      ++rounds;
     }
   });
+  while (rounds.load() < 3) {
+    std::this_thread::yield();
+  }
   for (int i = 0; i < kCalls; ++i) {
     calls[i]->a_rtp.send(calls[i]->a.rtp_port, testing::rtp_packet(1));
     relay.control().bridge(calls[i]->a.leg, calls[(i + 1) % kCalls]->b.leg);
@@ -328,6 +333,7 @@ TEST(Relay, ClosesAndRebridgesLegsWhilePacketsFlow) {
   relay.settle();
   stop.store(true);
   flood.join();
+  std::this_thread::sleep_for(50ms);  // the relay reads (and drops) the last of the flood
 
   BridgedCall fresh(relay);
   fresh.a_rtp.send(fresh.a.rtp_port, testing::rtp_packet(3));
@@ -339,7 +345,9 @@ TEST(Relay, ClosesAndRebridgesLegsWhilePacketsFlow) {
 }
 
 TEST(Relay, SaysClearlyWhenThePortRangeIsExhausted) {
-  RunningRelay relay(options(41000, 41003));  // two pairs
+  const std::uint16_t low = testing::free_pairs(2);
+  const auto high = static_cast<std::uint16_t>(low + 3);
+  RunningRelay relay(options(low, high));
   Phone phone;
   auto first = relay.control().open_leg(remote(phone.endpoint()));
   auto second = relay.control().open_leg(remote(phone.endpoint()));
@@ -347,8 +355,9 @@ TEST(Relay, SaysClearlyWhenThePortRangeIsExhausted) {
   auto third = relay.control().open_leg(remote(phone.endpoint()));
   ASSERT_FALSE(third);
   EXPECT_EQ(third.error().status, 503);
-  EXPECT_EQ(third.error().reason,
-            "no free RTP port pair in 41000-41003: 2 in use by calls, 0 by other programs");
+  EXPECT_EQ(third.error().reason, "no free RTP port pair in " + std::to_string(low) + "-" +
+                                      std::to_string(high) +
+                                      ": 2 in use by calls, 0 by other programs");
 
   // A closed leg's pair comes back once the media thread closed its sockets.
   relay.close(first->leg);

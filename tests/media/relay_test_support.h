@@ -23,6 +23,7 @@
 
 #include "base/event_thread.h"
 #include "media/relay/media_control.h"
+#include "media/relay/port_pool.h"
 
 namespace catchline::media::relay::testing {
 
@@ -89,6 +90,31 @@ class Phone {
   int fd_ = -1;
   udp::endpoint endpoint_;
 };
+
+/// The first port of `pairs` even/odd port pairs on 127.0.0.1 that are free now (each bound
+/// and let go), below the kernel's ephemeral range and spread by process id, for tests that
+/// need an exact range: another test's sockets could otherwise sit in a fixed one.
+inline std::uint16_t free_pairs(std::size_t pairs) {
+  const auto loopback = boost::asio::ip::make_address("127.0.0.1");
+  const std::uint32_t span = 2 * static_cast<std::uint32_t>(pairs);
+  for (std::uint32_t attempt = 0; attempt < 200; ++attempt) {
+    const std::uint32_t first = 22000 + ((::getpid() + attempt * 7) % 400) * 20;
+    PortPool probe(loopback, {static_cast<std::uint16_t>(first),
+                              static_cast<std::uint16_t>(first + span - 1)});
+    std::vector<SocketPair> held;
+    for (std::size_t i = 0; i < pairs; ++i) {
+      auto pair = probe.take();
+      if (!pair || pair->rtp_port != first + 2 * i) {
+        break;
+      }
+      held.push_back(std::move(*pair));
+    }
+    if (held.size() == pairs) {
+      return static_cast<std::uint16_t>(first);
+    }
+  }
+  throw std::runtime_error("no free port pairs for the test");
+}
 
 /// An RTP packet: version 2, `payload_type`, `sequence`, a fixed SSRC, 160 bytes of payload.
 inline Bytes rtp_packet(std::uint16_t sequence, std::uint8_t payload_type = 8,
