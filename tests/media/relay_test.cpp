@@ -65,6 +65,36 @@ TEST(Relay, ForwardsRtpBothWaysBetweenBridgedLegs) {
   EXPECT_EQ(at_a->source.port(), call.a.rtp_port);
 }
 
+TEST(Relay, ForwardsAndLatchesOverIpv6) {
+  try {
+    Phone probe("::1");
+  } catch (const std::runtime_error&) {
+    GTEST_SKIP() << "no IPv6 loopback on this machine";
+  }
+  MediaOptions media = options();
+  media.address = boost::asio::ip::make_address("::1");
+  RunningRelay relay(media);
+  Phone a("::1");
+  Phone b("::1");
+  Phone spoofer("::1");
+  auto leg_a = relay.control().open_leg(remote(a.endpoint()));
+  auto leg_b = relay.control().open_leg(remote(b.endpoint()));
+  ASSERT_TRUE(leg_a && leg_b);
+  EXPECT_TRUE(leg_a->address.is_v6());
+  relay.control().bridge(leg_a->leg, leg_b->leg);
+  relay.settle();
+
+  a.send(leg_a->rtp_port, testing::rtp_packet(1));
+  auto at_b = b.receive();
+  ASSERT_TRUE(at_b);
+  EXPECT_EQ(at_b->bytes, testing::rtp_packet(1));
+  EXPECT_EQ(at_b->source.port(), leg_b->rtp_port);
+  spoofer.send(leg_a->rtp_port, testing::rtp_packet(2));
+  EXPECT_FALSE(b.receive(200ms));
+  b.send(leg_b->rtp_port, testing::rtp_packet(3));
+  EXPECT_TRUE(a.receive());
+}
+
 TEST(Relay, ForwardsRtcpBetweenTheRtcpPorts) {
   RunningRelay relay(options());
   BridgedCall call(relay);

@@ -36,22 +36,24 @@ struct Received {
   udp::endpoint source;
 };
 
-/// A phone's socket: bound to `ip` (127.0.0.x) on a port the kernel picks.
+/// A phone's socket: bound to `ip` (127.0.0.x, or ::1) on a port the kernel picks. It sends to
+/// the relay on the loopback address of its own family.
 class Phone {
  public:
   explicit Phone(const std::string& ip = "127.0.0.1") {
-    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    ::inet_pton(AF_INET, ip.c_str(), &address.sin_addr);
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    const auto address = boost::asio::ip::make_address(ip);
+    relay_ = address.is_v6() ? boost::asio::ip::make_address("::1")
+                             : boost::asio::ip::make_address("127.0.0.1");
+    udp::endpoint bind_to(address, 0);
+    fd_ = ::socket(address.is_v6() ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0 || ::bind(fd_, bind_to.data(), static_cast<socklen_t>(bind_to.size())) != 0) {
       throw std::runtime_error("phone: cannot bind " + ip);
     }
     const int buffer = 1 << 20;  // room for the burst tests
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof(buffer));
-    socklen_t length = sizeof(address);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    endpoint_ = udp::endpoint(boost::asio::ip::make_address(ip), ntohs(address.sin_port));
+    socklen_t length = static_cast<socklen_t>(bind_to.capacity());
+    ::getsockname(fd_, bind_to.data(), &length);
+    endpoint_ = bind_to;
   }
   Phone(const Phone&) = delete;
   Phone& operator=(const Phone&) = delete;
@@ -59,9 +61,9 @@ class Phone {
 
   const udp::endpoint& endpoint() const { return endpoint_; }
 
-  /// Sends `bytes` to 127.0.0.1:`port` (the relay).
+  /// Sends `bytes` to the relay's `port` (127.0.0.1, or ::1 for a phone on ::1).
   void send(std::uint16_t port, const Bytes& bytes) const {
-    const udp::endpoint to(boost::asio::ip::make_address("127.0.0.1"), port);
+    const udp::endpoint to(relay_, port);
     ::sendto(fd_, bytes.data(), bytes.size(), 0, to.data(), static_cast<socklen_t>(to.size()));
   }
 
@@ -89,6 +91,7 @@ class Phone {
  private:
   int fd_ = -1;
   udp::endpoint endpoint_;
+  boost::asio::ip::address relay_;
 };
 
 /// The first port of `pairs` even/odd port pairs on 127.0.0.1 that are free now (each bound
