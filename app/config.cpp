@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <boost/asio/ip/address.hpp>
 #include <algorithm>
+#include <boost/asio/ip/address.hpp>
 #include <charconv>
 #include <fstream>
 #include <set>
@@ -116,6 +116,62 @@ bool is_number(const std::string& text) {
   return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
 }
 
+pbx::MediaMode read_media_mode(const Reader& r, const yaml::Node& node, const std::string& key) {
+  const std::string mode = r.string(node, key);
+  if (mode == "relay") {
+    return pbx::MediaMode::Relay;
+  }
+  if (mode != "direct") {
+    r.fail(node, key, fmt::format("expected relay or direct, got \"{}\"", mode));
+  }
+  return pbx::MediaMode::Direct;
+}
+
+void read_media(const Reader& r, const yaml::Node& node, MediaSettings& media) {
+  r.expect_map(node, "media");
+  r.only_keys(node, "media", {"mode", "address", "ports", "timeout", "hold_timeout"});
+  if (node["mode"]) {
+    media.mode = read_media_mode(r, node["mode"], "media.mode");
+  }
+  if (node["address"]) {
+    media.address = r.string(node["address"], "media.address");
+    boost::system::error_code error;
+    const auto address = boost::asio::ip::make_address(media.address, error);
+    if (error || address.is_unspecified()) {
+      r.fail(node["address"], "media.address",
+             fmt::format("expected the IP address phones send media to, such as 192.0.2.10, "
+                         "got \"{}\"",
+                         media.address));
+    }
+  }
+  if (node["ports"]) {
+    const std::string ports = r.string(node["ports"], "media.ports");
+    unsigned first = 0;
+    unsigned last = 0;
+    const char* end = ports.data() + ports.size();
+    auto [dash, first_error] = std::from_chars(ports.data(), end, first);
+    bool ok = first_error == std::errc() && dash != end && *dash == '-';
+    if (ok) {
+      auto [next, last_error] = std::from_chars(dash + 1, end, last);
+      ok = last_error == std::errc() && next == end;
+    }
+    if (!ok || first < 1024 || last > 65535 || last <= first) {
+      r.fail(node["ports"], "media.ports",
+             fmt::format("expected a range of UDP ports such as 20000-30000 (1024-65535, at "
+                         "least two), got \"{}\"",
+                         ports));
+    }
+    media.first_port = static_cast<std::uint16_t>(first);
+    media.last_port = static_cast<std::uint16_t>(last);
+  }
+  if (node["timeout"]) {
+    media.timeout = r.duration(node["timeout"], "media.timeout");
+  }
+  if (node["hold_timeout"]) {
+    media.hold_timeout = r.duration(node["hold_timeout"], "media.hold_timeout");
+  }
+}
+
 void read_sip(const Reader& r, const yaml::Node& node, SipSettings& sip) {
   r.expect_map(node, "sip");
   r.only_keys(
@@ -217,7 +273,7 @@ pbx::Extension read_extension(const Reader& r, const yaml::Node& node) {
   r.only_keys(node, "extensions[]",
               {"number", "name", "password", "call_groups", "pickup_groups", "directed_pickup",
                "pickup_protected", "pickup_cancel_reason", "blf_private", "blf_list",
-               "pickup_alert", "pickup_alert_delay"});
+               "pickup_alert", "pickup_alert_delay", "media"});
   pbx::Extension ext;
   if (!node["number"]) {
     r.fail(node, "extensions[]", "missing number");
@@ -256,6 +312,9 @@ pbx::Extension read_extension(const Reader& r, const yaml::Node& node) {
   }
   if (node["blf_list"]) {
     ext.blf_list = r.strings(node["blf_list"], "blf_list");
+  }
+  if (node["media"]) {
+    ext.media = read_media_mode(r, node["media"], "media");
   }
   if (node["blf_private"]) {
     ext.blf_private = r.boolean(node["blf_private"], "blf_private");
@@ -662,7 +721,7 @@ Config parse_config(const std::string& text, const std::string& name) {
   r.expect_map(root, "(top level)");
   r.only_keys(root, "",
               {"demo", "log_level", "sip", "registrar", "storage", "extensions", "ring_groups",
-               "pickup", "trunks", "blf", "security"});
+               "pickup", "trunks", "blf", "security", "media"});
   if (root["log_level"]) {
     config.log_level = r.string(root["log_level"], "log_level");
     if (config.log_level != "error" && config.log_level != "warn" && config.log_level != "info" &&
@@ -685,6 +744,9 @@ Config parse_config(const std::string& text, const std::string& name) {
   }
   if (root["security"]) {
     read_security(r, root["security"], config.security);
+  }
+  if (root["media"]) {
+    read_media(r, root["media"], config.media);
   }
   if (const yaml::Node storage = root["storage"]) {
     r.expect_map(storage, "storage");
@@ -751,6 +813,12 @@ Config load_config(const std::string& path) {
     text.append(chunk, static_cast<std::size_t>(in.gcount()));
   }
   return parse_config(text, path);
+}
+
+bool MediaSettings::needed(const std::vector<pbx::Extension>& extensions) const {
+  return mode == pbx::MediaMode::Relay ||
+         std::any_of(extensions.begin(), extensions.end(),
+                     [](const pbx::Extension& e) { return e.media == pbx::MediaMode::Relay; });
 }
 
 }  // namespace catchline::app

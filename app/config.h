@@ -1,13 +1,14 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "pbx/routing/directory.h"
 #include "pbx/blf/presence.h"
 #include "pbx/registrar/registrar.h"
+#include "pbx/routing/directory.h"
 #include "pbx/security/guess_guard.h"
 
 namespace catchline::app {
@@ -38,6 +39,21 @@ struct StorageSettings {
   std::string path = "var/catchline.db";  // SQLite, created on first start
 };
 
+/// The media relay (`media:` section, issue 11).
+struct MediaSettings {
+  pbx::MediaMode mode = pbx::MediaMode::Direct;  // relay | direct; extensions may differ
+  // What SDP names and where the relay's sockets are bound: an IP address the phones reach.
+  // "" = the address of the first UDP listen socket, when that is not a wildcard.
+  std::string address;
+  std::uint16_t first_port = 20000;  // ports: "20000-30000", RTP even, RTCP the odd one after
+  std::uint16_t last_port = 30000;
+  std::chrono::milliseconds timeout{60'000};          // a silent stream ends its call
+  std::chrono::milliseconds hold_timeout{7'200'000};  // the same while on hold (2 h)
+
+  /// True when some call may be relayed: the server's mode, or an extension's own.
+  bool needed(const std::vector<pbx::Extension>& extensions) const;
+};
+
 /// The whole configuration file.
 struct Config {
   std::string file;                // where it was read from, for messages
@@ -53,6 +69,7 @@ struct Config {
   pbx::PresenceSettings blf;
   std::vector<pbx::BlfRule> blf_rules;
   pbx::security::GuardSettings security;  // bans for password guessing; reloaded on SIGHUP
+  MediaSettings media;
 
   /// The directory the signaling thread works with: extensions, ring groups, pickup codes.
   pbx::Directory directory() const {
@@ -61,8 +78,8 @@ struct Config {
   /// The same, moving the lists out of this configuration (they are left empty): at start-up,
   /// no second copy of 100,000 extensions.
   pbx::Directory take_directory() {
-    return pbx::Directory(std::move(extensions), std::move(ring_groups), pickup,
-                          std::move(trunks), std::move(blf_rules));
+    return pbx::Directory(std::move(extensions), std::move(ring_groups), pickup, std::move(trunks),
+                          std::move(blf_rules));
   }
 };
 

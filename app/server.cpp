@@ -15,9 +15,11 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "app/config.h"
 #include "base/event_thread.h"
+#include "media/relay/media_control.h"
 #include "pbx/pbx.h"
 #include "sip/digest.h"
 #include "sip/transport/transport_layer.h"
@@ -127,6 +129,7 @@ pbx::PbxSettings pbx_settings(const Config& config) {
   settings.no_answer_timeout = config.sip.no_answer_timeout;
   settings.presence = config.blf;
   settings.security = config.security;
+  settings.media = config.media.mode;
   settings.digest_algorithms.clear();
   for (const std::string& name : config.sip.digest_algorithms) {
     settings.digest_algorithms.push_back(*sip::digest_algorithm_from_name(name));
@@ -205,6 +208,13 @@ int run_server(const std::string& config_path) {
 
   // Everything below is built and wired here, before the loop runs on this thread.
   base::SignalingThread signaling;
+  // The media relay (issue 11), when some call may be relayed: its own thread and loop. Made
+  // after the Pbx (its observer) below, but declared before it, so that the Pbx and the calls
+  // that hold relay streams go first, and the relay after both loops stopped.
+  const bool relayed = config.media.needed(config.extensions);
+  std::unique_ptr<base::MediaThread> media_thread;
+  std::unique_ptr<media::relay::MediaControl> relay;
+  std::thread media_loop;
   MessageTap tap;
   tap.log = config.sip.log_messages;
   transport::TransportLayer transport(signaling.io(), tap);
@@ -216,6 +226,7 @@ int run_server(const std::string& config_path) {
   tap.pbx = &pbx;
 
   pbx::LocalAddresses local;
+  std::string media_address = config.media.address;
   try {
     for (const std::string& spec : config.sip.listen) {
       std::uint32_t index = transport.listen(spec);
@@ -224,6 +235,12 @@ int run_server(const std::string& config_path) {
       std::string& slot = bound.protocol == transport::Protocol::Tcp ? local.tcp : local.udp;
       if (slot.empty()) {
         slot = host_port;
+      }
+      if (media_address.empty() && bound.protocol == transport::Protocol::Udp) {
+        media_address = concrete_address(bound.address);  // the address SIP names us by
+        if (media_address.starts_with('[')) {
+          media_address = media_address.substr(1, media_address.size() - 2);
+        }
       }
       for (std::string& name : reachable_names(bound.address, bound.port)) {
         local.names.push_back(std::move(name));
@@ -235,6 +252,25 @@ int run_server(const std::string& config_path) {
     return 1;
   }
   pbx.attach(layer, local);
+  if (relayed) {
+    media::relay::MediaOptions options;
+    boost::system::error_code error;
+    options.address = boost::asio::ip::make_address(media_address, error);
+    if (error) {
+      std::cerr << config.file << ": media.address: no IP address for the relay (\""
+                << media_address << "\"); set media.address\n";
+      return 1;
+    }
+    options.ports = media::relay::PortRange{config.media.first_port, config.media.last_port};
+    options.relay.timeout = config.media.timeout;
+    options.relay.hold_timeout = config.media.hold_timeout;
+    media_thread = std::make_unique<base::MediaThread>();
+    relay = std::make_unique<media::relay::MediaControl>(signaling, *media_thread, options, pbx);
+    pbx.attach_media(*relay, media_address);
+    spdlog::info("media relay on {} ports {}-{} mode={}", media_address, config.media.first_port,
+                 config.media.last_port,
+                 config.media.mode == pbx::MediaMode::Relay ? "relay" : "direct");
+  }
   pbx.registrar().restore(saved);
   // The rows were only needed to restore: give their memory back (27 MiB at 100,000).
   std::vector<store::RegistrationRow>().swap(saved);
@@ -300,7 +336,14 @@ int run_server(const std::string& config_path) {
     }
   }
 
+  if (media_thread) {
+    media_loop = std::thread([&] { media_thread->run(); });
+  }
   signaling.run();
+  if (media_thread) {
+    media_thread->stop();
+    media_loop.join();
+  }
   transport.close();
   writer.reset();  // writes what is queued
   spdlog::info("catchline stopped");

@@ -52,6 +52,56 @@ void Pbx::attach(sip::txn::TransactionLayer& layer, LocalAddresses local) {
   blf_.attach(layer);
 }
 
+void Pbx::attach_media(media::relay::MediaControl& relay, std::string address) {
+  relay_ = &relay;
+  media_address_ = std::move(address);
+}
+
+MediaHost* Pbx::media_for(const Party& caller, const RingPlan& plan) {
+  if (relay_ == nullptr) {
+    return nullptr;
+  }
+  // Relayed unless every phone of the call is direct: one relayed phone (behind a NAT, say)
+  // needs the relay whoever it talks to. A trunk and an unknown number follow media.mode.
+  auto relayed = [&](const std::string& number) {
+    const Extension* extension = directory_.find(number);
+    const MediaMode mode =
+        extension != nullptr && extension->media ? *extension->media : settings_.media;
+    return mode == MediaMode::Relay;
+  };
+  if (relayed(caller.number)) {
+    return this;
+  }
+  for (const RingMember& member : plan.members) {
+    if (member.route || relayed(member.number)) {
+      return this;
+    }
+  }
+  return nullptr;
+}
+
+void Pbx::on_leg_inactive(const media::relay::LegInactive& event) {
+  base::assert_on_signaling_thread();
+  auto stream = streams_.find(event.leg);
+  if (stream == streams_.end()) {
+    return;  // its call ended meanwhile
+  }
+  if (Call* call = calls_.find(stream->second)) {
+    spdlog::info("media silent call={} stream={} for={}s on_hold={}", call->id(), event.leg,
+                 std::chrono::duration_cast<std::chrono::seconds>(event.silence).count(),
+                 event.on_hold);
+    const CallId id = call->id();
+    call->media_timeout();
+    calls_.reap(id);
+  }
+}
+
+void Pbx::on_leg_closed(const media::relay::LegClosed& event) {
+  const auto& stats = event.stats;
+  spdlog::debug("media stream closed stream={} packets_in={} packets_out={} dropped_source={}",
+                event.leg, stats.packets_in, stats.packets_out, stats.dropped_source);
+}
+
 void Pbx::reload(Directory directory, RegistrarSettings registrar, PresenceSettings blf) {
   base::assert_on_signaling_thread();
   presence_.set_settings(blf);

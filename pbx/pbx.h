@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/timer_queue.h"
+#include "media/relay/media_control.h"
 #include "pbx/blf/blf_views.h"
 #include "pbx/blf/presence.h"
 #include "pbx/call/call.h"
@@ -40,8 +41,9 @@ struct PbxSettings {
   std::chrono::milliseconds no_answer_timeout{30'000};
   std::string nonce_secret;  // keys digest nonces; "" = random per process
   std::vector<sip::DigestAlgorithm> digest_algorithms{sip::DigestAlgorithm::Md5};
-  PresenceSettings presence;         // `blf:` section
-  security::GuardSettings security;  // `security:` section: bans for password guessing
+  PresenceSettings presence;            // `blf:` section
+  security::GuardSettings security;     // `security:` section: bans for password guessing
+  MediaMode media = MediaMode::Direct;  // media.mode: extensions without their own follow it
 };
 
 /// How the server is reached: per listen socket, the "host:port" to put in Via and Contact.
@@ -62,7 +64,11 @@ struct LocalAddresses {
 /// subscription) through the one dialog table; one outside, once authenticated, to the
 /// registrar, a new call, a pickup or BLF. It hosts the calls and the presence server.
 /// Owned by the signaling thread; no locks.
-class Pbx final : public sip::txn::TransactionUser, private CallHost, private PresenceHost {
+class Pbx final : public sip::txn::TransactionUser,
+                  public media::relay::MediaObserver,
+                  private CallHost,
+                  private PresenceHost,
+                  private MediaHost {
  public:
   Pbx(base::TimerQueue& timers, PbxSettings settings, Directory directory,
       RegistrarSettings registrar, store::StoreWriter* writer);
@@ -70,6 +76,13 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
 
   /// Connects the transaction layer (which needs this object first) and our addresses.
   void attach(sip::txn::TransactionLayer& layer, LocalAddresses local);
+  /// Connects the media relay (which needs this object as its observer first); `address` is
+  /// what SDP names for it. Without one, every call's media goes from phone to phone.
+  void attach_media(media::relay::MediaControl& relay, std::string address);
+
+  // MediaObserver: the relay's events, on the signaling thread.
+  void on_leg_inactive(const media::relay::LegInactive& event) override;
+  void on_leg_closed(const media::relay::LegClosed& event) override;
 
   /// Replaces extensions, groups, trunks, pickup codes and subscription limits (SIGHUP);
   /// calls, registrations and subscriptions go on.
@@ -130,6 +143,14 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   std::vector<DialogView> dialogs_of(const std::string& resource) const override {
     return blf_.dialogs_of(resource);
   }
+  MediaHost* media_for(const Party& caller, const RingPlan& plan) override;
+  // MediaHost
+  media::relay::MediaControl& relay() override { return *relay_; }
+  const std::string& media_address() const override { return media_address_; }
+  void stream_opened(media::relay::LegId stream, std::uint64_t call) override {
+    streams_[stream] = call;
+  }
+  void stream_closed(media::relay::LegId stream) override { streams_.erase(stream); }
 
   /// While shutting down (503) or when Max-Forwards ran out (483): answers and returns true.
   bool refuse_new_call(sip::txn::ServerTransaction& t, const sip::Message& request);
@@ -163,6 +184,9 @@ class Pbx final : public sip::txn::TransactionUser, private CallHost, private Pr
   Presence presence_;
   BlfViews blf_;
   bool shutting_down_ = false;
+  media::relay::MediaControl* relay_ = nullptr;
+  std::string media_address_;
+  std::unordered_map<media::relay::LegId, CallId> streams_;  // relay stream -> its call
 };
 
 }  // namespace catchline::pbx

@@ -107,6 +107,18 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
   caller_offer_ = std::string(request.body());
   caller_content_type_ = std::string(request.header_value(Header::ContentType).value_or(""));
   max_forwards_ = std::min(request.max_forwards().value_or(70) - 1, 70);
+  if (MediaHost* media = host_.media_for(caller_, plan_)) {
+    // o= session ids unique across calls and restarts (RFC 8866 §5.2): time, then call.
+    media_ = std::make_unique<CallMedia>(*media, id_,
+                                         static_cast<std::uint64_t>(now_ms()) * 1000 + id_ % 1000);
+    if (!caller_offer_.empty()) {
+      if (auto learned = media_->learn(0, source, caller_offer_); !learned) {
+        host_.layer().respond(invite, learned.error().status, learned.error().reason);
+        end("failed", "system");
+        return;
+      }
+    }
+  }
   index(caller);
   changed(caller);
   ring_started_ = host_.timers().now();
@@ -176,8 +188,18 @@ bool Call::send_leg(std::size_t member, const std::string& contact,
   leg.peer = peer;
   leg.call_id = sip::random_token(24);
   leg.from_tag = sip::random_token(12);
-  auto sent = host_.layer().send_request(build_leg_invite(leg, Header::Other, {}), peer, this);
+  auto offer = leg_offer(leg);
+  if (!offer) {
+    spdlog::warn("leg not sent call={} contact={} reason=\"{}\"", id_, contact,
+                 offer.error().reason);
+    return false;
+  }
+  auto sent =
+      host_.layer().send_request(build_leg_invite(leg, Header::Other, {}, *offer), peer, this);
   if (!sent) {
+    if (media_) {
+      media_->close(leg.id);  // the next leg takes this id
+    }
     spdlog::warn("leg not sent call={} contact={} reason=\"{}\"", id_, contact,
                  sent.error().reason);
     return false;
@@ -193,7 +215,15 @@ bool Call::send_leg(std::size_t member, const std::string& contact,
   return true;
 }
 
-std::string Call::build_leg_invite(const Leg& leg, sip::Header auth_header, std::string_view auth) {
+sip::Result<std::string> Call::leg_offer(const Leg& leg) {
+  if (!media_ || caller_offer_.empty()) {
+    return caller_offer_;
+  }
+  return media_->rewrite_for(leg.id, leg.peer, caller_offer_);
+}
+
+std::string Call::build_leg_invite(const Leg& leg, sip::Header auth_header, std::string_view auth,
+                                   std::string_view offer) {
   const RingMember& member = plan_.members[leg.member];
   const TrunkRoute* route = member.route.get();
   Party shown = caller_;
@@ -218,8 +248,8 @@ std::string Call::build_leg_invite(const Leg& leg, sip::Header auth_header, std:
   if (!auth.empty()) {
     out.header(auth_header, auth);
   }
-  if (!caller_offer_.empty()) {
-    out.body(caller_content_type_, caller_offer_);
+  if (!offer.empty()) {
+    out.body(caller_content_type_, offer);
   }
   return out.finish();
 }
@@ -244,10 +274,15 @@ bool Call::retry_with_credentials(Leg& leg, const sip::Message& response) {
                  credentials.error().reason);
     return false;
   }
+  auto offer = leg_offer(leg);  // the same as the first time: same ports, same o= version
+  if (!offer) {
+    return false;
+  }
   leg.credentials_sent = true;
   ++leg.cseq;
   auto sent = host_.layer().send_request(
-      build_leg_invite(leg, www ? Header::Authorization : Header::ProxyAuthorization, *credentials),
+      build_leg_invite(leg, www ? Header::Authorization : Header::ProxyAuthorization, *credentials,
+                       *offer),
       leg.peer, this);
   if (!sent) {
     return false;
@@ -391,9 +426,14 @@ void Call::handle_response(sip::txn::ClientTransaction& t, const sip::Message& r
                                               host_.local_address(origin->source().protocol),
                                               origin->source().protocol));
     }
-    if (!response.body().empty()) {
-      out.body(response.header_value(Header::ContentType).value_or("application/sdp"),
-               response.body());
+    // The answer to a relayed offer (re-INVITE, UPDATE) goes back to the leg that made it.
+    auto body = carry(id, id == 0 ? answered_leg() : 0, response.body());
+    if (!body) {
+      host_.layer().respond(*origin, 500, body.error().reason);
+      return;
+    }
+    if (!body->empty()) {
+      out.body(response.header_value(Header::ContentType).value_or("application/sdp"), *body);
     }
     host_.layer().send_response(*origin, status, out.finish());
     return;
@@ -452,8 +492,17 @@ void Call::on_callee_provisional(Leg& leg, const sip::txn::ClientTransaction& t,
   MessageBuilder out = caller->make_response(response.status(), response.reason_phrase());
   out.header(Header::Contact, contact_of(legs_[0]));
   if (!response.body().empty()) {
-    out.body(response.header_value(Header::ContentType).value_or("application/sdp"),
-             response.body());
+    // Early media: the caller hears this phone (its ringback, an announcement).
+    auto body = carry(leg.id, 0, response.body());
+    if (body) {
+      out.body(response.header_value(Header::ContentType).value_or("application/sdp"), *body);
+      if (media_) {
+        media_->bridge(0, leg.id);
+      }
+    } else {
+      spdlog::warn("early media not relayed call={} leg={} reason=\"{}\"", id_, leg.id,
+                   body.error().reason);
+    }
   }
   host_.layer().send_response(*caller, response.status(), out.finish());
 }
@@ -491,6 +540,19 @@ void Call::on_callee_answer(Leg& leg, const sip::txn::ClientTransaction& t,
     spdlog::info("late answer ended call={} leg={} extension={}", id_, leg.id, leg.extension);
     return;
   }
+  auto body = carry(leg.id, 0, response.body());
+  if (!body) {
+    // An answer the relay cannot carry: this phone is out, the others ring on.
+    spdlog::warn("answer not relayed call={} leg={} reason=\"{}\"", id_, leg.id,
+                 body.error().reason);
+    send_ack(leg, response.cseq_number());
+    send_in_dialog(leg, sip::Method::Bye, {}, {}, {});
+    leg.state = LegState::Ended;
+    leg.final_status = body.error().status;
+    changed(leg);
+    after_leg_change();
+    return;
+  }
   leg.state = LegState::Answered;
   if (caller_offer_.empty()) {
     // The callee's 200 carries the offer; the caller's ACK brings the answer for our ACK.
@@ -508,8 +570,11 @@ void Call::on_callee_answer(Leg& leg, const sip::txn::ClientTransaction& t,
   cancel_other_legs(leg.id, true);
   const RingMember& member = plan_.members[leg.member];
   callee_ = Party{member.number, member.name};
+  if (media_) {
+    media_->bridge(0, leg.id);
+  }
   answer_caller(callee_, response.header_value(Header::ContentType).value_or("application/sdp"),
-                response.body());
+                *body);
   record_.answered_by = leg.extension;
   record_.answer_ms = now_ms();
   spdlog::info("call answered call={} caller={} by={} contact={}", id_, caller_.number,
@@ -590,6 +655,42 @@ PickupResult Call::pick_up(sip::txn::ServerTransaction& invite, const sip::Messa
     return PickupResult::BadRequest;
   }
   picker.dialog = std::move(*dialog);
+  // What each 200 carries: the answers, or with a late offer on one side the other's offer
+  // (empty: that 200 waits for the ACK that brings the answer).
+  std::string caller_gets = to_caller;
+  std::string picker_gets = to_picker;
+  if (to_picker.empty() && caller_offer_.empty()) {
+    caller_gets = std::string(picker_offer);
+  } else if (to_picker.empty()) {
+    picker_gets = caller_offer_;
+  }
+  if (media_) {
+    // Relayed: the picker gets streams of its own, and each body names the relay.
+    std::optional<sip::ParseError> failed;
+    if (!picker_offer.empty()) {
+      if (auto learned = media_->learn(picker.id, source, picker_offer); !learned) {
+        failed = learned.error();
+      }
+    }
+    for (auto [leg, body] :
+         {std::pair{picker.id, &picker_gets}, std::pair{LegId{0}, &caller_gets}}) {
+      if (failed || body->empty()) {
+        continue;
+      }
+      auto rewritten = media_->rewrite_for(leg, leg == 0 ? legs_[0].peer : source, *body);
+      if (rewritten) {
+        *body = std::move(*rewritten);
+      } else {
+        failed = rewritten.error();
+      }
+    }
+    if (failed) {
+      media_->close(picker.id);
+      spdlog::info("pickup refused call={} picker={} reason=\"{}\"", id_, pickup.picker.number,
+                   failed->reason);
+      return failed->status == 503 ? PickupResult::NoMediaPorts : PickupResult::NoCommonMedia;
+    }
+  }
   host_.layer().attach(invite, *this);
   const LegId picker_id = picker.id;
   legs_.push_back(std::move(picker));
@@ -610,15 +711,18 @@ PickupResult Call::pick_up(sip::txn::ServerTransaction& invite, const sip::Messa
     member_timer_->cancel();
   }
   index(leg);
+  if (media_) {
+    media_->bridge(0, picker_id);
+  }
   if (!to_picker.empty()) {
-    send_uas_ok(leg, caller_, true, "application/sdp", to_picker);
-    answer_caller(callee_, "application/sdp", to_caller);
+    send_uas_ok(leg, caller_, true, "application/sdp", picker_gets);
+    answer_caller(callee_, "application/sdp", caller_gets);
   } else if (caller_offer_.empty()) {
     // The caller made no offer: ours to it is the picker's; its ACK answers both.
-    answer_caller(callee_, picker_type, picker_offer);
+    answer_caller(callee_, picker_type, caller_gets);
   } else {
     // The picker made no offer: ours to it is the caller's; its ACK answers both.
-    send_uas_ok(leg, caller_, true, caller_content_type_, caller_offer_);
+    send_uas_ok(leg, caller_, true, caller_content_type_, picker_gets);
   }
   cancel_other_legs(picker_id, true);
   record_.answered_by = pickup.picker.number;
@@ -760,10 +864,17 @@ void Call::complete_late_offer(const Answering& answering, const sip::Message& a
   state_ = Talking{done.answered};
   Leg& leg = legs_[done.complete];
   const std::string_view type = ack.header_value(Header::ContentType).value_or("application/sdp");
+  auto answer = carry(done.ack_from, done.complete, ack.body());
+  if (!answer) {
+    spdlog::warn("late answer not relayed call={} leg={} reason=\"{}\"", id_, done.ack_from,
+                 answer.error().reason);
+    terminate("Bad SDP answer");
+    return;
+  }
   if (!leg.caller && !leg.picker) {
     // The caller's answer to the callee's offer rides on to it in our ACK.
     MessageBuilder out = leg.dialog->make_ack(leg.dialog->local_cseq(), via_for(leg));
-    out.body(type, ack.body());
+    out.body(type, *answer);
     ack_text_ = out.finish();
     host_.layer().send_stateless(leg.peer, ack_text_);
     return;
@@ -775,9 +886,9 @@ void Call::complete_late_offer(const Answering& answering, const sip::Message& a
     return;
   }
   if (leg.caller) {
-    answer_caller(callee_, type, ack.body());
+    answer_caller(callee_, type, *answer);
   } else {
-    send_uas_ok(leg, caller_, true, type, ack.body());
+    send_uas_ok(leg, caller_, true, type, *answer);
   }
 }
 
@@ -837,9 +948,13 @@ void Call::handle_in_dialog(LegId id, sip::txn::ServerTransaction& t, const sip:
     return;
   }
   Leg& other = legs_[id == 0 ? answered_leg() : 0];
-  auto sent =
-      send_in_dialog(other, request.method(), {},
-                     request.header_value(Header::ContentType).value_or(""), request.body());
+  auto body = carry(id, other.id, request.body());
+  if (!body) {
+    layer.respond(t, body.error().status, body.error().reason);
+    return;
+  }
+  auto sent = send_in_dialog(other, request.method(), {},
+                             request.header_value(Header::ContentType).value_or(""), *body);
   if (sent == sip::txn::kNoTransaction) {
     layer.respond(t, 500, "Relay failed");
     return;
@@ -868,7 +983,16 @@ void Call::hang_up(LegId from) {
   end("answered", from == 0 ? "caller" : "callee");
 }
 
-void Call::terminate(std::string_view why) {
+void Call::media_timeout() {
+  base::assert_on_signaling_thread();
+  if (!connected()) {
+    return;  // ringing: the no-answer timeout ends it
+  }
+  spdlog::info("media timeout call={} caller={}", id_, caller_.number);
+  terminate("Media timeout", "media-timeout");
+}
+
+void Call::terminate(std::string_view why, std::string_view by) {
   base::assert_on_signaling_thread();
   if (ended()) {
     return;
@@ -883,14 +1007,14 @@ void Call::terminate(std::string_view why) {
         host_.layer().respond(*t, 503, why);
       }
     }
-    end("answered", "system");
+    end("answered", by);
     return;
   }
   cancel_other_legs(0, false);
   if (auto* caller = host_.layer().find_server(legs_[0].invite)) {
     host_.layer().respond(*caller, 503, why);
   }
-  end("failed", "system");
+  end("failed", by);
 }
 
 void Call::on_timer(base::Timer& timer) {
@@ -992,6 +1116,20 @@ sip::txn::TransactionId Call::send_in_dialog(Leg& leg, sip::Method method, std::
     return sip::txn::kNoTransaction;
   }
   return *sent;
+}
+
+void Call::changed(const Leg& leg) {
+  host_.leg_changed(*this, leg);
+  if (media_ && (leg.state == LegState::Cancelling || leg.state == LegState::Ended)) {
+    media_->close(leg.id);  // its ports go back to the pool now, not when the call ends
+  }
+}
+
+sip::Result<std::string> Call::carry(LegId from, LegId to, std::string_view sdp) {
+  if (!media_ || sdp.empty()) {
+    return std::string(sdp);
+  }
+  return media_->carry(from, legs_[from].peer, to, legs_[to].peer, sdp);
 }
 
 void Call::index(Leg& leg) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/timer_queue.h"
+#include "pbx/call/call_media.h"
 #include "pbx/pickup/pickup_index.h"
 #include "pbx/pickup/pickup_rules.h"
 #include "pbx/registrar/registrar.h"
@@ -26,7 +27,6 @@
 namespace catchline::pbx {
 
 using CallId = std::uint64_t;
-using LegId = std::uint32_t;  // index into Call::legs(); the caller's leg is 0
 
 class Call;
 struct Leg;
@@ -60,6 +60,9 @@ class CallHost {
   virtual void pickup_alert(Call& call) = 0;
   /// The registered contacts of an extension, read when its phones are rung.
   virtual const Bindings& contacts(std::string_view extension) const = 0;
+  /// The media relay for a call of `caller` to `plan`, or nullptr when its phones send media
+  /// to each other (media.mode direct, for the server or for every extension involved).
+  virtual MediaHost* media_for(const Party& caller, const RingPlan& plan) = 0;
 
  protected:
   ~CallHost() = default;
@@ -97,6 +100,7 @@ enum class PickupResult : std::uint8_t {
   NotPickable,    // answered, ended or no longer ringing: the race was lost
   NoCommonMedia,  // the two offers share no codec (488), or neither side made one
   BadRequest,     // the picker's INVITE cannot make a dialog (no Contact)
+  NoMediaPorts,   // the relay has no ports left for the picker's streams
 };
 
 /// A pickup, as Pbx decided it: who picks up, how, and whose call it was.
@@ -163,8 +167,12 @@ class Call final : private base::TimerHandler,
   PickupResult pick_up(sip::txn::ServerTransaction& invite, const sip::Message& request,
                        const sip::transport::Peer& source, const Pickup& pickup);
 
-  /// Ends the call from the server's side (shutdown): BYE, CANCEL or 503 as each leg needs.
-  void terminate(std::string_view why);
+  /// Ends the call from the server's side (shutdown): BYE, CANCEL or 503 as each leg needs;
+  /// the record says it was hung up by `by`.
+  void terminate(std::string_view why, std::string_view by = "system");
+  /// Relayed media (issue 11): one of its streams went silent for media.timeout; an
+  /// answered call ends with BYE both ways ("media-timeout" in the record).
+  void media_timeout();
 
  private:
   void on_timer(base::Timer& timer) override;
@@ -213,8 +221,12 @@ class Call final : private base::TimerHandler,
   /// went out.
   std::size_t ring_member(std::size_t index);
   bool send_leg(std::size_t member, const std::string& contact, const sip::transport::Peer& peer);
-  /// The INVITE of callee leg `leg`, with an Authorization-type header when `auth` is set.
-  std::string build_leg_invite(const Leg& leg, sip::Header auth_header, std::string_view auth);
+  /// The INVITE of callee leg `leg`, with an Authorization-type header when `auth` is set,
+  /// and `offer` (the caller's, rewritten for the leg when relayed) as its body.
+  std::string build_leg_invite(const Leg& leg, sip::Header auth_header, std::string_view auth,
+                               std::string_view offer);
+  /// The caller's offer as callee leg `leg` gets it ("" for a late offer).
+  sip::Result<std::string> leg_offer(const Leg& leg);
   /// A trunk challenged the leg's INVITE: sends it again with credentials. False when it
   /// cannot (no credentials, already tried, a challenge we do not understand).
   bool retry_with_credentials(Leg& leg, const sip::Message& response);
@@ -244,7 +256,11 @@ class Call final : private base::TimerHandler,
   sip::txn::TransactionId send_in_dialog(Leg& leg, sip::Method method, std::string_view reason,
                                          std::string_view content_type, std::string_view body);
   void index(Leg& leg);
-  void changed(const Leg& leg) { host_.leg_changed(*this, leg); }
+  /// A leg appeared or changed state: BLF shows it; a callee leg that ended leaves the relay.
+  void changed(const Leg& leg);
+  /// `sdp` from leg `from` for leg `to`: as it is, or rewritten for the relay. Empty stays
+  /// empty. Errors are the relay's (no ports, 503) or the SDP's (488).
+  sip::Result<std::string> carry(LegId from, LegId to, std::string_view sdp);
   void unindex(Leg& leg);
   std::int64_t now_ms() const;
 
@@ -303,6 +319,7 @@ class Call final : private base::TimerHandler,
   std::unique_ptr<base::Timer> alert_timer_;   // pickup_alert: tell pickup-group watchers
   bool alerted_ = false;                       // the pickup alert went out (alerted())
   store::CallRecord record_;
+  std::unique_ptr<CallMedia> media_;  // relayed calls only; last, so its streams close first
 };
 
 }  // namespace catchline::pbx

@@ -104,6 +104,9 @@ void PickupService::run(sip::txn::ServerTransaction& t, const sip::Message& requ
     case PickupResult::BadRequest:
       refuse(400, "Bad pickup request: no usable Contact");
       break;
+    case PickupResult::NoMediaPorts:
+      refuse(503, "No media relay ports free");
+      break;
   }
   calls_.reap(id);
 }

@@ -17,6 +17,9 @@ enum class CancelReason : std::uint8_t { Default, CompletedElsewhere, None };
 
 /// One extension: a number a user owns, its credentials and its pickup rules (DESIGN.md §4).
 /// Plain configuration data, copied into the signaling thread on start and on reload.
+/// Where a call's RTP goes (issue 11): through the server's relay, or from phone to phone.
+enum class MediaMode : std::uint8_t { Relay, Direct };
+
 struct Extension {
   std::string number;                        // "1001"
   std::string name;                          // display name: "Front desk"
@@ -32,6 +35,7 @@ struct Extension {
   // rang this long (a call nobody took), instead of at once.
   bool pickup_alert = false;
   std::chrono::milliseconds pickup_alert_delay{6'000};
+  std::optional<MediaMode> media;  // `media:` of the extension; unset: the server's media.mode
 };
 
 enum class RingStrategy : std::uint8_t { RingAll, Sequential };

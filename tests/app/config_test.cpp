@@ -49,6 +49,59 @@ extensions:
   EXPECT_TRUE(ext.pickup_protected);
 }
 
+TEST(Config, ReadsTheMediaSectionAndAnExtensionsOwnMode) {
+  Config config = parse_config(R"(media:
+  mode: relay
+  address: 192.0.2.10
+  ports: 30000-30999
+  timeout: 45s
+  hold_timeout: 1h
+extensions:
+  - number: "1001"
+    password: x
+    media: direct
+  - number: "1002"
+    password: y
+)",
+                               "catchline.yaml");
+  EXPECT_EQ(config.media.mode, pbx::MediaMode::Relay);
+  EXPECT_EQ(config.media.address, "192.0.2.10");
+  EXPECT_EQ(config.media.first_port, 30000);
+  EXPECT_EQ(config.media.last_port, 30999);
+  EXPECT_EQ(config.media.timeout, std::chrono::seconds(45));
+  EXPECT_EQ(config.media.hold_timeout, std::chrono::hours(1));
+  EXPECT_EQ(config.extensions[0].media, pbx::MediaMode::Direct);
+  EXPECT_FALSE(config.extensions[1].media.has_value()) << "follows media.mode";
+  EXPECT_TRUE(config.media.needed(config.extensions));
+}
+
+TEST(Config, MediaIsNeededWhenOneExtensionIsRelayedInADirectServer) {
+  Config config = parse_config(
+      "media:\n  mode: direct\nextensions:\n  - number: \"1001\"\n    password: x\n"
+      "    media: relay\n",
+      "catchline.yaml");
+  EXPECT_TRUE(config.media.needed(config.extensions));
+  Config plain =
+      parse_config("extensions:\n  - number: \"1001\"\n    password: x\n", "catchline.yaml");
+  EXPECT_FALSE(plain.media.needed(plain.extensions));
+}
+
+TEST(Config, RefusesBadMediaSettingsNamingLineAndKey) {
+  EXPECT_EQ(error_of("media:\n  mode: proxy\n"),
+            "catchline.yaml:2: media.mode: expected relay or direct, got \"proxy\"");
+  EXPECT_EQ(error_of("media:\n  address: 0.0.0.0\n"),
+            "catchline.yaml:2: media.address: expected the IP address phones send media to, "
+            "such as 192.0.2.10, got \"0.0.0.0\"");
+  EXPECT_EQ(error_of("media:\n  ports: 30000\n"),
+            "catchline.yaml:2: media.ports: expected a range of UDP ports such as 20000-30000 "
+            "(1024-65535, at least two), got \"30000\"");
+  EXPECT_EQ(error_of("media:\n  ports: 3000-2000\n"),
+            "catchline.yaml:2: media.ports: expected a range of UDP ports such as 20000-30000 "
+            "(1024-65535, at least two), got \"3000-2000\"");
+  EXPECT_EQ(error_of("extensions:\n  - number: \"1001\"\n    password: x\n    media: yes\n"),
+            "catchline.yaml:4: media: expected relay or direct, got \"yes\"");
+}
+
 TEST(Config, NamesFileLineAndKeyOfAWrongType) {
   EXPECT_EQ(
       error_of("extensions:\n  - number: \"1001\"\n    password: x\n    pickup_groups: sales\n"),

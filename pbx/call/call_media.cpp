@@ -1,0 +1,186 @@
+#include "pbx/call/call_media.h"
+
+#include <spdlog/spdlog.h>
+
+#include "base/thread_check.h"
+
+namespace catchline::pbx {
+namespace {
+
+using boost::asio::ip::udp;
+
+/// An endpoint from an address as written in SDP, or nullopt when it is not an IP literal.
+std::optional<udp::endpoint> endpoint_of(const std::string& address, std::uint16_t port) {
+  boost::system::error_code error;
+  auto ip = boost::asio::ip::make_address(address, error);
+  if (error || port == 0) {
+    return std::nullopt;
+  }
+  return udp::endpoint(ip, port);
+}
+
+}  // namespace
+
+CallMedia::CallMedia(MediaHost& host, std::uint64_t call, std::uint64_t session_id)
+    : host_(host), call_(call), session_id_(session_id) {}
+
+CallMedia::~CallMedia() {
+  for (LegId leg = 0; leg < sides_.size(); ++leg) {
+    close(leg);
+  }
+}
+
+CallMedia::Side& CallMedia::side(LegId leg) {
+  while (sides_.size() <= leg) {
+    sides_.push_back(Side{{}, media::LegOrigin(session_id_ + sides_.size(), 1)});
+  }
+  return sides_[leg];
+}
+
+std::optional<sip::ParseError> CallMedia::ensure(Side& side, std::size_t count,
+                                                 const sip::transport::Peer& peer) {
+  while (side.streams.size() < count) {
+    media::relay::RemoteMedia remote;
+    remote.signaling_source = peer.address;
+    auto ports = host_.relay().open_leg(remote);
+    if (!ports) {
+      spdlog::warn("media: no relay stream call={} reason=\"{}\"", call_, ports.error().reason);
+      return ports.error();
+    }
+    Stream stream;
+    stream.id = ports->leg;
+    stream.rtp_port = ports->rtp_port;
+    stream.remote = remote;
+    host_.stream_opened(stream.id, call_);
+    side.streams.push_back(std::move(stream));
+  }
+  return std::nullopt;
+}
+
+void CallMedia::update(const Stream& stream) {
+  media::relay::RemoteMedia remote = stream.remote;
+  remote.rtcp_mux = stream.wrote_mux && stream.sent_mux;
+  host_.relay().set_remote(stream.id, remote);
+}
+
+sip::Result<std::size_t> CallMedia::learn(LegId from, const sip::transport::Peer& from_peer,
+                                          std::string_view sdp) {
+  base::assert_on_signaling_thread();
+  auto streams = media::read_leg_streams(sdp);
+  if (!streams) {
+    return streams.error();
+  }
+  Side& leg = side(from);
+  if (auto error = ensure(leg, streams->size(), from_peer)) {
+    return *error;
+  }
+  for (std::size_t i = 0; i < streams->size(); ++i) {
+    const media::LegStream& written = (*streams)[i];
+    Stream& stream = leg.streams[i];
+    stream.type = written.type;
+    stream.wrote_mux = written.rtcp_mux;
+    stream.remote.signaling_source = from_peer.address;
+    stream.remote.on_hold = written.on_hold;
+    stream.remote.rtp =
+        written.active ? endpoint_of(written.address, written.rtp_port) : std::nullopt;
+    stream.remote.rtcp =
+        written.active ? endpoint_of(written.rtcp_address, written.rtcp_port) : std::nullopt;
+    update(stream);
+  }
+  if (joined_ && (from == join_[0] || from == join_[1])) {
+    join();
+  }
+  return streams->size();
+}
+
+sip::Result<std::string> CallMedia::rewrite_for(LegId to, const sip::transport::Peer& to_peer,
+                                                std::string_view sdp) {
+  base::assert_on_signaling_thread();
+  auto streams = media::read_leg_streams(sdp);
+  if (!streams) {
+    return streams.error();
+  }
+  Side& leg = side(to);
+  if (auto error = ensure(leg, streams->size(), to_peer)) {
+    return *error;
+  }
+  media::RelayEndpoint relay{host_.media_address(), {}};
+  relay.ports.reserve(streams->size());
+  for (std::size_t i = 0; i < streams->size(); ++i) {
+    const std::uint16_t rtp = leg.streams[i].rtp_port;
+    relay.ports.push_back(media::RelayPorts{rtp, static_cast<std::uint16_t>(rtp + 1), true});
+  }
+  auto rewritten = media::rewrite_for_relay(sdp, relay, leg.origin);
+  if (!rewritten) {
+    return rewritten.error();
+  }
+  for (std::size_t i = 0; i < streams->size(); ++i) {
+    Stream& stream = leg.streams[i];
+    const bool mux = (*streams)[i].rtcp_mux;  // passed on as written
+    if (mux != stream.sent_mux) {
+      stream.sent_mux = mux;
+      if (!stream.type.empty()) {
+        update(stream);
+      }
+    }
+  }
+  return rewritten;
+}
+
+sip::Result<std::string> CallMedia::carry(LegId from, const sip::transport::Peer& from_peer,
+                                          LegId to, const sip::transport::Peer& to_peer,
+                                          std::string_view sdp) {
+  if (auto learned = learn(from, from_peer, sdp); !learned) {
+    return learned.error();
+  }
+  return rewrite_for(to, to_peer, sdp);
+}
+
+void CallMedia::bridge(LegId a, LegId b) {
+  base::assert_on_signaling_thread();
+  joined_ = true;
+  join_[0] = a;
+  join_[1] = b;
+  side(a);
+  side(b);
+  join();
+}
+
+void CallMedia::join() {
+  Side& a = sides_[join_[0]];
+  Side& b = sides_[join_[1]];
+  std::vector<bool> taken(b.streams.size(), false);
+  for (Stream& x : a.streams) {
+    if (x.type.empty()) {
+      continue;
+    }
+    for (std::size_t j = 0; j < b.streams.size(); ++j) {
+      Stream& y = b.streams[j];
+      if (taken[j] || y.type != x.type) {
+        continue;
+      }
+      taken[j] = true;
+      if (x.joined != y.id || y.joined != x.id) {
+        host_.relay().bridge(x.id, y.id);
+        x.joined = y.id;
+        y.joined = x.id;
+      }
+      break;
+    }
+  }
+}
+
+void CallMedia::close(LegId leg) {
+  base::assert_on_signaling_thread();
+  if (leg >= sides_.size()) {
+    return;
+  }
+  Side& side = sides_[leg];
+  for (const Stream& stream : side.streams) {
+    host_.stream_closed(stream.id);
+    host_.relay().close_leg(stream.id);
+  }
+  side.streams.clear();
+}
+
+}  // namespace catchline::pbx

@@ -1,0 +1,99 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "media/relay/media_control.h"
+#include "media/sdp_rewrite.h"
+#include "sip/result.h"
+#include "sip/transport/peer.h"
+
+namespace catchline::pbx {
+
+using LegId = std::uint32_t;  // Call's: index into Call::legs()
+
+/// What a call's media needs from the server around it when the relay carries it.
+class MediaHost {
+ public:
+  virtual media::relay::MediaControl& relay() = 0;
+  /// The address phones send media to, as written in SDP (media.address).
+  virtual const std::string& media_address() const = 0;
+  /// Routes the relay's events about `stream` (inactivity) to the call `call`; undone by
+  /// stream_closed().
+  virtual void stream_opened(media::relay::LegId stream, std::uint64_t call) = 0;
+  virtual void stream_closed(media::relay::LegId stream) = 0;
+
+ protected:
+  ~MediaHost() = default;
+};
+
+/// The relay side of one call (issue 11): for each call leg, one relay stream per m= line of
+/// its phone's SDP, and the o= line the server writes to that phone. Every description that
+/// crosses the call is learned from the leg whose phone wrote it (where that phone receives,
+/// whether it holds) and rewritten for the leg whose phone reads it (send to the relay, at that
+/// leg's ports), so that the two phones never learn each other's addresses and a pickup or a
+/// transfer re-bridges streams inside the relay without a re-INVITE.
+/// Owned by its Call, on the signaling thread; closes every stream it opened when destroyed.
+class CallMedia {
+ public:
+  CallMedia(MediaHost& host, std::uint64_t call, std::uint64_t session_id);
+  ~CallMedia();
+  CallMedia(const CallMedia&) = delete;
+  CallMedia& operator=(const CallMedia&) = delete;
+
+  /// `sdp` was written by leg `from`'s phone, which talks from `from_peer`: the relay now sends
+  /// that leg's streams where the SDP says (and latches to that phone's packets).
+  /// Returns how many m= lines it read. Errors: the SDP does not parse (488); no ports (503).
+  sip::Result<std::size_t> learn(LegId from, const sip::transport::Peer& from_peer,
+                                 std::string_view sdp);
+  /// `sdp` rewritten for leg `to`'s phone (which talks from `to_peer`): every active stream
+  /// sent to the relay, at ports of `to`'s own streams (opened on first use).
+  sip::Result<std::string> rewrite_for(LegId to, const sip::transport::Peer& to_peer,
+                                       std::string_view sdp);
+  /// learn() then rewrite_for(): a description passing from one leg to the other unchanged
+  /// but for addresses (an offer, an answer, a re-INVITE's).
+  sip::Result<std::string> carry(LegId from, const sip::transport::Peer& from_peer, LegId to,
+                                 const sip::transport::Peer& to_peer, std::string_view sdp);
+  /// Joins the streams of two legs in the relay, each m= line with the first one of the same
+  /// media type on the other leg, in order; what either was joined to before is left. Kept:
+  /// streams whose phones write their SDP later (a late offer) are joined as they are learned.
+  void bridge(LegId a, LegId b);
+  /// Closes the leg's streams (its phone left the call, or its INVITE could not be sent: a
+  /// leg that gets an SDP again later gets new streams).
+  void close(LegId leg);
+
+ private:
+  struct Stream {
+    media::relay::LegId id = 0;
+    std::uint16_t rtp_port = 0;
+    std::string type;                // "audio", ...; "" until the leg's phone wrote an SDP
+    media::relay::LegId joined = 0;  // the stream it is bridged to
+    bool wrote_mux = false;          // the phone's SDP has a=rtcp-mux
+    bool sent_mux = false;           // the SDP we sent the phone has a=rtcp-mux
+    media::relay::RemoteMedia remote;
+  };
+  struct Side {
+    std::vector<Stream> streams;
+    media::LegOrigin origin;
+  };
+  Side& side(LegId leg);
+  /// Opens streams until `side` has `count`; the error when no ports are left (503).
+  std::optional<sip::ParseError> ensure(Side& side, std::size_t count,
+                                        const sip::transport::Peer& peer);
+  /// Tells the relay what it knows of `stream` (RFC 5761: mux when both SDPs have it).
+  void update(const Stream& stream);
+  /// Bridges what bridge() asked for and can be bridged now.
+  void join();
+
+  MediaHost& host_;
+  std::uint64_t call_;
+  std::uint64_t session_id_;
+  std::vector<Side> sides_;  // by call LegId
+  bool joined_ = false;      // bridge() was called: join_ are the two legs
+  LegId join_[2] = {0, 0};
+};
+
+}  // namespace catchline::pbx
