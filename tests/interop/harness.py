@@ -170,19 +170,21 @@ def scenario(name):
 
 def write_server_config(workdir, udp_port, tcp_port, extensions, no_answer_timeout="3s",
                         min_expires="60s", domain="catchline.test", name="catchline.yaml",
-                        digest_algorithms=None, database_name="catchline.db", extra_yaml=""):
+                        digest_algorithms=None, database_name="catchline.db", extra_yaml="",
+                        address=LOOPBACK):
     """Writes a catchline configuration listening on loopback (UDP and TCP) with its database in
     `workdir`. `extensions` is a list of (number, name, password), or of (number, name, password,
     fields) where `fields` is a dict of further per-extension keys, e.g.
     {"call_groups": ["reception"], "pickup_protected": True}; `digest_algorithms` a list such
     as ["MD5"], None for the server's default; `extra_yaml` is appended as it is (top-level
-    sections such as `pickup:` or `ring_groups:`). Returns (config, database)."""
+    sections such as `pickup:` or `ring_groups:`); `address` is where the server listens (a
+    test in network namespaces of its own gives another). Returns (config, database)."""
     database = os.path.join(workdir, database_name)
     lines = [
         "sip:",
         "  listen:",
-        f"    - udp:{LOOPBACK}:{udp_port}",
-        f"    - tcp:{LOOPBACK}:{tcp_port}",
+        f"    - udp:{address}:{udp_port}",
+        f"    - tcp:{address}:{tcp_port}",
         f"  domain: {domain}",
         f"  no_answer_timeout: {no_answer_timeout}",
     ]
@@ -209,9 +211,11 @@ def write_server_config(workdir, udp_port, tcp_port, extensions, no_answer_timeo
     return config, database
 
 
-def start_catchline(procs, binary, config, name="catchline", timeout=10.0):
-    """Starts the server and waits for its start-up line; fails if it does not come."""
-    server = procs.start([binary, "--config", config], name)
+def start_catchline(procs, binary, config, name="catchline", timeout=10.0, wrapper=()):
+    """Starts the server and waits for its start-up line; fails if it does not come.
+    `wrapper` goes before the command, e.g. ["ip", "netns", "exec", NAME] (which execs the
+    server in place, so its PID is still the server's)."""
+    server = procs.start(list(wrapper) + [binary, "--config", config], name)
     check(wait_for_log(procs, server, "catchline started", timeout),
           f"{name} did not start: {procs.log_of(server)[-2000:]}")
     return server

@@ -321,12 +321,16 @@ class Call(Dialog):
 class UA:
     """One scripted phone on its own UDP port on 127.0.0.1, talking to the server."""
 
-    def __init__(self, server_port, user, password=None, domain="catchline.test", name=None):
-        self.server = (LOOPBACK, server_port)
+    def __init__(self, server_port, user, password=None, domain="catchline.test", name=None,
+                 address=LOOPBACK, server_address=LOOPBACK):
+        """`address`: where this UA binds, names itself in Via and Contact (127.0.0.1 unless a
+        test runs it in a network namespace of its own); `server_address`: the server's."""
+        self.server = (server_address, server_port)
+        self.address = address
         self.user, self.password, self.domain = user, password, domain
         self.name = name or user
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((LOOPBACK, 0))
+        self.sock.bind((address, 0))
         self.sock.settimeout(0.02)
         self.port = self.sock.getsockname()[1]
         self.lock = threading.Condition()
@@ -344,7 +348,7 @@ class UA:
     # ---- sending ----
 
     def contact(self):
-        return f"<sip:{self.user}@{LOOPBACK}:{self.port}>"
+        return f"<sip:{self.user}@{self.address}:{self.port}>"
 
     def aor(self, user=None):
         return f"sip:{user or self.user}@{self.domain}"
@@ -364,7 +368,7 @@ class UA:
     def send_request(self, method, uri, headers, body="", content_type=None, branch=None):
         branch = branch or "z9hG4bK" + new_token()
         lines = [f"{method} {uri} SIP/2.0",
-                 f"Via: SIP/2.0/UDP {LOOPBACK}:{self.port};branch={branch};rport",
+                 f"Via: SIP/2.0/UDP {self.address}:{self.port};branch={branch};rport",
                  "Max-Forwards: 70"] + [f"{k}: {v}" for k, v in headers]
         if content_type:
             lines.append(f"Content-Type: {content_type}")
@@ -513,7 +517,8 @@ class UA:
             dialog.update(response)
             uri, branch = dialog.remote_target, "z9hG4bK" + new_token()
         return "\r\n".join([
-            f"ACK {uri} SIP/2.0", f"Via: SIP/2.0/UDP {LOOPBACK}:{self.port};branch={branch};rport",
+            f"ACK {uri} SIP/2.0",
+            f"Via: SIP/2.0/UDP {self.address}:{self.port};branch={branch};rport",
             "Max-Forwards: 70", f"From: {response.get('from')}", f"To: {response.get('to')}",
             f"Call-ID: {response.get('call-id')}", f"CSeq: {number} ACK", "Content-Length: 0",
             "", ""])
