@@ -1,17 +1,18 @@
 """The media relay (issue 11) with a phone behind a NAT: network namespaces of the test's own,
 a server on a public address, and real RTP from scripted phones.
 
-Topology (names carry this process's PID; all three namespaces are deleted at the end, also on
-failure, and with them their links and the router's iptables rule):
+Topology (namespaces named catchline-nat-ROLE-PID; all three are deleted at the end, also on
+failure or SIGTERM, and with them their links and the router's iptables rule; those of a run
+that was killed outright are deleted by the next run):
 
-    wan-PID     198.51.100.1   the server (SIP and media.address)
+    wan         198.51.100.1   the server (SIP and media.address)
                 198.51.100.20  the public phone
                 198.51.100.30  a stranger
         | veth
-    router-PID  198.51.100.2   public side, iptables MASQUERADE to ports 61000-61999
+    router      198.51.100.2   public side, iptables MASQUERADE to ports 61000-61999
                 10.0.0.1       ip_forward on
         | veth
-    lan-PID     10.0.0.2       the NATed phone (default route via 10.0.0.1); the wan has no
+    lan         10.0.0.2       the NATed phone (default route via 10.0.0.1); the wan has no
                                route to 10.0.0.0/24, as on the internet
 
 The server runs under `ip netns exec`; the phones' sockets are made on a thread that entered a
@@ -33,6 +34,7 @@ import ctypes
 import os
 import random
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -56,6 +58,7 @@ ALICE = ("1001", "Alice Public", "alice-secret")
 BOB = ("1002", "Bob Behind-Nat", "bob-secret")
 SKIPPED = 77
 CLONE_NEWNET = 0x40000000
+NAMESPACE_PREFIX = "catchline-nat-"
 
 
 class Skip(Exception):
@@ -76,13 +79,15 @@ class Network:
 
     def __init__(self):
         pid = os.getpid()
-        self.wan, self.router, self.lan = f"cl-wan-{pid}", f"cl-router-{pid}", f"cl-lan-{pid}"
+        self.wan, self.router, self.lan = (f"{NAMESPACE_PREFIX}{role}-{pid}"
+                                           for role in ("wan", "router", "lan"))
         # Interface names live inside their namespace, so short fixed names cannot collide.
         self.made = []
 
     def __enter__(self):
         if os.geteuid() != 0:
             raise Skip("network namespaces need root")
+        remove_orphans()
         try:
             for name in (self.wan, self.router, self.lan):
                 run("ip", "netns", "add", name)
@@ -140,6 +145,19 @@ class Network:
             entry.update({"reply_" + key: value for key, value in pairs[4:8]})
             entries.append(entry)
         return entries
+
+
+def remove_orphans():
+    """Deletes the namespaces of earlier runs of this test whose process is gone (one that was
+    killed, e.g. by a ctest timeout, had no chance to delete its own)."""
+    try:
+        names = run("ip", "netns", "list").split()
+    except (RuntimeError, OSError):
+        return
+    for name in names:
+        match = re.fullmatch(NAMESPACE_PREFIX + r"(?:wan|router|lan)-(\d+)", name)
+        if match and not os.path.exists(f"/proc/{match.group(1)}"):
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=20)
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -359,6 +377,8 @@ def check_nated_calls_public(bench):
 def main():
     binary = harness.catchline_binary()
     results = harness.Results()
+    # A SIGTERM (ctest, a user) unwinds like an error: the server stops, the namespaces go.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))
     try:
         with Network() as net:
             with harness.session() as procs:
