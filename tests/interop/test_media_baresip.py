@@ -111,15 +111,18 @@ def phone_config(workdir, name, sip_port, control_port, account, tone, relay_por
 
 
 class Phone:
+    """One baresip process, driven over ctrl_tcp, that plays its tone and records what it hears."""
+
     def __init__(self, procs, server_port, extension, answermode, relay_ports, label):
         self.procs, self.number = procs, extension[0]
         self.name = f"{label}-baresip-{self.number}"
         account = (f"<sip:{extension[0]}@{harness.LOOPBACK}:{server_port};transport=udp>"
                    f";auth_pass={extension[2]};answermode={answermode};regint=600"
                    ";audio_codecs=PCMU")
-        self.directory, self.dumps = phone_config(
-            procs.workdir, self.name, harness.free_port(), control_port := harness.free_port(),
-            account, TONES[self.number], relay_ports)
+        control_port = harness.free_port()
+        self.directory, self.dumps = phone_config(procs.workdir, self.name, harness.free_port(),
+                                                  control_port, account, TONES[self.number],
+                                                  relay_ports)
         self.proc = procs.start(["baresip", "-f", self.directory, "-t", "120", "-s"], self.name)
         self.control = baresip.Control(control_port)
 
@@ -138,6 +141,16 @@ class Phone:
 
     def mark(self):
         return len(self.control.messages)
+
+    def finished_recording(self, path):
+        """Whether sndfile closed `path`: its header counts the samples the file holds (baresip
+        reports CALL_CLOSED before it closes the call's audio)."""
+        try:
+            with wave.open(path, "rb") as w:
+                data = w.getnframes() * w.getsampwidth() * w.getnchannels()
+        except (EOFError, wave.Error):
+            return False
+        return data > 0 and os.path.getsize(path) - data < 256
 
     def recordings(self):
         """The WAV files of decoded (received) audio, oldest first."""
@@ -188,6 +201,8 @@ class Office:
         """The listener recorded the talker's tone for most of the talk, and from the relay."""
         files = listener.recordings()
         harness.check(files, f"{listener.number} recorded nothing in {listener.dumps}")
+        harness.check(harness.wait_until(lambda: listener.finished_recording(files[-1]), 5.0),
+                      f"{listener.number}'s recording {files[-1]} was not closed")
         tone = TONES[talker.number]
         heard = tone_seconds(files[-1], tone, [TONES[o.number] for o in others
                                                if TONES[o.number] != tone])
