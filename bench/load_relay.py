@@ -22,6 +22,11 @@ LIGHT_RATE for the latency and jitter each relay adds at p99 (its p99 less the d
 in the same run). On a 2-core machine the driver (sender and receiver) shares the cores with
 the relay, so the issue's load (200,000 packets/s at 1,000 calls) saturates the machine
 before the relay: its queues, not the relay's work, would be the latency measured there.
+
+A fourth run, player: the relay's player sends hold music (the build's prompts/hold_music.wav,
+PCMA, looped) to CALLS legs, 50 packets/s each, and nobody sends to the relay: the media
+thread's CPU for it gives the playing legs one core serves, and the receiver how far each
+packet's arrival strays from its RTP timestamp (the pacing's jitter).
 Prints rows for bench/run.py on stdout (JSON lines); what it sees goes to stderr.
 Everything stays on 127.0.0.1.
 """
@@ -62,6 +67,19 @@ def drive(driver: Path, target: str, calls: int, rate: int, seconds: float,
                            f"{result.stderr.strip().splitlines()[-1:] or ''}")
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     log(f"{target} at {rate}/s: {json.dumps(figures)}")
+    return figures
+
+
+def drive_player(driver: Path, legs: int, seconds: float, prompts: Path) -> dict:
+    command = [str(driver), "--target", "player", "--calls", str(legs), "--seconds", str(seconds),
+               "--warmup", "1", "--prompts", str(prompts)]
+    result = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"relay_driver player exited with {result.returncode}: "
+                           f"{result.stderr.strip().splitlines()[-1:] or ''}")
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    log(f"player: {json.dumps(figures)}")
     return figures
 
 
@@ -145,6 +163,7 @@ def main() -> int:
     direct = drive(driver, "direct", calls, LIGHT_RATE, seconds, [])
     ours_light = drive(driver, "catchline", calls, LIGHT_RATE, seconds, [])
     theirs, theirs_light = run_rtpengine(driver, calls, seconds)
+    player = drive_player(driver, calls, seconds, Path(args.build).resolve() / "prompts")
 
     load = f"{calls} calls, {RATE} pkt/s each way"
     light = f"{calls} calls, {LIGHT_RATE} pkt/s each way"
@@ -166,6 +185,25 @@ def main() -> int:
     row(f"relay: packets relayed per second ({load}, offered {2 * calls * RATE}/s)",
         round(ours["received_per_s"]), "packets/s",
         round(theirs["received_per_s"]) if theirs else None, "all offered", None)
+    # The player's goal: a call server plays to few of its calls at once (parked, held, being
+    # transferred): 1,000 plays, as many as the relay's goal has calls, in half a core or less,
+    # so that playing never takes the media thread from the calls it relays.
+    playing = f"{calls} legs playing hold music"
+    legs_per_core = round(player["legs_per_core"])
+    row(f"relay: playing legs per core ({playing})", legs_per_core, "legs", None,
+        ">= 2,000 (1,000 plays in half a core)", legs_per_core >= 2000)
+    # Against forwarding in the same run: a played packet is built and sent, a relayed one read
+    # and sent.
+    row(f"relay: played packets/s per core ({playing}), baseline relayed per core",
+        round(player["per_core"]), "packets/s", per_core, "reported", None)
+    jitter = player["jitter_p99_us"]
+    # A phone's jitter buffer holds 20-60 ms; half a packet leaves it untouched. At 1,000 legs
+    # one tick's sends take a few ms, and the receiver shares the machine's two cores.
+    row(f"relay: player jitter p99 ({playing})", jitter, "us", None,
+        "<= 10,000 us (half a packet)", jitter is not None and jitter <= 10_000)
+    # Sequence numbers a phone never saw (a played packet lost, or skipped by a late tick).
+    row(f"relay: player packets lost ({playing})", player["gaps"], "packets", None, "0",
+        player["gaps"] == 0)
     return 0
 
 

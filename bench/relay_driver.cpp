@@ -6,6 +6,8 @@
 //   relay_driver --target catchline|rtpengine|direct --calls N --rate R --seconds S [--flood]
 //                [--ng PORT --cpu-pid PID --call-prefix P]   (rtpengine: its ng control port,
 //                its pid, and a prefix that makes each run's call-ids new)
+//   relay_driver --target player --calls N --seconds S --prompts DIR
+//                (N legs, each playing DIR's hold_music in a loop; no phone sends)
 //
 // catchline: the relay runs in this process on a MediaThread of its own (MediaControl opens and
 // bridges a leg pair per call, as the signaling thread will). rtpengine: each call is an ng
@@ -13,6 +15,9 @@
 // each other (the loopback path alone, to subtract). Each call has two phones; each sends `R`
 // packets/s of 172 bytes (12 RTP + 160 G.711), phases spread evenly, the send time in the
 // payload. A receiver thread reads every phone (epoll + recvmmsg) and times each packet.
+// player: the relay's player sends each of N legs hold music (50 packets/s a leg); the figures
+// are the media thread's CPU, the packets that arrived, and how far each packet's arrival
+// strays from its RTP timestamp (jitter, against the stream's previous packet).
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -37,10 +42,13 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "base/event_thread.h"
+#include "media/audio/prompt_set.h"
 #include "media/relay/media_control.h"
 
 namespace relay = catchline::media::relay;
@@ -63,6 +71,7 @@ struct Options {
   std::size_t phone_sockets = 16;
   std::int64_t tick_us = 200;
   std::string call_prefix = "bench";  // rtpengine call-ids: <prefix>-<n>
+  std::string prompts;                // player: the prompt folder
   int last_port = 30000;
 };
 
@@ -99,6 +108,8 @@ Options parse(int argc, char** argv) {
       options.cpu_pid = std::stoi(next());
     } else if (arg == "--call-prefix") {
       options.call_prefix = next();
+    } else if (arg == "--prompts") {
+      options.prompts = next();
     } else if (arg == "--tick-us") {
       options.tick_us = std::stoll(next());
     } else if (arg == "--phone-sockets") {
@@ -350,6 +361,178 @@ class QuietObserver final : public relay::MediaObserver {
   void on_leg_closed(const relay::LegClosed&) override {}
 };
 
+// ---- the player ----
+
+// What the phones heard of the player, in the measuring window.
+struct Heard {
+  std::atomic<bool> measuring{false};
+  std::atomic<bool> stop{false};
+  std::uint64_t received = 0;
+  std::uint64_t gaps = 0;  // sequence numbers skipped (lost or never sent)
+  std::vector<std::uint32_t> jitter_ns;
+};
+
+void hear_loop(const std::vector<int>& fds, Heard& heard) {
+  const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
+  for (int fd : fds) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = fd;
+    ::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
+  }
+  struct Last {
+    std::uint16_t sequence = 0;
+    std::uint32_t timestamp = 0;
+    std::int64_t arrival = 0;
+  };
+  std::unordered_map<std::uint32_t, Last> streams;  // by SSRC
+  constexpr unsigned kBatch = 32;
+  std::vector<char> slots(kBatch * 2048);
+  mmsghdr headers[kBatch];
+  iovec vectors[kBatch];
+  epoll_event ready[256];
+  while (!heard.stop.load(std::memory_order_relaxed)) {
+    const int count = ::epoll_wait(epoll, ready, 256, 10);
+    for (int r = 0; r < count; ++r) {
+      for (;;) {
+        for (unsigned i = 0; i < kBatch; ++i) {
+          vectors[i] = {slots.data() + i * 2048, 2048};
+          headers[i].msg_hdr = {};
+          headers[i].msg_hdr.msg_iov = &vectors[i];
+          headers[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int got = ::recvmmsg(ready[r].data.fd, headers, kBatch, MSG_DONTWAIT, nullptr);
+        if (got <= 0) {
+          break;
+        }
+        const std::int64_t arrival = now_ns();
+        const bool measuring = heard.measuring.load(std::memory_order_relaxed);
+        for (int i = 0; i < got; ++i) {
+          if (headers[i].msg_len < 12) {
+            continue;
+          }
+          const auto* packet = reinterpret_cast<const std::uint8_t*>(vectors[i].iov_base);
+          const auto sequence = static_cast<std::uint16_t>((packet[2] << 8) | packet[3]);
+          const std::uint32_t timestamp = (std::uint32_t{packet[4]} << 24) |
+                                          (std::uint32_t{packet[5]} << 16) |
+                                          (std::uint32_t{packet[6]} << 8) | packet[7];
+          std::uint32_t ssrc;
+          std::memcpy(&ssrc, packet + 8, sizeof(ssrc));
+          auto [it, first] = streams.try_emplace(ssrc);
+          Last& last = it->second;
+          if (!first && measuring) {
+            ++heard.received;
+            heard.gaps += static_cast<std::uint16_t>(sequence - last.sequence - 1);
+            // 8 kHz: 125 us a timestamp unit.
+            const std::int64_t expected =
+                static_cast<std::int64_t>(static_cast<std::uint32_t>(timestamp - last.timestamp)) *
+                125'000;
+            const std::int64_t jitter = (arrival - last.arrival) - expected;
+            heard.jitter_ns.push_back(static_cast<std::uint32_t>(
+                std::clamp<std::int64_t>(std::llabs(jitter), 0, UINT32_MAX)));
+          }
+          last = {sequence, timestamp, arrival};
+        }
+        if (static_cast<unsigned>(got) < kBatch) {
+          break;
+        }
+      }
+    }
+  }
+  ::close(epoll);
+}
+
+int run_player(const Options& options) {
+  if (options.prompts.empty()) {
+    die("--target player needs --prompts DIR");
+  }
+  const std::string_view hold[] = {"hold_music"};
+  auto prompts = catchline::media::audio::PromptSet::load(options.prompts, hold);
+  if (!prompts) {
+    die(prompts.error().reason);
+  }
+  const auto legs = static_cast<std::size_t>(options.calls);
+  const std::size_t socket_count = std::min<std::size_t>(legs, options.phone_sockets);
+  std::vector<int> sockets(socket_count);
+  std::vector<std::uint16_t> socket_ports(socket_count);
+  for (std::size_t i = 0; i < socket_count; ++i) {
+    sockets[i] = bind_phone(socket_ports[i]);
+  }
+  catchline::base::SignalingThread signaling;  // not run: this thread plays it
+  catchline::base::MediaThread media;
+  QuietObserver observer;
+  relay::MediaOptions media_options;
+  media_options.ports = {static_cast<std::uint16_t>(options.first_port),
+                         static_cast<std::uint16_t>(options.last_port)};
+  auto control = std::make_unique<relay::MediaControl>(signaling, media, media_options, observer);
+  std::thread media_loop([&media] { media.run(); });
+  pthread_setname_np(media_loop.native_handle(), "media");
+  Heard heard;
+  heard.jitter_ns.reserve(
+      static_cast<std::size_t>(50.0 * static_cast<double>(legs) * (options.seconds + 1)));
+  std::thread receiver([&] { hear_loop(sockets, heard); });
+
+  relay::PlayRequest request;
+  request.sounds = {prompts->find("hold_music", catchline::media::audio::Codec::Pcma)};
+  request.codec = catchline::media::audio::Codec::Pcma;
+  request.payload_type = 8;
+  request.mode = relay::PlayMode::Loop;
+  for (std::size_t l = 0; l < legs; ++l) {
+    relay::RemoteMedia remote;
+    remote.rtp = boost::asio::ip::udp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                                                socket_ports[l % socket_count]);
+    remote.signaling_source = boost::asio::ip::make_address("127.0.0.1");
+    auto leg = control->open_leg(remote);
+    if (!leg) {
+      die("open leg: " + leg.error().reason);
+    }
+    auto play = control->play(leg->leg, request);
+    if (!play) {
+      die("play: " + play.error().reason);
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(options.warmup));
+  const std::int64_t window_start = now_ns();
+  const std::int64_t cpu_start = thread_cpu_ns(media_loop.native_handle());
+  heard.measuring.store(true);
+  std::this_thread::sleep_for(std::chrono::duration<double>(options.seconds));
+  heard.measuring.store(false);
+  const std::int64_t cpu_end = thread_cpu_ns(media_loop.native_handle());
+  const std::int64_t window_end = now_ns();
+  heard.stop.store(true);
+  receiver.join();
+
+  std::promise<relay::Relay::Totals> totals;
+  media.post([&] { totals.set_value(control->relay().totals()); });
+  const relay::Relay::Totals relay_totals = totals.get_future().get();
+  media.stop();
+  media_loop.join();
+  control.reset();
+  for (int fd : sockets) {
+    ::close(fd);
+  }
+
+  const double window_s = static_cast<double>(window_end - window_start) / 1e9;
+  const double cpu_s = static_cast<double>(cpu_end - cpu_start) / 1e9;
+  const double received = static_cast<double>(heard.received);
+  // Legs one core would serve: the legs played, over the share of a core they took.
+  const double legs_per_core = cpu_s > 0 ? static_cast<double>(legs) * window_s / cpu_s : 0.0;
+  std::printf(
+      "{\"target\": \"player\", \"legs\": %zu, \"seconds\": %.3f, \"received\": %llu, "
+      "\"expected\": %.0f, \"gaps\": %llu, \"received_per_s\": %.0f, \"relay_cpu_s\": %.4f, "
+      "\"core_share\": %.4f, \"per_core\": %.0f, \"legs_per_core\": %.0f, "
+      "\"jitter_p50_us\": %s, \"jitter_p99_us\": %s, \"played_total\": %llu, "
+      "\"ticks_total\": %llu}\n",
+      legs, window_s, static_cast<unsigned long long>(heard.received),
+      50.0 * static_cast<double>(legs) * window_s, static_cast<unsigned long long>(heard.gaps),
+      received / window_s, cpu_s, cpu_s / window_s, cpu_s > 0 ? received / cpu_s : 0.0,
+      legs_per_core, micros(percentile(heard.jitter_ns, 0.5)).c_str(),
+      micros(percentile(heard.jitter_ns, 0.99)).c_str(),
+      static_cast<unsigned long long>(relay_totals.played),
+      static_cast<unsigned long long>(relay_totals.player_ticks));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -358,6 +541,9 @@ int main(int argc, char** argv) {
   ::getrlimit(RLIMIT_NOFILE, &files);
   files.rlim_cur = files.rlim_max;
   ::setrlimit(RLIMIT_NOFILE, &files);
+  if (options.target == "player") {
+    return run_player(options);
+  }
 
   const auto calls = static_cast<std::size_t>(options.calls);
   const std::size_t streams = 2 * calls;  // stream 2c: phone a of call c sends; 2c+1: phone b

@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <string>
+#include <utility>
+
 #include "base/thread_check.h"
+#include "media/relay/playback.h"
 
 namespace catchline::media::relay {
 
@@ -23,6 +27,13 @@ class MediaControl::Forwarder final : public RelayEvents {
     signaling_.post([alive = alive_, event] {
       if (MediaControl* control = *alive) {
         control->on_closed(event);
+      }
+    });
+  }
+  void on_play_ended(const PlayEnded& event) override {
+    signaling_.post([alive = alive_, event] {
+      if (MediaControl* control = *alive) {
+        control->observer_.on_play_ended(event);
       }
     });
   }
@@ -89,6 +100,28 @@ void MediaControl::close_leg(LegId leg) {
     return;
   }
   media_.post([relay = relay_.get(), leg] { relay->close_leg(leg); });
+}
+
+sip::Result<PlayId> MediaControl::play(LegId leg, PlayRequest request) {
+  base::assert_on_signaling_thread();
+  if (!open_.contains(leg)) {
+    log_->warn("media play leg={} error=\"no such leg\"", leg);
+    return sip::fail("no such leg " + std::to_string(leg), 0, 500);
+  }
+  if (auto checked = check_play_request(request); !checked) {
+    log_->warn("media play leg={} error=\"{}\"", leg, checked.error().reason);
+    return checked.error();
+  }
+  const PlayId id = next_play_++;
+  media_.post([relay = relay_.get(), leg, id, request = std::move(request)]() mutable {
+    relay->play(leg, id, std::move(request));
+  });
+  return id;
+}
+
+void MediaControl::stop_playing(LegId leg) {
+  base::assert_on_signaling_thread();
+  media_.post([relay = relay_.get(), leg] { relay->stop_playing(leg); });
 }
 
 std::size_t MediaControl::open_legs() const {

@@ -41,6 +41,12 @@ class MediaObserver {
   virtual void on_leg_inactive(const LegInactive& event) = 0;
   /// After close_leg(): the leg's final counters (for the call record); its ports are free.
   virtual void on_leg_closed(const LegClosed& event) = 0;
+  /// A play ended (see PlayEndReason): a once play after its last frame's 20 ms (Finished), or
+  /// after stop_playing() or a play() that replaced it (Stopped). Never for a leg closed while
+  /// playing. Compare event.play with the PlayId play() gave: an event of a play the signaling
+  /// side since replaced may still be on its way. Does nothing unless overridden (an observer
+  /// that plays nothing needs no handler).
+  virtual void on_play_ended(const PlayEnded& event) { (void)event; }
 
  protected:
   ~MediaObserver() = default;
@@ -82,8 +88,20 @@ class MediaControl {
   void bridge(LegId a, LegId b);
   /// Leaves the leg's bridge; its packets are counted and dropped until bridged again.
   void unbridge(LegId leg);
-  /// Closes the leg; MediaObserver::on_leg_closed() follows with its counters.
+  /// Closes the leg; MediaObserver::on_leg_closed() follows with its counters. A play on it
+  /// ends without on_play_ended().
   void close_leg(LegId leg);
+  /// Plays `request` to the leg's phone: 20 ms packets paced by the media thread, with the
+  /// play's own RTP stream (see Playback), instead of what its peer sends; a play already
+  /// running on the leg ends first (on_play_ended, Stopped). The leg stays bridged (see
+  /// Relay's class comment). MediaObserver::on_play_ended() reports the end of a once play.
+  /// Returns the play's id. Errors (status 500, nothing posted): the leg is not open ("no such
+  /// leg 7"), or the request fails check_play_request() (no sounds, a null sound, a sound in
+  /// another codec than request.codec, no frame at all, a payload type of 128 or more).
+  sip::Result<PlayId> play(LegId leg, PlayRequest request);
+  /// Ends the leg's play (on_play_ended, Stopped, unless it ended meanwhile); its peer's
+  /// packets reach its phone again. Nothing when it plays nothing.
+  void stop_playing(LegId leg);
 
   /// Legs opened and not yet closed (by close_leg()).
   std::size_t open_legs() const;
@@ -105,6 +123,7 @@ class MediaControl {
   std::unique_ptr<Relay> relay_;
   std::unordered_map<LegId, std::uint16_t> open_;  // leg -> its RTP port
   LegId next_leg_ = 1;
+  PlayId next_play_ = 1;
   // Events posted to the signaling loop hold this, and find nullptr once the control is gone.
   std::shared_ptr<MediaControl*> alive_;
 };

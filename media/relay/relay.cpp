@@ -6,15 +6,19 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
+#include <random>
 #include <span>
 #include <system_error>
 #include <variant>
 
 #include "base/thread_check.h"
+#include "media/relay/playback.h"
 #include "media/rtp/rtcp.h"
 #include "media/rtp/rtp_header.h"
 
@@ -30,6 +34,10 @@ constexpr int kReceiveRoundsPerWakeup = 4;
 // Ready sockets taken from the relay's epoll set per epoll_wait, and epoll_wait calls per turn.
 constexpr int kReadyPerWait = 256;
 constexpr int kWaitsPerTurn = 4;
+// The player: packets a leg may send in one tick for ticks the thread missed (the phone's jitter
+// buffer absorbs 60 ms); frames missed beyond that are skipped. Packets sent per sendmmsg batch.
+constexpr std::uint64_t kMaxCatchUpPackets = 3;
+constexpr std::size_t kPlayBatch = 256;
 
 void assert_on_media_thread(base::CallSite where = {}) {
   base::assert_on_thread(ThreadRole::Media, where);
@@ -82,6 +90,11 @@ struct Leg final : base::TimerHandler {
   base::Timer silence_timer;
   base::TimePoint last_received{};
   bool silence_reported = false;
+  // The player (see the class comment of Relay): while set, the leg's phone hears it, not its
+  // peer.
+  std::unique_ptr<Playback> playback;
+  std::size_t playing_index = 0;  // in Relay::Impl::playing
+  std::uint64_t next_tick = 0;    // the player tick of its next packet
 };
 
 struct Relay::Impl {
@@ -91,7 +104,8 @@ struct Relay::Impl {
         options(relay_options),
         events(relay_events),
         log(logger ? std::move(logger) : spdlog::default_logger()),
-        watch(media_thread.io()) {
+        watch(media_thread.io()),
+        player_timer(media_thread.io()) {
     const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll < 0) {
       throw std::system_error(errno, std::generic_category(), "relay: epoll_create1");
@@ -111,6 +125,7 @@ struct Relay::Impl {
     for (std::size_t i = 0; i < batch; ++i) {
       receive_vectors[i] = {slots.data() + i * slot_size, slot_size};
     }
+    play_buffer.resize(kPlayBatch * kPlayPacketSize);
   }
 
   // ---- commands ----
@@ -195,6 +210,10 @@ struct Relay::Impl {
     std::unique_ptr<Leg> leg = std::move(it->second);
     legs.erase(it);
     leave_bridge(*leg);
+    if (leg->playback) {
+      // No event: on_leg_closed() follows, and the signaling side closed it.
+      stop_play(*leg);
+    }
     leg->silence_timer.cancel();
     unwatch(*leg);
     leg->rtp.socket = BoundSocket();
@@ -202,6 +221,159 @@ struct Relay::Impl {
     log->debug("relay close leg={} in={} out={} dropped_source={}", id, leg->stats.packets_in,
                leg->stats.packets_out, leg->stats.dropped_source);
     events.on_leg_closed(LegClosed{id, leg->rtp_port, leg->stats});
+  }
+
+  void play(LegId id, PlayId play_id, PlayRequest request) {
+    Leg* leg = find(id, "play");
+    if (leg == nullptr) {
+      return;
+    }
+    if (auto checked = check_play_request(request); !checked) {
+      log->error("relay play leg={} play={} error=\"{}\"", id, play_id, checked.error().reason);
+      return;
+    }
+    if (leg->playback) {
+      end_play(*leg, PlayEndReason::Stopped);
+    }
+    // RFC 3550 §5.1, §8.1: a random SSRC, first sequence number and first timestamp.
+    const RtpStart start{static_cast<std::uint32_t>(random()), static_cast<std::uint16_t>(random()),
+                         static_cast<std::uint32_t>(random())};
+    const std::size_t sounds = request.sounds.size();
+    const PlayMode mode = request.mode;
+    leg->playback = std::make_unique<Playback>(play_id, std::move(request), start);
+    const base::TimePoint at = media.clock().now();
+    if (!ticking) {
+      // The tick starts now: its first run sends this leg's first packet at once.
+      tick_origin = at;
+      next_tick = 0;
+      ticking = true;
+      wait_for_tick();
+    }
+    // Owed nothing of the ticks whose time passed before it came (when the tick runs late).
+    leg->next_tick = std::max(next_tick, tick_at(at));
+    leg->playing_index = playing.size();
+    playing.push_back(leg);
+    log->debug("relay play leg={} play={} sounds={} loop={} ssrc={:08x}", id, play_id, sounds,
+               mode == PlayMode::Loop, start.ssrc);
+  }
+
+  void stop_playing(LegId id) {
+    Leg* leg = find(id, "stop_playing");
+    if (leg == nullptr || !leg->playback) {
+      return;
+    }
+    end_play(*leg, PlayEndReason::Stopped);
+  }
+
+  // ---- the player ----
+
+  // The last tick due at `at`.
+  std::uint64_t tick_at(base::TimePoint at) const {
+    return static_cast<std::uint64_t>((at - tick_origin) / audio::kFrameDuration);
+  }
+
+  // Takes the leg's play off the tick; the leg forwards its peer's packets again.
+  void stop_play(Leg& leg) {
+    Leg* last = playing.back();
+    playing[leg.playing_index] = last;
+    last->playing_index = leg.playing_index;
+    playing.pop_back();
+    leg.playback.reset();
+  }
+
+  void end_play(Leg& leg, PlayEndReason reason) {
+    const PlayEnded ended{leg.id, leg.playback->id(), reason, leg.playback->packets()};
+    stop_play(leg);
+    log->debug("relay play end leg={} play={} reason={} packets={}", ended.leg, ended.play,
+               reason == PlayEndReason::Finished ? "finished" : "stopped", ended.packets);
+    events.on_play_ended(ended);
+  }
+
+  // The player's own asio timer rather than the media thread's TimerQueue, whose coalescing
+  // would move a tick up to a millisecond: its deadline is exact, and it is armed 50 times a
+  // second, however many legs play.
+  void wait_for_tick() {
+    player_timer.expires_at(tick_origin + next_tick * audio::kFrameDuration);
+    player_timer.async_wait([this](const boost::system::error_code& error) {
+      if (error) {
+        return;  // the relay is being destroyed (operation_aborted)
+      }
+      on_tick();
+    });
+  }
+
+  // Sends every playing leg the packets its due ticks owe it (see the class comment of Relay).
+  void on_tick() {
+    assert_on_media_thread();
+    if (playing.empty()) {
+      // The last play ended since the tick was armed: the next play starts a new tick.
+      ticking = false;
+      return;
+    }
+    ++totals.player_ticks;
+    // The last tick whose time has come: the timer fires at or after tick `next_tick`'s.
+    const std::uint64_t due = std::max(next_tick, tick_at(media.clock().now()));
+    std::vector<PlayEnded> ended;
+    std::size_t queued = 0;
+    for (std::size_t i = 0; i < playing.size();) {
+      Leg& leg = *playing[i];
+      Playback& playback = *leg.playback;
+      const std::uint64_t owed = due + 1 - leg.next_tick;
+      leg.next_tick = due + 1;
+      for (std::uint64_t skipped = kMaxCatchUpPackets; skipped < owed; ++skipped) {
+        playback.skip_frame();
+      }
+      const std::uint64_t sends = std::min(owed, kMaxCatchUpPackets);
+      bool removed = false;
+      for (std::uint64_t n = 0; n < sends; ++n) {
+        if (playback.finished()) {
+          // The last frame's 20 ms have passed. Reported after the tick: an event handler
+          // may play again, which changes `playing`.
+          ended.push_back(
+              PlayEnded{leg.id, playback.id(), PlayEndReason::Finished, playback.packets()});
+          stop_play(leg);
+          removed = true;
+          break;
+        }
+        if (queued == kPlayBatch) {
+          flush();
+          queued = 0;
+        }
+        queue_played(leg, playback, queued++);
+      }
+      if (!removed) {
+        ++i;
+      }
+    }
+    flush();
+    next_tick = due + 1;
+    // Armed even when every play ended in this tick: a play that comes within 20 ms joins it.
+    wait_for_tick();
+    for (const PlayEnded& event : ended) {
+      log->debug("relay play end leg={} play={} reason=finished packets={}", event.leg, event.play,
+                 event.packets);
+      events.on_play_ended(event);
+    }
+  }
+
+  // One packet of the leg's play into slot `slot` of the play buffer, queued for flush(): from
+  // the leg's RTP socket to where forwarded RTP goes.
+  void queue_played(Leg& leg, Playback& playback, std::size_t slot) {
+    const SocketAddress* to = leg.rtp.latched_source();
+    if (to == nullptr && !leg.sdp_rtp.empty()) {
+      to = &leg.sdp_rtp;
+    }
+    if (to == nullptr) {
+      // No address yet (an INVITE without SDP): the frame passes unheard.
+      ++leg.stats.dropped_no_destination;
+      playback.skip_frame();
+      return;
+    }
+    std::span<std::uint8_t, kPlayPacketSize> packet(play_buffer.data() + slot * kPlayPacketSize,
+                                                    kPlayPacketSize);
+    playback.next_packet(packet);
+    ++leg.stats.packets_played;
+    outgoing.push_back(Outgoing{&leg.rtp, to, iovec{packet.data(), kPlayPacketSize}, true});
   }
 
   // ---- leg state ----
@@ -410,6 +582,12 @@ struct Relay::Impl {
       ++leg.stats.dropped_unbridged;
       return;
     }
+    if (peer->playback) {
+      // The player owns the direction to the peer's phone, RTCP included: the peer's reports
+      // describe a stream that phone does not receive now.
+      ++leg.stats.dropped_playing;
+      return;
+    }
     Port* out = nullptr;
     const SocketAddress* to = nullptr;
     if (!is_rtcp || peer->rtcp_mux) {
@@ -429,7 +607,7 @@ struct Relay::Impl {
       ++leg.stats.dropped_no_destination;
       return;
     }
-    outgoing.push_back(Outgoing{out, to, iovec{data, length}});
+    outgoing.push_back(Outgoing{out, to, iovec{data, length}, false});
   }
 
   // Latching (see the class comment of Relay).
@@ -520,8 +698,8 @@ struct Relay::Impl {
       for (std::size_t i = done; i < done + static_cast<std::size_t>(sent); ++i) {
         ++out.leg->stats.packets_out;
         out.leg->stats.bytes_out += outgoing[i].data.iov_len;
+        ++(outgoing[i].played ? totals.played : totals.forwarded);
       }
-      totals.forwarded += static_cast<std::uint64_t>(sent);
       done += static_cast<std::size_t>(sent);
     }
   }
@@ -530,6 +708,7 @@ struct Relay::Impl {
     Port* out;
     const SocketAddress* to;
     iovec data;
+    bool played;  // by the player, not forwarded
   };
 
   base::EventThread& media;
@@ -554,6 +733,16 @@ struct Relay::Impl {
   std::vector<SocketAddress> receive_names;
   std::vector<Outgoing> outgoing;
   std::vector<mmsghdr> send_headers;
+
+  // The player: the legs that play, one tick for all of them (tick n due at tick_origin +
+  // n × 20 ms while any plays), and the packets of one batch of a tick.
+  std::vector<Leg*> playing;
+  asio::steady_timer player_timer;
+  bool ticking = false;  // player_timer is armed
+  base::TimePoint tick_origin{};
+  std::uint64_t next_tick = 0;  // the next tick to run
+  std::vector<std::uint8_t> play_buffer;
+  std::mt19937 random{std::random_device{}()};
 };
 
 void Leg::on_timer(base::Timer&) { relay.on_silence_timer(*this); }
@@ -621,6 +810,30 @@ std::optional<udp::endpoint> Relay::latched(LegId id, bool rtcp) const {
     return std::nullopt;
   }
   return source->endpoint();
+}
+
+void Relay::play(LegId id, PlayId play, PlayRequest request) {
+  assert_on_media_thread();
+  impl_->play(id, play, std::move(request));
+}
+
+void Relay::stop_playing(LegId id) {
+  assert_on_media_thread();
+  impl_->stop_playing(id);
+}
+
+std::optional<PlayId> Relay::playing(LegId id) const {
+  assert_on_media_thread();
+  auto it = impl_->legs.find(id);
+  if (it == impl_->legs.end() || !it->second->playback) {
+    return std::nullopt;
+  }
+  return it->second->playback->id();
+}
+
+std::size_t Relay::playing_count() const {
+  assert_on_media_thread();
+  return impl_->playing.size();
 }
 
 std::size_t Relay::leg_count() const {

@@ -38,6 +38,9 @@ class RelayEvents {
   virtual void on_leg_inactive(const LegInactive& event) = 0;
   /// close_leg() closed the leg's sockets; these are its final counters.
   virtual void on_leg_closed(const LegClosed& event) = 0;
+  /// A play ended: a once play after its last frame's 20 ms, or stop_playing() or a new play()
+  /// on the leg. Not called for the play of a leg closed while playing.
+  virtual void on_play_ended(const PlayEnded& event) = 0;
 
  protected:
   ~RelayEvents() = default;
@@ -65,6 +68,20 @@ class RelayEvents {
 /// leaves in one sendmmsg per outgoing socket, straight from the receive buffers (no copy).
 /// Inactivity: one timer per leg, armed for its timeout after the last accepted packet and
 /// re-armed lazily (a packet only stores its time), so a busy leg costs no timer work.
+/// The player: play() makes a leg's phone hear a sound (see Playback) instead of its peer. One
+/// 20 ms tick serves every playing leg: tick n is due at the first play's start + n × 20 ms (no
+/// drift: the next deadline comes from the start, not from when the last tick ran), and each
+/// tick sends every playing leg the packets it is owed, from the leg's RTP socket to the leg's
+/// latched RTP address, or its SDP address before it latched, as forwarded packets go. A tick
+/// that runs late sends up to three packets a leg to catch up and skips the rest of the frames
+/// it missed (their timestamps pass, their sequence numbers do not). A leg that joins a running
+/// tick sends its first packet at the next tick (within 20 ms). While a leg plays, what its
+/// peer sends (RTP and RTCP) is not forwarded to it and is counted on the peer
+/// (dropped_playing); what the playing leg's phone sends is read as always (latching,
+/// counters, inactivity) and forwarded to its peer while they are bridged: play() does not
+/// unbridge (a held phone, or one that hears ringback, then still reaches the other side only
+/// if the signaling side keeps them bridged; unbridge() for a one-way announcement). When the
+/// play ends the bridge carries the peer's packets to the phone again.
 ///
 /// Lifetime: destroy it while its io_context does not run (the media loop stopped or not yet
 /// started); its sockets are registered there.
@@ -91,19 +108,31 @@ class Relay {
   void close_leg(LegId id);
   /// Closes every leg, as close_leg() each (shutdown).
   void close_all();
+  /// Plays `request` (checked by check_play_request()) to the leg's phone as play `play`; a
+  /// play already running on the leg ends first (on_play_ended, Stopped). Unknown id: ignored
+  /// and logged.
+  void play(LegId id, PlayId play, PlayRequest request);
+  /// Ends the leg's play (on_play_ended, Stopped); nothing when it plays nothing.
+  void stop_playing(LegId id);
 
   /// A leg's counters so far; nullopt for an unknown id.
   std::optional<LegStats> stats(LegId id) const;
   /// The address a leg's RTP (rtcp = false) or RTCP socket latched to; nullopt when waiting.
   std::optional<boost::asio::ip::udp::endpoint> latched(LegId id, bool rtcp = false) const;
   std::size_t leg_count() const;
+  /// The play running on a leg; nullopt when it plays nothing or is unknown.
+  std::optional<PlayId> playing(LegId id) const;
+  /// Legs playing now.
+  std::size_t playing_count() const;
 
   /// Relay-wide counters, for the bench and metrics.
   struct Totals {
     std::uint64_t wakeups = 0;        // socket readiness handled
     std::uint64_t receive_calls = 0;  // recvmmsg calls
     std::uint64_t send_calls = 0;     // sendmmsg calls
-    std::uint64_t forwarded = 0;      // datagrams sent
+    std::uint64_t forwarded = 0;      // datagrams forwarded
+    std::uint64_t played = 0;         // datagrams the player sent
+    std::uint64_t player_ticks = 0;   // 20 ms ticks of the player run
   };
   const Totals& totals() const;
 

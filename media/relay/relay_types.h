@@ -7,7 +7,11 @@
 #include <boost/asio/ip/udp.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <vector>
+
+#include "media/audio/sound.h"
 
 namespace catchline::media::relay {
 
@@ -45,6 +49,8 @@ struct LegStats {
   std::uint64_t dropped_too_large = 0;       // larger than the receive slot (truncated)
   std::uint64_t send_failures = 0;           // sendmmsg refused them (buffer full, unreachable)
   std::uint64_t rtcp_malformed = 0;          // RTCP that did not parse (forwarded all the same)
+  std::uint64_t dropped_playing = 0;  // accepted while the peer was playing (the player owns it)
+  std::uint64_t packets_played = 0;   // of packets_out: sent by the player
   /// From the phone's last SR: what it says it sent.
   std::optional<std::uint32_t> reported_packets_sent;
   std::optional<std::uint32_t> reported_octets_sent;
@@ -67,6 +73,42 @@ struct LegClosed {
   LegId leg = 0;
   std::uint16_t rtp_port = 0;
   LegStats stats;
+};
+
+/// One play on a leg: given by MediaControl::play(), never reused while the process runs, so
+/// that an event about a play that was since replaced can be told from the current one.
+using PlayId = std::uint64_t;
+
+/// Whether a play ends after its last sound, or starts over with the first (hold music,
+/// ringback).
+enum class PlayMode { Once, Loop };
+
+/// What to play to a leg. The sounds are shared and immutable (a PromptSet encodes them once at
+/// start-up); the media thread holds them while it plays.
+struct PlayRequest {
+  /// Played one after the other ("parked on", "digit_7", "digit_0"); at least one frame in all.
+  std::vector<std::shared_ptr<const audio::EncodedSound>> sounds;
+  /// Every sound is encoded in it: the codec the leg's SDP chose.
+  audio::Codec codec = audio::Codec::Pcmu;
+  /// The payload type the leg's SDP gives that codec (0 for PCMU, 8 for PCMA: RFC 3551).
+  std::uint8_t payload_type = 0;
+  PlayMode mode = PlayMode::Once;
+};
+
+/// Why a play ended. A leg closed while playing reports nothing of its play (on_leg_closed()
+/// says the rest).
+enum class PlayEndReason {
+  Finished,  // a once play sent its last frame, and that frame's 20 ms have passed
+  Stopped,   // stop_playing(), or a new play() on the same leg replaced it
+};
+
+/// A play ended on the media thread; the leg forwards its peer's packets to its phone again
+/// (when still bridged).
+struct PlayEnded {
+  LegId leg = 0;
+  PlayId play = 0;
+  PlayEndReason reason = PlayEndReason::Finished;
+  std::uint64_t packets = 0;  // sent by this play
 };
 
 }  // namespace catchline::media::relay

@@ -167,8 +167,10 @@ class RecordingObserver final : public MediaObserver {
  public:
   void on_leg_inactive(const LegInactive& event) override { inactive.push_back(event); }
   void on_leg_closed(const LegClosed& event) override { closed.push_back(event); }
+  void on_play_ended(const PlayEnded& event) override { play_ended.push_back(event); }
   std::vector<LegInactive> inactive;
   std::vector<LegClosed> closed;
+  std::vector<PlayEnded> play_ended;
 };
 
 /// The relay as the server runs it: a media thread of its own, and MediaControl on the test
