@@ -5,6 +5,7 @@
 #include <limits>
 #include <utility>
 
+#include "media/sdp_fields.h"
 #include "sip/headers/params.h"
 
 namespace catchline::media {
@@ -22,7 +23,8 @@ sip::ParseError bad(std::string_view what, std::size_t offset) {
 
 using sip::iequals;
 
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
+using detail::is_blank;
+using detail::next_field;
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && is_blank(text.front())) {
@@ -32,22 +34,6 @@ std::string_view trim(std::string_view text) {
     text.remove_suffix(1);
   }
   return text;
-}
-
-// The next field of a line whose fields are separated by spaces (RFC 8866 uses one SP; runs
-// are tolerated). Returns "" at the end and leaves `rest` after the field.
-std::string_view next_field(std::string_view& rest) {
-  std::size_t begin = 0;
-  while (begin < rest.size() && is_blank(rest[begin])) {
-    ++begin;
-  }
-  std::size_t end = begin;
-  while (end < rest.size() && !is_blank(rest[end])) {
-    ++end;
-  }
-  std::string_view field = rest.substr(begin, end - begin);
-  rest.remove_prefix(end);
-  return field;
 }
 
 // A decimal number of 1 to 10 digits that is at most `max`.

@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "media/sdp_fields.h"
 #include "sip/headers/params.h"
 
 namespace catchline::media {
@@ -12,22 +13,8 @@ namespace {
 constexpr int kServerError = 500;
 constexpr std::uint32_t kMaxPort = 65535;
 
-bool is_blank(char c) { return c == ' ' || c == '\t'; }
-
-// The next space-separated field of `rest`; "" at the end. Leaves `rest` after the field.
-std::string_view next_field(std::string_view& rest) {
-  std::size_t begin = 0;
-  while (begin < rest.size() && is_blank(rest[begin])) {
-    ++begin;
-  }
-  std::size_t end = begin;
-  while (end < rest.size() && !is_blank(rest[end])) {
-    ++end;
-  }
-  std::string_view field = rest.substr(begin, end - begin);
-  rest.remove_prefix(end);
-  return field;
-}
+using detail::is_blank;
+using detail::next_field;
 
 // A port number, 1 to 65535, written in decimal.
 std::optional<std::uint16_t> parse_port(std::string_view text) {
