@@ -129,7 +129,7 @@ pbx::MediaMode read_media_mode(const Reader& r, const yaml::Node& node, const st
 
 void read_media(const Reader& r, const yaml::Node& node, MediaSettings& media) {
   r.expect_map(node, "media");
-  r.only_keys(node, "media", {"mode", "address", "ports", "timeout", "hold_timeout"});
+  r.only_keys(node, "media", {"mode", "address", "ports", "timeout", "hold_timeout", "prompts"});
   if (node["mode"]) {
     media.mode = read_media_mode(r, node["mode"], "media.mode");
   }
@@ -169,6 +169,12 @@ void read_media(const Reader& r, const yaml::Node& node, MediaSettings& media) {
   }
   if (node["hold_timeout"]) {
     media.hold_timeout = r.duration(node["hold_timeout"], "media.hold_timeout");
+  }
+  if (node["prompts"]) {
+    media.prompts = r.string(node["prompts"], "media.prompts");
+    if (media.prompts.empty()) {
+      r.fail(node["prompts"], "media.prompts", "expected a folder of WAV files, got \"\"");
+    }
   }
 }
 

@@ -49,6 +49,9 @@ struct MediaSettings {
   std::uint16_t last_port = 30000;
   std::chrono::milliseconds timeout{60'000};          // a silent stream ends its call
   std::chrono::milliseconds hold_timeout{7'200'000};  // the same while on hold (2 h)
+  // A folder of the player's WAV files (hold music, announcements), every name of
+  // media::audio::kServerPrompts; "" = the prompts built with the server (<build>/prompts).
+  std::string prompts;
 
   /// True when some call may be relayed: the server's mode, or an extension's own.
   bool needed(const std::vector<pbx::Extension>& extensions) const;

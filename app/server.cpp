@@ -12,13 +12,16 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "app/config.h"
 #include "base/event_thread.h"
+#include "media/audio/prompt_set.h"
 #include "media/relay/media_control.h"
 #include "pbx/pbx.h"
 #include "sip/digest.h"
@@ -31,6 +34,17 @@ namespace catchline::app {
 namespace {
 
 namespace transport = sip::transport;
+
+/// The prompts the build made (prompts/): <build>/prompts, beside the folder of the binary
+/// (<build>/app/catchline).
+std::string built_prompts_folder() {
+  std::error_code error;
+  const auto binary = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) {
+    return "prompts";
+  }
+  return (binary.parent_path().parent_path() / "prompts").string();
+}
 
 /// Sits between the transport and the transaction layer (which needs the transport first):
 /// forwards both ways and, with `sip.log_messages`, logs every message as it passes. Requests
@@ -214,6 +228,7 @@ int run_server(const std::string& config_path) {
   const bool relayed = config.media.needed(config.extensions);
   std::unique_ptr<base::MediaThread> media_thread;
   std::unique_ptr<media::relay::MediaControl> relay;
+  std::optional<media::audio::PromptSet> prompts;  // what the player sends (hold music)
   std::thread media_loop;
   MessageTap tap;
   tap.log = config.sip.log_messages;
@@ -266,7 +281,20 @@ int run_server(const std::string& config_path) {
     options.relay.hold_timeout = config.media.hold_timeout;
     media_thread = std::make_unique<base::MediaThread>();
     relay = std::make_unique<media::relay::MediaControl>(signaling, *media_thread, options, pbx);
-    pbx.attach_media(*relay, media_address);
+    const std::string folder =
+        config.media.prompts.empty() ? built_prompts_folder() : config.media.prompts;
+    auto loaded = media::audio::PromptSet::load(folder, media::audio::kServerPrompts);
+    if (loaded) {
+      spdlog::info("media prompts from {}: {} sounds", folder, loaded->names().size());
+      prompts = std::move(*loaded);
+    } else if (!config.media.prompts.empty()) {
+      std::cerr << config.file << ": media.prompts: " << loaded.error().reason << "\n";
+      return 1;
+    } else {
+      spdlog::warn("media: no prompts, so no hold music ({}); set media.prompts",
+                   loaded.error().reason);
+    }
+    pbx.attach_media(*relay, media_address, prompts ? &*prompts : nullptr);
     spdlog::info("media relay on {} ports {}-{} mode={}", media_address, config.media.first_port,
                  config.media.last_port,
                  config.media.mode == pbx::MediaMode::Relay ? "relay" : "direct");

@@ -71,6 +71,40 @@ std::string_view attribute_value(std::string_view value) {
   return colon == std::string_view::npos ? std::string_view{} : value.substr(colon + 1);
 }
 
+bool is_direction(std::string_view name) {
+  return name == "sendrecv" || name == "sendonly" || name == "recvonly" || name == "inactive";
+}
+
+// RFC 3551 table 4: G.711 by its encoding name, else by its static payload number.
+std::optional<G711Format> first_g711(const Media& m) {
+  for (std::string_view format : m.formats) {
+    std::uint32_t payload = 0;
+    for (char c : format) {
+      if (c < '0' || c > '9' || payload > 127) {
+        payload = 128;
+        break;
+      }
+      payload = payload * 10 + static_cast<std::uint32_t>(c - '0');
+    }
+    if (format.empty() || payload > 127) {
+      continue;
+    }
+    std::string_view name;
+    if (const RtpMap* map = m.rtpmap(payload)) {
+      if (map->clock_rate != 8000 || map->channels != 1) {
+        continue;
+      }
+      name = map->encoding;
+    } else {
+      name = payload == 0 ? "PCMU" : payload == 8 ? "PCMA" : "";
+    }
+    if (sip::iequals(name, "PCMU") || sip::iequals(name, "PCMA")) {
+      return G711Format{sip::iequals(name, "PCMA"), static_cast<std::uint8_t>(payload)};
+    }
+  }
+  return std::nullopt;
+}
+
 void append_line(std::string& out, std::string_view line) {
   out += line;
   out += "\r\n";
@@ -159,7 +193,9 @@ class Rewriter {
     out_ += rest;
     out_ += "\r\n";
     // RFC 8866 §5.7: each m= line needs a c=, its own or the session's.
-    if (relay_.ports[index_].rtp != 0 && !m.connection && !session_.connection) {
+    const bool session_holds = session_.connection && is_unspecified(session_.connection->address);
+    if (relay_.ports[index_].rtp != 0 && !m.connection &&
+        (!session_.connection || (session_holds && direction()))) {
       append_relay_connection();
       connection_written_ = true;
     }
@@ -174,7 +210,7 @@ class Rewriter {
     next_field(rest);
     next_field(rest);
     std::string_view address = next_field(rest);
-    if (is_unspecified(address.substr(0, address.find('/')))) {
+    if (is_unspecified(address.substr(0, address.find('/'))) && !direction()) {
       return append_line(out_, line);  // hold: the reader must not send, to us or anyone
     }
     append_relay_connection();
@@ -195,7 +231,14 @@ class Rewriter {
     if (name == "rtcp") {
       return rewrite_rtcp(attribute_value(value));
     }
+    if (is_direction(name) && direction()) {
+      return;  // written at the section's end
+    }
     append_line(out_, line);
+  }
+
+  std::optional<Direction> direction() const {
+    return active() ? relay_.ports[index_].direction : std::nullopt;
   }
 
   // RFC 3605: a=rtcp:<port> [<nettype> <addrtype> <connection-address>]
@@ -223,6 +266,11 @@ class Rewriter {
   }
 
   void end_section() {
+    if (auto written = direction()) {
+      out_ += "a=";
+      out_ += direction_name(*written);
+      out_ += "\r\n";
+    }
     if (!active() || rtcp_written_) {
       return;
     }
@@ -337,6 +385,7 @@ sip::Result<std::vector<LegStream>> read_leg_streams(std::string_view sdp) {
     stream.direction = m.direction;
     stream.on_hold = m.direction == Direction::SendOnly || m.direction == Direction::Inactive ||
                      is_unspecified(stream.address);
+    stream.g711 = first_g711(m);
     streams.push_back(std::move(stream));
   }
   return streams;

@@ -6,6 +6,7 @@
 // and direction pass through unchanged: the relay moves packets, it does not transcode.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,9 @@ struct RelayPorts {
   std::uint16_t rtp = 0;   // 0: the relay does not carry this stream; the line is turned off
   std::uint16_t rtcp = 0;  // usually rtp + 1; equal to rtp when the relay only offers rtcp-mux
   bool rtcp_mux = true;    // false: the relay cannot multiplex here, a=rtcp-mux is removed
+  /// Written instead of the phone's direction (hold music: the server sends to a held phone
+  /// whatever its holder wrote); nullopt keeps the phone's.
+  std::optional<Direction> direction;
 };
 
 /// The relay's side of a leg: its address as that leg's phone reaches it and one RelayPorts
@@ -71,6 +75,8 @@ struct RelayEndpoint {
 ///   RTP port there (RFC 5761 §5.1.3: multiplexing only) and rtcp-mux is kept; its address, if
 ///   written, becomes the relay's. Without a=rtcp one is added when the relay's RTCP port is not
 ///   RTP + 1. a=rtcp-mux is removed where RelayPorts::rtcp_mux is false;
+/// - where RelayPorts::direction is set, the line's direction attributes are replaced by it (it
+///   then also overrides a session-level one), and an unspecified c= address gets the relay's;
 /// - ICE attributes (RFC 8839: candidate, remote-candidates, end-of-candidates and every
 ///   ice-*, such as ice-ufrag and ice-pwd) are removed: they name the phone's own addresses,
 ///   which the reader would try around the relay, and the relay answers no checks;
@@ -82,6 +88,12 @@ struct RelayEndpoint {
 /// `origin` is unchanged then.
 sip::Result<std::string> rewrite_for_relay(std::string_view sdp, const RelayEndpoint& relay,
                                            LegOrigin& origin);
+
+/// A payload type of a phone's line that carries G.711 (what the player can send).
+struct G711Format {
+  bool alaw = false;  // PCMA; else PCMU
+  std::uint8_t payload = 0;
+};
 
 /// What the relay needs of one m= line of a phone's description: where that phone receives.
 /// Owns its strings, so it can be posted to the media thread.
@@ -99,6 +111,9 @@ struct LegStream {
   /// The phone holds the stream: sendonly or inactive (RFC 3264 §8.4), or the unspecified
   /// address of RFC 2543 ("c=IN IP4 0.0.0.0"); the relay sends it nothing but music, if any.
   bool on_hold = false;
+  /// The first format of the line that is G.711 (RFC 3551 PCMU or PCMA, by its rtpmap, else by
+  /// its static number), in the phone's order of preference: what the player can send it.
+  std::optional<G711Format> g711;
 };
 
 /// Reads every m= line of `sdp`, in order, as LegStream values. Addresses are as written (the

@@ -52,9 +52,11 @@ void Pbx::attach(sip::txn::TransactionLayer& layer, LocalAddresses local) {
   blf_.attach(layer);
 }
 
-void Pbx::attach_media(media::relay::MediaControl& relay, std::string address) {
+void Pbx::attach_media(media::relay::MediaControl& relay, std::string address,
+                       const media::audio::PromptSet* prompts) {
   relay_ = &relay;
   media_address_ = std::move(address);
+  prompts_ = prompts;
 }
 
 MediaHost* Pbx::media_for(const Party& caller, const RingPlan& plan) {

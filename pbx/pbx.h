@@ -77,8 +77,10 @@ class Pbx final : public sip::txn::TransactionUser,
   /// Connects the transaction layer (which needs this object first) and our addresses.
   void attach(sip::txn::TransactionLayer& layer, LocalAddresses local);
   /// Connects the media relay (which needs this object as its observer first); `address` is
-  /// what SDP names for it. Without one, every call's media goes from phone to phone.
-  void attach_media(media::relay::MediaControl& relay, std::string address);
+  /// what SDP names for it; `prompts` what the player sends (nullptr: no hold music), which
+  /// must outlive this object. Without a relay, every call's media goes from phone to phone.
+  void attach_media(media::relay::MediaControl& relay, std::string address,
+                    const media::audio::PromptSet* prompts = nullptr);
 
   // MediaObserver: the relay's events, on the signaling thread.
   void on_leg_inactive(const media::relay::LegInactive& event) override;
@@ -151,6 +153,7 @@ class Pbx final : public sip::txn::TransactionUser,
     streams_[stream] = call;
   }
   void stream_closed(media::relay::LegId stream) override { streams_.erase(stream); }
+  const media::audio::PromptSet* prompts() const override { return prompts_; }
 
   /// While shutting down (503) or when Max-Forwards ran out (483): answers and returns true.
   bool refuse_new_call(sip::txn::ServerTransaction& t, const sip::Message& request);
@@ -186,6 +189,7 @@ class Pbx final : public sip::txn::TransactionUser,
   bool shutting_down_ = false;
   media::relay::MediaControl* relay_ = nullptr;
   std::string media_address_;
+  const media::audio::PromptSet* prompts_ = nullptr;
   std::unordered_map<media::relay::LegId, CallId> streams_;  // relay stream -> its call
 };
 

@@ -80,7 +80,11 @@ sip::Result<std::size_t> CallMedia::learn(LegId from, const sip::transport::Peer
     stream.type = written.type;
     stream.wrote_mux = written.rtcp_mux;
     stream.remote.signaling_source = from_peer.address;
-    stream.remote.on_hold = written.on_hold;
+    stream.direction = written.direction;
+    stream.g711 = written.g711;
+    stream.holds = written.on_hold;
+    // The held phone (recvonly) sends nothing either: both get the long silence timeout.
+    stream.remote.on_hold = written.on_hold || written.direction == media::Direction::RecvOnly;
     stream.remote.rtp =
         written.active ? endpoint_of(written.address, written.rtp_port) : std::nullopt;
     stream.remote.rtcp =
@@ -89,6 +93,7 @@ sip::Result<std::size_t> CallMedia::learn(LegId from, const sip::transport::Peer
   }
   if (joined_ && (from == join_[0] || from == join_[1])) {
     join();
+    follow_hold();
   }
   return streams->size();
 }
@@ -108,7 +113,22 @@ sip::Result<std::string> CallMedia::rewrite_for(LegId to, const sip::transport::
   relay.ports.reserve(streams->size());
   for (std::size_t i = 0; i < streams->size(); ++i) {
     const std::uint16_t rtp = leg.streams[i].rtp_port;
-    relay.ports.push_back(media::RelayPorts{rtp, static_cast<std::uint16_t>(rtp + 1), true});
+    relay.ports.push_back(media::RelayPorts{rtp, static_cast<std::uint16_t>(rtp + 1), true, {}});
+    Stream& stream = leg.streams[i];
+    Stream* holder = partner(stream);
+    if (holder == nullptr) {
+      continue;
+    }
+    if (stream.music != 0 && holder->holds) {
+      relay.ports.back().direction = media::Direction::SendOnly;  // we send it music
+      stream.told_sendonly = holder->direction == media::Direction::Inactive;
+    } else if (holder->told_sendonly) {
+      // `sdp` answers the "sendonly" we wrote for this leg's "inactive": answer that (§6.1).
+      holder->told_sendonly = false;
+      if (stream.direction == media::Direction::Inactive) {
+        relay.ports.back().direction = media::Direction::Inactive;
+      }
+    }
   }
   auto rewritten = media::rewrite_for_relay(sdp, relay, leg.origin);
   if (!rewritten) {
@@ -144,6 +164,53 @@ void CallMedia::bridge(LegId a, LegId b) {
   side(a);
   side(b);
   join();
+  follow_hold();
+}
+
+CallMedia::Stream* CallMedia::partner(const Stream& stream) {
+  if (!joined_ || stream.joined == 0) {
+    return nullptr;
+  }
+  for (LegId leg : join_) {
+    for (Stream& other : sides_[leg].streams) {
+      if (other.id == stream.joined) {
+        return &other;
+      }
+    }
+  }
+  return nullptr;
+}
+
+void CallMedia::follow_hold() {
+  const media::audio::PromptSet* prompts = host_.prompts();
+  for (LegId leg : join_) {
+    for (Stream& held : sides_[leg].streams) {
+      const Stream* holder = partner(held);
+      const bool holds = holder != nullptr && holder->holds && held.type == "audio";
+      if (!holds && held.music != 0) {
+        host_.relay().stop_playing(held.id);
+        held.music = 0;
+        spdlog::info("media hold music off call={} stream={}", call_, held.id);
+      }
+      if (!holds || held.music != 0 || prompts == nullptr || !held.g711) {
+        continue;
+      }
+      const auto codec = held.g711->alaw ? media::audio::Codec::Pcma : media::audio::Codec::Pcmu;
+      auto music = prompts->find("hold_music", codec);
+      if (!music) {
+        continue;
+      }
+      media::relay::PlayRequest request{
+          {std::move(music)}, codec, held.g711->payload, media::relay::PlayMode::Loop};
+      if (auto play = host_.relay().play(held.id, std::move(request))) {
+        held.music = *play;
+        spdlog::info("media hold music on call={} stream={}", call_, held.id);
+      } else {
+        spdlog::warn("media hold music call={} stream={} reason=\"{}\"", call_, held.id,
+                     play.error().reason);
+      }
+    }
+  }
 }
 
 void CallMedia::join() {
@@ -181,6 +248,9 @@ void CallMedia::close(LegId leg) {
     host_.relay().close_leg(stream.id);
   }
   side.streams.clear();
+  if (joined_) {
+    follow_hold();  // music for a holder that left stops
+  }
 }
 
 }  // namespace catchline::pbx

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "media/audio/prompt_set.h"
 #include "media/relay/media_control.h"
 #include "media/sdp_rewrite.h"
 #include "sip/result.h"
@@ -25,6 +26,8 @@ class MediaHost {
   /// stream_closed().
   virtual void stream_opened(media::relay::LegId stream, std::uint64_t call) = 0;
   virtual void stream_closed(media::relay::LegId stream) = 0;
+  /// The prompts the player sends (hold music); nullptr when the server has none.
+  virtual const media::audio::PromptSet* prompts() const = 0;
 
  protected:
   ~MediaHost() = default;
@@ -36,6 +39,11 @@ class MediaHost {
 /// whether it holds) and rewritten for the leg whose phone reads it (send to the relay, at that
 /// leg's ports), so that the two phones never learn each other's addresses and a pickup or a
 /// transfer re-bridges streams inside the relay without a re-INVITE.
+///
+/// Hold: while a phone's SDP holds a stream (sendonly, inactive, or c=0.0.0.0), the stream it is
+/// bridged to gets the prompt set's hold music, looped, in the first G.711 format its phone
+/// wrote. The held phone is told "sendonly" (the server sends it music) whatever the holder
+/// wrote, and the holder that wrote "inactive" is answered "inactive" (RFC 3264 §6.1).
 /// Owned by its Call, on the signaling thread; closes every stream it opened when destroyed.
 class CallMedia {
  public:
@@ -74,6 +82,11 @@ class CallMedia {
     bool wrote_mux = false;          // the phone's SDP has a=rtcp-mux
     bool sent_mux = false;           // the SDP we sent the phone has a=rtcp-mux
     media::relay::RemoteMedia remote;
+    media::Direction direction = media::Direction::SendRecv;  // as its phone wrote it
+    bool holds = false;  // its phone holds the stream: sendonly, inactive or c=0.0.0.0
+    std::optional<media::G711Format> g711;  // what the player can send its phone
+    media::relay::PlayId music = 0;         // hold music plays to its phone; 0: none
+    bool told_sendonly = false;             // its phone read "sendonly" for its holder's "inactive"
   };
   struct Side {
     std::vector<Stream> streams;
@@ -87,6 +100,10 @@ class CallMedia {
   void update(const Stream& stream);
   /// Bridges what bridge() asked for and can be bridged now.
   void join();
+  /// Starts or stops hold music on the bridged streams, as their partners now hold or not.
+  void follow_hold();
+  /// The stream `stream` is bridged to, or nullptr.
+  Stream* partner(const Stream& stream);
 
   MediaHost& host_;
   std::uint64_t call_;

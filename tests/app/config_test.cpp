@@ -56,6 +56,7 @@ TEST(Config, ReadsTheMediaSectionAndAnExtensionsOwnMode) {
   ports: 30000-30999
   timeout: 45s
   hold_timeout: 1h
+  prompts: /srv/prompts/en
 extensions:
   - number: "1001"
     password: x
@@ -70,6 +71,7 @@ extensions:
   EXPECT_EQ(config.media.last_port, 30999);
   EXPECT_EQ(config.media.timeout, std::chrono::seconds(45));
   EXPECT_EQ(config.media.hold_timeout, std::chrono::hours(1));
+  EXPECT_EQ(config.media.prompts, "/srv/prompts/en");
   EXPECT_EQ(config.extensions[0].media, pbx::MediaMode::Direct);
   EXPECT_FALSE(config.extensions[1].media.has_value()) << "follows media.mode";
   EXPECT_TRUE(config.media.needed(config.extensions));
@@ -98,6 +100,8 @@ TEST(Config, RefusesBadMediaSettingsNamingLineAndKey) {
   EXPECT_EQ(error_of("media:\n  ports: 3000-2000\n"),
             "catchline.yaml:2: media.ports: expected a range of UDP ports such as 20000-30000 "
             "(1024-65535, at least two), got \"3000-2000\"");
+  EXPECT_EQ(error_of("media:\n  prompts: \"\"\n"),
+            "catchline.yaml:2: media.prompts: expected a folder of WAV files, got \"\"");
   EXPECT_EQ(error_of("extensions:\n  - number: \"1001\"\n    password: x\n    media: yes\n"),
             "catchline.yaml:4: media: expected relay or direct, got \"yes\"");
 }

@@ -356,6 +356,14 @@ class UA:
     def sdp(self):
         return SDP.format(port=40000 + self.port % 20000)
 
+    def answer_sdp(self, offer):
+        """Our SDP answering `offer` (a re-INVITE's): sendonly is answered recvonly, recvonly
+        sendonly, inactive inactive (RFC 3264 §6.1); no offer gets our plain SDP."""
+        direction = re.search(r"^a=(sendonly|recvonly|inactive)\s*$", offer, re.M)
+        answer = {"sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
+        sdp = self.sdp()
+        return sdp + f"a={answer[direction.group(1)]}\r\n" if direction else sdp
+
     def send(self, text):
         self.sock.sendto(text.encode(), self.server)
 
@@ -548,6 +556,10 @@ class UA:
             self.respond(request, status if dialog is not None else 481)
         elif method == "INVITE" and dialog is None:
             self._on_invite(request)
+        elif method == "INVITE":  # a re-INVITE: answered 200 as RFC 3264 §6.1 wants (hold)
+            dialog.requests.append(request)
+            self.respond(request, 200, to_tag=dialog.local_tag, body=self.answer_sdp(request.body),
+                         content_type="application/sdp", reliable=True)
         elif method == "CANCEL" and isinstance(dialog, Call) and dialog.received is not None:
             dialog.cancel_request = request
             self.respond(request, 200)

@@ -10,11 +10,17 @@ receive real RTP on their own UDP sockets (127.0.0.1 only).
   picker's, without any re-INVITE to the caller;
 - media.timeout: an answered call whose phones send nothing ends with BYE to both, and its
   record says hangup_by media-timeout;
+- hold: a phone that holds (re-INVITE sendonly, or inactive) makes the relay send the other
+  phone the prompt set's hold music (G.711 in the payload type that phone wrote, its own
+  SSRC, audible), told "sendonly" in both cases; the holder's own packets stop reaching it,
+  and resuming (sendrecv) gives it the holder's packets again, music stopped; a held call whose
+  phones both go quiet outlives media.timeout;
 - media.mode direct per extension: a call between two direct extensions keeps the phones'
   own SDP addresses.
 
 Usage: test_media.py --catchline PATH. Prints one line per check and "N passed, M failed".
 """
+import math
 import os
 import random
 import re
@@ -226,6 +232,83 @@ def check_pickup_rebridges(bench):
     bench.close()
 
 
+def reinvite(phone, call, direction):
+    """`phone` sends a re-INVITE in `call` whose SDP says `direction`; returns the 200."""
+    body = phone.sdp() + (f"a={direction}\r\n" if direction != "sendrecv" else "")
+    final = call.request("INVITE", headers=[("Contact", phone.contact())], body=body,
+                         content_type="application/sdp")
+    harness.check(final is not None and final.status == 200, f"re-INVITE ({direction}): {final}")
+    return final
+
+
+def direction_of(sdp):
+    found = re.search(r"^a=(sendrecv|sendonly|recvonly|inactive)\s*$", sdp, re.M)
+    return found.group(1) if found else "sendrecv"
+
+
+def ulaw_sample(byte):
+    """One G.711 µ-law byte as a 16-bit linear sample (ITU-T G.711)."""
+    byte = ~byte & 0xFF
+    magnitude = (((byte & 0x0F) << 3) + 0x84) << ((byte & 0x70) >> 4)
+    return (0x84 - magnitude) if byte & 0x80 else (magnitude - 0x84)
+
+
+def music_packets(phone, relay_port, not_ssrc, seconds=1.0):
+    """The RTP packets `phone` got from `relay_port` within `seconds` whose SSRC is not
+    `not_ssrc` (the holder's): [(payload type, ssrc, payload)]."""
+    got = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for packet, source in phone.received(1, timeout=deadline - time.monotonic()):
+            harness.check(source == ("127.0.0.1", relay_port),
+                          f"media to the held phone from {source}, not the relay port")
+            ssrc = struct.unpack("!I", packet[8:12])[0]
+            if ssrc != not_ssrc:
+                got.append((packet[1] & 0x7F, ssrc, packet[12:]))
+    return got
+
+
+def check_hold_music(bench):
+    caller, callee, call, incoming = establish(bench, ALICE, BOB)
+    to_callee = media_of(incoming.received.body)
+    to_caller = media_of(call.invite.final.body)
+    # Both talk first: each latches.
+    caller.send_rtp(("127.0.0.1", to_caller[1]), count=3)
+    callee.send_rtp(("127.0.0.1", to_callee[1]), count=3)
+    callee.drain()
+
+    for hold in ("sendonly", "inactive"):
+        seen = len(incoming.requests)
+        final = reinvite(caller, call, hold)
+        held = incoming.wait_request("INVITE", start=seen)
+        harness.check(held is not None, f"the held phone got no re-INVITE ({hold})")
+        harness.check(direction_of(held.body) == "sendonly",
+                      f"the held phone was told {direction_of(held.body)} for the holder's {hold}")
+        answered = {"sendonly": "recvonly", "inactive": "inactive"}[hold]
+        harness.check(direction_of(final.body) == answered,
+                      f"the holder's {hold} was answered {direction_of(final.body)}")
+        caller.send_rtp(("127.0.0.1", to_caller[1]), count=5)  # on hold: must not be heard
+        music = music_packets(callee, to_callee[1], caller.ssrc)
+        harness.check(len(music) >= 35, f"{len(music)} packets of hold music in 1 s ({hold})")
+        harness.check({pt for pt, _, _ in music} == {0}, "hold music not in PCMU (0), which "
+                      f"the held phone wrote: {set(pt for pt, _, _ in music)}")
+        harness.check(len({ssrc for _, ssrc, _ in music}) == 1, "hold music in several SSRCs")
+        samples = [ulaw_sample(b) for _, _, p in music for b in p]
+        loud = math.sqrt(sum(x * x for x in samples) / max(len(samples), 1))
+        harness.check(loud > 300, f"the hold music is near silence (RMS {loud})")
+
+        reinvite(caller, call, "sendrecv")  # resume
+        time.sleep(0.1)
+        callee.drain()
+        sent = caller.send_rtp(("127.0.0.1", to_caller[1]))
+        got = callee.received(len(sent) + 5, timeout=0.5)
+        harness.check([p for p, _ in got] == sent,
+                      f"after resuming, the held phone got {len(got)} packets, not the "
+                      f"holder's {len(sent)} alone")
+    harness.check(call.bye().status == 200, "BYE not answered 200")
+    bench.close()
+
+
 def check_direct_extensions_keep_their_sdp(bench):
     caller, callee, call, incoming = establish(bench, DORA, ERIC)
     harness.check(media_of(incoming.received.body)[1] == caller.rtp_port,
@@ -249,6 +332,14 @@ def check_media_timeout(procs, binary):
             lambda: [r for r in harness.call_records(binary, bench.database)
                      if r.get("hangup_by") == "media-timeout"], timeout=5.0)
         harness.check(records, "no call record with hangup_by media-timeout")
+
+        # On hold, the holder (sendonly) and the held phone (recvonly) may both be silent.
+        caller, callee, call, incoming = establish(bench, ALICE, BOB)
+        reinvite(caller, call, "sendonly")
+        time.sleep(3.5)
+        harness.check(not any(m[1] == "BYE" for phone in (caller, callee) for m in phone.answered),
+                      "a call on hold ended after media.timeout")
+        harness.check(call.bye().status == 200, "the held call is gone")
     finally:
         bench.close()
         procs.stop(bench.server)
@@ -265,6 +356,8 @@ def main():
                         check_call_relayed, bench)
             results.run("pickup re-bridges the caller to the picker's phone in the relay, no "
                         "re-INVITE", check_pickup_rebridges, bench)
+            results.run("hold: the held phone hears hold music (sendonly and inactive), "
+                        "the holder's media again after resuming", check_hold_music, bench)
             results.run("media: direct on both extensions keeps the phones' own SDP",
                         check_direct_extensions_keep_their_sdp, bench)
             if results.failed:

@@ -511,6 +511,63 @@ TEST(LegStreams, LineWithoutAnyAddressIsNotActive) {
   EXPECT_EQ(s.address, "");
 }
 
+TEST(LegStreams, FirstG711FormatInThePhonesOrder) {
+  // baresip: opus, G.722, then PCMU (static 0, no rtpmap) before PCMA.
+  LegStream baresip = only_stream(kBaresip);
+  ASSERT_TRUE(baresip.g711);
+  EXPECT_FALSE(baresip.g711->alaw);
+  EXPECT_EQ(baresip.g711->payload, 0);
+  // A dynamic payload type mapped to PCMA comes first here.
+  std::string offer = sdp({"v=0", "o=- 1 1 IN IP4 10.0.0.7", "s=-", "c=IN IP4 10.0.0.7", "t=0 0",
+                           "m=audio 4000 RTP/AVP 9 98 0", "a=rtpmap:98 pcma/8000"});
+  LegStream dynamic = only_stream(offer);
+  ASSERT_TRUE(dynamic.g711);
+  EXPECT_TRUE(dynamic.g711->alaw);
+  EXPECT_EQ(dynamic.g711->payload, 98);
+  // Payload 0 remapped to another codec is not G.711; nothing else is.
+  offer = sdp({"v=0", "o=- 1 1 IN IP4 10.0.0.7", "s=-", "c=IN IP4 10.0.0.7", "t=0 0",
+               "m=audio 4000 RTP/AVP 0 9", "a=rtpmap:0 opus/48000/2"});
+  EXPECT_FALSE(only_stream(offer).g711);
+}
+
+TEST(SdpRewrite, DirectionOverrideReplacesThePhonesDirection) {
+  // Hold music: the holder wrote "inactive" (session level here) and c=0.0.0.0; the held phone
+  // reads "sendonly" and the relay's address, so that it plays what the relay sends.
+  std::string offer = sdp({"v=0", "o=- 1 2 IN IP4 10.0.0.7", "s=-", "c=IN IP4 0.0.0.0", "t=0 0",
+                           "a=inactive", "m=audio 4000 RTP/AVP 0", "a=rtpmap:0 PCMU/8000"});
+  RelayEndpoint relay{"203.0.113.5", {{20000, 20001, true, Direction::SendOnly}}};
+  LegOrigin origin(7, 1);
+  auto out = rewrite_for_relay(offer, relay, origin);
+  ASSERT_TRUE(out) << out.error().reason;
+  EXPECT_TRUE(has_line(*out, "a=sendonly")) << *out;
+  EXPECT_FALSE(has_line(*out, "a=inactive") && out->find("m=audio") < out->find("a=inactive"))
+      << *out;
+  EXPECT_TRUE(has_line(*out, "c=IN IP4 203.0.113.5")) << *out;
+  auto streams = read_leg_streams(*out);
+  ASSERT_TRUE(streams);
+  EXPECT_EQ((*streams)[0].direction, Direction::SendOnly);
+  EXPECT_EQ((*streams)[0].address, "203.0.113.5");
+
+  // Without an override the phone's direction and hold address pass unchanged.
+  relay.ports[0].direction.reset();
+  out = rewrite_for_relay(offer, relay, origin);
+  ASSERT_TRUE(out);
+  EXPECT_TRUE(has_line(*out, "c=IN IP4 0.0.0.0")) << *out;
+  EXPECT_EQ((*read_leg_streams(*out))[0].direction, Direction::Inactive);
+}
+
+TEST(SdpRewrite, DirectionOverrideAtMediaLevel) {
+  std::string answer = sdp({"v=0", "o=- 1 2 IN IP4 10.0.0.7", "s=-", "c=IN IP4 10.0.0.7", "t=0 0",
+                            "m=audio 4000 RTP/AVP 0", "a=recvonly", "a=ptime:20"});
+  RelayEndpoint relay{"203.0.113.5", {{20000, 20001, true, Direction::Inactive}}};
+  LegOrigin origin(7, 1);
+  auto out = rewrite_for_relay(answer, relay, origin);
+  ASSERT_TRUE(out) << out.error().reason;
+  EXPECT_FALSE(has_line(*out, "a=recvonly")) << *out;
+  EXPECT_TRUE(has_line(*out, "a=inactive")) << *out;
+  EXPECT_TRUE(has_line(*out, "a=ptime:20")) << *out;
+}
+
 TEST(LegStreams, ReturnsParseError) {
   auto streams = read_leg_streams("v=0\r\ns=-\r\n");
   ASSERT_FALSE(streams);
