@@ -94,6 +94,17 @@ int run_calls(const std::string& db_path, const std::string& since, bool json, s
           {"hangup_by", c.hangup_by},     {"pickup_kind", c.pickup_kind},
           {"picked_from", c.picked_from}, {"rang_ms", rang_ms(c)},
       };
+      nlohmann::json media = nlohmann::json::array();
+      for (const store::MediaCounters& m : c.media) {
+        media.push_back({{"party", m.party},
+                         {"type", m.type},
+                         {"packets_in", m.packets_in},
+                         {"bytes_in", m.bytes_in},
+                         {"packets_out", m.packets_out},
+                         {"bytes_out", m.bytes_out},
+                         {"lost", m.lost ? nlohmann::json(*m.lost) : nlohmann::json(nullptr)}});
+      }
+      row["media"] = std::move(media);
       out << row.dump() << "\n";
     }
     return 0;

@@ -373,6 +373,7 @@ int run_server(const std::string& config_path) {
     media_loop.join();
   }
   transport.close();
+  pbx.write_waiting_records();
   writer.reset();  // writes what is queued
   spdlog::info("catchline stopped");
   return 0;

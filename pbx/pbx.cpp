@@ -32,7 +32,12 @@ Pbx::Pbx(base::TimerQueue& timers, PbxSettings settings, Directory directory,
       dial_plan_(directory_),
       pickup_(directory_, pickable_, calls_),
       presence_(static_cast<PresenceHost&>(*this), settings_.presence),
-      blf_(directory_, settings_.domain, presence_, calls_, pickup_) {
+      blf_(directory_, settings_.domain, presence_, calls_, pickup_),
+      records_([this](store::CallRecord record) {
+        if (writer_ != nullptr) {
+          writer_->save_call(std::move(record));
+        }
+      }) {
   // BLF replaces this listener; until then the changes are there for the debug log.
   pickable_.set_listener([](PickupScope scope, std::string_view name, bool pickable) {
     spdlog::debug("pickable {}={} state={}", scope == PickupScope::Number ? "number" : "group",
@@ -102,6 +107,7 @@ void Pbx::on_leg_closed(const media::relay::LegClosed& event) {
   const auto& stats = event.stats;
   spdlog::debug("media stream closed stream={} packets_in={} packets_out={} dropped_source={}",
                 event.leg, stats.packets_in, stats.packets_out, stats.dropped_source);
+  records_.closed(event);
 }
 
 void Pbx::reload(Directory directory, RegistrarSettings registrar, PresenceSettings blf) {
@@ -128,9 +134,20 @@ void Pbx::shutdown() {
 
 void Pbx::call_ended(Call& call) {
   pickable_.remove(call.id());
-  if (writer_ != nullptr) {
-    writer_->save_call(call.record());
+  std::vector<std::string> parties;  // by call leg
+  for (const Leg& leg : call.legs()) {
+    parties.push_back(leg.extension);
   }
+  records_.ended(call.id(), call.record(), std::move(parties));
+}
+
+void Pbx::stream_closed(media::relay::LegId stream, LegId leg, const std::string& type) {
+  auto found = streams_.find(stream);
+  if (found == streams_.end()) {
+    return;
+  }
+  records_.closing(stream, found->second, leg, type);
+  streams_.erase(found);
 }
 
 void Pbx::on_request(const sip::Message& request, const sip::transport::Peer& source,

@@ -16,6 +16,7 @@
 #include "pbx/blf/presence.h"
 #include "pbx/call/call.h"
 #include "pbx/call/call_table.h"
+#include "pbx/call/media_records.h"
 #include "pbx/pickup/pickup_index.h"
 #include "pbx/pickup/pickup_service.h"
 #include "pbx/registrar/registrar.h"
@@ -85,6 +86,9 @@ class Pbx final : public sip::txn::TransactionUser,
   // MediaObserver: the relay's events, on the signaling thread.
   void on_leg_inactive(const media::relay::LegInactive& event) override;
   void on_leg_closed(const media::relay::LegClosed& event) override;
+  /// Writes the records of ended calls still waiting for the relay's last counters (after the
+  /// loops stopped, before the store writer goes: those counters will not come).
+  void write_waiting_records() { records_.flush(); }
 
   /// Replaces extensions, groups, trunks, pickup codes and subscription limits (SIGHUP);
   /// calls, registrations and subscriptions go on.
@@ -152,7 +156,7 @@ class Pbx final : public sip::txn::TransactionUser,
   void stream_opened(media::relay::LegId stream, std::uint64_t call) override {
     streams_[stream] = call;
   }
-  void stream_closed(media::relay::LegId stream) override { streams_.erase(stream); }
+  void stream_closed(media::relay::LegId stream, LegId leg, const std::string& type) override;
   const media::audio::PromptSet* prompts() const override { return prompts_; }
 
   /// While shutting down (503) or when Max-Forwards ran out (483): answers and returns true.
@@ -191,6 +195,7 @@ class Pbx final : public sip::txn::TransactionUser,
   std::string media_address_;
   const media::audio::PromptSet* prompts_ = nullptr;
   std::unordered_map<media::relay::LegId, CallId> streams_;  // relay stream -> its call
+  MediaRecords records_;  // call records, with the relay's counters when relayed
 };
 
 }  // namespace catchline::pbx

@@ -1,9 +1,10 @@
 #include "store/database.h"
 
-#include <filesystem>
-
 #include <fmt/format.h>
 #include <sqlite3.h>
+
+#include <filesystem>
+#include <unordered_map>
 
 namespace catchline::store {
 namespace {
@@ -36,6 +37,17 @@ constexpr const char* kMigrations[] = {
          pickup_kind TEXT NOT NULL,
          picked_from TEXT NOT NULL);
        CREATE INDEX calls_by_start ON calls (start_ms);)",
+    // 1 -> 2: the relay's counters per stream of a call (issue 11).
+    R"(CREATE TABLE call_media (
+         call INTEGER NOT NULL REFERENCES calls (id),
+         party TEXT NOT NULL,
+         type TEXT NOT NULL,
+         packets_in INTEGER NOT NULL,
+         bytes_in INTEGER NOT NULL,
+         packets_out INTEGER NOT NULL,
+         bytes_out INTEGER NOT NULL,
+         lost INTEGER);
+       CREATE INDEX call_media_by_call ON call_media (call);)",
 };
 
 void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
@@ -78,12 +90,16 @@ Database::Database(const std::string& path) : path_(path) {
       "INSERT INTO calls (call_id, caller, dialled, legs, answered_by, start_ms, ring_ms, "
       "answer_ms, end_ms, disposition, hangup_by, pickup_kind, picked_from) "
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert_media_ = prepare(
+      "INSERT INTO call_media (call, party, type, packets_in, bytes_in, packets_out, bytes_out, "
+      "lost) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
 }
 
 Database::~Database() {
   sqlite3_finalize(upsert_registration_);
   sqlite3_finalize(delete_registration_);
   sqlite3_finalize(insert_call_);
+  sqlite3_finalize(insert_media_);
   sqlite3_close(db_);
 }
 
@@ -212,15 +228,37 @@ void Database::insert_call(const CallRecord& r) {
   if (rc != SQLITE_DONE) {
     throw StoreError(fmt::format("{}: {}", path_, sqlite3_errmsg(db_)));
   }
+  const sqlite3_int64 call = sqlite3_last_insert_rowid(db_);
+  for (const MediaCounters& m : r.media) {
+    stmt = insert_media_;
+    sqlite3_bind_int64(stmt, 1, call);
+    bind_text(stmt, 2, m.party);
+    bind_text(stmt, 3, m.type);
+    sqlite3_bind_int64(stmt, 4, static_cast<sqlite3_int64>(m.packets_in));
+    sqlite3_bind_int64(stmt, 5, static_cast<sqlite3_int64>(m.bytes_in));
+    sqlite3_bind_int64(stmt, 6, static_cast<sqlite3_int64>(m.packets_out));
+    sqlite3_bind_int64(stmt, 7, static_cast<sqlite3_int64>(m.bytes_out));
+    if (m.lost) {
+      sqlite3_bind_int64(stmt, 8, *m.lost);
+    } else {
+      sqlite3_bind_null(stmt, 8);
+    }
+    rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    if (rc != SQLITE_DONE) {
+      throw StoreError(fmt::format("{}: {}", path_, sqlite3_errmsg(db_)));
+    }
+  }
 }
 
 std::vector<CallRecord> Database::load_calls(std::int64_t since_ms) {
   sqlite3_stmt* stmt = prepare(
       "SELECT call_id, caller, dialled, legs, answered_by, start_ms, ring_ms, answer_ms, end_ms, "
-      "disposition, hangup_by, pickup_kind, picked_from FROM calls WHERE start_ms >= ? "
+      "disposition, hangup_by, pickup_kind, picked_from, id FROM calls WHERE start_ms >= ? "
       "ORDER BY start_ms, id");
   sqlite3_bind_int64(stmt, 1, since_ms);
   std::vector<CallRecord> rows;
+  std::unordered_map<sqlite3_int64, std::size_t> index;  // calls.id -> its row
   while (sqlite3_step(stmt) == SQLITE_ROW) {
     CallRecord r;
     r.call_id = column_text(stmt, 0);
@@ -236,7 +274,31 @@ std::vector<CallRecord> Database::load_calls(std::int64_t since_ms) {
     r.hangup_by = column_text(stmt, 10);
     r.pickup_kind = column_text(stmt, 11);
     r.picked_from = column_text(stmt, 12);
+    index[sqlite3_column_int64(stmt, 13)] = rows.size();
     rows.push_back(std::move(r));
+  }
+  sqlite3_finalize(stmt);
+  stmt = prepare(
+      "SELECT m.call, m.party, m.type, m.packets_in, m.bytes_in, m.packets_out, m.bytes_out, "
+      "m.lost FROM call_media m JOIN calls c ON c.id = m.call WHERE c.start_ms >= ? "
+      "ORDER BY m.rowid");
+  sqlite3_bind_int64(stmt, 1, since_ms);
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    auto row = index.find(sqlite3_column_int64(stmt, 0));
+    if (row == index.end()) {
+      continue;
+    }
+    MediaCounters m;
+    m.party = column_text(stmt, 1);
+    m.type = column_text(stmt, 2);
+    m.packets_in = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 3));
+    m.bytes_in = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 4));
+    m.packets_out = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 5));
+    m.bytes_out = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 6));
+    if (sqlite3_column_type(stmt, 7) != SQLITE_NULL) {
+      m.lost = sqlite3_column_int64(stmt, 7);
+    }
+    rows[row->second].media.push_back(std::move(m));
   }
   sqlite3_finalize(stmt);
   return rows;

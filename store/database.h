@@ -57,6 +57,7 @@ class Database {
   sqlite3_stmt* upsert_registration_ = nullptr;
   sqlite3_stmt* delete_registration_ = nullptr;
   sqlite3_stmt* insert_call_ = nullptr;
+  sqlite3_stmt* insert_media_ = nullptr;
 };
 
 }  // namespace catchline::store

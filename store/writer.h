@@ -54,8 +54,8 @@ class StoreWriter {
   std::condition_variable wake_;
   std::condition_variable written_;
   std::deque<Operation> queue_;
-  std::uint64_t queued_ = 0;   // operations ever queued
-  std::uint64_t done_ = 0;     // operations ever written (or failed)
+  std::uint64_t queued_ = 0;  // operations ever queued
+  std::uint64_t done_ = 0;    // operations ever written (or failed)
   std::uint64_t failures_ = 0;
   bool stopping_ = false;
   int flushing_ = 0;  // callers waiting in flush(): write at once

@@ -1063,6 +1063,11 @@ void Call::end(std::string_view disposition, std::string_view hangup_by) {
   for (Leg& leg : legs_) {
     unindex(leg);
   }
+  if (media_) {
+    for (const Leg& leg : legs_) {
+      media_->close(leg.id);  // the relay's last counters follow, for the record
+    }
+  }
   record_.end_ms = now_ms();
   record_.disposition = std::string(disposition);
   record_.hangup_by = std::string(hangup_by);
@@ -1128,6 +1133,10 @@ void Call::changed(const Leg& leg) {
 sip::Result<std::string> Call::carry(LegId from, LegId to, std::string_view sdp) {
   if (!media_ || sdp.empty()) {
     return std::string(sdp);
+  }
+  if (ended()) {
+    // Its streams are closed and its record may be written: open none again.
+    return sip::fail("Call ended", 0, 481);
   }
   return media_->carry(from, legs_[from].peer, to, legs_[to].peer, sdp);
 }

@@ -244,7 +244,7 @@ void CallMedia::close(LegId leg) {
   }
   Side& side = sides_[leg];
   for (const Stream& stream : side.streams) {
-    host_.stream_closed(stream.id);
+    host_.stream_closed(stream.id, leg, stream.type);
     host_.relay().close_leg(stream.id);
   }
   side.streams.clear();

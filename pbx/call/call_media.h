@@ -23,9 +23,9 @@ class MediaHost {
   /// The address phones send media to, as written in SDP (media.address).
   virtual const std::string& media_address() const = 0;
   /// Routes the relay's events about `stream` (inactivity) to the call `call`; undone by
-  /// stream_closed().
+  /// stream_closed(), which says that the call's leg `leg` had it, for the call record.
   virtual void stream_opened(media::relay::LegId stream, std::uint64_t call) = 0;
-  virtual void stream_closed(media::relay::LegId stream) = 0;
+  virtual void stream_closed(media::relay::LegId stream, LegId leg, const std::string& type) = 0;
   /// The prompts the player sends (hold music); nullptr when the server has none.
   virtual const media::audio::PromptSet* prompts() const = 0;
 

@@ -4,6 +4,7 @@ receive real RTP on their own UDP sockets (127.0.0.1 only).
 - a call: each phone's SDP names the relay (its address, a port of media.ports), never the
   other phone; RTP from each phone reaches the other byte for byte (SSRC, sequence, payload),
   and comes from the relay port that phone was given (symmetric RTP);
+- the call record has each phone's stream counters (packets and bytes in and out);
 - latching: once a phone's stream latched, packets from another source sent to the same relay
   port are dropped, not forwarded (no RTP hijack);
 - pickup: the picker's phone gets the caller's media through the relay and the caller gets the
@@ -196,6 +197,19 @@ def check_call_relayed(bench):
     harness.check([p for p, _ in got] == sent, "the caller's stream stopped after the stranger")
 
     harness.check(call.bye().status == 200, "BYE not answered 200")
+    # The record counts each phone's stream: what it sent the relay and what the relay sent it
+    # (the stranger's packets are not the caller's).
+    record = harness.wait_until(
+        lambda: next((r for r in harness.call_records(bench.binary, bench.database)
+                      if r["call_id"] == call.call_id and r["media"]), None), timeout=5.0)
+    harness.check(record is not None, "no call record with media counters")
+    media = {m["party"]: m for m in record["media"]}
+    harness.check(set(media) == {ALICE[0], BOB[0]}, f"media counters of {sorted(media)}")
+    for party, sent, got in ((ALICE[0], 8, 5), (BOB[0], 5, 8)):
+        m = media[party]
+        harness.check(m["packets_in"] == sent and m["packets_out"] == got and
+                      m["bytes_in"] == sent * 172 and m["bytes_out"] == got * 172,
+                      f"{party}: counted {m}, sent {sent} and got {got} packets of 172 bytes")
     bench.close()
 
 

@@ -1,9 +1,8 @@
-#include <filesystem>
-#include <fstream>
-
+#include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
+#include <filesystem>
+#include <fstream>
 
 #include "store/database.h"
 #include "store/writer.h"
@@ -27,14 +26,15 @@ class StoreTest : public ::testing::Test {
 };
 
 RegistrationRow row(std::string ext, std::string contact, std::int64_t expires_at) {
-  return RegistrationRow{std::move(ext), std::move(contact), expires_at, "udp:127.0.0.1:5062",
-                         "abc@host", 7, "baresip"};
+  return RegistrationRow{
+      std::move(ext), std::move(contact), expires_at, "udp:127.0.0.1:5062", "abc@host", 7,
+      "baresip"};
 }
 
 TEST_F(StoreTest, CreatesFileAndFolderAndMigratesToLatest) {
   Database db(path_);
   EXPECT_TRUE(std::filesystem::exists(path_));
-  EXPECT_EQ(db.schema_version(), 1);
+  EXPECT_EQ(db.schema_version(), 2);
 }
 
 TEST_F(StoreTest, WriterKeepsRegistrationsAcrossReopen) {
@@ -76,6 +76,41 @@ TEST_F(StoreTest, FlushWaitsForCallRecords) {
   EXPECT_EQ(calls[0].disposition, "answered");
   EXPECT_EQ(calls[0].hangup_by, "caller");
   EXPECT_TRUE(db.load_calls(11).empty());
+}
+
+TEST_F(StoreTest, CallRecordsKeepTheirMediaCounters) {
+  {
+    StoreWriter writer(path_);
+    CallRecord plain;
+    plain.call_id = "direct";
+    plain.start_ms = 5;
+    writer.save_call(plain);
+    CallRecord relayed;
+    relayed.call_id = "relayed";
+    relayed.start_ms = 10;
+    relayed.media.push_back({"1001", "audio", 150, 25800, 148, 25456, std::nullopt});
+    relayed.media.push_back({"1002", "audio", 149, 25628, 150, 25800, 3});
+    writer.save_call(relayed);
+  }
+  Database db(path_);
+  auto calls = db.load_calls(0);
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_TRUE(calls[0].media.empty());
+  ASSERT_EQ(calls[1].media.size(), 2u);
+  const MediaCounters& first = calls[1].media[0];
+  EXPECT_EQ(first.party, "1001");
+  EXPECT_EQ(first.type, "audio");
+  EXPECT_EQ(first.packets_in, 150u);
+  EXPECT_EQ(first.bytes_in, 25800u);
+  EXPECT_EQ(first.packets_out, 148u);
+  EXPECT_EQ(first.bytes_out, 25456u);
+  EXPECT_FALSE(first.lost.has_value());
+  EXPECT_EQ(calls[1].media[1].party, "1002");
+  EXPECT_EQ(calls[1].media[1].lost, 3);
+  // Only the calls asked for, with their own counters.
+  auto later = db.load_calls(6);
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].media.size(), 2u);
 }
 
 TEST_F(StoreTest, FlushDoesNotWaitForTheLinger) {
