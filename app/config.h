@@ -41,7 +41,7 @@ struct StorageSettings {
 
 /// The media relay (`media:` section, issue 11).
 struct MediaSettings {
-  pbx::MediaMode mode = pbx::MediaMode::Direct;  // relay | direct; extensions may differ
+  pbx::MediaMode mode = pbx::MediaMode::Relay;  // relay | direct; extensions may differ
   // What SDP names and where the relay's sockets are bound: an IP address the phones reach.
   // "" = the address of the first UDP listen socket, when that is not a wildcard.
   std::string address;

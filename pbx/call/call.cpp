@@ -24,6 +24,13 @@ constexpr std::uint16_t kNoAnswerTimer = 1;
 constexpr std::uint16_t kMemberTimer = 2;
 constexpr std::uint16_t kAlertTimer = 3;
 
+/// Whether a request of `method` (or a response to one) may hold an SDP offer or answer that the
+/// relay rewrites: RFC 3264 over INVITE and ACK, RFC 3311 UPDATE. INFO (RFC 6086) and other
+/// in-dialog bodies pass as they are.
+bool carries_sdp(sip::Method method) {
+  return method == sip::Method::Invite || method == sip::Method::Update;
+}
+
 /// A display name as a quoted-string (RFC 3261 §25.1): quotes and backslashes escaped.
 std::string quoted(std::string_view text) {
   std::string out = "\"";
@@ -427,7 +434,8 @@ void Call::handle_response(sip::txn::ClientTransaction& t, const sip::Message& r
                                               origin->source().protocol));
     }
     // The answer to a relayed offer (re-INVITE, UPDATE) goes back to the leg that made it.
-    auto body = carry(id, id == 0 ? answered_leg() : 0, response.body());
+    auto body = carries_sdp(t.method()) ? carry(id, id == 0 ? answered_leg() : 0, response.body())
+                                        : sip::Result<std::string>(std::string(response.body()));
     if (!body) {
       host_.layer().respond(*origin, 500, body.error().reason);
       return;
@@ -948,7 +956,8 @@ void Call::handle_in_dialog(LegId id, sip::txn::ServerTransaction& t, const sip:
     return;
   }
   Leg& other = legs_[id == 0 ? answered_leg() : 0];
-  auto body = carry(id, other.id, request.body());
+  auto body = carries_sdp(request.method()) ? carry(id, other.id, request.body())
+                                            : sip::Result<std::string>(std::string(request.body()));
   if (!body) {
     layer.respond(t, body.error().status, body.error().reason);
     return;

@@ -83,9 +83,21 @@ TEST(Config, MediaIsNeededWhenOneExtensionIsRelayedInADirectServer) {
       "    media: relay\n",
       "catchline.yaml");
   EXPECT_TRUE(config.media.needed(config.extensions));
+  Config direct =
+      parse_config("media:\n  mode: direct\nextensions:\n  - number: \"1001\"\n    password: x\n",
+                   "catchline.yaml");
+  EXPECT_FALSE(direct.media.needed(direct.extensions));
+}
+
+TEST(Config, RelaysMediaWhenTheFileSaysNothing) {
+  // Phones behind NAT hear nothing unless the server relays: relay is what works everywhere.
   Config plain =
       parse_config("extensions:\n  - number: \"1001\"\n    password: x\n", "catchline.yaml");
-  EXPECT_FALSE(plain.media.needed(plain.extensions));
+  EXPECT_EQ(plain.media.mode, pbx::MediaMode::Relay);
+  EXPECT_FALSE(plain.extensions[0].media.has_value()) << "follows media.mode";
+  EXPECT_TRUE(plain.media.needed(plain.extensions));
+  EXPECT_EQ(plain.media.first_port, 20000);
+  EXPECT_EQ(plain.media.last_port, 30000);
 }
 
 TEST(Config, RefusesBadMediaSettingsNamingLineAndKey) {

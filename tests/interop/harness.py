@@ -168,6 +168,31 @@ def scenario(name):
     return os.path.join(SCENARIOS, name)
 
 
+# A server whose configuration has no media: section relays every call's media (app/config.h):
+# on its SIP address, RTP on ports 20000-30000. Two servers at once never share a port: each
+# binds its ports exclusively and skips one held by anybody else. DIRECT_MEDIA is the section
+# for a test of SDP passing from phone to phone unchanged.
+DEFAULT_MEDIA_PORTS = (20000, 30000)
+DIRECT_MEDIA = "media:\n  mode: direct\n"
+
+
+def media_problem(what, address, port, relayed, phone_port, server_address=LOOPBACK,
+                  relay_ports=DEFAULT_MEDIA_PORTS):
+    """None when an SDP a phone received sends its media where it should, else what is wrong:
+    with `relayed`, to the relay (`server_address`, a port of `relay_ports`); without, to the
+    other phone's own `phone_port` on the loopback. `address` and `port` as a scenario logged
+    them (strings, None when it logged nothing)."""
+    if relayed:
+        if address == server_address and port and port.isdigit() and \
+                relay_ports[0] <= int(port) <= relay_ports[1]:
+            return None
+        return (f"{what} names {address}:{port}, not the relay at {server_address} "
+                f"{relay_ports[0]}-{relay_ports[1]}")
+    if (address, port) == (LOOPBACK, str(phone_port)):
+        return None
+    return f"{what} names {address}:{port}, not the other phone's own {LOOPBACK}:{phone_port}"
+
+
 def write_server_config(workdir, udp_port, tcp_port, extensions, no_answer_timeout="3s",
                         min_expires="60s", domain="catchline.test", name="catchline.yaml",
                         digest_algorithms=None, database_name="catchline.db", extra_yaml="",

@@ -3,6 +3,8 @@ RFC 3325): answered and ended by either side, CANCEL (also before the callee rin
 the callee's answer), busy, no answer, 404, 480, forking to two
 devices of one extension with "Call completed elsewhere", the 407 challenge of every INVITE, the
 caller's identity shown to the callee, and the call records `catchline calls` prints afterwards.
+The server relays media (the default): each phone's SDP names the relay; a second server with
+`media: direct` passes the phones' SDP unchanged.
 
 Each phone first registers with SIPp (register.xml), then a SIPp UAS scenario listens on the
 port it registered from: SIPp ties messages to a scenario run by Call-ID, so one run cannot
@@ -20,20 +22,25 @@ BOB = ("1002", "Bob Builder", "bob-secret")
 CAROL = ("1003", "Carol Away", "carol-secret")
 DAVE = ("1004", "Dave Twophones", "dave-secret")
 NO_ANSWER_TIMEOUT = 3.0
+# The SDP ports the scenarios offer (uac_call*.xml) and answer (uas_answer*.xml) with.
+CALLER_PORT, CALLEE_PORT = 49170, 49172
 
 
 class Bench:
     """The server, Bob's registered phone, and the records of the calls placed."""
 
-    def __init__(self, procs, binary):
+    def __init__(self, procs, binary, relayed=True, name="catchline"):
         self.procs = procs
         self.binary = binary
+        self.relayed = relayed
         self.udp = harness.free_port()
         self.tcp = harness.free_port()
         self.config, self.database = harness.write_server_config(
             procs.workdir, self.udp, self.tcp, [ALICE, BOB, CAROL, DAVE], domain=DOMAIN,
-            no_answer_timeout=f"{int(NO_ANSWER_TIMEOUT)}s")
-        self.server = harness.start_catchline(procs, binary, self.config)
+            no_answer_timeout=f"{int(NO_ANSWER_TIMEOUT)}s", name=f"{name}.yaml",
+            database_name=f"{name}.db", extra_yaml="" if relayed else harness.DIRECT_MEDIA)
+        self.server = harness.start_catchline(procs, binary, self.config, name=name)
+        self.label = name
         self.runs = 0
         self.phones = {}  # local port -> SIPp phone runs started there
         self.bob = harness.register(procs, self.udp, BOB[0], BOB[2], self.name("register-bob"))
@@ -41,7 +48,7 @@ class Bench:
 
     def name(self, what):
         self.runs += 1
-        return f"{self.runs:02d}-{what}"
+        return f"{self.label}-{self.runs:02d}-{what}"
 
     def phone(self, scenario, port, what, **variables):
         # A phone left over from a failed check would hold the port: stop it first.
@@ -73,12 +80,25 @@ def check_callee_saw_caller(phone):
                   f"callee saw {seen}")
 
 
+def check_media(bench, caller, callee):
+    """The callee got an offer and the caller an answer that name the relay, or with media:
+    direct the other phone's own port."""
+    problems = [harness.media_problem(f"the offer to the callee ({callee.name})",
+                                      callee.value("offer_addr"), callee.value("offer_port"),
+                                      bench.relayed, CALLER_PORT),
+                harness.media_problem(f"the answer to the caller ({caller.name})",
+                                      caller.value("answer_addr"), caller.value("answer_port"),
+                                      bench.relayed, CALLEE_PORT)]
+    harness.check(not any(problems), "; ".join(p for p in problems if p))
+
+
 def check_answered_caller_hangs_up(bench):
     bob = bench.phone("uas_answer.xml", bench.bob.local_port, "bob-answers", ring_ms=200)
     alice = bench.caller("uac_call.xml", BOB[0], "alice-calls-bob", talk_ms=300)
     alice.expect_success("caller: 407, INVITE again, 180, 200, ACK, BYE, 200")
     bob.expect_success("callee: INVITE, 180, 200, ACK, BYE from the caller, 200")
     check_callee_saw_caller(bob)
+    check_media(bench, alice, bob)
     harness.check(alice.value("rang") == "1", "the caller never saw the 180")
     answered_by = alice.value("answered_by") or ""
     harness.check(f'"{BOB[1]}"' in answered_by and f"sip:{BOB[0]}@" in answered_by,
@@ -94,6 +114,7 @@ def check_answered_callee_hangs_up_caller_on_tcp(bench):
     bob.expect_success("callee: INVITE, 180, 200, ACK, sends BYE, gets 200")
     alice.expect_success("caller over TCP: answered, then the server's BYE arrives")
     check_callee_saw_caller(bob)
+    check_media(bench, alice, bob)
     bench.expect_record(alice, "answered", "callee", BOB[0], "answered, callee hung up")
 
 
@@ -173,6 +194,7 @@ def check_forked_to_two_devices(bench):
     loses.expect_success('the other device: CANCEL with Reason: SIP;cause=200;text="Call '
                          'completed elsewhere"')
     check_callee_saw_caller(answers)
+    check_media(bench, alice, answers)
     bench.expect_record(alice, "answered", "caller", DAVE[0], "forked, answered on one device")
 
 
@@ -226,6 +248,12 @@ def main():
         results.run("call records: disposition and hangup_by", check_call_records, bench)
         if results.failed:
             print(procs.log_of(bench.server)[-4000:])
+        procs.stop(bench.server)
+        direct = Bench(procs, binary, relayed=False, name="direct")
+        results.run("media: direct: answered, ended by the caller; the phones' SDP unchanged",
+                    check_answered_caller_hangs_up, direct)
+        results.run("media: direct: answered, ended by the callee (caller on TCP)",
+                    check_answered_callee_hangs_up_caller_on_tcp, direct)
     results.finish()
 
 

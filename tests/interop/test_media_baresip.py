@@ -12,6 +12,9 @@ file (the sndfile module dumps every decoded stream), behind a server in `media.
 baresip 1.0 has no file player (its aufile module is a source only), hence sndfile's dumps;
 ausine gives 48 kHz stereo, which baresip resamples for G.711. The players are aubridge devices
 without a source (no sound card needed). Usage: test_media_baresip.py --catchline PATH.
+
+Phone, Office and Place also serve test_media_nat_baresip.py, which puts the phones and the
+server in network namespaces.
 """
 import glob
 import math
@@ -70,9 +73,23 @@ def tone_seconds(path, frequency, others):
     return found * BLOCK
 
 
-def phone_config(workdir, name, sip_port, control_port, account, tone, relay_ports):
+class Place:
+    """Where a phone or the server runs: its own IP address (SIP; for a phone also RTP and its
+    SDP), the prefix that starts a process there (e.g. ["ip", "netns", "exec", NS]) and `enter`,
+    which calls a function there and returns its result (sockets made in it stay there). The
+    default: 127.0.0.1 in the test's own network."""
+
+    def __init__(self, address=harness.LOOPBACK, wrapper=(), enter=None):
+        self.address, self.wrapper = address, list(wrapper)
+        self.enter = enter or (lambda make: make())
+
+
+def phone_config(workdir, name, sip_port, control_port, account, tone, relay_ports,
+                 address=harness.LOOPBACK):
     """baresip's config and accounts: ausine `tone` Hz as the microphone, decoded audio dumped
-    to WAV files in <name>/dumps, RTP ports outside the relay's range."""
+    to WAV files in <name>/dumps, RTP ports outside the relay's range; SIP on `address`, which
+    is also what its SDP names when it is not the loopback (the control socket stays on the
+    loopback of wherever the phone runs)."""
     directory = os.path.join(workdir, name)
     dumps = os.path.join(directory, "dumps")
     os.makedirs(dumps, exist_ok=True)
@@ -82,7 +99,7 @@ def phone_config(workdir, name, sip_port, control_port, account, tone, relay_por
     with open(os.path.join(directory, "config"), "w") as f:
         f.write("\n".join([
             "poll_method epoll",
-            f"sip_listen {harness.LOOPBACK}:{sip_port}",
+            f"sip_listen {address}:{sip_port}",
             "call_local_timeout 120",
             "call_max_calls 4",
             f"audio_player aubridge,{name}-ear",  # no source of that name: heard by nobody
@@ -103,8 +120,10 @@ def phone_config(workdir, name, sip_port, control_port, account, tone, relay_por
             "module_app menu.so",
             "module_app ctrl_tcp.so",
             f"ctrl_tcp_listen {harness.LOOPBACK}:{control_port}",
-            "",
-        ]))
+        ] + ([] if address == harness.LOOPBACK else [
+            # Else baresip takes its interface's first address (a namespace may hold several).
+            f"net_interface {address}",
+        ]) + [""]))
     with open(os.path.join(directory, "accounts"), "w") as f:
         f.write(account + "\n")
     return directory, dumps
@@ -113,18 +132,21 @@ def phone_config(workdir, name, sip_port, control_port, account, tone, relay_por
 class Phone:
     """One baresip process, driven over ctrl_tcp, that plays its tone and records what it hears."""
 
-    def __init__(self, procs, server_port, extension, answermode, relay_ports, label):
+    def __init__(self, procs, server, extension, answermode, relay_ports, label, place=None):
+        """`server`: the server's (address, port); `place`: where the phone runs (Place)."""
         self.procs, self.number = procs, extension[0]
         self.name = f"{label}-baresip-{self.number}"
-        account = (f"<sip:{extension[0]}@{harness.LOOPBACK}:{server_port};transport=udp>"
+        place = place or Place()
+        account = (f"<sip:{extension[0]}@{server[0]}:{server[1]};transport=udp>"
                    f";auth_pass={extension[2]};answermode={answermode};regint=600"
                    ";audio_codecs=PCMU")
         control_port = harness.free_port()
         self.directory, self.dumps = phone_config(procs.workdir, self.name, harness.free_port(),
                                                   control_port, account, TONES[self.number],
-                                                  relay_ports)
-        self.proc = procs.start(["baresip", "-f", self.directory, "-t", "120", "-s"], self.name)
-        self.control = baresip.Control(control_port)
+                                                  relay_ports, place.address)
+        self.proc = procs.start(place.wrapper + ["baresip", "-f", self.directory, "-t", "120",
+                                                 "-s"], self.name)
+        self.control = place.enter(lambda: baresip.Control(control_port))
 
     def wait_registered(self):
         # The REGISTER_OK event may come before we connect, so also ask reginfo.
@@ -158,8 +180,12 @@ class Phone:
 
     def rtp_sources(self):
         """The ports baresip logged receiving RTP from ("incoming rtp ... receiving from")."""
-        return [int(port) for port in re.findall(
-            r"incoming rtp for 'audio' established, receiving from [\d.]+:(\d+)",
+        return [port for _, port in self.rtp_peers()]
+
+    def rtp_peers(self):
+        """The (address, port)s baresip logged receiving RTP from."""
+        return [(address, int(port)) for address, port in re.findall(
+            r"incoming rtp for 'audio' established, receiving from ([\d.]+):(\d+)",
             self.procs.log_of(self.proc))]
 
     def close(self):
@@ -170,23 +196,30 @@ class Phone:
 class Office:
     """The relaying server and baresip phones."""
 
-    def __init__(self, procs, binary, label, extensions, answermodes):
+    def __init__(self, procs, binary, label, extensions, answermodes, server_place=None,
+                 places=None):
+        """`server_place`: where the server runs (Place; its address is SIP's and the relay's);
+        `places`: where each phone runs, by number (Place() for those not named)."""
         self.procs, self.binary = procs, binary
+        server_place = server_place or Place()
+        self.address = server_place.address
         self.udp, tcp = harness.free_port(), harness.free_port()
         self.relay_ports = test_media.port_range()
         first, last = self.relay_ports
-        extra = (f"media:\n  mode: relay\n  address: {harness.LOOPBACK}\n"
+        extra = (f"media:\n  mode: relay\n  address: {self.address}\n"
                  f"  ports: {first}-{last}\n  timeout: 30s\n")
         config, self.database = harness.write_server_config(
             procs.workdir, self.udp, tcp, extensions, domain=DOMAIN, digest_algorithms=["MD5"],
             no_answer_timeout="20s", extra_yaml=extra, name=f"{label}.yaml",
-            database_name=f"{label}.db")
-        self.server = harness.start_catchline(procs, binary, config, name=label)
+            database_name=f"{label}.db", address=self.address)
+        self.server = harness.start_catchline(procs, binary, config, name=label,
+                                              wrapper=server_place.wrapper)
         self.phones = {}
         try:
             for extension, mode in zip(extensions, answermodes):
-                self.phones[extension[0]] = Phone(procs, self.udp, extension, mode,
-                                                  self.relay_ports, label)
+                self.phones[extension[0]] = Phone(procs, (self.address, self.udp), extension,
+                                                  mode, self.relay_ports, label,
+                                                  (places or {}).get(extension[0]))
             for phone in self.phones.values():
                 phone.wait_registered()
         except BaseException:
@@ -194,7 +227,7 @@ class Office:
             raise
 
     def dial(self, phone, target):
-        response = phone.control.command("dial", f"sip:{target}@{harness.LOOPBACK}:{self.udp}")
+        response = phone.control.command("dial", f"sip:{target}@{self.address}:{self.udp}")
         harness.check(response.get("ok"), f"{phone.number}'s dial of {target} refused: {response}")
 
     def check_heard(self, listener, talker, others):

@@ -1,7 +1,7 @@
 """The media relay (issue 11) with a phone behind a NAT: network namespaces of the test's own,
 a server on a public address, and real RTP from scripted phones.
 
-Topology (namespaces named catchline-nat-ROLE-PID; all three are deleted at the end, also on
+Topology (namespaces named catchline-nat-ROLE-PID; all are deleted at the end, also on
 failure or SIGTERM, and with them their links and the router's iptables rule; those of a run
 that was killed outright are deleted by the next run):
 
@@ -75,12 +75,18 @@ def run(*args):
 
 class Network:
     """The three namespaces and their links; a context manager that deletes every namespace it
-    made, whatever happened."""
+    made, whatever happened.
 
-    def __init__(self):
+    With `public_host`, the public phone's address is not on the wan's link but in a fourth
+    namespace of its own (`self.public`), a host on the wan side reached by a veth from the wan:
+    a phone that binds its RTP to the wildcard address (baresip does) would otherwise send to
+    the server from the server's own address, as two programs on one machine do."""
+
+    def __init__(self, public_host=False):
         pid = os.getpid()
         self.wan, self.router, self.lan = (f"{NAMESPACE_PREFIX}{role}-{pid}"
                                            for role in ("wan", "router", "lan"))
+        self.public = f"{NAMESPACE_PREFIX}public-{pid}" if public_host else None
         # Interface names live inside their namespace, so short fixed names cannot collide.
         self.made = []
 
@@ -89,7 +95,9 @@ class Network:
             raise Skip("network namespaces need root")
         remove_orphans()
         try:
-            for name in (self.wan, self.router, self.lan):
+            for name in (self.wan, self.router, self.lan, self.public):
+                if name is None:
+                    continue
                 run("ip", "netns", "add", name)
                 self.made.append(name)
         except (RuntimeError, OSError) as error:
@@ -108,14 +116,26 @@ class Network:
             "netns", router)
         run("ip", "link", "add", "down0", "netns", router, "type", "veth", "peer", "name",
             "lan0", "netns", lan)
-        for ns, device, address in ((wan, "wan0", SERVER), (wan, "wan0", PUBLIC_PHONE),
-                                    (wan, "wan0", STRANGER), (router, "up0", ROUTER_PUBLIC),
-                                    (router, "down0", ROUTER_PRIVATE), (lan, "lan0", NATED_PHONE)):
+        addresses = [(wan, "wan0", SERVER), (wan, "wan0", STRANGER), (router, "up0", ROUTER_PUBLIC),
+                     (router, "down0", ROUTER_PRIVATE), (lan, "lan0", NATED_PHONE)]
+        if self.public is None:
+            addresses.append((wan, "wan0", PUBLIC_PHONE))
+        for ns, device, address in addresses:
             run("ip", "-n", ns, "addr", "add", address + "/24", "dev", device)
         for ns, device in ((wan, "lo"), (wan, "wan0"), (router, "lo"), (router, "up0"),
                            (router, "down0"), (lan, "lo"), (lan, "lan0")):
             run("ip", "-n", ns, "link", "set", device, "up")
         run("ip", "-n", lan, "route", "add", "default", "via", ROUTER_PRIVATE)
+        if self.public is not None:
+            # A point-to-point link inside the wan's /24: a host route each way.
+            public = self.public
+            run("ip", "link", "add", "host0", "netns", wan, "type", "veth", "peer", "name",
+                "eth0", "netns", public)
+            run("ip", "-n", public, "addr", "add", PUBLIC_PHONE + "/32", "dev", "eth0")
+            for ns, device in ((public, "lo"), (public, "eth0"), (wan, "host0")):
+                run("ip", "-n", ns, "link", "set", device, "up")
+            run("ip", "-n", wan, "route", "add", PUBLIC_PHONE + "/32", "dev", "host0")
+            run("ip", "-n", public, "route", "add", "default", "dev", "eth0")
         run("ip", "netns", "exec", router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         # A mapped port range apart from the phones' own ports, so a latched port tells which.
         run("ip", "netns", "exec", router, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o",
@@ -132,7 +152,9 @@ class Network:
 
     def conntrack(self):
         """The router's UDP conntrack entries as dicts: src, sport, dst, dport (the original
-        direction) and reply_src, reply_sport, reply_dst, reply_dport."""
+        direction) and reply_src, reply_sport, reply_dst, reply_dport; `unreplied` when nothing
+        came back yet; with net.netfilter.nf_conntrack_acct on in the router, also packets and
+        reply_packets (counts as strings, like the rest)."""
         entries = []
         text = run("ip", "netns", "exec", self.router, "cat", "/proc/net/nf_conntrack")
         for line in text.splitlines():
@@ -143,6 +165,10 @@ class Network:
                 continue
             entry = {key: value for key, value in pairs[:4]}
             entry.update({"reply_" + key: value for key, value in pairs[4:8]})
+            counts = re.findall(r"packets=(\d+)", line)
+            if len(counts) == 2:
+                entry["packets"], entry["reply_packets"] = counts
+            entry["unreplied"] = "[UNREPLIED]" in line
             entries.append(entry)
         return entries
 
@@ -155,7 +181,7 @@ def remove_orphans():
     except (RuntimeError, OSError):
         return
     for name in names:
-        match = re.fullmatch(NAMESPACE_PREFIX + r"(?:wan|router|lan)-(\d+)", name)
+        match = re.fullmatch(NAMESPACE_PREFIX + r"(?:wan|router|lan|public)-(\d+)", name)
         if match and not os.path.exists(f"/proc/{match.group(1)}"):
             subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=20)
 

@@ -19,6 +19,10 @@ RFC 3325, RFC 3326): answering, from one's own phone, a call that rings elsewher
 
 The call records (`catchline calls --json`) say who answered, how, and whose call it was.
 
+The first server relays media (the default): the SDP answers name the relay and keep the
+codecs chosen from the other side's offer. The second (cancel_reason: none) has `media:
+direct`: the answers built from the other phone's offer name that phone's own address and port.
+
 Each phone first registers with SIPp (register.xml), then a SIPp UAS scenario listens on the
 port it registered from (SIPp ties messages to a scenario run by Call-ID, so one run cannot both
 register and receive the server's INVITE). Callers and pickers are SIPp UACs on fresh ports.
@@ -97,16 +101,20 @@ pickup:
   cancel_reason: none
 """
 
-# The SDP ports each role offers (scenarios): the other side must get exactly this one.
+# The SDP ports each role offers (scenarios): with media: direct the other side must get exactly
+# this one; relayed, a port of the relay.
 CALLER_PORT, CALLEE_PORT, PICKER_PORT = "49170", "49172", "49174"
 
 
 class Bench:
     """One server, the phones registered with it, and helpers to place calls and pickups."""
 
-    def __init__(self, procs, binary, extensions, extra_yaml="", name="catchline"):
+    def __init__(self, procs, binary, extensions, extra_yaml="", name="catchline", relayed=True):
         self.procs = procs
         self.binary = binary
+        self.relayed = relayed
+        if not relayed:
+            extra_yaml += harness.DIRECT_MEDIA
         self.udp = harness.free_port()
         self.tcp = harness.free_port()
         self.config, self.database = harness.write_server_config(
@@ -143,21 +151,26 @@ class Bench:
 
     def call(self, caller, callee, hangup=False, talk_ms=200):
         """A caller (uac_call_pickable.xml) dialling `callee` (a number)."""
-        return harness.Sipp(
+        return self.media_of(harness.Sipp(
             self.procs, harness.scenario("uac_call_pickable.xml"), self.udp, harness.free_port(),
             self.name(f"call-{caller[0]}-{callee}"),
             {"caller": caller[0], "callee": callee, "domain": DOMAIN,
              "hangup": 1 if hangup else 0, "talk_ms": talk_ms},
-            extra=["-au", caller[0], "-ap", caller[2], "-timeout", "20s"])
+            extra=["-au", caller[0], "-ap", caller[2], "-timeout", "20s"]))
 
     def pickup(self, picker, code, hangup=True, talk_ms=200, delay_ms=0):
         """A picker (uac_pickup.xml) dialling `code`; 200 or a final failure."""
-        return harness.Sipp(
+        return self.media_of(harness.Sipp(
             self.procs, harness.scenario("uac_pickup.xml"), self.udp, harness.free_port(),
             self.name(f"pickup-{picker[0]}-{file_safe(code)}"),
             {"picker": picker[0], "code": code, "domain": DOMAIN, "delay_ms": f"{delay_ms:.0f}",
              "hangup": 1 if hangup else 0, "talk_ms": talk_ms},
-            extra=["-au", picker[0], "-ap", picker[2], "-timeout", "15s"])
+            extra=["-au", picker[0], "-ap", picker[2], "-timeout", "15s"]))
+
+    def media_of(self, run):
+        """The run, marked with whether this server relays its media (its checks read it)."""
+        run.relayed = self.relayed
+        return run
 
     def refused(self, picker, code, formats="0 8", password=None):
         """A pickup that must fail (uac_pickup_refused.xml); returns (status, reason)."""
@@ -226,7 +239,7 @@ def identity_problems(value, extension, header):
 
 def check_picker_side(picker_run, caller):
     """The picker's 200 names the caller and answers the picker's offer (PCMA, PCMU, event 96)
-    from the caller's (PCMU, event 101) at the caller's address and port."""
+    from the caller's (PCMU, event 101) at the caller's address and port, or the relay's."""
     harness.check(picker_run.value("outcome") == "picked",
                   f"the picker got {picker_run.value('status')} {picker_run.value('reason')}")
     problems = identity_problems(picker_run.value("caller_identity"), caller,
@@ -235,30 +248,33 @@ def check_picker_side(picker_run, caller):
     if f"sip:{caller[0]}@" not in rpid or "party=calling" not in rpid:
         problems.append(f"picker's 200 Remote-Party-ID {rpid!r}, expected the caller "
                         "with party=calling")
-    sdp = (picker_run.value("answer_addr"), picker_run.value("answer_port"),
-           formats(picker_run.value("answer_formats")), picker_run.value("answer_te"))
-    if sdp != (harness.LOOPBACK, CALLER_PORT, ["0", "96"], "96"):
-        problems.append(f"picker's SDP answer c={sdp[0]} port {sdp[1]} formats {sdp[2]} "
-                        f"telephone-event {sdp[3]}, expected the caller's {harness.LOOPBACK} "
-                        f"{CALLER_PORT}, the common codecs in the picker's numbers ['0', '96'] "
-                        "and telephone-event 96")
-    harness.check(not problems, "; ".join(problems))
+    sdp = (formats(picker_run.value("answer_formats")), picker_run.value("answer_te"))
+    if sdp != (["0", "96"], "96"):
+        problems.append(f"picker's SDP answer formats {sdp[0]} telephone-event {sdp[1]}, "
+                        "expected the common codecs in the picker's numbers ['0', '96'] and "
+                        "telephone-event 96")
+    problems.append(harness.media_problem(
+        "the picker's SDP answer", picker_run.value("answer_addr"),
+        picker_run.value("answer_port"), picker_run.relayed, CALLER_PORT))
+    harness.check(not any(problems), "; ".join(p for p in problems if p))
 
 
 def check_caller_side(caller_run, picker):
-    """The caller's 200 names the picker and answers the caller's offer from the picker's."""
+    """The caller's 200 names the picker and answers the caller's offer from the picker's, at
+    the picker's address and port, or the relay's."""
     harness.check(caller_run.value("outcome") == "answered",
                   f"the caller got {caller_run.value('status')} {caller_run.value('reason')}")
     problems = identity_problems(caller_run.value("answered_by"), picker,
                                  "caller's 200 P-Asserted-Identity")
-    sdp = (caller_run.value("answer_addr"), caller_run.value("answer_port"),
-           formats(caller_run.value("answer_formats")), caller_run.value("answer_te"))
-    if sdp != (harness.LOOPBACK, PICKER_PORT, ["0", "101"], "101"):
-        problems.append(f"caller's SDP answer c={sdp[0]} port {sdp[1]} formats {sdp[2]} "
-                        f"telephone-event {sdp[3]}, expected the picker's {harness.LOOPBACK} "
-                        f"{PICKER_PORT}, the common codecs in the caller's numbers ['0', '101'] "
-                        "and telephone-event 101")
-    harness.check(not problems, "; ".join(problems))
+    sdp = (formats(caller_run.value("answer_formats")), caller_run.value("answer_te"))
+    if sdp != (["0", "101"], "101"):
+        problems.append(f"caller's SDP answer formats {sdp[0]} telephone-event {sdp[1]}, "
+                        "expected the common codecs in the caller's numbers ['0', '101'] and "
+                        "telephone-event 101")
+    problems.append(harness.media_problem(
+        "the caller's SDP answer", caller_run.value("answer_addr"),
+        caller_run.value("answer_port"), caller_run.relayed, PICKER_PORT))
+    harness.check(not any(problems), "; ".join(p for p in problems if p))
 
 
 def check_record(bench, caller_run, **expected):
@@ -267,6 +283,14 @@ def check_record(bench, caller_run, **expected):
     harness.check(got == expected, f"call record {got}, expected {expected} (whole row {row})")
     if expected.get("disposition") == "answered":
         harness.check(row["answer"] != "-", f"answered call without an answer time: {row}")
+
+
+def answered_from(caller_run, phone_port):
+    """None when the caller's SDP answer points where the answering phone's media comes from:
+    that phone's own port with media: direct, else the relay (the same relay port whoever
+    answers: the identity says who did). Else what is wrong."""
+    return harness.media_problem("the caller's SDP answer", caller_run.value("answer_addr"),
+                                 caller_run.value("answer_port"), caller_run.relayed, phone_port)
 
 
 def answered_count(caller_run):
@@ -700,9 +724,9 @@ def check_race_pickup_against_answer(bench, rounds, rng):
         by = alice.value("answered_by") or ""
         if carol.value("outcome") == "picked":
             harness.check(f"sip:{CAROL[0]}@" in by and
-                          alice.value("answer_port") == PICKER_PORT,
-                          f"{round_name}: the picker got 200 but the caller's 200 names {by!r} "
-                          f"with port {alice.value('answer_port')}")
+                          not answered_from(alice, PICKER_PORT),
+                          f"{round_name}: the picker got 200 but the caller's 200 names {by!r}: "
+                          f"{answered_from(alice, PICKER_PORT)}")
             if bob.value("outcome") == "cancelled":
                 harness.check_cancel_reason(bob, True, f"{round_name}: 1002")
                 tally["picker"] += 1
@@ -724,10 +748,10 @@ def check_race_pickup_against_answer(bench, rounds, rng):
                           f"{round_name}: the picker got {carol.value('status')} "
                           f"{carol.value('reason')}, expected 200 or 480 No call to pick up")
             harness.check(bob.value("outcome") == "answered" and f"sip:{BOB[0]}@" in by and
-                          alice.value("answer_port") == CALLEE_PORT,
+                          not answered_from(alice, CALLEE_PORT),
                           f"{round_name}: the pickup lost, yet the callee logged "
-                          f"{bob.value('outcome')} and the caller's 200 names {by!r} with "
-                          f"port {alice.value('answer_port')}")
+                          f"{bob.value('outcome')} and the caller's 200 names {by!r}: "
+                          f"{answered_from(alice, CALLEE_PORT)}")
             check_record(bench, alice, answered_by=BOB[0], pickup_kind="", picked_from="")
             tally["callee"] += 1
     print(f"     pickup against answer, {rounds} rounds: {tally}; pickups "
@@ -825,8 +849,9 @@ def main():
             print(procs.log_of(bench.server)[-4000:])
         procs.stop(bench.server)
 
+        # Direct media here keeps the answers built from the other phone's own offer covered.
         quiet = Bench(procs, binary, [ALICE, BOB, CAROL, NORA_KEEPS_REASON],
-                      extra_yaml=QUIET_PICKUP, name="quiet")
+                      extra_yaml=QUIET_PICKUP, name="quiet", relayed=False)
         quiet.register(BOB)
         quiet.register(NORA_KEEPS_REASON)
         run(f"cancel_reason: none, group_code {QUIET_CODES[0]}: CANCEL without Reason",
