@@ -44,7 +44,7 @@ struct PbxSettings {
   std::vector<sip::DigestAlgorithm> digest_algorithms{sip::DigestAlgorithm::Md5};
   PresenceSettings presence;            // `blf:` section
   security::GuardSettings security;     // `security:` section: bans for password guessing
-  MediaMode media = MediaMode::Direct;  // media.mode: extensions without their own follow it
+  MediaMode media = MediaMode::Relay;  // media.mode: extensions without their own follow it
 };
 
 /// How the server is reached: per listen socket, the "host:port" to put in Via and Contact.
