@@ -129,7 +129,8 @@ pbx::MediaMode read_media_mode(const Reader& r, const yaml::Node& node, const st
 
 void read_media(const Reader& r, const yaml::Node& node, MediaSettings& media) {
   r.expect_map(node, "media");
-  r.only_keys(node, "media", {"mode", "address", "ports", "timeout", "hold_timeout", "prompts"});
+  r.only_keys(node, "media",
+              {"mode", "address", "public_address", "ports", "timeout", "hold_timeout", "prompts"});
   if (node["mode"]) {
     media.mode = read_media_mode(r, node["mode"], "media.mode");
   }
@@ -142,6 +143,17 @@ void read_media(const Reader& r, const yaml::Node& node, MediaSettings& media) {
              fmt::format("expected the IP address phones send media to, such as 192.0.2.10, "
                          "got \"{}\"",
                          media.address));
+    }
+  }
+  if (node["public_address"]) {
+    media.public_address = r.string(node["public_address"], "media.public_address");
+    boost::system::error_code error;
+    const auto address = boost::asio::ip::make_address(media.public_address, error);
+    if (error || address.is_unspecified()) {
+      r.fail(node["public_address"], "media.public_address",
+             fmt::format("expected the IP address phones reach the relay at through its NAT, "
+                         "such as 203.0.113.7, got \"{}\"",
+                         media.public_address));
     }
   }
   if (node["ports"]) {

@@ -45,6 +45,9 @@ struct MediaSettings {
   // What SDP names and where the relay's sockets are bound: an IP address the phones reach.
   // "" = the address of the first UDP listen socket, when that is not a wildcard.
   std::string address;
+  // What SDP names instead, when the relay sits behind a NAT of its own (a cloud server's
+  // public address mapped 1:1 to media.address): "" = media.address.
+  std::string public_address;
   std::uint16_t first_port = 20000;  // ports: "20000-30000", RTP even, RTCP the odd one after
   std::uint16_t last_port = 30000;
   std::chrono::milliseconds timeout{60'000};          // a silent stream ends its call

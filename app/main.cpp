@@ -1,9 +1,8 @@
 // catchline: the command line. Each subcommand lives in its own app/*_command.cpp.
+#include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "app/calls_command.h"
 #include "app/config.h"
@@ -19,8 +18,7 @@ int main(int argc, char** argv) {
   std::string parse_input = "-";
   CLI::App* parse = app.add_subcommand(
       "parse", "Parse one SIP message (file or - for stdin) and print its structure as JSON");
-  parse->add_option("file", parse_input, "The message; - reads standard input")
-      ->default_val("-");
+  parse->add_option("file", parse_input, "The message; - reads standard input")->default_val("-");
 
   std::string check_file;
   CLI::App* check = app.add_subcommand(

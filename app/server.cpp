@@ -294,9 +294,12 @@ int run_server(const std::string& config_path) {
       spdlog::warn("media: no prompts, so no hold music ({}); set media.prompts",
                    loaded.error().reason);
     }
-    pbx.attach_media(*relay, media_address, prompts ? &*prompts : nullptr);
-    spdlog::info("media relay on {} ports {}-{} mode={}", media_address, config.media.first_port,
-                 config.media.last_port,
+    // Behind its own NAT the relay binds media.address and SDP names the public one.
+    const std::string& advertised =
+        config.media.public_address.empty() ? media_address : config.media.public_address;
+    pbx.attach_media(*relay, advertised, prompts ? &*prompts : nullptr);
+    spdlog::info("media relay on {} (SDP names {}) ports {}-{} mode={}", media_address, advertised,
+                 config.media.first_port, config.media.last_port,
                  config.media.mode == pbx::MediaMode::Relay ? "relay" : "direct");
   }
   pbx.registrar().restore(saved);

@@ -53,6 +53,7 @@ TEST(Config, ReadsTheMediaSectionAndAnExtensionsOwnMode) {
   Config config = parse_config(R"(media:
   mode: relay
   address: 192.0.2.10
+  public_address: 203.0.113.7
   ports: 30000-30999
   timeout: 45s
   hold_timeout: 1h
@@ -67,6 +68,7 @@ extensions:
                                "catchline.yaml");
   EXPECT_EQ(config.media.mode, pbx::MediaMode::Relay);
   EXPECT_EQ(config.media.address, "192.0.2.10");
+  EXPECT_EQ(config.media.public_address, "203.0.113.7");
   EXPECT_EQ(config.media.first_port, 30000);
   EXPECT_EQ(config.media.last_port, 30999);
   EXPECT_EQ(config.media.timeout, std::chrono::seconds(45));
@@ -112,6 +114,9 @@ TEST(Config, RefusesBadMediaSettingsNamingLineAndKey) {
   EXPECT_EQ(error_of("media:\n  ports: 3000-2000\n"),
             "catchline.yaml:2: media.ports: expected a range of UDP ports such as 20000-30000 "
             "(1024-65535, at least two), got \"3000-2000\"");
+  EXPECT_EQ(error_of("media:\n  public_address: relay.example.com\n"),
+            "catchline.yaml:2: media.public_address: expected the IP address phones reach the "
+            "relay at through its NAT, such as 203.0.113.7, got \"relay.example.com\"");
   EXPECT_EQ(error_of("media:\n  prompts: \"\"\n"),
             "catchline.yaml:2: media.prompts: expected a folder of WAV files, got \"\"");
   EXPECT_EQ(error_of("extensions:\n  - number: \"1001\"\n    password: x\n    media: yes\n"),

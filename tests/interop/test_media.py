@@ -16,6 +16,7 @@ receive real RTP on their own UDP sockets (127.0.0.1 only).
   SSRC, audible), told "sendonly" in both cases; the holder's own packets stop reaching it,
   and resuming (sendrecv) gives it the holder's packets again, music stopped; a held call whose
   phones both go quiet outlives media.timeout;
+- media.public_address: SDP names it while the relay binds media.address;
 - media.mode direct per extension: a call between two direct extensions keeps the phones'
   own SDP addresses.
 
@@ -104,7 +105,7 @@ class Phone(sipua.UA):
 
 
 class Bench:
-    def __init__(self, procs, binary, timeout="60s", name="catchline"):
+    def __init__(self, procs, binary, timeout="60s", name="catchline", public_address=None):
         self.procs = procs
         self.binary = binary
         self.udp = harness.free_port()
@@ -112,6 +113,8 @@ class Bench:
         self.first, self.last = port_range()
         extra = (f"media:\n  mode: relay\n  address: 127.0.0.1\n"
                  f"  ports: {self.first}-{self.last}\n  timeout: {timeout}\n")
+        if public_address:
+            extra += f"  public_address: {public_address}\n"
         self.config, self.database = harness.write_server_config(
             procs.workdir, self.udp, self.tcp, EVERYONE, domain=DOMAIN, no_answer_timeout="20s",
             extra_yaml=extra, name=f"{name}.yaml", database_name=f"{name}.db")
@@ -362,6 +365,28 @@ def check_media_timeout(procs, binary):
         procs.stop(bench.server)
 
 
+def check_public_address(procs, binary):
+    """A relay behind its own NAT: it binds media.address (127.0.0.1) and SDP names
+    media.public_address (a documentation address nothing is sent to)."""
+    bench = Bench(procs, binary, name="public", public_address="192.0.2.10")
+    try:
+        caller, callee, call, incoming = establish(bench, ALICE, BOB)
+        to_callee = media_of(incoming.received.body)
+        to_caller = media_of(call.invite.final.body)
+        harness.check(to_callee[0] == "192.0.2.10" and to_caller[0] == "192.0.2.10",
+                      f"SDP names {to_callee[0]} and {to_caller[0]}, not media.public_address")
+        harness.check(re.search(r"^o=\S+ \d+ \d+ IN IP4 192\.0\.2\.10", incoming.received.body,
+                                re.M), "o= does not name the public address")
+        # The NAT in front of the relay would map 192.0.2.10 to 127.0.0.1: send there.
+        sent = caller.send_rtp(("127.0.0.1", to_caller[1]))
+        got = callee.received(len(sent))
+        harness.check([p for p, _ in got] == sent, f"the callee got {len(got)} of {len(sent)}")
+        harness.check(call.bye().status == 200, "BYE not answered 200")
+    finally:
+        bench.close()
+        procs.stop(bench.server)
+
+
 def main():
     binary = harness.catchline_binary()
     results = harness.Results()
@@ -382,6 +407,8 @@ def main():
         finally:
             bench.close()
         procs.stop(bench.server)
+        results.run("media.public_address: SDP names it, the relay binds media.address",
+                    check_public_address, procs, binary)
         results.run("media.timeout 2s: a silent call ends with BYE both ways, record "
                     "media-timeout", check_media_timeout, procs, binary)
     results.finish()
