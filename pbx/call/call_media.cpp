@@ -9,11 +9,12 @@ namespace {
 
 using boost::asio::ip::udp;
 
-/// An endpoint from an address as written in SDP, or nullopt when it is not an IP literal.
+/// An endpoint from an address as written in SDP, or nullopt when it is not an IP literal or
+/// is the hold address 0.0.0.0 (sent to, it would reach this host).
 std::optional<udp::endpoint> endpoint_of(const std::string& address, std::uint16_t port) {
   boost::system::error_code error;
   auto ip = boost::asio::ip::make_address(address, error);
-  if (error || port == 0) {
+  if (error || port == 0 || ip.is_unspecified()) {
     return std::nullopt;
   }
   return udp::endpoint(ip, port);
