@@ -28,6 +28,7 @@ import random
 import re
 import socket
 import struct
+import subprocess
 import time
 
 import harness
@@ -387,6 +388,23 @@ def check_public_address(procs, binary):
         procs.stop(bench.server)
 
 
+def check_bad_prompts_folder(procs, binary):
+    """media.prompts naming a folder that lacks the server's prompts: the server does not start,
+    and says which setting and which file."""
+    udp, tcp = harness.free_port(), harness.free_port()
+    empty = os.path.join(procs.workdir, "my-prompts")
+    os.makedirs(empty, exist_ok=True)
+    extra = f"media:\n  mode: relay\n  address: 127.0.0.1\n  prompts: {empty}\n"
+    config, _ = harness.write_server_config(procs.workdir, udp, tcp, EVERYONE, domain=DOMAIN,
+                                            extra_yaml=extra, name="prompts.yaml",
+                                            database_name="prompts.db")
+    result = subprocess.run([binary, "--config", config], capture_output=True, text=True,
+                            timeout=20)
+    harness.check(result.returncode != 0, "the server started without its prompts")
+    harness.check(f"media.prompts: {empty}/" in result.stderr and "missing" in result.stderr,
+                  f"unclear error: {result.stderr.strip()!r}")
+
+
 def main():
     binary = harness.catchline_binary()
     results = harness.Results()
@@ -407,6 +425,8 @@ def main():
         finally:
             bench.close()
         procs.stop(bench.server)
+        results.run("media.prompts without the server's prompts: no start, file named",
+                    check_bad_prompts_folder, procs, binary)
         results.run("media.public_address: SDP names it, the relay binds media.address",
                     check_public_address, procs, binary)
         results.run("media.timeout 2s: a silent call ends with BYE both ways, record "
