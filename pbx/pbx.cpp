@@ -30,14 +30,14 @@ Pbx::Pbx(base::TimerQueue& timers, PbxSettings settings, Directory directory,
       auth_(timers, settings_.domain, settings_.nonce_secret, settings_.digest_algorithms,
             settings_.security),
       dial_plan_(directory_),
-      pickup_(directory_, pickable_, calls_),
-      presence_(static_cast<PresenceHost&>(*this), settings_.presence),
-      blf_(directory_, settings_.domain, presence_, calls_, pickup_),
       records_([this](store::CallRecord record) {
         if (writer_ != nullptr) {
           writer_->save_call(std::move(record));
         }
-      }) {
+      }),
+      pickup_(directory_, pickable_, calls_),
+      presence_(static_cast<PresenceHost&>(*this), settings_.presence),
+      blf_(directory_, settings_.domain, presence_, calls_, pickup_) {
   // BLF replaces this listener; until then the changes are there for the debug log.
   pickable_.set_listener([](PickupScope scope, std::string_view name, bool pickable) {
     spdlog::debug("pickable {}={} state={}", scope == PickupScope::Number ? "number" : "group",

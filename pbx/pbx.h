@@ -42,8 +42,8 @@ struct PbxSettings {
   std::chrono::milliseconds no_answer_timeout{30'000};
   std::string nonce_secret;  // keys digest nonces; "" = random per process
   std::vector<sip::DigestAlgorithm> digest_algorithms{sip::DigestAlgorithm::Md5};
-  PresenceSettings presence;            // `blf:` section
-  security::GuardSettings security;     // `security:` section: bans for password guessing
+  PresenceSettings presence;           // `blf:` section
+  security::GuardSettings security;    // `security:` section: bans for password guessing
   MediaMode media = MediaMode::Relay;  // media.mode: extensions without their own follow it
 };
 
@@ -182,6 +182,12 @@ class Pbx final : public sip::txn::TransactionUser,
   DialPlan dial_plan_;
   sip::txn::TransactionLayer* layer_ = nullptr;
   LocalAddresses local_;
+  // Declared before the calls, whose relay streams tell them when the calls go.
+  media::relay::MediaControl* relay_ = nullptr;
+  std::string media_address_;
+  const media::audio::PromptSet* prompts_ = nullptr;
+  std::unordered_map<media::relay::LegId, CallId> streams_;  // relay stream -> its call
+  MediaRecords records_;  // call records, with the relay's counters when relayed
   // Every dialog of a call leg or subscription, routed to its usage. Declared before the
   // calls and subscriptions, which take their dialogs out of it when they end.
   sip::dialog::DialogTable dialogs_;
@@ -191,11 +197,6 @@ class Pbx final : public sip::txn::TransactionUser,
   Presence presence_;
   BlfViews blf_;
   bool shutting_down_ = false;
-  media::relay::MediaControl* relay_ = nullptr;
-  std::string media_address_;
-  const media::audio::PromptSet* prompts_ = nullptr;
-  std::unordered_map<media::relay::LegId, CallId> streams_;  // relay stream -> its call
-  MediaRecords records_;  // call records, with the relay's counters when relayed
 };
 
 }  // namespace catchline::pbx
