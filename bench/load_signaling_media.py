@@ -32,14 +32,17 @@ own (the non-main thread that used the most CPU in the B phases; the third threa
 store writer). The figure of the issue is the signaling thread's CPU per call, B over A.
 
 On 2 cores this is not a measurement of the signaling thread alone: in B the relay's media
-thread (about half a core at 50,000 packets/s in, 50,000 out), relay_driver's sender and
-receiver (which pay the kernel's loopback path for 100,000 packets/s, a good share of a core)
-and SIPp, the Python phones and the server share the two cores. What B adds to the signaling
-thread's CPU per call is then mostly the price of sharing (caches, the kernel's locks,
-preemption inside its system calls, softirq work that lands on it), and what it adds to the
-pickup p99 is mostly waiting for a core, on the server's side and on the Python phones' (the
-OPTIONS reference shows the phones' and the machine's share). The rows say how busy the
-machine was in each phase; a B phase near 2 cores busy measures saturation, not the server.
+thread (measured 0.5-0.6 core at 50,000 packets/s in and 50,000 out) and relay_driver's
+sender and receiver (0.35 core: they pay the kernel's loopback path for 100,000 packets/s)
+share the two cores with SIPp, the Python phones and the server's signaling thread; the
+machine is about 1.1 cores busy in B against 0.25 in A, so it is not saturated on average,
+but a wake-up in B often finds both cores taken. What B adds to the signaling thread's CPU per
+call is then mostly the price of sharing (caches, the kernel's locks, softirq work that lands
+on it); what it adds to the pickup p99 is mostly waiting for a core, on the server's side and
+on the Python phones' alike: the OPTIONS round trip (no call work) rises as much, and the
+pickup median does not rise. On a server with a core for the relay the p99 figure would
+measure the server; here it measures the machine. The rows say how busy the machine was in
+each phase; a B phase near 2 cores busy (a neighbour's burst) measures saturation.
 
 Prints rows for bench/run.py on stdout (JSON lines); what it sees goes to stderr. Stops what it
 started by PID, whatever happens. Everything stays on 127.0.0.1.
