@@ -109,7 +109,7 @@ def log(message: str) -> None:
 load_pickup.log = log  # the pickup phones' messages, under this script's name
 
 
-# ---- CPU ------------------------------------------------------------------------------------------
+# ---- CPU -----------------------------------------------------------------------------------------
 
 
 def thread_cpu(pid: int) -> dict[int, int]:
@@ -142,7 +142,7 @@ def machine_busy() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-# ---- the RTP driver -------------------------------------------------------------------------------
+# ---- the RTP driver ------------------------------------------------------------------------------
 
 
 class Driver:
@@ -190,7 +190,7 @@ class Driver:
         self.stderr.close()
 
 
-# ---- the relayed calls ----------------------------------------------------------------------------
+# ---- the relayed calls ---------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(eq=False)
@@ -389,7 +389,7 @@ class MediaCalls:
         self.callee.close()
 
 
-# ---- the server and SIPp --------------------------------------------------------------------------
+# ---- the server and SIPp -------------------------------------------------------------------------
 
 
 def write_config(workdir: Path, port: int) -> Path:
@@ -463,7 +463,7 @@ class Sipp:
             stop(proc, "SIPp", log)
 
 
-# ---- the phases -----------------------------------------------------------------------------------
+# ---- the phases ----------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -566,12 +566,12 @@ def describe(phase: Phase, pid: int, media_tid: int | None) -> str:
             f"{percentile(phase.to_cancel, 0.99) / 1000:.0f} us, OPTIONS p99 "
             f"{percentile(phase.options, 0.99) / 1000:.0f} us; media thread "
             f"{media / 1e9 / phase.seconds:.2f} core, relay_driver {phase.driver_cores:.2f} core, "
-            f"machine {phase.machine_cores:.2f} cores busy; RTP sent {phase.sent / phase.seconds:,.0f}"
-            f"/s, back {phase.received / phase.seconds:,.0f}/s, sender at most "
+            f"machine {phase.machine_cores:.2f} cores busy; RTP sent "
+            f"{phase.sent / phase.seconds:,.0f}/s, back {phase.received / phase.seconds:,.0f}/s, sender at most "
             f"{phase.most_behind_us:,.0f} us behind")
 
 
-# ---- rows -----------------------------------------------------------------------------------------
+# ---- rows ----------------------------------------------------------------------------------------
 
 
 def median(values: list[float]) -> float:
