@@ -8,6 +8,8 @@
 //                its pid, and a prefix that makes each run's call-ids new)
 //   relay_driver --target player --calls N --seconds S --prompts DIR
 //                (N legs, each playing DIR's hold_music in a loop; no phone sends)
+//   relay_driver --target streams --rate R [--phone-sockets K] [--tick-us T]
+//                (RTP to relay ports learned elsewhere, told on stdin; see run_streams())
 //
 // catchline: the relay runs in this process on a MediaThread of its own (MediaControl opens and
 // bridges a leg pair per call, as the signaling thread will). rtpengine: each call is an ng
@@ -18,6 +20,9 @@
 // player: the relay's player sends each of N legs hold music (50 packets/s a leg); the figures
 // are the media thread's CPU, the packets that arrived, and how far each packet's arrival
 // strays from its RTP timestamp (jitter, against the stream's previous packet).
+// streams: no relay of its own; bench/load_signaling_media.py sets calls up through the real
+// server and names the relay ports of their SDP; the driver sends each R packets/s while told
+// to, and counts what comes back.
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -38,6 +43,7 @@
 #include <cstring>
 #include <fstream>
 #include <future>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -254,6 +260,77 @@ class NgClient {
 struct Stream {
   int send_fd = -1;
   sockaddr_in to{};  // where the phone sends (the relay's port for its leg)
+};
+
+// Packets to send, sent together: the packets of each socket in one sendmmsg, their order within
+// a socket kept. Owned by the one thread that sends.
+class BatchSender {
+ public:
+  static constexpr std::size_t kBatch = 64;
+
+  BatchSender()
+      : buffers_(kBatch * kPacketSize), slots_(kBatch), headers_(kBatch), vectors_(kBatch) {}
+
+  bool full() const { return count_ == kBatch; }
+
+  // The kPacketSize bytes of the next packet, which goes from `fd` to `*to` (`to` must live
+  // until flush()). Only when !full().
+  std::uint8_t* add(int fd, const sockaddr_in* to) {
+    slots_[count_] = {fd, to};
+    return buffers_.data() + count_++ * kPacketSize;
+  }
+
+  // Sends every packet added; returns how many the kernel took. A failed sendmmsg skips one
+  // packet and counts in `errors`.
+  std::uint64_t flush(std::uint64_t& errors) {
+    std::uint64_t total = 0;
+    std::vector<bool> done(count_, false);
+    for (std::size_t first = 0; first < count_; ++first) {
+      if (done[first]) {
+        continue;
+      }
+      const int fd = slots_[first].fd;
+      std::size_t count = 0;
+      for (std::size_t k = first; k < count_; ++k) {
+        if (done[k] || slots_[k].fd != fd) {
+          continue;
+        }
+        done[k] = true;
+        vectors_[count] = {buffers_.data() + k * kPacketSize, kPacketSize};
+        headers_[count].msg_hdr = {};
+        headers_[count].msg_hdr.msg_name = const_cast<sockaddr_in*>(slots_[k].to);
+        headers_[count].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+        headers_[count].msg_hdr.msg_iov = &vectors_[count];
+        headers_[count].msg_hdr.msg_iovlen = 1;
+        ++count;
+      }
+      std::size_t sent = 0;
+      while (sent < count) {
+        const int n =
+            ::sendmmsg(fd, headers_.data() + sent, static_cast<unsigned>(count - sent), 0);
+        if (n <= 0) {
+          ++errors;
+          ++sent;
+          continue;
+        }
+        sent += static_cast<std::size_t>(n);
+        total += static_cast<std::uint64_t>(n);
+      }
+    }
+    count_ = 0;
+    return total;
+  }
+
+ private:
+  struct Slot {
+    int fd = -1;
+    const sockaddr_in* to = nullptr;
+  };
+  std::vector<std::uint8_t> buffers_;
+  std::vector<Slot> slots_;
+  std::vector<mmsghdr> headers_;
+  std::vector<iovec> vectors_;
+  std::size_t count_ = 0;
 };
 
 struct Measured {
@@ -533,6 +610,210 @@ int run_player(const Options& options) {
   return 0;
 }
 
+// ---- streams: RTP to the relay ports of real calls ----
+
+// One phone's stream in --target streams: sent from one of the driver's sockets to the relay
+// port the server's SDP named for that phone.
+struct RtpStream {
+  int send_fd = -1;
+  sockaddr_in to{};
+  std::uint32_t ssrc = 0;
+  std::uint16_t sequence = 0;
+  std::uint32_t timestamp = 0;
+};
+
+// "stream SOCKET ADDRESS PORT" (an IPv4 address); nullopt when the line is not one.
+std::optional<std::pair<std::size_t, sockaddr_in>> parse_stream_line(const std::string& line,
+                                                                     std::size_t sockets) {
+  char address_text[64] = {};
+  unsigned long socket_index = 0;
+  unsigned port = 0;
+  if (std::sscanf(line.c_str(), "stream %lu %63s %u", &socket_index, address_text, &port) != 3 ||
+      socket_index >= sockets || port == 0 || port > 65535) {
+    return std::nullopt;
+  }
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::inet_pton(AF_INET, address_text, &to.sin_addr) != 1) {
+    return std::nullopt;
+  }
+  return std::make_pair(static_cast<std::size_t>(socket_index), to);
+}
+
+// Counted by the sending and receiving threads, read by the one that answers "stats".
+struct StreamCounters {
+  std::atomic<bool> sending{false};
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> sent{0};
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<std::uint64_t> send_errors{0};
+  std::atomic<std::int64_t> most_behind_ns{0};  // since the last "stats"
+};
+
+void count_loop(const std::vector<int>& fds, StreamCounters& counters) {
+  const int epoll = ::epoll_create1(EPOLL_CLOEXEC);
+  for (int fd : fds) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.fd = fd;
+    ::epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
+  }
+  constexpr unsigned kBatch = 64;
+  std::vector<char> slots(kBatch * 2048);
+  mmsghdr headers[kBatch];
+  iovec vectors[kBatch];
+  epoll_event ready[64];
+  while (!counters.stop.load(std::memory_order_relaxed)) {
+    const int count = ::epoll_wait(epoll, ready, 64, 10);
+    for (int r = 0; r < count; ++r) {
+      for (;;) {
+        for (unsigned i = 0; i < kBatch; ++i) {
+          vectors[i] = {slots.data() + i * 2048, 2048};
+          headers[i].msg_hdr = {};
+          headers[i].msg_hdr.msg_iov = &vectors[i];
+          headers[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int got = ::recvmmsg(ready[r].data.fd, headers, kBatch, MSG_DONTWAIT, nullptr);
+        if (got <= 0) {
+          break;
+        }
+        counters.received.fetch_add(static_cast<std::uint64_t>(got), std::memory_order_relaxed);
+        if (static_cast<unsigned>(got) < kBatch) {
+          break;
+        }
+      }
+    }
+  }
+  ::close(epoll);
+}
+
+// Sends every stream `rate` packets/s while counters.sending, phases spread evenly; a pause
+// stops the clock, and a resume starts it again from the first stream.
+void send_streams(std::vector<RtpStream>& streams, double rate, std::int64_t tick_us,
+                  StreamCounters& counters) {
+  BatchSender sender;
+  const double gap_ns = 1e9 / (rate * static_cast<double>(streams.size()));
+  bool running = false;
+  std::int64_t start = 0;
+  std::uint64_t i = 0;
+  std::uint64_t errors = 0;
+  while (!counters.stop.load(std::memory_order_relaxed)) {
+    if (!counters.sending.load(std::memory_order_relaxed)) {
+      running = false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    if (!running) {
+      running = true;
+      start = now_ns();
+      i = 0;
+    }
+    std::int64_t now = now_ns();
+    std::int64_t due = start + static_cast<std::int64_t>(static_cast<double>(i) * gap_ns);
+    if (now < due) {
+      // One wake-up a tick at most: the cores belong to the server under test.
+      std::this_thread::sleep_for(
+          std::chrono::nanoseconds(std::max<std::int64_t>(due - now, tick_us * 1000)));
+      now = now_ns();
+    }
+    if (now - due > counters.most_behind_ns.load(std::memory_order_relaxed)) {
+      counters.most_behind_ns.store(now - due, std::memory_order_relaxed);
+    }
+    while (!sender.full() && due <= now) {
+      RtpStream& stream = streams[i % streams.size()];
+      std::uint8_t* packet = sender.add(stream.send_fd, &stream.to);
+      packet[0] = 0x80;  // RTP version 2
+      packet[1] = 0x00;  // PCMU
+      ++stream.sequence;
+      stream.timestamp += 160;
+      const std::uint32_t fields[] = {htonl(stream.timestamp), htonl(stream.ssrc)};
+      const std::uint16_t sequence = htons(stream.sequence);
+      std::memcpy(packet + 2, &sequence, sizeof(sequence));
+      std::memcpy(packet + 4, fields, sizeof(fields));
+      std::memset(packet + 12, 0xff, kPacketSize - 12);  // µ-law silence
+      ++i;
+      due = start + static_cast<std::int64_t>(static_cast<double>(i) * gap_ns);
+    }
+    const std::uint64_t before = errors;
+    counters.sent.fetch_add(sender.flush(errors), std::memory_order_relaxed);
+    counters.send_errors.fetch_add(errors - before, std::memory_order_relaxed);
+  }
+}
+
+// --target streams: RTP for calls set up elsewhere (bench/load_signaling_media.py sets them up
+// through the real server). A line protocol on stdin and stdout:
+//   out: {"ports": [...]}                 the phone sockets, bound on 127.0.0.1
+//   in:  stream SOCKET ADDRESS PORT       one line a stream: from that socket to that address
+//   in:  ready                    out: {"streams": N}
+//   in:  send | pause             out: {"sending": true|false}
+//   in:  stats                    out: {"sent": .., "received": .., "send_errors": ..,
+//                                       "most_behind_us": ..}  (counts since the start; the
+//                                       most the sender fell behind, since the last stats)
+//   in:  quit, or end of input: stops.
+int run_streams(const Options& options) {
+  const std::size_t socket_count = options.phone_sockets;
+  std::vector<int> sockets(socket_count);
+  std::vector<std::uint16_t> socket_ports(socket_count);
+  std::string ports = "{\"ports\": [";
+  for (std::size_t i = 0; i < socket_count; ++i) {
+    sockets[i] = bind_phone(socket_ports[i]);
+    ports += (i ? ", " : "") + std::to_string(socket_ports[i]);
+  }
+  std::printf("%s]}\n", ports.c_str());
+  std::fflush(stdout);
+
+  std::vector<RtpStream> streams;
+  std::string line;
+  while (std::getline(std::cin, line) && line != "ready") {
+    auto stream = parse_stream_line(line, socket_count);
+    if (!stream) {
+      die("not a stream line: \"" + line + "\"");
+    }
+    RtpStream added;
+    added.send_fd = sockets[stream->first];
+    added.to = stream->second;
+    added.ssrc = 0x5eed0000u + static_cast<std::uint32_t>(streams.size());
+    streams.push_back(added);
+  }
+  if (streams.empty()) {
+    die("no streams before \"ready\"");
+  }
+  std::printf("{\"streams\": %zu}\n", streams.size());
+  std::fflush(stdout);
+
+  StreamCounters counters;
+  std::thread receiver([&] { count_loop(sockets, counters); });
+  pthread_setname_np(receiver.native_handle(), "receiver");
+  std::thread sender([&] { send_streams(streams, options.rate, options.tick_us, counters); });
+  pthread_setname_np(sender.native_handle(), "sender");
+  while (std::getline(std::cin, line) && line != "quit") {
+    if (line == "send" || line == "pause") {
+      counters.sending.store(line == "send");
+      std::printf("{\"sending\": %s}\n", line == "send" ? "true" : "false");
+    } else if (line == "stats") {
+      const std::int64_t behind = counters.most_behind_ns.exchange(0);
+      std::printf(
+          "{\"sent\": %llu, \"received\": %llu, \"send_errors\": %llu, \"most_behind_us\": "
+          "%.0f}\n",
+          static_cast<unsigned long long>(counters.sent.load()),
+          static_cast<unsigned long long>(counters.received.load()),
+          static_cast<unsigned long long>(counters.send_errors.load()),
+          static_cast<double>(behind) / 1e3);
+    } else {
+      die("unknown command \"" + line + "\"");
+    }
+    std::fflush(stdout);
+  }
+  counters.stop.store(true);
+  sender.join();
+  receiver.join();
+  for (int fd : sockets) {
+    ::close(fd);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -543,6 +824,9 @@ int main(int argc, char** argv) {
   ::setrlimit(RLIMIT_NOFILE, &files);
   if (options.target == "player") {
     return run_player(options);
+  }
+  if (options.target == "streams") {
+    return run_streams(options);
   }
 
   const auto calls = static_cast<std::size_t>(options.calls);
@@ -637,12 +921,7 @@ int main(int argc, char** argv) {
 
   // Sends: send i goes at start + i * gap, from stream i % streams (phases spread evenly).
   // What is due at once (the driver fell behind, or flood) leaves in one sendmmsg per socket.
-  constexpr std::size_t kSendBatch = 64;
-  std::vector<std::uint8_t> buffers(kSendBatch * kPacketSize);
-  std::vector<std::size_t> batch_streams;
-  batch_streams.reserve(kSendBatch);
-  std::vector<mmsghdr> headers(kSendBatch);
-  std::vector<iovec> vectors(kSendBatch);
+  BatchSender sender;
   const double gap_ns = options.flood ? 0.0 : 1e9 / (options.rate * static_cast<double>(streams));
   const std::int64_t start = now_ns();
   const auto warmup_end = start + static_cast<std::int64_t>(options.warmup * 1e9);
@@ -659,43 +938,11 @@ int main(int argc, char** argv) {
     return options.cpu_pid != 0 ? process_cpu_ns(options.cpu_pid) : 0;
   };
   std::vector<std::uint16_t> sequence(streams, 0);
-  // Sends the batch: the packets of each socket together (their order within a stream kept).
   auto flush = [&] {
-    std::vector<bool> done(batch_streams.size(), false);
-    for (std::size_t first = 0; first < batch_streams.size(); ++first) {
-      if (done[first]) {
-        continue;
-      }
-      const int fd = plan[batch_streams[first]].send_fd;
-      std::size_t count = 0;
-      for (std::size_t k = first; k < batch_streams.size(); ++k) {
-        if (done[k] || plan[batch_streams[k]].send_fd != fd) {
-          continue;
-        }
-        done[k] = true;
-        vectors[count] = {buffers.data() + k * kPacketSize, kPacketSize};
-        headers[count].msg_hdr = {};
-        headers[count].msg_hdr.msg_name = &plan[batch_streams[k]].to;
-        headers[count].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-        headers[count].msg_hdr.msg_iov = &vectors[count];
-        headers[count].msg_hdr.msg_iovlen = 1;
-        ++count;
-      }
-      std::size_t sent = 0;
-      while (sent < count) {
-        const int n = ::sendmmsg(fd, headers.data() + sent, static_cast<unsigned>(count - sent), 0);
-        if (n <= 0) {
-          ++send_errors;
-          ++sent;
-          continue;
-        }
-        sent += static_cast<std::size_t>(n);
-        if (in_window) {
-          sent_in_window += static_cast<std::uint64_t>(n);
-        }
-      }
+    const std::uint64_t sent = sender.flush(send_errors);
+    if (in_window) {
+      sent_in_window += sent;
     }
-    batch_streams.clear();
   };
   std::uint64_t i = 0;
   for (;;) {
@@ -719,9 +966,9 @@ int main(int argc, char** argv) {
       break;
     }
     // Everything due by now, up to a batch.
-    while (batch_streams.size() < kSendBatch && due <= now) {
+    while (!sender.full() && due <= now) {
       const std::size_t s = i % streams;
-      std::uint8_t* packet = buffers.data() + batch_streams.size() * kPacketSize;
+      std::uint8_t* packet = sender.add(plan[s].send_fd, &plan[s].to);
       packet[0] = 0x80;
       packet[1] = 0x08;
       const std::uint16_t seq = ++sequence[s];
@@ -730,7 +977,6 @@ int main(int argc, char** argv) {
       const auto stream_id = static_cast<std::uint32_t>(s);
       std::memcpy(packet + 8, &stream_id, sizeof(stream_id));  // SSRC: the stream
       std::memcpy(packet + 12, &now, sizeof(now));
-      batch_streams.push_back(s);
       ++i;
       due = start + static_cast<std::int64_t>(static_cast<double>(i) * gap_ns);
     }
