@@ -192,9 +192,9 @@ void read_media(const Reader& r, const yaml::Node& node, MediaSettings& media) {
 
 void read_sip(const Reader& r, const yaml::Node& node, SipSettings& sip) {
   r.expect_map(node, "sip");
-  r.only_keys(
-      node, "sip",
-      {"listen", "domain", "no_answer_timeout", "log_messages", "timers", "digest_algorithms"});
+  r.only_keys(node, "sip",
+              {"listen", "domain", "no_answer_timeout", "transfer_timeout", "log_messages",
+               "timers", "digest_algorithms"});
   if (node["listen"]) {
     sip.listen = r.strings(node["listen"], "sip.listen");
     if (sip.listen.empty()) {
@@ -206,6 +206,9 @@ void read_sip(const Reader& r, const yaml::Node& node, SipSettings& sip) {
   }
   if (node["no_answer_timeout"]) {
     sip.no_answer_timeout = r.duration(node["no_answer_timeout"], "sip.no_answer_timeout");
+  }
+  if (node["transfer_timeout"]) {
+    sip.transfer_timeout = r.duration(node["transfer_timeout"], "sip.transfer_timeout");
   }
   if (node["log_messages"]) {
     sip.log_messages = r.boolean(node["log_messages"], "sip.log_messages");

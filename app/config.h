@@ -24,7 +24,8 @@ struct SipSettings {
   std::vector<std::string> listen{"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"};
   std::string domain = "pbx.example.test";  // digest realm and host part of our URIs
   std::chrono::milliseconds no_answer_timeout{30'000};
-  bool log_messages = false;  // log every SIP message sent and received
+  std::chrono::milliseconds transfer_timeout{30'000};  // a blind transfer's target rings this long
+  bool log_messages = false;                           // log every SIP message sent and received
   // Digest algorithms offered, one challenge each, in this order. MD5 alone by default: many
   // phones (and SIPp) answer only the first challenge and know only MD5, and some (baresip
   // 1.0) fail on any challenge set that offers SHA-256 at all.

@@ -141,6 +141,7 @@ pbx::PbxSettings pbx_settings(const Config& config) {
   pbx::PbxSettings settings;
   settings.domain = config.sip.domain;
   settings.no_answer_timeout = config.sip.no_answer_timeout;
+  settings.transfer_timeout = config.sip.transfer_timeout;
   settings.presence = config.blf;
   settings.security = config.security;
   settings.media = config.media.mode;

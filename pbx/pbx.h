@@ -24,6 +24,7 @@
 #include "pbx/routing/directory.h"
 #include "pbx/security/authenticator.h"
 #include "pbx/security/guess_guard.h"
+#include "pbx/transfer/transfer_target.h"
 #include "sip/dialog/dialog_table.h"
 #include "sip/digest.h"
 #include "sip/transport/peer.h"
@@ -40,6 +41,7 @@ namespace catchline::pbx {
 struct PbxSettings {
   std::string domain = "pbx.example.test";  // digest realm, host part of our URIs
   std::chrono::milliseconds no_answer_timeout{30'000};
+  std::chrono::milliseconds transfer_timeout{30'000};  // a blind transfer's target rings this long
   std::string nonce_secret;  // keys digest nonces; "" = random per process
   std::vector<sip::DigestAlgorithm> digest_algorithms{sip::DigestAlgorithm::Md5};
   PresenceSettings presence;           // `blf:` section
@@ -150,6 +152,14 @@ class Pbx final : public sip::txn::TransactionUser,
     return blf_.dialogs_of(resource);
   }
   MediaHost* media_for(const Party& caller, const RingPlan& plan) override;
+  TransferTarget transfer_target(const Party& transferor, std::string_view target) override {
+    return resolve_transfer(dial_plan_, registrar_, transferor, target);
+  }
+  std::chrono::milliseconds transfer_timeout() const override { return settings_.transfer_timeout; }
+  std::chrono::milliseconds recall_timeout() const override { return settings_.no_answer_timeout; }
+  std::optional<RingPlan> recall_plan(std::string_view extension) override {
+    return pbx::recall_plan(dial_plan_, extension);
+  }
   // MediaHost
   media::relay::MediaControl& relay() override { return *relay_; }
   const std::string& media_address() const override { return media_address_; }

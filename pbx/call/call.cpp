@@ -9,6 +9,8 @@
 #include "sip/builder.h"
 #include "sip/digest.h"
 #include "sip/headers/auth.h"
+#include "sip/headers/name_addr.h"
+#include "sip/headers/params.h"
 
 namespace catchline::pbx {
 namespace {
@@ -19,10 +21,54 @@ using sip::transport::Protocol;
 
 // RFC 3326: tell the other phones the call was answered elsewhere, so none logs a missed call.
 constexpr std::string_view kCompletedElsewhere = "SIP;cause=200;text=\"Call completed elsewhere\"";
-constexpr std::string_view kAllow = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY";
+constexpr std::string_view kAllow =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, NOTIFY, REFER";
 constexpr std::uint16_t kNoAnswerTimer = 1;
 constexpr std::uint16_t kMemberTimer = 2;
 constexpr std::uint16_t kAlertTimer = 3;
+constexpr std::uint16_t kTransferTimer = 4;
+// RFC 7462: the phone rung again because a transfer it made failed.
+constexpr std::string_view kRecallAlert = "<urn:alert:service:recall:transfer>";
+// RFC 3515 §2.4.5: how long the implicit subscription of a REFER is said to last.
+constexpr int kReferExpires = 60;
+
+/// Whether the Allow header of `message` names UPDATE (RFC 3311).
+bool allows_update(const sip::Message& message) {
+  const std::string_view allow = message.header_value(Header::Allow).value_or("");
+  for (std::size_t i = 0; i + 6 <= allow.size(); ++i) {
+    if (sip::iequals(allow.substr(i, 6), "UPDATE")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// `sdp` with every direction attribute made sendrecv: a held transferee's description offered
+/// to its transfer target (the target must send, and the relay tells the transferee again).
+std::string with_sendrecv(std::string_view sdp) {
+  std::string out(sdp);
+  for (std::string_view held : {"a=sendonly", "a=recvonly", "a=inactive"}) {
+    for (std::size_t at = out.find(held); at != std::string::npos; at = out.find(held, at)) {
+      const std::size_t end = at + held.size();
+      if (end == out.size() || out[end] == '\r' || out[end] == '\n') {
+        out.replace(at, held.size(), "a=sendrecv");
+      }
+      ++at;
+    }
+  }
+  return out;
+}
+
+/// Whether every stream of `sdp` sends and receives (not held either way).
+bool talks(std::string_view sdp) {
+  auto streams = media::read_leg_streams(sdp);
+  if (!streams) {
+    return false;
+  }
+  return std::all_of(streams->begin(), streams->end(), [](const media::LegStream& stream) {
+    return !stream.on_hold && stream.direction == media::Direction::SendRecv;
+  });
+}
 
 /// Whether a request of `method` (or a response to one) may hold an SDP offer or answer that the
 /// relay rewrites: RFC 3264 over INVITE and ACK, RFC 3311 UPDATE. INFO (RFC 6086) and other
@@ -67,7 +113,11 @@ std::string contact_for(std::string_view user, const std::string& local, Protoco
 }  // namespace
 
 Call::Call(CallHost& host, CallId id, Party caller, std::string dialled)
-    : host_(host), id_(id), caller_(std::move(caller)), dialled_(std::move(dialled)) {}
+    : host_(host),
+      id_(id),
+      caller_(std::move(caller)),
+      dialled_(std::move(dialled)),
+      shown_(caller_) {}
 
 Call::~Call() {
   for (Leg& leg : legs_) {
@@ -100,6 +150,9 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
   caller.id = 0;
   caller.caller = true;
   caller.extension = caller_.number;
+  caller.name = caller_.name;
+  caller.external = caller_.external;
+  caller.allows_update = allows_update(request);
   caller.state = LegState::Ringing;
   caller.invite = invite.id();
   caller.peer = source;
@@ -113,6 +166,7 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
   caller.dialog = std::move(*dialog);
   caller_offer_ = std::string(request.body());
   caller_content_type_ = std::string(request.header_value(Header::ContentType).value_or(""));
+  caller.sdp = caller_offer_;
   max_forwards_ = std::min(request.max_forwards().value_or(70) - 1, 70);
   if (MediaHost* media = host_.media_for(caller_, plan_)) {
     // o= session ids unique across calls and restarts (RFC 8866 §5.2): time, then call.
@@ -130,21 +184,7 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
   changed(caller);
   ring_started_ = host_.timers().now();
 
-  std::size_t sent = 0;
-  if (plan_.strategy == RingStrategy::RingAll) {
-    for (std::size_t i = 0; i < plan_.members.size(); ++i) {
-      sent += ring_member(i);
-    }
-    next_member_ = plan_.members.size();
-  } else {
-    while (sent == 0 && next_member_ < plan_.members.size()) {
-      current_member_ = next_member_++;
-      sent = ring_member(current_member_);
-    }
-    if (sent != 0 && next_member_ < plan_.members.size()) {
-      arm(member_timer_, plan_.member_ring_time, kMemberTimer);
-    }
-  }
+  const std::size_t sent = ring_round();
   spdlog::info("call start call={} caller={} dialled={} legs={}", id_, caller_.number, dialled_,
                legs_.size() - 1);
   if (sent == 0) {
@@ -163,6 +203,29 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
     arm(alert_timer_, *alert, kAlertTimer);
   }
   host_.pickable_changed(*this);
+}
+
+std::size_t Call::ring_round() {
+  std::size_t sent = 0;
+  next_member_ = 0;
+  if (member_timer_) {
+    member_timer_->cancel();
+  }
+  if (plan_.strategy == RingStrategy::RingAll) {
+    for (std::size_t i = 0; i < plan_.members.size(); ++i) {
+      sent += ring_member(i);
+    }
+    next_member_ = plan_.members.size();
+  } else {
+    while (sent == 0 && next_member_ < plan_.members.size()) {
+      current_member_ = next_member_++;
+      sent = ring_member(current_member_);
+    }
+    if (sent != 0 && next_member_ < plan_.members.size()) {
+      arm(member_timer_, plan_.member_ring_time, kMemberTimer);
+    }
+  }
+  return sent;
 }
 
 void Call::arm(std::unique_ptr<base::Timer>& timer, std::chrono::milliseconds delay,
@@ -189,8 +252,11 @@ bool Call::send_leg(std::size_t member, const std::string& contact,
                     const sip::transport::Peer& peer) {
   Leg leg;
   leg.id = static_cast<LegId>(legs_.size());
+  leg.round = round_;
   leg.member = static_cast<std::uint16_t>(member);
   leg.extension = plan_.members[member].number;
+  leg.name = plan_.members[member].name;
+  leg.external = plan_.members[member].route != nullptr;
   leg.contact = contact;
   leg.peer = peer;
   leg.call_id = sip::random_token(24);
@@ -233,7 +299,7 @@ std::string Call::build_leg_invite(const Leg& leg, sip::Header auth_header, std:
                                    std::string_view offer) {
   const RingMember& member = plan_.members[leg.member];
   const TrunkRoute* route = member.route.get();
-  Party shown = caller_;
+  Party shown = shown_;
   if (route != nullptr && !route->caller_id.empty()) {
     shown.number = route->caller_id;
   }
@@ -252,6 +318,12 @@ std::string Call::build_leg_invite(const Leg& leg, sip::Header auth_header, std:
   // Some phones read only Remote-Party-ID (draft-ietf-sip-privacy-04) for the caller's name.
   out.header(Header::RemotePartyId, from + ";party=calling;screen=yes;privacy=off");
   out.header(Header::Allow, kAllow);
+  if (transfer_) {
+    out.header(Header::ReferredBy, transfer_->referred_by);
+    if (transfer_->recall) {
+      out.header(Header::AlertInfo, kRecallAlert);
+    }
+  }
   if (!auth.empty()) {
     out.header(auth_header, auth);
   }
@@ -300,14 +372,14 @@ bool Call::retry_with_credentials(Leg& leg, const sip::Message& response) {
 
 bool Call::member_ringing(std::size_t index) const {
   return std::any_of(legs_.begin() + 1, legs_.end(), [&](const Leg& l) {
-    return !l.picker && l.member == index &&
+    return !l.picker && l.round == round_ && l.member == index &&
            (l.state == LegState::Calling || l.state == LegState::Ringing);
   });
 }
 
 void Call::cancel_member(std::size_t index) {
   for (Leg& leg : legs_) {
-    if (leg.caller || leg.picker || leg.member != index) {
+    if (leg.caller || leg.picker || leg.round != round_ || leg.member != index) {
       continue;
     }
     if (leg.state == LegState::Calling || leg.state == LegState::Ringing) {
@@ -422,19 +494,36 @@ void Call::handle_response(sip::txn::ClientTransaction& t, const sip::Message& r
       send_ack(leg, response.cseq_number());
       leg.dialog->refresh_target(response);
     }
-    auto* origin = host_.layer().find_server(relay->second.origin);
+    const bool ours = relay->second.origin == sip::txn::kNoTransaction;
+    auto* origin = ours ? nullptr : host_.layer().find_server(relay->second.origin);
     relays_.erase(relay);
+    if (ours && status < 300 && carries_sdp(t.method()) && !response.body().empty()) {
+      // The answer to our own offer (a re-INVITE telling an identity): the relay follows it.
+      leg.sdp = std::string(response.body());
+    }
+    if (ours && status < 300 && media_ && carries_sdp(t.method()) && !response.body().empty() &&
+        !ended()) {
+      if (auto learned = media_->learn(id, leg.peer, leg.sdp); !learned) {
+        spdlog::warn("answer not learned call={} leg={} reason=\"{}\"", id_, id,
+                     learned.error().reason);
+      }
+    }
     if (origin == nullptr) {
+      return;
+    }
+    const LegId back = other_end(id);  // the leg that made the request
+    if (back == kNoLeg) {
+      host_.layer().respond(*origin, 500, "Call re-targeted meanwhile");
       return;
     }
     MessageBuilder out = origin->make_response(status, response.reason_phrase());
     if (status < 300 && (t.method() == sip::Method::Invite || t.method() == sip::Method::Update)) {
-      out.header(Header::Contact, contact_for(id == 0 ? callee_.number : caller_.number,
-                                              host_.local_address(origin->source().protocol),
-                                              origin->source().protocol));
+      out.header(Header::Contact,
+                 contact_for(leg.extension, host_.local_address(origin->source().protocol),
+                             origin->source().protocol));
     }
     // The answer to a relayed offer (re-INVITE, UPDATE) goes back to the leg that made it.
-    auto body = carries_sdp(t.method()) ? carry(id, id == 0 ? answered_leg() : 0, response.body())
+    auto body = carries_sdp(t.method()) ? carry(id, back, response.body())
                                         : sip::Result<std::string>(std::string(response.body()));
     if (!body) {
       host_.layer().respond(*origin, 500, body.error().reason);
@@ -489,6 +578,11 @@ void Call::on_callee_provisional(Leg& leg, const sip::txn::ClientTransaction& t,
     }
   }
   changed(leg);  // BLF: the phone's To tag is known now
+  if (transferring() && leg.round == round_ && leg.state == LegState::Ringing &&
+      response.status() == 180) {
+    notify_transferor(180, response.reason_phrase());  // the transferee hears our ringback
+    return;
+  }
   if (!ringing() || leg.state != LegState::Ringing) {
     return;
   }
@@ -517,10 +611,10 @@ void Call::on_callee_provisional(Leg& leg, const sip::txn::ClientTransaction& t,
 
 void Call::on_callee_answer(Leg& leg, const sip::txn::ClientTransaction& t,
                             const sip::Message& response) {
-  if (answered_leg() == leg.id) {
+  if (leg.state == LegState::Answered) {
     // A retransmitted 2xx: our ACK was lost (RFC 3261 §13.2.2.4).
-    if (leg.dialog && response.to_tag() == leg.dialog->remote_tag() && !ack_text_.empty()) {
-      host_.layer().send_stateless(leg.peer, ack_text_);
+    if (leg.dialog && response.to_tag() == leg.dialog->remote_tag() && !leg.ack.empty()) {
+      host_.layer().send_stateless(leg.peer, leg.ack);
     }
     return;
   }
@@ -539,7 +633,14 @@ void Call::on_callee_answer(Leg& leg, const sip::txn::ClientTransaction& t,
     leg.dialog = std::move(*confirmed);
   }
 
-  if (!ringing() || leg.state == LegState::Cancelling || leg.state == LegState::Ended) {
+  leg.allows_update = allows_update(response);
+  const bool live =
+      leg.round == round_ && leg.state != LegState::Cancelling && leg.state != LegState::Ended;
+  if (live && transferring()) {
+    complete_transfer(leg, t, response);
+    return;
+  }
+  if (!ringing() || !live) {
     // Lost the race: answered after another leg won, or after the caller left.
     send_ack(leg, response.cseq_number());
     send_in_dialog(leg, sip::Method::Bye, {}, {}, {});
@@ -562,12 +663,14 @@ void Call::on_callee_answer(Leg& leg, const sip::txn::ClientTransaction& t,
     return;
   }
   leg.state = LegState::Answered;
+  ends_[0] = 0;
+  ends_[1] = leg.id;
   if (caller_offer_.empty()) {
     // The callee's 200 carries the offer; the caller's ACK brings the answer for our ACK.
     state_ = Answering{leg.id, 0, leg.id};
   } else {
     state_ = Talking{leg.id};
-    ack_text_ = send_ack(leg, response.cseq_number());
+    leg.ack = send_ack(leg, response.cseq_number());
   }
   changed(leg);
   index(leg);
@@ -654,6 +757,8 @@ PickupResult Call::pick_up(sip::txn::ServerTransaction& invite, const sip::Messa
   picker.id = static_cast<LegId>(legs_.size());
   picker.picker = true;
   picker.extension = pickup.picker.number;
+  picker.name = pickup.picker.name;
+  picker.allows_update = allows_update(request);
   picker.state = LegState::Ringing;
   picker.invite = invite.id();
   picker.peer = source;
@@ -663,6 +768,7 @@ PickupResult Call::pick_up(sip::txn::ServerTransaction& invite, const sip::Messa
     return PickupResult::BadRequest;
   }
   picker.dialog = std::move(*dialog);
+  picker.sdp = std::string(picker_offer);
   // What each 200 carries: the answers, or with a late offer on one side the other's offer
   // (empty: that 200 waits for the ACK that brings the answer).
   std::string caller_gets = to_caller;
@@ -707,6 +813,8 @@ PickupResult Call::pick_up(sip::txn::ServerTransaction& invite, const sip::Messa
 
   // The decision is taken: from here on, one callback sends everything at once.
   callee_ = pickup.picker;
+  ends_[0] = 0;
+  ends_[1] = picker_id;
   if (!to_picker.empty()) {
     state_ = Talking{picker_id};
   } else if (caller_offer_.empty()) {
@@ -745,7 +853,7 @@ PickupResult Call::pick_up(sip::txn::ServerTransaction& invite, const sip::Messa
 
 void Call::cancel_other_legs(LegId keep, bool completed_elsewhere) {
   for (Leg& leg : legs_) {
-    if (leg.caller || leg.picker || leg.id == keep) {
+    if (leg.caller || leg.picker || leg.id == keep || leg.round != round_) {
       continue;
     }
     if (leg.state == LegState::Calling || leg.state == LegState::Ringing) {
@@ -768,20 +876,43 @@ void Call::on_callee_final_failure(Leg& leg, int status) {
 }
 
 void Call::after_leg_change() {
-  if (!ringing()) {
+  if (!ringing() && !transferring()) {
     return;
   }
   if (plan_.strategy == RingStrategy::Sequential && !member_ringing(current_member_)) {
     advance_member();
   }
-  const bool all_ended = std::all_of(legs_.begin() + 1, legs_.end(), [](const Leg& l) {
-    return l.picker || l.state == LegState::Ended;
-  });
-  if (all_ended && next_member_ >= plan_.members.size()) {
-    finish_unanswered();
+  if (round_over()) {
+    if (transferring()) {
+      const int status = round_status();
+      fail_transfer(status, sip::default_reason(status));
+    } else {
+      finish_unanswered();
+    }
     return;
   }
   host_.pickable_changed(*this);
+}
+
+bool Call::round_over() const {
+  return next_member_ >= plan_.members.size() &&
+         std::all_of(legs_.begin(), legs_.end(), [&](const Leg& l) {
+           return l.caller || l.picker || l.round != round_ || l.state == LegState::Ended;
+         });
+}
+
+int Call::round_status() const {
+  // Every device answered with a failure: busy when all were busy, else the best of the rest.
+  bool all_busy = true;
+  bool declined = false;
+  for (const Leg& leg : legs_) {
+    if (leg.caller || leg.picker || leg.round != round_) {
+      continue;
+    }
+    all_busy = all_busy && (leg.final_status == 486 || leg.final_status == 600);
+    declined = declined || leg.final_status == 603;
+  }
+  return all_busy ? 486 : declined ? 603 : 480;
 }
 
 void Call::advance_member() {
@@ -803,35 +934,11 @@ void Call::advance_member() {
 }
 
 void Call::finish_unanswered() {
-  // Every device answered with a failure: busy when all were busy, else the best of the rest.
-  bool all_busy = true;
-  int decline = 0;
-  for (const Leg& leg : legs_) {
-    if (leg.caller || leg.picker) {
-      continue;
-    }
-    all_busy = all_busy && (leg.final_status == 486 || leg.final_status == 600);
-    if (leg.final_status == 603) {
-      decline = 603;
-    }
+  const int status = round_status();
+  if (auto* caller = host_.layer().find_server(legs_[0].invite)) {
+    host_.layer().respond(*caller, status);
   }
-  auto* caller = host_.layer().find_server(legs_[0].invite);
-  if (all_busy) {
-    if (caller != nullptr) {
-      host_.layer().respond(*caller, 486);
-    }
-    end("busy", "callee");
-  } else if (decline != 0) {
-    if (caller != nullptr) {
-      host_.layer().respond(*caller, 603);
-    }
-    end("busy", "callee");
-  } else {
-    if (caller != nullptr) {
-      host_.layer().respond(*caller, 480);
-    }
-    end("failed", "callee");
-  }
+  end(status == 480 ? "failed" : "busy", "callee");
 }
 
 void Call::handle_failure(sip::txn::ClientTransaction& t, int status) {
@@ -883,8 +990,8 @@ void Call::complete_late_offer(const Answering& answering, const sip::Message& a
     // The caller's answer to the callee's offer rides on to it in our ACK.
     MessageBuilder out = leg.dialog->make_ack(leg.dialog->local_cseq(), via_for(leg));
     out.body(type, *answer);
-    ack_text_ = out.finish();
-    host_.layer().send_stateless(leg.peer, ack_text_);
+    leg.ack = out.finish();
+    host_.layer().send_stateless(leg.peer, leg.ack);
     return;
   }
   // A pickup's late offer: the ACK's answer goes in the other side's 200.
@@ -937,14 +1044,43 @@ void Call::handle_in_dialog(LegId id, sip::txn::ServerTransaction& t, const sip:
       on_caller_cancel();  // RFC 3261 §15: BYE in the early dialog ends the call like CANCEL
       return;
     }
+    if (transferring()) {
+      on_bye_while_transferring(id);
+      return;
+    }
     if (!connected()) {
+      return;
+    }
+    if (other_end(id) == kNoLeg) {
+      // A transferor that hangs up after its transfer completed, crossing our BYE.
+      if (leg.state != LegState::Ended) {
+        leg.state = LegState::Ended;
+        changed(leg);
+      }
       return;
     }
     hang_up(id);
     return;
   }
-  if (!connected() || leg.state != LegState::Answered) {
-    layer.respond(t, request.method() == sip::Method::Invite ? 491 : 481);
+  const bool offer = request.method() == sip::Method::Invite ||
+                     request.method() == sip::Method::Update ||
+                     request.method() == sip::Method::Refer;
+  if (transferring() && leg.state == LegState::Answered) {
+    // The transferee waits and the transferor watches: nothing is relayed to a target that
+    // has not answered. An offer waits for the transfer's outcome (RFC 3261 §14.1: retry).
+    if (offer) {
+      layer.respond(t, 491, "Transfer in progress");
+    } else {
+      layer.respond(t, 200);
+    }
+    return;
+  }
+  if (!connected() || leg.state != LegState::Answered || other_end(id) == kNoLeg) {
+    layer.respond(t, offer ? 491 : 481);
+    return;
+  }
+  if (request.method() == sip::Method::Refer) {
+    on_refer(id, t, request);
     return;
   }
   // A target refresh (re-INVITE, UPDATE) moves the remote target (RFC 3261 §12.2.2).
@@ -955,7 +1091,7 @@ void Call::handle_in_dialog(LegId id, sip::txn::ServerTransaction& t, const sip:
     layer.respond(t, 501);  // we cannot rebuild a method we do not know on the other leg
     return;
   }
-  Leg& other = legs_[id == 0 ? answered_leg() : 0];
+  Leg& other = legs_[other_end(id)];
   auto body = carries_sdp(request.method()) ? carry(id, other.id, request.body())
                                             : sip::Result<std::string>(std::string(request.body()));
   if (!body) {
@@ -973,23 +1109,27 @@ void Call::handle_in_dialog(LegId id, sip::txn::ServerTransaction& t, const sip:
 
 void Call::on_stray_2xx(sip::dialog::Dialog& dialog, const sip::Message& response) {
   const LegId id = leg_of(dialog);
-  if (!legs_[id].caller && !ack_text_.empty() && id == answered_leg()) {
-    host_.layer().send_stateless(legs_[id].peer, ack_text_);
+  if (!legs_[id].ack.empty()) {
+    host_.layer().send_stateless(legs_[id].peer, legs_[id].ack);
   }
 }
 
 void Call::hang_up(LegId from) {
-  const LegId answered = answered_leg();
-  const LegId other = from == 0 ? answered : 0;
-  if (other != from) {
+  const LegId other = other_end(from);
+  if (other != kNoLeg) {
     send_in_dialog(legs_[other], sip::Method::Bye, {}, {}, {});
+    legs_[other].state = LegState::Ended;
   }
-  legs_[0].state = LegState::Ended;
-  if (answered != 0) {
-    legs_[answered].state = LegState::Ended;
-  }
+  legs_[from].state = LegState::Ended;
   spdlog::info("call hangup call={} by={}", id_, legs_[from].extension);
-  end("answered", from == 0 ? "caller" : "callee");
+  end("answered", legs_[from].caller ? "caller" : "callee");
+}
+
+LegId Call::other_end(LegId id) const {
+  if (!connected() || id == kNoLeg) {
+    return kNoLeg;
+  }
+  return ends_[0] == id ? ends_[1] : ends_[1] == id ? ends_[0] : kNoLeg;
 }
 
 void Call::media_timeout() {
@@ -1006,9 +1146,16 @@ void Call::terminate(std::string_view why, std::string_view by) {
   if (ended()) {
     return;
   }
+  if (transferring()) {
+    cancel_other_legs(kNoLeg, false);
+    notify_transferor(487, "Request Terminated");
+  }
   if (connected()) {
     // A UAS leg still waiting for its 200 (a pickup's late offer) gets a failure instead.
-    for (LegId id : {answered_leg(), LegId{0}}) {
+    for (LegId id : ends_) {
+      if (id == kNoLeg) {
+        continue;
+      }
       Leg& leg = legs_[id];
       if (leg.state == LegState::Answered || !(leg.caller || leg.picker)) {
         send_in_dialog(leg, sip::Method::Bye, {}, {}, {});
@@ -1027,6 +1174,19 @@ void Call::terminate(std::string_view why, std::string_view by) {
 }
 
 void Call::on_timer(base::Timer& timer) {
+  if (timer.tag() == kTransferTimer) {
+    if (transferring()) {
+      spdlog::info("transfer no-answer call={} target={}", id_, plan_.number);
+      fail_transfer(480, "No Answer");
+    }
+    return;
+  }
+  if (timer.tag() == kMemberTimer && transferring()) {
+    cancel_member(current_member_);
+    advance_member();
+    after_leg_change();
+    return;
+  }
   if (!ringing()) {
     return;
   }
@@ -1066,6 +1226,9 @@ void Call::end(std::string_view disposition, std::string_view hangup_by) {
   if (alert_timer_) {
     alert_timer_->cancel();
   }
+  if (transfer_) {
+    transfer_->timer.cancel();
+  }
   for (const Leg& leg : legs_) {
     changed(leg);  // BLF: every dialog shown ends terminated
   }
@@ -1095,15 +1258,19 @@ std::string Call::via_for(const Leg& leg) const {
 
 std::string Call::contact_of(const Leg& leg) const {
   // The caller talks to "the number it dialled", a callee to "the caller".
-  return contact_for(leg.caller ? std::string_view(dialled_) : std::string_view(caller_.number),
+  return contact_for(leg.caller ? std::string_view(dialled_) : std::string_view(shown_.number),
                      host_.local_address(leg.peer.protocol), leg.peer.protocol);
 }
 
 std::string Call::build_in_dialog(Leg& leg, sip::Method method, std::string_view reason,
-                                  std::string_view content_type, std::string_view body) {
+                                  std::string_view content_type, std::string_view body,
+                                  std::initializer_list<ExtraHeader> extra) {
   MessageBuilder out = leg.dialog->make_request(method, via_for(leg));
   if (!reason.empty()) {
     out.header(Header::Reason, reason);
+  }
+  for (const ExtraHeader& header : extra) {
+    out.header(header.first, header.second);
   }
   if (!body.empty()) {
     out.body(content_type.empty() ? std::string_view("application/sdp") : content_type, body);
@@ -1118,12 +1285,13 @@ std::string Call::send_ack(Leg& leg, std::uint32_t cseq) {
 }
 
 sip::txn::TransactionId Call::send_in_dialog(Leg& leg, sip::Method method, std::string_view reason,
-                                             std::string_view content_type, std::string_view body) {
+                                             std::string_view content_type, std::string_view body,
+                                             std::initializer_list<ExtraHeader> extra) {
   if (!leg.dialog || leg.dialog->remote_target().empty()) {
     return sip::txn::kNoTransaction;
   }
-  auto sent = host_.layer().send_request(build_in_dialog(leg, method, reason, content_type, body),
-                                         leg.peer, this);
+  auto sent = host_.layer().send_request(
+      build_in_dialog(leg, method, reason, content_type, body, extra), leg.peer, this);
   if (!sent) {
     spdlog::warn("in-dialog request not sent call={} method={} reason=\"{}\"", id_,
                  sip::method_name(method), sent.error().reason);
@@ -1140,7 +1308,11 @@ void Call::changed(const Leg& leg) {
 }
 
 sip::Result<std::string> Call::carry(LegId from, LegId to, std::string_view sdp) {
-  if (!media_ || sdp.empty()) {
+  if (sdp.empty()) {
+    return std::string();
+  }
+  legs_[from].sdp = std::string(sdp);  // what a transfer offers its target
+  if (!media_) {
     return std::string(sdp);
   }
   if (ended()) {
@@ -1148,6 +1320,233 @@ sip::Result<std::string> Call::carry(LegId from, LegId to, std::string_view sdp)
     return sip::fail("Call ended", 0, 481);
   }
   return media_->carry(from, legs_[from].peer, to, legs_[to].peer, sdp);
+}
+
+void Call::on_refer(LegId id, sip::txn::ServerTransaction& t, const sip::Message& request) {
+  auto& layer = host_.layer();
+  Leg& transferor = legs_[id];
+  auto refuse = [&](int status, std::string_view reason) {
+    spdlog::info("transfer refused call={} transferor={} status={} reason=\"{}\"", id_,
+                 transferor.extension, status, reason);
+    layer.respond(t, status, reason);
+  };
+  if (!std::holds_alternative<Talking>(state_)) {
+    refuse(491, "Call not established");
+    return;
+  }
+  const std::optional<std::string_view> refer_to = request.header_value(Header::ReferTo);
+  if (!refer_to) {
+    refuse(400, "Missing Refer-To");
+    return;
+  }
+  auto target = sip::parse_name_addr(*refer_to);
+  if (!target) {
+    refuse(400, "Bad Refer-To: " + target.error().reason);
+    return;
+  }
+  if (target->uri.scheme != sip::Scheme::Sip && target->uri.scheme != sip::Scheme::Sips) {
+    refuse(416, "Refer-To is no SIP URI");
+    return;
+  }
+  if (sip::unescape(target->uri.headers).find("eplaces=") != std::string::npos) {
+    refuse(501, "Attended transfer not supported yet");
+    return;
+  }
+  const std::string number = sip::unescape(target->uri.user);
+  TransferTarget resolved = host_.transfer_target(party_of(transferor), number);
+  if (!resolved.plan) {
+    refuse(resolved.status, resolved.reason);
+    return;
+  }
+  const LegId transferee = other_end(id);
+  layer.respond(t, 202);
+
+  transfer_ = std::make_unique<Transfer>();
+  transfer_->transferor = id;
+  transfer_->transferee = transferee;
+  transfer_->refer_cseq = request.cseq_number();
+  transfer_->referred_by =
+      std::string(request.header_value(Header::ReferredBy)
+                      .value_or("<sip:" + transferor.extension + "@" + host_.domain() + ">"));
+  state_ = Transferring{answered_leg()};
+  notify_transferor(100, "Trying");
+  spdlog::info("transfer start call={} transferor={} transferee={} target={}", id_,
+               transferor.extension, legs_[transferee].extension, number);
+
+  if (media_) {
+    // The transferee hears ringback from the relay while the target rings; the transferor
+    // hears nothing of it any more. (Without the relay the transferee hears what the
+    // transferor's phone sends it, its hold music, until the target answers.)
+    media_->unbridge();
+    media_->play(transferee, "ringback");
+  }
+  ++round_;
+  plan_ = std::move(*resolved.plan);
+  shown_ = party_of(legs_[transferee]);
+  caller_offer_ = with_sendrecv(legs_[transferee].sdp);
+  caller_content_type_ = "application/sdp";
+  host_.timers().schedule_in(transfer_->timer, host_.transfer_timeout(), *this, kTransferTimer);
+  if (ring_round() == 0) {
+    fail_transfer(480, "Temporarily Unavailable");
+    return;
+  }
+  host_.pickable_changed(*this);
+}
+
+void Call::notify_transferor(int status, std::string_view reason) {
+  if (!transfer_ || transfer_->transferor_left || transfer_->notified_final) {
+    return;
+  }
+  Leg& leg = legs_[transfer_->transferor];
+  const bool final = status >= 200;
+  transfer_->notified_final = final;
+  const std::string event = "refer;id=" + std::to_string(transfer_->refer_cseq);
+  const std::string state = final ? std::string("terminated;reason=noresource")
+                                  : "active;expires=" + std::to_string(kReferExpires);
+  const std::string frag = "SIP/2.0 " + std::to_string(status) + " " +
+                           std::string(reason.empty() ? sip::default_reason(status) : reason) +
+                           "\r\n";
+  send_in_dialog(leg, sip::Method::Notify, {}, "message/sipfrag;version=2.0", frag,
+                 {{Header::Event, event}, {Header::SubscriptionState, state}});
+}
+
+void Call::complete_transfer(Leg& leg, const sip::txn::ClientTransaction& t,
+                             const sip::Message& response) {
+  const LegId transferee = transfer_->transferee;
+  auto body = response.body().empty() ? sip::fail("Answer without SDP", 0, 488)
+                                      : carry(leg.id, transferee, response.body());
+  if (!body) {
+    spdlog::warn("transfer answer not relayed call={} leg={} reason=\"{}\"", id_, leg.id,
+                 body.error().reason);
+    send_ack(leg, response.cseq_number());
+    send_in_dialog(leg, sip::Method::Bye, {}, {}, {});
+    leg.state = LegState::Ended;
+    leg.final_status = body.error().status;
+    changed(leg);
+    after_leg_change();
+    return;
+  }
+  (void)t;
+  leg.state = LegState::Answered;
+  leg.ack = send_ack(leg, response.cseq_number());
+  changed(leg);
+  index(leg);
+  transfer_->timer.cancel();
+  if (member_timer_) {
+    member_timer_->cancel();
+  }
+  cancel_other_legs(leg.id, true);
+  if (media_) {
+    media_->bridge(transferee, leg.id);
+  }
+  ends_[0] = transferee;
+  ends_[1] = leg.id;
+  state_ = Talking{leg.id};
+  notify_transferor(200, "OK");
+  Leg& transferor = legs_[transfer_->transferor];
+  if (!transfer_->transferor_left && transferor.state == LegState::Answered) {
+    // RFC 5589 §6: the transferor's part is over; its phone may send BYE too (481 then).
+    send_in_dialog(transferor, sip::Method::Bye, {}, {}, {});
+    transferor.state = LegState::Ended;
+    changed(transferor);
+  }
+  if (legs_[transferee].caller) {
+    callee_ = party_of(leg);
+  }
+  spdlog::info("transfer done call={} transferee={} target={} recall={}", id_,
+               legs_[transferee].extension, leg.extension, transfer_->recall);
+  transfer_.reset();
+  tell_identity(legs_[transferee], leg, *body);
+  host_.pickable_changed(*this);
+}
+
+void Call::tell_identity(Leg& leg, const Leg& other, std::string_view sdp) {
+  const std::string party = identity(party_of(other), host_.domain());
+  const std::string rpid = party + ";party=called;screen=yes;privacy=off";
+  const std::initializer_list<ExtraHeader> headers = {{Header::PAssertedIdentity, party},
+                                                      {Header::RemotePartyId, rpid}};
+  sip::txn::TransactionId sent = sip::txn::kNoTransaction;
+  // Without the relay the transferee must learn where the target's phone receives: re-INVITE.
+  if (media_ && leg.allows_update && talks(leg.sdp)) {
+    sent = send_in_dialog(leg, sip::Method::Update, {}, {}, {}, headers);
+  } else {
+    // A held transferee is taken off hold by the offer, which is the target's description.
+    sent = send_in_dialog(leg, sip::Method::Invite, {}, "application/sdp", sdp, headers);
+  }
+  if (sent != sip::txn::kNoTransaction) {
+    relays_.emplace(sent, Relay{sip::txn::kNoTransaction, leg.id});
+  }
+}
+
+void Call::fail_transfer(int status, std::string_view reason) {
+  Transfer& transfer = *transfer_;
+  transfer.timer.cancel();
+  if (member_timer_) {
+    member_timer_->cancel();
+  }
+  cancel_other_legs(kNoLeg, false);
+  notify_transferor(status, reason);
+  const LegId transferee = transfer.transferee;
+  Leg& transferor = legs_[transfer.transferor];
+  spdlog::info("transfer failed call={} target={} status={} transferor_left={}", id_, plan_.number,
+               status, transfer.transferor_left);
+  if (!transfer.transferor_left && transferor.state == LegState::Answered) {
+    // The transferor is still there: it has the transferee back (its phone resumes the call).
+    if (media_) {
+      media_->bridge(transferee, transfer.transferor);
+    }
+    state_ = Talking{answered_leg()};
+    transfer_.reset();
+    host_.pickable_changed(*this);
+    return;
+  }
+  if (!transfer.recall) {
+    if (std::optional<RingPlan> plan = host_.recall_plan(transferor.extension)) {
+      // The transferor hung up: ring it again, marked, rather than drop the call in silence.
+      transfer.recall = true;
+      ++round_;
+      plan_ = std::move(*plan);
+      const std::string who = shown_.name.empty() ? shown_.number : shown_.name;
+      shown_.name = who + " (transfer failed)";
+      host_.timers().schedule_in(transfer.timer, host_.recall_timeout(), *this, kTransferTimer);
+      if (ring_round() != 0) {
+        spdlog::info("transfer recall call={} transferor={}", id_, transferor.extension);
+        host_.pickable_changed(*this);
+        return;
+      }
+    }
+  }
+  // Nobody is left to take the call.
+  spdlog::info("transfer ends call call={} transferee={}", id_, legs_[transferee].extension);
+  Leg& waiting = legs_[transferee];
+  send_in_dialog(waiting, sip::Method::Bye, {}, {}, {});
+  waiting.state = LegState::Ended;
+  end("answered", "system");
+}
+
+void Call::on_bye_while_transferring(LegId id) {
+  Leg& leg = legs_[id];
+  if (id == transfer_->transferor) {
+    transfer_->transferor_left = true;
+    ends_[ends_[0] == id ? 0 : 1] = kNoLeg;
+    leg.state = LegState::Ended;
+    changed(leg);
+    spdlog::info("transfer goes on call={} transferor={} hung up", id_, leg.extension);
+    return;
+  }
+  if (id != transfer_->transferee) {
+    return;  // a leg of an earlier round
+  }
+  cancel_other_legs(kNoLeg, false);
+  notify_transferor(487, "Request Terminated");
+  Leg& transferor = legs_[transfer_->transferor];
+  if (!transfer_->transferor_left && transferor.state == LegState::Answered) {
+    send_in_dialog(transferor, sip::Method::Bye, {}, {}, {});
+    transferor.state = LegState::Ended;
+  }
+  leg.state = LegState::Ended;
+  spdlog::info("call hangup call={} by={} while transferred", id_, leg.extension);
+  end("answered", leg.caller ? "caller" : "callee");
 }
 
 void Call::index(Leg& leg) {

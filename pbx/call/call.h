@@ -2,11 +2,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -17,6 +19,7 @@
 #include "pbx/registrar/registrar.h"
 #include "pbx/routing/directory.h"
 #include "pbx/routing/ring_plan.h"
+#include "pbx/transfer/transfer_target.h"
 #include "sip/dialog/dialog.h"
 #include "sip/dialog/dialog_table.h"
 #include "sip/message.h"
@@ -63,6 +66,16 @@ class CallHost {
   /// The media relay for a call of `caller` to `plan`, or nullptr when its phones send media
   /// to each other (media.mode direct, for the server or for every extension involved).
   virtual MediaHost* media_for(const Party& caller, const RingPlan& plan) = 0;
+  /// What a blind transfer by `transferor` to `target` rings (pbx/transfer): the plan, or the
+  /// status and reason the REFER is refused with.
+  virtual TransferTarget transfer_target(const Party& transferor, std::string_view target) = 0;
+  /// How long a transfer target rings before the transfer fails (sip.transfer_timeout), and
+  /// how long the recall of the transferor rings (sip.no_answer_timeout).
+  virtual std::chrono::milliseconds transfer_timeout() const = 0;
+  virtual std::chrono::milliseconds recall_timeout() const = 0;
+  /// What rings `extension` again when its transfer failed after it hung up; nullopt when
+  /// it is no extension.
+  virtual std::optional<RingPlan> recall_plan(std::string_view extension) = 0;
 
  protected:
   ~CallHost() = default;
@@ -76,9 +89,15 @@ struct Leg {
   LegId id = 0;
   bool caller = false;
   bool picker = false;       // the phone that picked the call up (server is UAS)
-  std::uint16_t member = 0;  // callee: index into the RingPlan's members
-  std::string extension;     // the device's extension
-  std::string contact;       // callee: the registered contact rung
+  std::uint8_t round = 0;    // callee: 0 rung for the caller, then one per transfer (Call::round_)
+  std::uint16_t member = 0;  // callee: index into its round's RingPlan's members
+  std::string extension;     // the device's extension (or the number outside)
+  std::string name;          // its display name, shown to whoever it talks to
+  bool external = false;     // a number outside (trunk): never a transferor
+  bool allows_update = false;  // its phone's Allow names UPDATE (RFC 3311)
+  std::string sdp;             // the last SDP its phone wrote (relayed calls: a transfer's offer)
+  std::string ack;             // callee: the ACK of its 2xx, sent again on retransmissions
+  std::string contact;         // callee: the registered contact rung
   LegState state = LegState::Calling;
   sip::txn::TransactionId invite = sip::txn::kNoTransaction;
   // The caller's from the start; a callee's from its first response with a To tag.
@@ -173,6 +192,8 @@ class Call final : private base::TimerHandler,
   /// Relayed media (issue 11): one of its streams went silent for media.timeout; an
   /// answered call ends with BYE both ways ("media-timeout" in the record).
   void media_timeout();
+  /// A transfer rings its target: the transferee waits, hearing ringback.
+  bool transferring() const { return std::holds_alternative<Transferring>(state_); }
 
  private:
   void on_timer(base::Timer& timer) override;
@@ -245,16 +266,53 @@ class Call final : private base::TimerHandler,
   void hang_up(LegId from);
   void end(std::string_view disposition, std::string_view hangup_by);
 
+  // Blind transfer (RFC 3515, RFC 5589 §6): REFER from one end re-targets the other end, the
+  // transferee, to what Refer-To names; the transferee hears ringback until the target answers.
+  // The transferor follows it in NOTIFYs of message/sipfrag. A target that does not answer or
+  // refuses: the transferor gets the transferee back, or, when it already hung up, is rung
+  // again (a recall, marked in Alert-Info and the display name).
+  void on_refer(LegId transferor, sip::txn::ServerTransaction& t, const sip::Message& request);
+  /// Rings the members of plan_ as round round_ (all at once, or the first that has a phone);
+  /// returns how many INVITEs went out.
+  std::size_t ring_round();
+  /// A callee leg of the transfer round answered: the transferee talks to it from now on.
+  void complete_transfer(Leg& leg, const sip::txn::ClientTransaction& t,
+                         const sip::Message& response);
+  /// The transfer round ended without an answer (`status` is what the target said, or 408
+  /// when transfer_timeout ran out).
+  void fail_transfer(int status, std::string_view reason);
+  /// Tells the transferor how the transfer goes: a NOTIFY (Event: refer) with `status` as
+  /// message/sipfrag; a final status ends the implicit subscription (RFC 3515 §2.4.5).
+  void notify_transferor(int status, std::string_view reason);
+  /// After a transfer: the transferee learns who it talks to now (RFC 3325 P-Asserted-
+  /// Identity, in an UPDATE when its phone allows it, else in a re-INVITE with `sdp`).
+  void tell_identity(Leg& leg, const Leg& other, std::string_view sdp);
+  /// The legs of round round_ that are callee legs have all ended, and none is left to ring.
+  bool round_over() const;
+  /// What the round's phones said together: 486 when all were busy, 603 when one declined,
+  /// else 480.
+  int round_status() const;
+  /// A BYE while a transfer rings: the transferor may leave (the transfer goes on); the
+  /// transferee leaving ends the call.
+  void on_bye_while_transferring(LegId id);
+  /// The end `id` talks to; kNoLeg when `id` is not one of the two ends.
+  LegId other_end(LegId id) const;
+  /// Who the phone of leg `id` is, as the other end is told.
+  Party party_of(const Leg& leg) const { return Party{leg.extension, leg.name, leg.external}; }
+
   /// A request in the leg's dialog (sip::dialog::Dialog does RFC 3261 §12.2.1.1), with a
   /// Reason header when `reason` is not empty and the body when not empty.
+  using ExtraHeader = std::pair<sip::Header, std::string_view>;
   std::string build_in_dialog(Leg& leg, sip::Method method, std::string_view reason,
-                              std::string_view content_type, std::string_view body);
+                              std::string_view content_type, std::string_view body,
+                              std::initializer_list<ExtraHeader> extra = {});
   std::string via_for(const Leg& leg) const;
   std::string contact_of(const Leg& leg) const;
   /// Sends the ACK for a 2xx of `leg` (RFC 3261 §13.2.2.4) and returns it for re-sending.
   std::string send_ack(Leg& leg, std::uint32_t cseq);
   sip::txn::TransactionId send_in_dialog(Leg& leg, sip::Method method, std::string_view reason,
-                                         std::string_view content_type, std::string_view body);
+                                         std::string_view content_type, std::string_view body,
+                                         std::initializer_list<ExtraHeader> extra = {});
   void index(Leg& leg);
   /// A leg appeared or changed state: BLF shows it; a callee leg that ended leaves the relay.
   void changed(const Leg& leg);
@@ -295,7 +353,11 @@ class Call final : private base::TimerHandler,
   struct Ended {
     LegId answered = 0;  // 0: nobody answered
   };
-  std::variant<Ringing, Answering, Talking, Ended> state_;
+  /// Talking, and a transfer rings its target (see on_refer()): the transferee waits.
+  struct Transferring {
+    LegId answered = 0;  // the leg that answered before (the record keeps it)
+  };
+  std::variant<Ringing, Answering, Talking, Transferring, Ended> state_;
   bool ringing() const { return std::holds_alternative<Ringing>(state_); }
   /// Answering or Talking: both answered legs are a call's, BYE ends it.
   bool connected() const { return !ringing() && !ended(); }
@@ -305,9 +367,25 @@ class Call final : private base::TimerHandler,
   int max_forwards_ = 70;     // the caller's, less one: every callee leg's INVITE carries it
   std::string caller_offer_;  // the caller's SDP, for every callee leg
   std::string caller_content_type_;
-  std::string ack_text_;  // the ACK of the answered callee's 2xx, re-sent on retransmissions
+  // The two legs whose phones talk (Answering, Talking; Transferring: the transferee and the
+  // transferor, kNoLeg once it left): in-dialog requests of one are relayed to the other.
+  LegId ends_[2] = {0, 0};
+  std::uint8_t round_ = 0;  // callee legs rung now are of this round (Leg::round)
+  Party shown_;             // who the rung phones see calling: the caller, or a transferee
+  // A transfer (on_refer()): most calls never have one.
+  struct Transfer {
+    LegId transferor = 0;
+    LegId transferee = 0;
+    bool transferor_left = false;  // its BYE came: a failure recalls its extension
+    bool notified_final = false;   // the NOTIFY that ends the subscription went out
+    bool recall = false;           // the round rings the transferor back
+    std::uint32_t refer_cseq = 0;  // the Event's id (RFC 3515 §2.4.6)
+    std::string referred_by;       // Referred-By of the target's INVITE (RFC 3892)
+    base::Timer timer;             // transfer_timeout, then recall_timeout
+  };
+  std::unique_ptr<Transfer> transfer_;
   // Relayed in-dialog requests: our client transaction -> the server transaction to answer
-  // and the leg it was sent on.
+  // (kNoTransaction: our own request, a re-INVITE telling an identity) and the leg it was sent on.
   struct Relay {
     sip::txn::TransactionId origin;
     LegId leg;

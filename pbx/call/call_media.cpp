@@ -162,10 +162,61 @@ void CallMedia::bridge(LegId a, LegId b) {
   joined_ = true;
   join_[0] = a;
   join_[1] = b;
-  side(a);
-  side(b);
+  for (LegId leg : join_) {
+    for (Stream& stream : side(leg).streams) {
+      if (stream.prompt != 0) {
+        host_.relay().stop_playing(stream.id);
+        stream.prompt = 0;
+      }
+    }
+  }
   join();
   follow_hold();
+}
+
+void CallMedia::unbridge() {
+  base::assert_on_signaling_thread();
+  if (!joined_) {
+    return;
+  }
+  for (LegId leg : join_) {
+    for (Stream& stream : sides_[leg].streams) {
+      if (stream.music != 0) {
+        host_.relay().stop_playing(stream.id);
+        stream.music = 0;
+      }
+      if (stream.joined != 0) {
+        host_.relay().unbridge(stream.id);
+        stream.joined = 0;
+      }
+    }
+  }
+  joined_ = false;
+}
+
+void CallMedia::play(LegId leg, std::string_view name) {
+  base::assert_on_signaling_thread();
+  const media::audio::PromptSet* prompts = host_.prompts();
+  for (Stream& stream : side(leg).streams) {
+    if (prompts == nullptr || stream.type != "audio" || !stream.g711) {
+      continue;
+    }
+    const auto codec = stream.g711->alaw ? media::audio::Codec::Pcma : media::audio::Codec::Pcmu;
+    auto sound = prompts->find(name, codec);
+    if (!sound) {
+      continue;
+    }
+    media::relay::PlayRequest request{
+        {std::move(sound)}, codec, stream.g711->payload, media::relay::PlayMode::Loop};
+    if (auto play = host_.relay().play(stream.id, std::move(request))) {
+      stream.prompt = *play;
+      stream.music = 0;  // a play replaces the one running
+      spdlog::info("media play call={} stream={} prompt={}", call_, stream.id, name);
+    } else {
+      spdlog::warn("media play call={} stream={} prompt={} reason=\"{}\"", call_, stream.id, name,
+                   play.error().reason);
+    }
+  }
 }
 
 CallMedia::Stream* CallMedia::partner(const Stream& stream) {

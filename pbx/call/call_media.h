@@ -15,6 +15,7 @@
 namespace catchline::pbx {
 
 using LegId = std::uint32_t;  // Call's: index into Call::legs()
+inline constexpr LegId kNoLeg = ~LegId{0};
 
 /// What a call's media needs from the server around it when the relay carries it.
 class MediaHost {
@@ -69,6 +70,12 @@ class CallMedia {
   /// media type on the other leg, in order; what either was joined to before is left. Kept:
   /// streams whose phones write their SDP later (a late offer) are joined as they are learned.
   void bridge(LegId a, LegId b);
+  /// Leaves the bridge bridge() made: neither leg's phone hears the other (a transfer), and
+  /// hold music stops; until bridge() again.
+  void unbridge();
+  /// Plays prompt `name` looped to the leg's audio streams, in the first G.711 format its phone
+  /// wrote (ringback to a transferee while the target rings); bridge() with that leg ends it.
+  void play(LegId leg, std::string_view name);
   /// Closes the leg's streams (its phone left the call, or its INVITE could not be sent: a
   /// leg that gets an SDP again later gets new streams).
   void close(LegId leg);
@@ -87,6 +94,7 @@ class CallMedia {
     std::optional<media::G711Format> g711;  // what the player can send its phone
     media::relay::PlayId music = 0;         // hold music plays to its phone; 0: none
     bool told_sendonly = false;             // its phone read "sendonly" for its holder's "inactive"
+    media::relay::PlayId prompt = 0;        // play() sends its phone a prompt; 0: none
   };
   struct Side {
     std::vector<Stream> streams;

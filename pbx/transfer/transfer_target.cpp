@@ -1,0 +1,46 @@
+#include "pbx/transfer/transfer_target.h"
+
+#include <algorithm>
+
+#include "pbx/registrar/registrar.h"
+#include "pbx/routing/dial_plan.h"
+
+namespace catchline::pbx {
+
+TransferTarget resolve_transfer(const DialPlan& dial_plan, const Registrar& registrar,
+                                const Party& transferor, std::string_view target) {
+  TransferTarget out;
+  if (transferor.external) {
+    out.status = 403;
+    out.reason = "Only an extension may transfer";
+    return out;
+  }
+  if (target.empty()) {
+    out.status = 400;
+    out.reason = "Refer-To names no number";
+    return out;
+  }
+  std::optional<RingPlan> plan = dial_plan.outgoing(target);
+  if (!plan) {
+    out.status = 404;
+    out.reason = "No such number " + std::string(target);
+    return out;
+  }
+  const bool reachable =
+      std::any_of(plan->members.begin(), plan->members.end(), [&](const RingMember& member) {
+        return member.route || !registrar.bindings(member.number).empty();
+      });
+  if (!reachable) {
+    out.status = 480;
+    out.reason = std::string(target) + " is not registered";
+    return out;
+  }
+  out.plan = std::move(plan);
+  return out;
+}
+
+std::optional<RingPlan> recall_plan(const DialPlan& dial_plan, std::string_view extension) {
+  return dial_plan.ring_plan(extension);
+}
+
+}  // namespace catchline::pbx
