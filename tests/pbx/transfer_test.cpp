@@ -1,0 +1,238 @@
+// Blind transfer (RFC 3515 REFER, RFC 5589 §6) through the whole call server with scripted
+// phones, as call_flow_test.cpp does: what the transferor, the transferee and the target see.
+// These run without the media relay (media.mode direct): the relay's part, ringback and
+// re-bridging, is tested with real RTP in tests/interop/test_transfer.py.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/pbx/call_flow_fixture.h"
+
+namespace catchline::pbx::testing {
+namespace {
+
+using ::testing::ElementsAre;
+
+// The target's SDP answer.
+constexpr std::string_view kTargetAnswer =
+    "v=0\r\no=target 3 3 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio 41000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+
+class Transfer : public CallFlow {
+ protected:
+  void SetUp() override {
+    settings_.media = MediaMode::Direct;
+    settings_.transfer_timeout = 20s;
+    CallFlow::SetUp();
+    watching("1002");  // the transferor's phone answers each NOTIFY at once
+  }
+
+  /// `text` with `headers` ("Name: value\r\n"...) added before its Content-Length.
+  static std::string with_headers(std::string text, std::string_view headers) {
+    text.insert(text.find("Content-Length:"), headers);
+    return text;
+  }
+
+  /// The callee of `established` (1002) sends REFER with `headers` in its dialog.
+  void callee_refers(const Established& established, std::string_view headers,
+                     std::uint32_t cseq = 2) {
+    const Message& invite = established.rung.invite;
+    deliver(
+        with_headers(request(phone("1002"), "REFER", uri_in(header(invite, sip::Header::Contact)),
+                             header(invite, sip::Header::To) + ";tag=" + established.rung.phone_tag,
+                             header(invite, sip::Header::From), established.rung.call_id, cseq),
+                     headers),
+        phone("1002").peer);
+  }
+
+  /// Responses 1002 got to its REFERs in the call's dialog.
+  std::vector<int> refer_statuses(const Established& established, std::uint32_t cseq = 2) {
+    std::vector<int> out;
+    for (const Message& m : responses_to("1002", established.rung.call_id, cseq, "REFER")) {
+      out.push_back(m.status());
+    }
+    return out;
+  }
+
+  /// The sipfrag status lines of the NOTIFYs 1002 got, with each one's Subscription-State.
+  std::vector<std::string> notified() {
+    std::vector<std::string> out;
+    for (const Message& notify : requests_to("1002", "NOTIFY")) {
+      if (!out.empty() && notify.cseq_number() == last_cseq_) {
+        continue;  // a retransmission
+      }
+      last_cseq_ = notify.cseq_number();
+      std::string line(notify.body().substr(0, notify.body().find('\r')));
+      out.push_back(line + " | " + header(notify, sip::Header::SubscriptionState));
+    }
+    return out;
+  }
+
+  std::uint32_t last_cseq_ = 0;
+};
+
+TEST_F(Transfer, BlindTransferRingsTheTargetNotifiesProgressAndJoinsTheTransferee) {
+  Established call = establish();
+  callee_refers(call, "Refer-To: <sip:1003@pbx.test>\r\nReferred-By: <sip:1002@pbx.test>\r\n");
+  EXPECT_THAT(refer_statuses(call), ElementsAre(202));
+
+  auto notifies = requests_to("1002", "NOTIFY");
+  ASSERT_EQ(notifies.size(), 1u);
+  EXPECT_EQ(header(notifies[0], sip::Header::Event), "refer;id=2");
+  EXPECT_EQ(header(notifies[0], sip::Header::ContentType), "message/sipfrag;version=2.0");
+  EXPECT_EQ(notifies[0].body(), "SIP/2.0 100 Trying\r\n");
+  EXPECT_EQ(notifies[0].call_id(), call.rung.call_id) << "in the transferor's own dialog";
+
+  auto invites = requests_to("1003", "INVITE");
+  ASSERT_EQ(invites.size(), 1u);
+  EXPECT_THAT(header(invites[0], sip::Header::From), ::testing::HasSubstr("<sip:1001@pbx.test>"))
+      << "the target sees the transferee, not the transferor";
+  EXPECT_EQ(header(invites[0], sip::Header::ReferredBy), "<sip:1002@pbx.test>");
+  EXPECT_EQ(invites[0].body(), kOffer) << "offered what the transferee's phone wrote";
+
+  ring("1003");
+  answer("1003", kTargetAnswer);
+  EXPECT_THAT(notified(), ElementsAre("SIP/2.0 100 Trying | active;expires=60",
+                                      "SIP/2.0 180 Ringing | active;expires=60",
+                                      "SIP/2.0 200 OK | terminated;reason=noresource"));
+  EXPECT_EQ(requests_to("1003", "ACK").size(), 1u);
+  EXPECT_EQ(requests_to("1002", "BYE").size(), 1u) << "the transferor's part is over";
+  EXPECT_TRUE(requests_to("1001", "BYE").empty());
+
+  // Direct media: the transferee is re-pointed at the target, and told who it is.
+  auto reinvites = requests_to("1001", "INVITE");
+  ASSERT_EQ(reinvites.size(), 1u);
+  EXPECT_EQ(reinvites[0].body(), kTargetAnswer);
+  EXPECT_THAT(header(reinvites[0], sip::Header::PAssertedIdentity),
+              ::testing::HasSubstr("<sip:1003@pbx.test>"));
+  deliver(phone_response("1001", reinvites[0], 200, kOffer), phone("1001").peer);
+  EXPECT_EQ(requests_to("1001", "ACK").size(), 1u);
+  phone_ok("1002", "BYE");
+
+  // The transferee and the target talk: a BYE of one reaches the other.
+  caller_sends("1001", call.call, "BYE", call.call.cseq + 1);
+  auto byes = requests_to("1003", "BYE");
+  ASSERT_EQ(byes.size(), 1u);
+  phone_ok("1003", "BYE");
+  expect_nothing_left();
+  auto calls = records();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].disposition, "answered");
+  EXPECT_EQ(calls[0].hangup_by, "caller");
+}
+
+TEST_F(Transfer, TheTransferorHangingUpRightAfterTheReferDoesNotEndTheCall) {
+  Established call = establish();
+  callee_refers(call, "Refer-To: <sip:1003@pbx.test>\r\n");
+  callee_sends("1002", call.rung, "BYE", 3);  // after its REFER's CSeq
+  EXPECT_TRUE(requests_to("1001", "BYE").empty()) << "the transferee stays";
+  EXPECT_EQ(requests_to("1003", "CANCEL").size(), 0u) << "the target still rings";
+  ring("1003");
+  Rung target = answer("1003", kTargetAnswer);
+  EXPECT_EQ(notified().size(), 1u) << "nothing more to a transferor gone";
+  EXPECT_TRUE(requests_to("1002", "BYE").empty());
+  auto reinvites = requests_to("1001", "INVITE");
+  ASSERT_EQ(reinvites.size(), 1u);
+  deliver(phone_response("1001", reinvites[0], 200, kOffer), phone("1001").peer);
+
+  hang_up("1003", target);
+  auto byes = requests_to("1001", "BYE");
+  ASSERT_EQ(byes.size(), 1u) << "the target's BYE reaches the transferee";
+  phone_ok("1001", "BYE");
+  expect_nothing_left();
+  auto calls = records();
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].hangup_by, "callee");
+}
+
+TEST_F(Transfer, ABusyTargetGivesTheTransfereeBackToTheTransferor) {
+  Established call = establish();
+  callee_refers(call, "Refer-To: <sip:1003@pbx.test>\r\n");
+  respond_invite("1003", 486);
+  EXPECT_THAT(notified(), ElementsAre("SIP/2.0 100 Trying | active;expires=60",
+                                      "SIP/2.0 486 Busy Here | terminated;reason=noresource"));
+  EXPECT_TRUE(requests_to("1002", "BYE").empty());
+  EXPECT_TRUE(requests_to("1001", "BYE").empty());
+  // Talking again: the transferor's resume (re-INVITE) reaches the transferee.
+  callee_sends("1002", call.rung, "INVITE", 3, kHeld);
+  auto reinvites = requests_to("1001", "INVITE");
+  ASSERT_EQ(reinvites.size(), 1u);
+  EXPECT_EQ(reinvites[0].body(), kHeld);
+}
+
+TEST_F(Transfer, ATargetThatDoesNotAnswerIsCancelledAfterTheTransferTimeout) {
+  Established call = establish();
+  callee_refers(call, "Refer-To: <sip:1003@pbx.test>\r\n");
+  ring("1003");
+  advance(19s);
+  EXPECT_TRUE(requests_to("1003", "CANCEL").empty());
+  advance(2s);
+  EXPECT_FALSE(requests_to("1003", "CANCEL").empty());
+  auto states = notified();
+  ASSERT_EQ(states.size(), 3u);
+  EXPECT_EQ(states[2], "SIP/2.0 480 No Answer | terminated;reason=noresource");
+  accept_cancel("1003");
+  EXPECT_TRUE(requests_to("1001", "BYE").empty()) << "back to the transferor";
+}
+
+TEST_F(Transfer, AFailedTransferRecallsATransferorThatHungUp) {
+  Established call = establish();
+  callee_refers(call, "Refer-To: <sip:1003@pbx.test>\r\n");
+  callee_sends("1002", call.rung, "BYE", 3);  // after its REFER's CSeq
+  respond_invite("1003", 486);
+  auto invites = requests_to("1002", "INVITE");
+  ASSERT_EQ(invites.size(), 2u) << "the transferor's phone is rung again";
+  EXPECT_EQ(header(invites[1], sip::Header::AlertInfo), "<urn:alert:service:recall:transfer>");
+  EXPECT_THAT(header(invites[1], sip::Header::From), ::testing::HasSubstr("transfer failed"));
+  ring("1002");
+  answer("1002", kTargetAnswer);
+  auto reinvites = requests_to("1001", "INVITE");
+  ASSERT_EQ(reinvites.size(), 1u) << "the transferee talks to the transferor again";
+  EXPECT_THAT(header(reinvites[0], sip::Header::PAssertedIdentity),
+              ::testing::HasSubstr("<sip:1002@pbx.test>"));
+}
+
+TEST_F(Transfer, TheTransfereeHangingUpWhileTheTargetRingsEndsEverything) {
+  Established call = establish();
+  callee_refers(call, "Refer-To: <sip:1003@pbx.test>\r\n");
+  ring("1003");
+  caller_sends("1001", call.call, "BYE", call.call.cseq + 1);
+  EXPECT_EQ(requests_to("1003", "CANCEL").size(), 1u);
+  auto states = notified();
+  ASSERT_EQ(states.size(), 3u);
+  EXPECT_EQ(states[2], "SIP/2.0 487 Request Terminated | terminated;reason=noresource");
+  EXPECT_EQ(requests_to("1002", "BYE").size(), 1u);
+  accept_cancel("1003");
+  phone_ok("1002", "BYE");
+  expect_nothing_left();
+}
+
+TEST_F(Transfer, ReferIsRefusedWithAReason) {
+  Established call = establish();
+  callee_refers(call, "");
+  EXPECT_THAT(refer_statuses(call, 2), ElementsAre(400));
+  callee_refers(call, "Refer-To: <sip:1999@pbx.test>\r\n", 3);
+  EXPECT_THAT(refer_statuses(call, 3), ElementsAre(404));
+  callee_refers(call, "Refer-To: <sip:1004@pbx.test>\r\n", 4);  // not registered
+  EXPECT_THAT(refer_statuses(call, 4), ElementsAre(480));
+  callee_refers(call, "Refer-To: <sip:1003@pbx.test>\r\n", 5);
+  EXPECT_THAT(refer_statuses(call, 5), ElementsAre(202));
+  callee_refers(call, "Refer-To: <sip:1003@pbx.test>\r\n", 6);
+  EXPECT_THAT(refer_statuses(call, 6), ElementsAre(491)) << "one transfer at a time";
+  EXPECT_EQ(requests_to("1003", "INVITE").size(), 1u);
+}
+
+TEST_F(Transfer, TransferToARingGroupRingsItsMembers) {
+  Established call = establish("1003");  // 1001 calls 1003; 1003 transfers to group 600
+  const Message& invite = call.rung.invite;
+  deliver(with_headers(request(phone("1003"), "REFER", uri_in(header(invite, sip::Header::Contact)),
+                               header(invite, sip::Header::To) + ";tag=" + call.rung.phone_tag,
+                               header(invite, sip::Header::From), call.rung.call_id, 2),
+                       "Refer-To: <sip:600@pbx.test>\r\n"),
+          phone("1003").peer);
+  EXPECT_EQ(requests_to("1002", "INVITE").size(), 1u);
+  EXPECT_EQ(requests_to("1003", "INVITE").size(), 2u) << "the transferor is a member too";
+}
+
+}  // namespace
+}  // namespace catchline::pbx::testing
