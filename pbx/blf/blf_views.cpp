@@ -136,8 +136,9 @@ void BlfViews::leg_changed(const Call& call, const Leg& leg) {
   if (leg.caller || leg.picker) {
     return;
   }
-  if (call.plan().ring_group) {
-    presence_.update(call.plan().number, view);
+  const RingPlan& plan = call.plan_of(leg);
+  if (plan.ring_group) {
+    presence_.update(plan.number, view);
   }
   for (const std::string& resource : group_resources(call, leg)) {
     presence_.update(resource, view);
@@ -153,11 +154,12 @@ void BlfViews::pickup_alert(const Call& call) {
 
 std::vector<std::string> BlfViews::group_resources(const Call& call, const Leg& leg) const {
   std::vector<std::string> resources;
-  const RingMember& member = call.plan().members[leg.member];
+  const RingPlan& plan = call.plan_of(leg);
+  const RingMember& member = plan.members[leg.member];
   if (member.pickup_alert && !call.alerted()) {
     return resources;
   }
-  for_each_pickup_group(call.plan(), member, [&](const std::string& group) {
+  for_each_pickup_group(plan, member, [&](const std::string& group) {
     std::string name = std::string(kPickupGroupPrefix) + group;
     if (std::find(resources.begin(), resources.end(), name) == resources.end()) {
       resources.push_back(std::move(name));
@@ -174,8 +176,9 @@ std::vector<DialogView> BlfViews::dialogs_of(const std::string& resource) const 
     if (call->ended()) {
       return;
     }
-    const bool group = call->plan().ring_group && call->plan().number == resource;
     for (const Leg& leg : call->legs()) {
+      const RingPlan& plan = call->plan_of(leg);
+      const bool group = plan.ring_group && plan.number == resource;
       const bool callee = !leg.caller && !leg.picker;
       bool in_group = false;
       if (callee && pickup_group) {

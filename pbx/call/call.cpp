@@ -205,6 +205,17 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
   host_.pickable_changed(*this);
 }
 
+void Call::next_round(RingPlan plan) {
+  earlier_plans_.push_back(std::move(plan_));
+  plan_ = std::move(plan);
+  ++round_;
+}
+
+const RingPlan& Call::plan_of(const Leg& leg) const {
+  return leg.round == round_ || leg.round >= earlier_plans_.size() ? plan_
+                                                                   : earlier_plans_[leg.round];
+}
+
 std::size_t Call::ring_round() {
   std::size_t sent = 0;
   next_member_ = 0;
@@ -1380,8 +1391,7 @@ void Call::on_refer(LegId id, sip::txn::ServerTransaction& t, const sip::Message
     media_->unbridge();
     media_->play(transferee, "ringback");
   }
-  ++round_;
-  plan_ = std::move(*resolved.plan);
+  next_round(std::move(*resolved.plan));
   shown_ = party_of(legs_[transferee]);
   caller_offer_ = with_sendrecv(legs_[transferee].sdp);
   caller_content_type_ = "application/sdp";
@@ -1504,8 +1514,7 @@ void Call::fail_transfer(int status, std::string_view reason) {
     if (std::optional<RingPlan> plan = host_.recall_plan(transferor.extension)) {
       // The transferor hung up: ring it again, marked, rather than drop the call in silence.
       transfer.recall = true;
-      ++round_;
-      plan_ = std::move(*plan);
+      next_round(std::move(*plan));
       const std::string who = shown_.name.empty() ? shown_.number : shown_.name;
       shown_.name = who + " (transfer failed)";
       host_.timers().schedule_in(transfer.timer, host_.recall_timeout(), *this, kTransferTimer);

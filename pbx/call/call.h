@@ -161,7 +161,10 @@ class Call final : private base::TimerHandler,
   const Party& caller() const { return caller_; }
   /// Who answered (a member, or the picker); before that, the number dialled.
   const Party& callee() const { return callee_; }
+  /// What rings now: the number dialled, or a transfer's target.
   const RingPlan& plan() const { return plan_; }
+  /// The plan a callee leg was rung for (Leg::member indexes its members).
+  const RingPlan& plan_of(const Leg& leg) const;
   /// The callee or picker leg that answered; 0 while none has.
   LegId answered_leg() const;
   /// It rang as long as the shortest pickup_alert_delay of its members with pickup_alert.
@@ -275,6 +278,8 @@ class Call final : private base::TimerHandler,
   /// Rings the members of plan_ as round round_ (all at once, or the first that has a phone);
   /// returns how many INVITEs went out.
   std::size_t ring_round();
+  /// plan_ becomes `plan`, for round round_ + 1; the one before is kept for its legs.
+  void next_round(RingPlan plan);
   /// A callee leg of the transfer round answered: the transferee talks to it from now on.
   void complete_transfer(Leg& leg, const sip::txn::ClientTransaction& t,
                          const sip::Message& response);
@@ -370,8 +375,9 @@ class Call final : private base::TimerHandler,
   // The two legs whose phones talk (Answering, Talking; Transferring: the transferee and the
   // transferor, kNoLeg once it left): in-dialog requests of one are relayed to the other.
   LegId ends_[2] = {0, 0};
-  std::uint8_t round_ = 0;  // callee legs rung now are of this round (Leg::round)
-  Party shown_;             // who the rung phones see calling: the caller, or a transferee
+  std::uint8_t round_ = 0;               // callee legs rung now are of this round (Leg::round)
+  std::vector<RingPlan> earlier_plans_;  // by round, before round_
+  Party shown_;  // who the rung phones see calling: the caller, or a transferee
   // A transfer (on_refer()): most calls never have one.
   struct Transfer {
     LegId transferor = 0;

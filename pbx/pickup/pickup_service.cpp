@@ -178,26 +178,27 @@ void PickupService::by_replaces(sip::txn::ServerTransaction& t, const sip::Messa
   // Permission first (DESIGN.md §4), then whether the tags and the state fit. A ringing call is
   // judged by whatever rings it now (a ring group's call by the group's rule and its ringing
   // members'); an answered one by the rule of the number that rang, so early-only gets its 486.
-  const bool ring_group = call->plan().ring_group;
+  const RingPlan& plan = call->plan_of(leg);  // a transfer's target: the plan it rang for
+  const bool ring_group = plan.ring_group;
   PickupVerdict verdict = PickupVerdict::NotAllowed;
   if (call->pickable()) {
     const PickupKeys* keys = pickable_.keys_of(call->id());
     verdict =
         keys != nullptr ? may_pick_up(picker, PickupKind::Blf, *keys) : PickupVerdict::NotAllowed;
-    const bool member_protected = leg.member < call->plan().members.size() &&
-                                  call->plan().members[leg.member].pickup_protected;
+    const bool member_protected =
+        leg.member < plan.members.size() && plan.members[leg.member].pickup_protected;
     if (verdict != PickupVerdict::Allowed &&
-        (call->plan().pickup_protected || (member_protected && !ring_group))) {
+        (plan.pickup_protected || (member_protected && !ring_group))) {
       verdict = PickupVerdict::Protected;
     }
   } else {
     verdict = may_intercept(picker, leg.extension);
     if (verdict != PickupVerdict::Allowed && ring_group) {
-      verdict = may_intercept(picker, call->plan().number);
+      verdict = may_intercept(picker, plan.number);
     }
   }
   if (verdict != PickupVerdict::Allowed) {
-    refuse_not_allowed(verdict, ring_group ? call->plan().number : leg.extension);
+    refuse_not_allowed(verdict, ring_group ? plan.number : leg.extension);
     return;
   }
   // RFC 3891 §3 names our tag (S, the leg's From tag) as to-tag and the phone's (C) as
