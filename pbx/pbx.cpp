@@ -87,6 +87,30 @@ MediaHost* Pbx::media_for(const Party& caller, const RingPlan& plan) {
   return nullptr;
 }
 
+std::pair<Call*, LegId> Pbx::find_dialog(std::string_view call_id, std::string_view tag_a,
+                                         std::string_view tag_b) {
+  // A walk over the calls: a REFER with Replaces is rare, and the caller's own dialog is in no
+  // index by Call-ID (only callee legs are, for pickup).
+  std::pair<Call*, LegId> found{nullptr, 0};
+  calls_.for_each([&](const Call& call) {
+    if (found.first != nullptr || call.ended()) {
+      return;
+    }
+    for (const Leg& leg : call.legs()) {
+      if (!leg.dialog) {
+        continue;
+      }
+      const sip::dialog::DialogId id = leg.dialog->id();
+      if (id.call_id == call_id && ((id.local_tag == tag_a && id.remote_tag == tag_b) ||
+                                    (id.local_tag == tag_b && id.remote_tag == tag_a))) {
+        found = {calls_.find(call.id()), leg.id};
+        return;
+      }
+    }
+  });
+  return found;
+}
+
 void Pbx::on_leg_inactive(const media::relay::LegInactive& event) {
   base::assert_on_signaling_thread();
   auto stream = streams_.find(event.leg);

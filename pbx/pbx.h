@@ -160,6 +160,9 @@ class Pbx final : public sip::txn::TransactionUser,
   std::optional<RingPlan> recall_plan(std::string_view extension) override {
     return pbx::recall_plan(dial_plan_, extension);
   }
+  std::pair<Call*, LegId> find_dialog(std::string_view call_id, std::string_view tag_a,
+                                      std::string_view tag_b) override;
+  void settle_other(Call& call) override { calls_.reap(call.id()); }
   // MediaHost
   media::relay::MediaControl& relay() override { return *relay_; }
   const std::string& media_address() const override { return media_address_; }

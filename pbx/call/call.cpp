@@ -11,6 +11,7 @@
 #include "sip/headers/auth.h"
 #include "sip/headers/name_addr.h"
 #include "sip/headers/params.h"
+#include "sip/headers/simple.h"
 
 namespace catchline::pbx {
 namespace {
@@ -1322,7 +1323,9 @@ sip::Result<std::string> Call::carry(LegId from, LegId to, std::string_view sdp)
   if (sdp.empty()) {
     return std::string();
   }
-  legs_[from].sdp = std::string(sdp);  // what a transfer offers its target
+  if (sdp.data() != legs_[from].sdp.data()) {
+    legs_[from].sdp = std::string(sdp);  // what a transfer offers its target
+  }
   if (!media_) {
     return std::string(sdp);
   }
@@ -1359,9 +1362,19 @@ void Call::on_refer(LegId id, sip::txn::ServerTransaction& t, const sip::Message
     refuse(416, "Refer-To is no SIP URI");
     return;
   }
-  if (sip::unescape(target->uri.headers).find("eplaces=") != std::string::npos) {
-    refuse(501, "Attended transfer not supported yet");
-    return;
+  // URI headers (RFC 3261 §19.1.1): "Replaces=<escaped value>", maybe among others.
+  const std::string headers(target->uri.headers);
+  for (std::size_t at = 0; at < headers.size();) {
+    std::size_t end = headers.find('&', at);
+    if (end == std::string::npos) {
+      end = headers.size();
+    }
+    const std::string_view field = std::string_view(headers).substr(at, end - at);
+    if (field.size() > 9 && sip::iequals(field.substr(0, 9), "Replaces=")) {
+      refer_with_replaces(id, t, request, sip::unescape(field.substr(9)));
+      return;
+    }
+    at = end + 1;
   }
   const std::string number = sip::unescape(target->uri.user);
   TransferTarget resolved = host_.transfer_target(party_of(transferor), number);
@@ -1369,8 +1382,14 @@ void Call::on_refer(LegId id, sip::txn::ServerTransaction& t, const sip::Message
     refuse(resolved.status, resolved.reason);
     return;
   }
+  start_transfer(id, t, request, std::move(*resolved.plan), number);
+}
+
+void Call::start_transfer(LegId id, sip::txn::ServerTransaction& t, const sip::Message& request,
+                          RingPlan plan, std::string_view number) {
+  Leg& transferor = legs_[id];
   const LegId transferee = other_end(id);
-  layer.respond(t, 202);
+  host_.layer().respond(t, 202);
 
   transfer_ = std::make_unique<Transfer>();
   transfer_->transferor = id;
@@ -1391,7 +1410,7 @@ void Call::on_refer(LegId id, sip::txn::ServerTransaction& t, const sip::Message
     media_->unbridge();
     media_->play(transferee, "ringback");
   }
-  next_round(std::move(*resolved.plan));
+  next_round(std::move(plan));
   shown_ = party_of(legs_[transferee]);
   caller_offer_ = with_sendrecv(legs_[transferee].sdp);
   caller_content_type_ = "application/sdp";
@@ -1470,14 +1489,14 @@ void Call::complete_transfer(Leg& leg, const sip::txn::ClientTransaction& t,
   host_.pickable_changed(*this);
 }
 
-void Call::tell_identity(Leg& leg, const Leg& other, std::string_view sdp) {
+void Call::tell_identity(Leg& leg, const Leg& other, std::string_view sdp, bool reoffer) {
   const std::string party = identity(party_of(other), host_.domain());
   const std::string rpid = party + ";party=called;screen=yes;privacy=off";
   const std::initializer_list<ExtraHeader> headers = {{Header::PAssertedIdentity, party},
                                                       {Header::RemotePartyId, rpid}};
   sip::txn::TransactionId sent = sip::txn::kNoTransaction;
   // Without the relay the transferee must learn where the target's phone receives: re-INVITE.
-  if (media_ && leg.allows_update && talks(leg.sdp)) {
+  if (media_ && !reoffer && leg.allows_update && talks(leg.sdp)) {
     sent = send_in_dialog(leg, sip::Method::Update, {}, {}, {}, headers);
   } else {
     // A held transferee is taken off hold by the offer, which is the target's description.
@@ -1518,8 +1537,9 @@ void Call::fail_transfer(int status, std::string_view reason) {
       const std::string who = shown_.name.empty() ? shown_.number : shown_.name;
       shown_.name = who + " (transfer failed)";
       host_.timers().schedule_in(transfer.timer, host_.recall_timeout(), *this, kTransferTimer);
+      const std::string extension = transferor.extension;  // ring_round() grows legs_
       if (ring_round() != 0) {
-        spdlog::info("transfer recall call={} transferor={}", id_, transferor.extension);
+        spdlog::info("transfer recall call={} transferor={}", id_, extension);
         host_.pickable_changed(*this);
         return;
       }
@@ -1531,6 +1551,162 @@ void Call::fail_transfer(int status, std::string_view reason) {
   send_in_dialog(waiting, sip::Method::Bye, {}, {}, {});
   waiting.state = LegState::Ended;
   end("answered", "system");
+}
+
+void Call::refer_with_replaces(LegId id, sip::txn::ServerTransaction& t,
+                               const sip::Message& request, std::string_view value) {
+  auto& layer = host_.layer();
+  Leg& transferor = legs_[id];
+  auto refuse = [&](int status, std::string_view reason) {
+    spdlog::info("transfer refused call={} transferor={} status={} reason=\"{}\"", id_,
+                 transferor.extension, status, reason);
+    layer.respond(t, status, reason);
+  };
+  auto replaces = sip::parse_replaces(value);
+  if (!replaces) {
+    refuse(400, "Bad Replaces in Refer-To: " + replaces.error().reason);
+    return;
+  }
+  auto [other, named] = host_.find_dialog(replaces->call_id, replaces->to_tag, replaces->from_tag);
+  if (other == nullptr || other == this || other->ended()) {
+    refuse(481, "Replaces names no call of this server");
+    return;
+  }
+  const Leg& consultation = other->legs()[named];
+  // Only the transferor's own consultation call can be joined: a Replaces naming anybody
+  // else's dialog would take over a call it has no part in.
+  if (consultation.extension != transferor.extension) {
+    refuse(403, "Replaces names another extension's call");
+    return;
+  }
+  if (other->relayed() != relayed()) {
+    refuse(501, "Cannot join a relayed call and a direct one");
+    return;
+  }
+  if (other->ringing() && consultation.caller) {
+    // Semi-attended: the target still rings for the transferor. It is rung again for the
+    // transferee, as a blind transfer to the number the transferor dialled.
+    const std::string number = other->dialled();
+    TransferTarget resolved = host_.transfer_target(party_of(transferor), number);
+    if (!resolved.plan) {
+      refuse(resolved.status, resolved.reason);
+      return;
+    }
+    other->withdraw();
+    host_.settle_other(*other);
+    start_transfer(id, t, request, std::move(*resolved.plan), number);
+    return;
+  }
+  const LegId target = other->other_end(named);
+  if (!other->talking() || target == kNoLeg) {
+    refuse(491, "The consultation call is not established");
+    return;
+  }
+  const LegId transferee = other_end(id);
+  layer.respond(t, 202);
+  const std::string target_number = other->legs()[target].extension;
+  MovedLeg moved = other->hand_over(target);
+  host_.settle_other(*other);
+  const LegId joined = adopt(std::move(moved));
+  if (media_) {
+    media_->bridge(transferee, joined);
+  }
+  ends_[0] = transferee;
+  ends_[1] = joined;
+  state_ = Talking{joined};
+  // The transferor's subscription: one final NOTIFY (RFC 3515 §2.4.5), then its part ends.
+  transfer_ = std::make_unique<Transfer>();
+  transfer_->transferor = id;
+  transfer_->transferee = transferee;
+  transfer_->refer_cseq = request.cseq_number();
+  notify_transferor(200, "OK");
+  transfer_.reset();
+  Leg& gone = legs_[id];  // adopt() grew legs_: `transferor` may dangle
+  send_in_dialog(gone, sip::Method::Bye, {}, {}, {});
+  gone.state = LegState::Ended;
+  changed(gone);
+  if (legs_[transferee].caller) {
+    callee_ = party_of(legs_[joined]);
+  }
+  spdlog::info("transfer attended call={} transferor={} transferee={} target={}", id_,
+               gone.extension, legs_[transferee].extension, target_number);
+  // Each side learns who it talks to; the transferee is offered the target's description, so
+  // that its phone sends what the target's phone receives.
+  auto to_transferee = carry(joined, transferee, legs_[joined].sdp);
+  auto to_target = carry(transferee, joined, legs_[transferee].sdp);
+  if (to_transferee) {
+    tell_identity(legs_[transferee], legs_[joined], *to_transferee, true);
+  }
+  if (to_target) {
+    tell_identity(legs_[joined], legs_[transferee], *to_target);
+  }
+}
+
+LegId Call::adopt(MovedLeg moved) {
+  const LegId id = static_cast<LegId>(legs_.size());
+  Leg& leg = legs_.emplace_back(std::move(moved.leg));
+  leg.id = id;
+  leg.caller = false;
+  leg.picker = true;  // answered before it came: no ring round, no ring plan of this call
+  leg.round = round_;
+  leg.invite = sip::txn::kNoTransaction;
+  leg.indexed = false;
+  index(leg);
+  if (!leg.call_id.empty()) {
+    host_.index_leg(leg.call_id, id_, id);
+  }
+  if (media_ && moved.media) {
+    media_->put(id, std::move(*moved.media));
+  }
+  changed(leg);
+  return id;
+}
+
+MovedLeg Call::hand_over(LegId id) {
+  base::assert_on_signaling_thread();
+  MovedLeg out;
+  Leg& leg = legs_[id];
+  unindex(leg);
+  if (!leg.call_id.empty()) {
+    host_.unindex_leg(leg.call_id);
+  }
+  for (auto relay = relays_.begin(); relay != relays_.end();) {
+    relay = relay->second.leg == id ? relays_.erase(relay) : std::next(relay);
+  }
+  out.leg = std::move(leg);
+  if (media_) {
+    out.media = media_->take(id);
+  }
+  // What stays here: a leg that ended, so that BLF shows its old dialog over.
+  Leg& left = legs_[id];
+  left = Leg{};
+  left.id = id;
+  left.caller = out.leg.caller;
+  left.picker = out.leg.picker;
+  left.round = out.leg.round;
+  left.member = out.leg.member;
+  left.extension = out.leg.extension;
+  left.state = LegState::Ended;
+  const LegId other = other_end(id);
+  if (other != kNoLeg) {
+    send_in_dialog(legs_[other], sip::Method::Bye, {}, {}, {});
+    legs_[other].state = LegState::Ended;
+  }
+  spdlog::info("call handed over call={} leg={} extension={}", id_, id, out.leg.extension);
+  end("transferred", "transferor");
+  return out;
+}
+
+void Call::withdraw() {
+  base::assert_on_signaling_thread();
+  if (!ringing()) {
+    return;
+  }
+  if (auto* caller = host_.layer().find_server(legs_[0].invite)) {
+    host_.layer().respond(*caller, 487);
+  }
+  cancel_other_legs(0, true);
+  end("transferred", "transferor");
 }
 
 void Call::on_bye_while_transferring(LegId id) {

@@ -76,6 +76,13 @@ class CallHost {
   /// What rings `extension` again when its transfer failed after it hung up; nullopt when
   /// it is no extension.
   virtual std::optional<RingPlan> recall_plan(std::string_view extension) = 0;
+  /// The call and leg whose dialog has Call-ID `call_id` and the tags `tag_a` and `tag_b`, in
+  /// either order (phones write Replaces' tags both ways); call nullptr when none.
+  virtual std::pair<Call*, LegId> find_dialog(std::string_view call_id, std::string_view tag_a,
+                                              std::string_view tag_b) = 0;
+  /// After a call was changed from outside its own callbacks (an attended transfer ended it):
+  /// destroys it when idle (as settle()).
+  virtual void settle_other(Call& call) = 0;
 
  protected:
   ~CallHost() = default;
@@ -111,6 +118,12 @@ struct Leg {
   std::string from_tag;
   std::uint32_t cseq = 1;
   bool credentials_sent = false;
+};
+
+/// A leg leaving its call for another, with its relay streams (an attended transfer).
+struct MovedLeg {
+  Leg leg;
+  std::optional<CallMedia::Side> media;
 };
 
 /// What Call::pick_up() came to.
@@ -197,6 +210,23 @@ class Call final : private base::TimerHandler,
   void media_timeout();
   /// A transfer rings its target: the transferee waits, hearing ringback.
   bool transferring() const { return std::holds_alternative<Transferring>(state_); }
+  /// The legs ring for the caller: nobody answered yet.
+  bool ringing() const { return std::holds_alternative<Ringing>(state_); }
+  /// Both ends talk, and no transfer is under way.
+  bool talking() const { return std::holds_alternative<Talking>(state_); }
+  /// The end `id` talks to; kNoLeg when `id` is not one of the two ends.
+  LegId other_end(LegId id) const;
+  /// Relayed (media.mode relay), or its phones send media to each other.
+  bool relayed() const { return media_ != nullptr; }
+
+  /// Attended transfer, the consultation call's side: leg `id` (the transfer target) leaves
+  /// this call with its dialog and streams; the other end (the transferor) gets BYE and the
+  /// call ends ("transferred").
+  MovedLeg hand_over(LegId id);
+  /// Semi-attended transfer: the consultation call still rings; it ends quietly (the caller,
+  /// the transferor, gets 487; the target's phones are cancelled "completed elsewhere",
+  /// logging no missed call, as the transfer rings them again).
+  void withdraw();
 
  private:
   void on_timer(base::Timer& timer) override;
@@ -280,6 +310,15 @@ class Call final : private base::TimerHandler,
   std::size_t ring_round();
   /// plan_ becomes `plan`, for round round_ + 1; the one before is kept for its legs.
   void next_round(RingPlan plan);
+  /// Attended transfer (RFC 5589 §7): Refer-To names the target with Replaces, the transferor's
+  /// dialog of its consultation call; its other end joins the transferee here.
+  void refer_with_replaces(LegId transferor, sip::txn::ServerTransaction& t,
+                           const sip::Message& request, std::string_view replaces);
+  /// Accepts the REFER (202) and rings `plan` for the transferee (the blind transfer's steps).
+  void start_transfer(LegId transferor, sip::txn::ServerTransaction& t, const sip::Message& request,
+                      RingPlan plan, std::string_view number);
+  /// Takes `moved` in as a leg of this call (a picker-like leg: it joined the call answered).
+  LegId adopt(MovedLeg moved);
   /// A callee leg of the transfer round answered: the transferee talks to it from now on.
   void complete_transfer(Leg& leg, const sip::txn::ClientTransaction& t,
                          const sip::Message& response);
@@ -291,7 +330,8 @@ class Call final : private base::TimerHandler,
   void notify_transferor(int status, std::string_view reason);
   /// After a transfer: the transferee learns who it talks to now (RFC 3325 P-Asserted-
   /// Identity, in an UPDATE when its phone allows it, else in a re-INVITE with `sdp`).
-  void tell_identity(Leg& leg, const Leg& other, std::string_view sdp);
+  /// With `reoffer`, always the re-INVITE (the other side's codecs may differ).
+  void tell_identity(Leg& leg, const Leg& other, std::string_view sdp, bool reoffer = false);
   /// The legs of round round_ that are callee legs have all ended, and none is left to ring.
   bool round_over() const;
   /// What the round's phones said together: 486 when all were busy, 603 when one declined,
@@ -300,8 +340,6 @@ class Call final : private base::TimerHandler,
   /// A BYE while a transfer rings: the transferor may leave (the transfer goes on); the
   /// transferee leaving ends the call.
   void on_bye_while_transferring(LegId id);
-  /// The end `id` talks to; kNoLeg when `id` is not one of the two ends.
-  LegId other_end(LegId id) const;
   /// Who the phone of leg `id` is, as the other end is told.
   Party party_of(const Leg& leg) const { return Party{leg.extension, leg.name, leg.external}; }
 
@@ -363,7 +401,7 @@ class Call final : private base::TimerHandler,
     LegId answered = 0;  // the leg that answered before (the record keeps it)
   };
   std::variant<Ringing, Answering, Talking, Transferring, Ended> state_;
-  bool ringing() const { return std::holds_alternative<Ringing>(state_); }
+
   /// Answering or Talking: both answered legs are a call's, BYE ends it.
   bool connected() const { return !ringing() && !ended(); }
   /// Completes an Answering call with the answer in `ack` from leg `ack_from`.

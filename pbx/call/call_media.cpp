@@ -289,6 +289,39 @@ void CallMedia::join() {
   }
 }
 
+CallMedia::Side CallMedia::take(LegId leg) {
+  base::assert_on_signaling_thread();
+  Side taken = std::move(side(leg));
+  sides_[leg].streams.clear();
+  sides_[leg].origin = taken.origin;
+  for (Stream& stream : taken.streams) {
+    if (stream.music != 0 || stream.prompt != 0) {
+      host_.relay().stop_playing(stream.id);
+      stream.music = 0;
+      stream.prompt = 0;
+    }
+  }
+  if (joined_ && (join_[0] == leg || join_[1] == leg)) {
+    for (LegId other : join_) {
+      for (Stream& stream : sides_[other].streams) {
+        stream.joined = 0;  // its partner left with the leg
+      }
+    }
+    follow_hold();
+  }
+  return taken;
+}
+
+void CallMedia::put(LegId leg, Side streams) {
+  base::assert_on_signaling_thread();
+  Side& into = side(leg);
+  into = std::move(streams);
+  for (Stream& stream : into.streams) {
+    stream.joined = 0;
+    host_.stream_opened(stream.id, call_);
+  }
+}
+
 void CallMedia::close(LegId leg) {
   base::assert_on_signaling_thread();
   if (leg >= sides_.size()) {

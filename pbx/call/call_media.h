@@ -76,6 +76,13 @@ class CallMedia {
   /// Plays prompt `name` looped to the leg's audio streams, in the first G.711 format its phone
   /// wrote (ringback to a transferee while the target rings); bridge() with that leg ends it.
   void play(LegId leg, std::string_view name);
+
+  struct Side;
+  /// Takes the leg's streams out of this call without closing them (an attended transfer moves
+  /// the leg to another call): its phone keeps its ports, latching and o= line. Plays stop.
+  Side take(LegId leg);
+  /// Gives leg `leg` the streams take() took from another call; their events come here now.
+  void put(LegId leg, Side streams);
   /// Closes the leg's streams (its phone left the call, or its INVITE could not be sent: a
   /// leg that gets an SDP again later gets new streams).
   void close(LegId leg);
@@ -96,10 +103,15 @@ class CallMedia {
     bool told_sendonly = false;             // its phone read "sendonly" for its holder's "inactive"
     media::relay::PlayId prompt = 0;        // play() sends its phone a prompt; 0: none
   };
+
+ public:
+  /// One leg's streams (opaque outside: take() and put() move it between calls).
   struct Side {
     std::vector<Stream> streams;
     media::LegOrigin origin;
   };
+
+ private:
   Side& side(LegId leg);
   /// Opens streams until `side` has `count`; the error when no ports are left (503).
   std::optional<sip::ParseError> ensure(Side& side, std::size_t count,

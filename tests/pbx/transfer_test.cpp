@@ -6,6 +6,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+#include <utility>
+
 #include "tests/pbx/call_flow_fixture.h"
 
 namespace catchline::pbx::testing {
@@ -232,6 +236,154 @@ TEST_F(Transfer, TransferToARingGroupRingsItsMembers) {
           phone("1003").peer);
   EXPECT_EQ(requests_to("1002", "INVITE").size(), 1u);
   EXPECT_EQ(requests_to("1003", "INVITE").size(), 2u) << "the transferor is a member too";
+}
+
+// ---- attended transfer: Refer-To with Replaces naming the consultation call ----
+
+/// `%`-escaped for a URI header (RFC 3261 §19.1.1): ';' and '=' and '@'.
+std::string escaped(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == ';') {
+      out += "%3B";
+    } else if (c == '=') {
+      out += "%3D";
+    } else if (c == '@') {
+      out += "%40";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+class AttendedTransfer : public Transfer {
+ protected:
+  /// 1002 calls 1003 (the consultation), 1003 answers with kTargetAnswer and 1002 acknowledges.
+  Sent consult() {
+    Sent consultation = dial("1002", "1003");
+    ring("1003");
+    answer("1003", kTargetAnswer);
+    caller_acks("1002", consultation, consultation.cseq);
+    return consultation;
+  }
+  /// The Refer-To that names `consultation` as 1002's phone sees it: to-tag the server's,
+  /// from-tag its own (RFC 3891 as the target would receive it), or the other way round.
+  std::string refer_to(const Sent& consultation, bool swapped = false) {
+    const Message ok = final_response("1002", consultation);
+    std::string to_tag(ok.to_tag());
+    std::string from_tag = consultation.from_tag;
+    if (swapped) {
+      std::swap(to_tag, from_tag);
+    }
+    return "Refer-To: <sip:1003@pbx.test?Replaces=" +
+           escaped(consultation.call_id + ";to-tag=" + to_tag + ";from-tag=" + from_tag) + ">\r\n";
+  }
+  /// The consultation's early dialog (1003 only rang): the server's tag from its 180.
+  std::string refer_to_early(const Sent& consultation) {
+    auto responses = responses_to("1002", consultation.call_id, consultation.cseq);
+    std::string to_tag;
+    for (const Message& m : responses) {
+      if (m.status() == 180) {
+        to_tag = std::string(m.to_tag());
+      }
+    }
+    return "Refer-To: <sip:1003@pbx.test?Replaces=" +
+           escaped(consultation.call_id + ";to-tag=" + to_tag +
+                   ";from-tag=" + consultation.from_tag) +
+           ">\r\n";
+  }
+};
+
+TEST_F(AttendedTransfer, JoinsTheTransfereeWithTheConsultedTargetAndReleasesTheTransferor) {
+  Established call = establish();
+  Sent consultation = consult();
+  callee_refers(call, refer_to(consultation));
+  EXPECT_THAT(refer_statuses(call), ElementsAre(202));
+  EXPECT_THAT(notified(), ElementsAre("SIP/2.0 200 OK | terminated;reason=noresource"));
+
+  // The transferor's two dialogs both end.
+  auto byes = requests_to("1002", "BYE");
+  ASSERT_EQ(byes.size(), 2u);
+  std::set<std::string> ended{std::string(byes[0].call_id()), std::string(byes[1].call_id())};
+  EXPECT_EQ(ended, (std::set<std::string>{call.rung.call_id, consultation.call_id}));
+  EXPECT_TRUE(requests_to("1003", "BYE").empty()) << "the target stays, in its own dialog";
+  EXPECT_TRUE(requests_to("1001", "BYE").empty());
+
+  // Each learns who it talks to now; the transferee is pointed at the target (direct media).
+  auto to_transferee = requests_to("1001", "INVITE");
+  ASSERT_EQ(to_transferee.size(), 1u);
+  EXPECT_EQ(to_transferee[0].body(), kTargetAnswer);
+  EXPECT_THAT(header(to_transferee[0], sip::Header::PAssertedIdentity),
+              ::testing::HasSubstr("<sip:1003@pbx.test>"));
+  auto to_target = requests_to("1003", "INVITE");
+  ASSERT_EQ(to_target.size(), 2u) << "the consultation's INVITE, then the re-INVITE";
+  EXPECT_EQ(to_target[1].body(), kOffer);
+  EXPECT_THAT(header(to_target[1], sip::Header::PAssertedIdentity),
+              ::testing::HasSubstr("<sip:1001@pbx.test>"));
+  deliver(phone_response("1001", to_transferee[0], 200, kOffer), phone("1001").peer);
+  deliver(phone_response("1003", to_target[1], 200, kTargetAnswer), phone("1003").peer);
+  for (const Message& bye : byes) {
+    deliver(phone_response("1002", bye, 200), phone("1002").peer);
+  }
+
+  // They talk: the transferee's BYE reaches the target in the target's own dialog.
+  caller_sends("1001", call.call, "BYE", call.call.cseq + 1);
+  auto target_byes = requests_to("1003", "BYE");
+  ASSERT_EQ(target_byes.size(), 1u);
+  EXPECT_EQ(target_byes[0].call_id(), to_target[0].call_id());
+  phone_ok("1003", "BYE");
+  expect_nothing_left();
+  auto calls = records();
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0].disposition, "transferred") << "the consultation call";
+  EXPECT_EQ(calls[1].disposition, "answered");
+}
+
+TEST_F(AttendedTransfer, ReplacesTagsInEitherOrderNameTheSameDialog) {
+  Established call = establish();
+  Sent consultation = consult();
+  callee_refers(call, refer_to(consultation, true));
+  EXPECT_THAT(refer_statuses(call), ElementsAre(202));
+  EXPECT_EQ(requests_to("1002", "BYE").size(), 2u);
+}
+
+TEST_F(AttendedTransfer, SemiAttendedWhileTheTargetStillRingsRingsItForTheTransferee) {
+  Established call = establish();
+  Sent consultation = dial("1002", "1003");
+  ring("1003");
+  callee_refers(call, refer_to_early(consultation));
+  EXPECT_THAT(refer_statuses(call), ElementsAre(202));
+  EXPECT_THAT(statuses("1002", consultation), ElementsAre(100, 180, 487));
+  EXPECT_TRUE(cancelled_elsewhere("1003")) << "no missed call for a target rung again";
+  auto invites = requests_to("1003", "INVITE");
+  ASSERT_EQ(invites.size(), 2u);
+  EXPECT_THAT(header(invites[1], sip::Header::From), ::testing::HasSubstr("<sip:1001@pbx.test>"));
+  accept_cancel("1003");
+  ring("1003");
+  answer("1003", kTargetAnswer);
+  EXPECT_THAT(notified(), ElementsAre("SIP/2.0 100 Trying | active;expires=60",
+                                      "SIP/2.0 180 Ringing | active;expires=60",
+                                      "SIP/2.0 200 OK | terminated;reason=noresource"));
+}
+
+TEST_F(AttendedTransfer, ReplacesNamingAnotherExtensionsCallIsForbidden) {
+  register_phone("1004");
+  Established call = establish();
+  Sent other = dial("1003", "1004");
+  ring("1004");
+  answer("1004", kTargetAnswer);
+  caller_acks("1003", other, other.cseq);
+  const Message ok = final_response("1003", other);
+  callee_refers(call, "Refer-To: <sip:1004@pbx.test?Replaces=" +
+                          escaped(other.call_id + ";to-tag=" + std::string(ok.to_tag()) +
+                                  ";from-tag=" + other.from_tag) +
+                          ">\r\n");
+  EXPECT_THAT(refer_statuses(call), ElementsAre(403));
+  EXPECT_TRUE(requests_to("1003", "BYE").empty());
+  callee_refers(call,
+                "Refer-To: <sip:1003@pbx.test?Replaces=nosuch%3Bto-tag%3Da%3Bfrom-tag%3Db>\r\n", 3);
+  EXPECT_THAT(refer_statuses(call, 3), ElementsAre(481));
 }
 
 }  // namespace
