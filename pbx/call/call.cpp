@@ -417,11 +417,12 @@ LegId Call::answered_leg() const {
 }
 
 bool Call::pickable() const {
-  if (!ringing()) {
+  if (!ringing() && !transferring()) {
     return false;
   }
-  return std::any_of(legs_.begin() + 1, legs_.end(), [](const Leg& l) {
-    return !l.picker && (l.state == LegState::Calling || l.state == LegState::Ringing);
+  return std::any_of(legs_.begin() + 1, legs_.end(), [&](const Leg& l) {
+    return !l.picker && l.round == round_ &&
+           (l.state == LegState::Calling || l.state == LegState::Ringing);
   });
 }
 
@@ -738,6 +739,9 @@ void Call::answer_caller(const Party& who, std::string_view content_type, std::s
 PickupResult Call::pick_up(sip::txn::ServerTransaction& invite, const sip::Message& request,
                            const sip::transport::Peer& source, const Pickup& pickup) {
   base::assert_on_signaling_thread();
+  if (transferring() && pickable()) {
+    return pick_up_transfer(invite, request, source, pickup);
+  }
   if (!pickable() || host_.layer().find_server(legs_[0].invite) == nullptr) {
     return PickupResult::NotPickable;
   }
@@ -860,6 +864,73 @@ PickupResult Call::pick_up(sip::txn::ServerTransaction& invite, const sip::Messa
   spdlog::info("pickup call={} picker={} target={} how={} caller={}", id_, pickup.picker.number,
                pickup.target, pickup_kind_name(pickup.kind), caller_.number);
   host_.pickable_changed(*this);
+  return PickupResult::Done;
+}
+
+PickupResult Call::pick_up_transfer(sip::txn::ServerTransaction& invite,
+                                    const sip::Message& request, const sip::transport::Peer& source,
+                                    const Pickup& pickup) {
+  // The transferee waits connected: the picker's offer is answered from its description (no
+  // late offer here: the transferee cannot be asked for a new offer while it waits).
+  const LegId transferee = transfer_->transferee;
+  const std::string_view picker_offer = request.body();
+  if (picker_offer.empty()) {
+    return PickupResult::NoCommonMedia;
+  }
+  const media::AnswerOptions options{id_, 1};
+  auto to_picker = media::answer_from(picker_offer, legs_[transferee].sdp, options);
+  if (!to_picker || !media::accepts_any_media(*to_picker)) {
+    spdlog::info("pickup refused call={} picker={} reason=\"{}\"", id_, pickup.picker.number,
+                 !to_picker ? to_picker.error().reason : std::string("no media in common"));
+    return PickupResult::NoCommonMedia;
+  }
+  Leg picker;
+  picker.id = static_cast<LegId>(legs_.size());
+  picker.picker = true;
+  picker.round = round_;
+  picker.extension = pickup.picker.number;
+  picker.name = pickup.picker.name;
+  picker.allows_update = allows_update(request);
+  picker.state = LegState::Ringing;
+  picker.invite = invite.id();
+  picker.peer = source;
+  auto dialog = sip::dialog::Dialog::create_uas(request, invite.to_tag(), contact_of(picker),
+                                                sip::dialog::DialogState::Early);
+  if (!dialog) {
+    return PickupResult::BadRequest;
+  }
+  picker.dialog = std::move(*dialog);
+  picker.sdp = std::string(picker_offer);
+  std::string picker_gets = std::move(*to_picker);
+  std::string transferee_gets(picker_offer);
+  if (media_) {
+    auto learned = media_->learn(picker.id, source, picker_offer);
+    auto rewritten = learned ? media_->rewrite_for(picker.id, source, picker_gets)
+                             : sip::Result<std::string>(learned.error());
+    auto for_transferee =
+        rewritten ? media_->rewrite_for(transferee, legs_[transferee].peer, picker_offer)
+                  : rewritten;
+    if (!for_transferee) {
+      media_->close(picker.id);
+      spdlog::info("pickup refused call={} picker={} reason=\"{}\"", id_, pickup.picker.number,
+                   for_transferee.error().reason);
+      return for_transferee.error().status == 503 ? PickupResult::NoMediaPorts
+                                                  : PickupResult::NoCommonMedia;
+    }
+    picker_gets = std::move(*rewritten);
+    transferee_gets = std::move(*for_transferee);
+  }
+  host_.layer().attach(invite, *this);
+  const LegId picker_id = picker.id;
+  legs_.push_back(std::move(picker));
+  Leg& leg = legs_[picker_id];
+  changed(leg);
+  index(leg);
+  send_uas_ok(leg, shown_, true, "application/sdp", picker_gets);
+  spdlog::info("pickup call={} picker={} target={} how={} caller={} transfer=1", id_,
+               pickup.picker.number, pickup.target, pickup_kind_name(pickup.kind),
+               legs_[transferee].extension);
+  join_transfer_target(picker_id, transferee_gets);
   return PickupResult::Done;
 }
 
@@ -1460,6 +1531,12 @@ void Call::complete_transfer(Leg& leg, const sip::txn::ClientTransaction& t,
   leg.ack = send_ack(leg, response.cseq_number());
   changed(leg);
   index(leg);
+  join_transfer_target(leg.id, *body);
+}
+
+void Call::join_transfer_target(LegId joined, std::string_view for_transferee) {
+  const LegId transferee = transfer_->transferee;
+  Leg& leg = legs_[joined];
   transfer_->timer.cancel();
   if (member_timer_) {
     member_timer_->cancel();
@@ -1485,7 +1562,7 @@ void Call::complete_transfer(Leg& leg, const sip::txn::ClientTransaction& t,
   spdlog::info("transfer done call={} transferee={} target={} recall={}", id_,
                legs_[transferee].extension, leg.extension, transfer_->recall);
   transfer_.reset();
-  tell_identity(legs_[transferee], leg, *body);
+  tell_identity(legs_[transferee], leg, for_transferee);
   host_.pickable_changed(*this);
 }
 

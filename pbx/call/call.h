@@ -317,6 +317,12 @@ class Call final : private base::TimerHandler,
   /// Accepts the REFER (202) and rings `plan` for the transferee (the blind transfer's steps).
   void start_transfer(LegId transferor, sip::txn::ServerTransaction& t, const sip::Message& request,
                       RingPlan plan, std::string_view number);
+  /// Leg `joined` (answered, or a picker) takes the transfer: the transferee is bridged to it
+  /// and told `for_transferee` (its description, as the transferee's phone must read it).
+  void join_transfer_target(LegId joined, std::string_view for_transferee);
+  /// pick_up() while a transfer's target rings: the picker joins the waiting transferee.
+  PickupResult pick_up_transfer(sip::txn::ServerTransaction& invite, const sip::Message& request,
+                                const sip::transport::Peer& source, const Pickup& pickup);
   /// Takes `moved` in as a leg of this call (a picker-like leg: it joined the call answered).
   LegId adopt(MovedLeg moved);
   /// A callee leg of the transfer round answered: the transferee talks to it from now on.

@@ -386,5 +386,38 @@ TEST_F(AttendedTransfer, ReplacesNamingAnotherExtensionsCallIsForbidden) {
   EXPECT_THAT(refer_statuses(call, 3), ElementsAre(481));
 }
 
+// ---- a transfer's target rings like any call: pickable ----
+
+class TransferPickup : public Transfer {
+ protected:
+  void SetUp() override {
+    settings_.media = MediaMode::Direct;
+    settings_.transfer_timeout = 20s;
+    start({ext("1001"), ext("1002"), ext("1003", {"desk"}), ext("1004", {}, {"desk"})});
+    register_phone("1002");
+    register_phone("1003");
+    register_phone("1004");
+    watching("1002");
+  }
+};
+
+TEST_F(TransferPickup, AGroupPickupTakesTheRingingTargetAndTheTransfereeTalksToThePicker) {
+  Established call = establish();
+  callee_refers(call, "Refer-To: <sip:1003@pbx.test>\r\n");
+  ring("1003");
+  Sent pickup = dial("1004", "*8");
+  EXPECT_EQ(final_status(phone("1004"), pickup), 200);
+  EXPECT_TRUE(cancelled_elsewhere("1003")) << "the target stops ringing, no missed call";
+  EXPECT_THAT(notified(), ElementsAre("SIP/2.0 100 Trying | active;expires=60",
+                                      "SIP/2.0 180 Ringing | active;expires=60",
+                                      "SIP/2.0 200 OK | terminated;reason=noresource"));
+  EXPECT_EQ(requests_to("1002", "BYE").size(), 1u);
+  auto reinvites = requests_to("1001", "INVITE");
+  ASSERT_EQ(reinvites.size(), 1u);
+  EXPECT_EQ(reinvites[0].body(), kOffer) << "direct media: the picker's description";
+  EXPECT_THAT(header(reinvites[0], sip::Header::PAssertedIdentity),
+              ::testing::HasSubstr("<sip:1004@pbx.test>"));
+}
+
 }  // namespace
 }  // namespace catchline::pbx::testing
