@@ -614,6 +614,56 @@ class SortedNumbers {
 
 /// Numbers that must not clash: extensions and ring groups share one number plan, the
 /// feature codes must not shadow a number, allow-lists and members name what exists.
+pbx::ParkLot read_park_lot(const Reader& r, const yaml::Node& node) {
+  r.expect_map(node, "parking[]");
+  r.only_keys(
+      node, "parking[]",
+      {"name", "code", "slots", "timeout", "comeback_time", "comeback", "park", "retrieve"});
+  pbx::ParkLot lot;
+  if (!node["code"] || !node["slots"]) {
+    r.fail(node, "parking[]", "needs a code and slots, e.g. code: \"700\", slots: \"701-720\"");
+  }
+  lot.name = node["name"] ? r.string(node["name"], "name") : "parking";
+  lot.code = r.string(node["code"], "code");
+  if (!is_number(lot.code)) {
+    r.fail(node["code"], "code", fmt::format("expected digits, got \"{}\"", lot.code));
+  }
+  const std::string slots = r.string(node["slots"], "slots");
+  const auto dash = slots.find('-');
+  const std::string first = slots.substr(0, dash);
+  const std::string last = dash == std::string::npos ? first : slots.substr(dash + 1);
+  if (!is_number(first) || !is_number(last) || first.size() > 9 || last.size() > 9 ||
+      first.size() != last.size() || std::stoul(first) > std::stoul(last) || first[0] == '0') {
+    r.fail(
+        node["slots"], "slots",
+        fmt::format("expected a range of numbers of one length, e.g. 701-720, got \"{}\"", slots));
+  }
+  lot.first_slot = static_cast<unsigned>(std::stoul(first));
+  lot.last_slot = static_cast<unsigned>(std::stoul(last));
+  if (node["timeout"]) {
+    lot.timeout = r.duration(node["timeout"], "timeout");
+  }
+  if (node["comeback_time"]) {
+    lot.comeback_time = r.duration(node["comeback_time"], "comeback_time");
+  }
+  if (node["comeback"]) {
+    lot.comeback = r.string(node["comeback"], "comeback");
+    if (lot.comeback == "parker") {
+      lot.comeback.clear();
+    } else if (!is_number(lot.comeback)) {
+      r.fail(node["comeback"], "comeback",
+             fmt::format("expected parker or a number, got \"{}\"", lot.comeback));
+    }
+  }
+  if (node["park"]) {
+    lot.park = r.strings(node["park"], "park");
+  }
+  if (node["retrieve"]) {
+    lot.retrieve = r.strings(node["retrieve"], "retrieve");
+  }
+  return lot;
+}
+
 void check_numbers(const Reader& r, const yaml::Node& root, const Config& config) {
   const SortedNumbers extensions(config.extensions);
   std::set<std::string> ring_groups;
@@ -697,6 +747,25 @@ void check_numbers(const Reader& r, const yaml::Node& root, const Config& config
       }
     }
   }
+  const yaml::Node lots = root["parking"];
+  for (std::size_t i = 0; i < config.parking.size(); ++i) {
+    const pbx::ParkLot& lot = config.parking[i];
+    auto taken = [&](const std::string& number) {
+      return extensions.count(number) != 0 || ring_groups.count(number) != 0;
+    };
+    if (taken(lot.code)) {
+      r.fail(lots[i]["code"], "code", fmt::format("number {} is defined twice", lot.code));
+    }
+    for (unsigned slot = lot.first_slot; slot <= lot.last_slot; ++slot) {
+      if (taken(std::to_string(slot)) || std::to_string(slot) == lot.code) {
+        r.fail(lots[i]["slots"], "slots", fmt::format("slot {} is another number too", slot));
+      }
+    }
+    if (!lot.comeback.empty() && !taken(lot.comeback)) {
+      r.fail(lots[i]["comeback"], "comeback",
+             fmt::format("no extension or ring group {}", lot.comeback));
+    }
+  }
 }
 
 }  // namespace
@@ -742,7 +811,7 @@ Config parse_config(const std::string& text, const std::string& name) {
   r.expect_map(root, "(top level)");
   r.only_keys(root, "",
               {"demo", "log_level", "sip", "registrar", "storage", "extensions", "ring_groups",
-               "pickup", "trunks", "blf", "security", "media"});
+               "pickup", "trunks", "blf", "security", "media", "parking"});
   if (root["log_level"]) {
     config.log_level = r.string(root["log_level"], "log_level");
     if (config.log_level != "error" && config.log_level != "warn" && config.log_level != "info" &&
@@ -768,6 +837,14 @@ Config parse_config(const std::string& text, const std::string& name) {
   }
   if (root["media"]) {
     read_media(r, root["media"], config.media);
+  }
+  if (const yaml::Node parking = root["parking"]) {
+    if (!parking.IsSequence()) {
+      r.fail(parking, "parking", "expected a list of parking lots");
+    }
+    for (const yaml::Node node : parking) {
+      config.parking.push_back(read_park_lot(r, node));
+    }
   }
   if (const yaml::Node storage = root["storage"]) {
     r.expect_map(storage, "storage");

@@ -75,18 +75,19 @@ struct Config {
   std::vector<pbx::Trunk> trunks;
   pbx::PresenceSettings blf;
   std::vector<pbx::BlfRule> blf_rules;
+  std::vector<pbx::ParkLot> parking;
   pbx::security::GuardSettings security;  // bans for password guessing; reloaded on SIGHUP
   MediaSettings media;
 
   /// The directory the signaling thread works with: extensions, ring groups, pickup codes.
   pbx::Directory directory() const {
-    return pbx::Directory(extensions, ring_groups, pickup, trunks, blf_rules);
+    return pbx::Directory(extensions, ring_groups, pickup, trunks, blf_rules, parking);
   }
   /// The same, moving the lists out of this configuration (they are left empty): at start-up,
   /// no second copy of 100,000 extensions.
   pbx::Directory take_directory() {
     return pbx::Directory(std::move(extensions), std::move(ring_groups), pickup, std::move(trunks),
-                          std::move(blf_rules));
+                          std::move(blf_rules), std::move(parking));
   }
 };
 

@@ -6,6 +6,7 @@
 
 #include "base/thread_check.h"
 #include "sip/builder.h"
+#include "sip/headers/simple.h"
 #include "store/writer.h"
 
 namespace catchline::pbx {
@@ -254,11 +255,28 @@ void Pbx::handle_new_invite(sip::txn::ServerTransaction& t, const sip::Message& 
   if (refuse_new_call(t, request)) {
     return;
   }
-  if (request.header_value(Header::Replaces)) {
+  if (auto value = request.header_value(Header::Replaces)) {
+    // A BLF key on a parking slot names the parked call's dialog: a retrieve, not a pickup.
+    if (auto replaces = sip::parse_replaces(*value)) {
+      auto [call, leg] = find_dialog(replaces->call_id, replaces->to_tag, replaces->from_tag);
+      if (call != nullptr && call->parked() && leg == call->parked_leg()) {
+        const std::string slot = call->park_slot();
+        retrieve(t, request, source, caller, call, slot);
+        return;
+      }
+    }
     pickup_.by_replaces(t, request, source, caller);
     return;
   }
   const std::string dialled = uri_user(request.request_uri());
+  if (auto place = parking_.find(dialled)) {
+    if (place->slot.empty()) {
+      layer_->respond(t, 404, dialled + " parks calls: transfer a call to it");
+      return;
+    }
+    retrieve(t, request, source, caller, calls_.find(parking_.occupant(place->slot)), place->slot);
+    return;
+  }
   if (PickupCode code = classify_pickup_code(dialled, directory_.pickup()); code.is_pickup) {
     pickup_.by_code(t, request, source, caller, code);
     return;
@@ -305,6 +323,53 @@ void Pbx::start_call(sip::txn::ServerTransaction& t, const sip::Message& request
   const CallId id = call.id();
   call.start(t, request, source, std::move(plan), settings_.no_answer_timeout);
   calls_.reap(id);
+}
+
+void Pbx::retrieve(sip::txn::ServerTransaction& t, const sip::Message& request,
+                   const sip::transport::Peer& source, const Extension& caller, Call* call,
+                   const std::string& slot) {
+  auto refuse = [&](int status, const std::string& reason) {
+    spdlog::info("retrieve refused slot={} by={} status={} reason=\"{}\"", slot, caller.number,
+                 status, reason);
+    layer_->respond(t, status, reason);
+  };
+  auto place = parking_.find(slot);
+  if (place && !named_by(caller, place->lot->retrieve)) {
+    refuse(403, caller.number + " may not retrieve from " + place->lot->name);
+    return;
+  }
+  if (call == nullptr || !call->parked() || call->park_slot() != slot) {
+    refuse(404, "Nothing parked at " + slot);  // never parks the dialler
+    return;
+  }
+  const CallId id = call->id();
+  switch (call->retrieve(t, request, source,
+                         Pickup{Party{caller.number, caller.name}, PickupKind::Directed, slot})) {
+    case PickupResult::Done:
+      break;
+    case PickupResult::NotPickable:
+      refuse(404, "Nothing parked at " + slot);
+      break;
+    case PickupResult::NoCommonMedia:
+      refuse(488, "No media in common with the parked call");
+      break;
+    case PickupResult::BadRequest:
+      refuse(400, "Bad request: no usable Contact");
+      break;
+    case PickupResult::NoMediaPorts:
+      refuse(503, "No media relay ports free");
+      break;
+  }
+  calls_.reap(id);
+}
+
+void Pbx::park_changed(Call& call, const std::string& slot, bool parked) {
+  if (parked) {
+    parking_.occupy(slot, call.id());
+  } else {
+    parking_.release(slot, call.id());
+  }
+  blf_.slot_changed(call, slot, parked);
 }
 
 void Pbx::handle_in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request) {

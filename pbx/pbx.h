@@ -17,6 +17,7 @@
 #include "pbx/call/call.h"
 #include "pbx/call/call_table.h"
 #include "pbx/call/media_records.h"
+#include "pbx/park/park_lots.h"
 #include "pbx/pickup/pickup_index.h"
 #include "pbx/pickup/pickup_service.h"
 #include "pbx/registrar/registrar.h"
@@ -153,7 +154,7 @@ class Pbx final : public sip::txn::TransactionUser,
   }
   MediaHost* media_for(const Party& caller, const RingPlan& plan) override;
   TransferTarget transfer_target(const Party& transferor, std::string_view target) override {
-    return resolve_transfer(dial_plan_, registrar_, transferor, target);
+    return resolve_transfer(dial_plan_, registrar_, directory_, parking_, transferor, target);
   }
   std::chrono::milliseconds transfer_timeout() const override { return settings_.transfer_timeout; }
   std::chrono::milliseconds recall_timeout() const override { return settings_.no_answer_timeout; }
@@ -163,6 +164,7 @@ class Pbx final : public sip::txn::TransactionUser,
   std::pair<Call*, LegId> find_dialog(std::string_view call_id, std::string_view tag_a,
                                       std::string_view tag_b) override;
   void settle_other(Call& call) override { calls_.reap(call.id()); }
+  void park_changed(Call& call, const std::string& slot, bool parked) override;
   // MediaHost
   media::relay::MediaControl& relay() override { return *relay_; }
   const std::string& media_address() const override { return media_address_; }
@@ -185,6 +187,11 @@ class Pbx final : public sip::txn::TransactionUser,
                   const sip::transport::Peer& source, Party caller, std::string dialled,
                   RingPlan plan);
   void handle_in_dialog(sip::txn::ServerTransaction& t, const sip::Message& request);
+  /// An INVITE to a parking lot's slot (or with Replaces naming a parked call): the caller
+  /// takes the parked call when the lot lets it; an empty slot is 404, a code 404 too.
+  void retrieve(sip::txn::ServerTransaction& t, const sip::Message& request,
+                const sip::transport::Peer& source, const Extension& caller, Call* call,
+                const std::string& slot);
 
   base::TimerQueue& timers_;
   PbxSettings settings_;
@@ -193,6 +200,7 @@ class Pbx final : public sip::txn::TransactionUser,
   store::StoreWriter* writer_;
   Authenticator auth_;
   DialPlan dial_plan_;
+  ParkLots parking_{directory_};
   sip::txn::TransactionLayer* layer_ = nullptr;
   LocalAddresses local_;
   // Declared before the calls, whose relay streams tell them when the calls go.

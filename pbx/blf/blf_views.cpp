@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "pbx/park/park_lots.h"
 #include "pbx/routing/dial_plan.h"
 
 namespace catchline::pbx {
@@ -60,6 +61,17 @@ void BlfViews::subscribe(sip::txn::ServerTransaction& t, const sip::Message& req
     }
     presence_.subscribe(t, request, source, watcher.number, std::move(targets), uri_of(resource),
                         true);
+    return;
+  }
+  if (auto place = ParkLots(directory_).find(resource); place && !place->slot.empty()) {
+    // A parking slot's key: lit while a call waits there, for whoever may retrieve it.
+    if (!named_by(watcher, place->lot->retrieve)) {
+      refuse(403, "may not retrieve from that lot");
+      layer_->respond(t, 403, "Not allowed to watch " + resource);
+      return;
+    }
+    presence_.subscribe(t, request, source, watcher.number,
+                        {WatchTarget{resource, uri_of(resource)}}, uri_of(resource), false);
     return;
   }
   if (directory_.find(resource) == nullptr && directory_.find_ring_group(resource) == nullptr) {
@@ -145,6 +157,38 @@ void BlfViews::leg_changed(const Call& call, const Leg& leg) {
   }
 }
 
+DialogView BlfViews::slot_view(const Call& call, const std::string& slot, bool parked) const {
+  // The parked phone's dialog with the server, named so that a key's INVITE with Replaces finds
+  // the parked call (Pbx::retrieve), and dialable: calling the slot retrieves it too.
+  DialogView view;
+  view.id = std::to_string(call.id()) + "-park";
+  view.phase = parked ? DialogPhase::Confirmed : DialogPhase::Terminated;
+  if (!parked) {
+    view.event = "remote-bye";
+  }
+  view.local_uri = "sip:" + slot + "@" + domain_;
+  view.remote_target = view.local_uri;
+  const LegId waiting = call.parked_leg();
+  if (waiting != kNoLeg && waiting < call.legs().size()) {
+    const Leg& leg = call.legs()[waiting];
+    if (leg.dialog) {
+      view.call_id = leg.dialog->call_id();
+      view.local_tag = leg.dialog->local_tag();
+      view.remote_tag = leg.dialog->remote_tag();
+    }
+    view.remote_display = leg.name;
+    view.remote_uri = "sip:" + leg.extension + "@" + domain_;
+  }
+  return view;
+}
+
+void BlfViews::slot_changed(const Call& call, const std::string& slot, bool parked) {
+  if (presence_.subscription_count() == 0) {
+    return;
+  }
+  presence_.update(slot, slot_view(call, slot, parked));
+}
+
 void BlfViews::pickup_alert(const Call& call) {
   spdlog::info("pickup alert call={} dialled={}", call.id(), call.dialled());
   for (const Leg& leg : call.legs()) {
@@ -175,6 +219,9 @@ std::vector<DialogView> BlfViews::dialogs_of(const std::string& resource) const 
     const Call* call = &each;
     if (call->ended()) {
       return;
+    }
+    if (call->parked() && call->park_slot() == resource) {
+      views.push_back(slot_view(*call, resource, true));
     }
     for (const Leg& leg : call->legs()) {
       const RingPlan& plan = call->plan_of(leg);

@@ -42,10 +42,14 @@ class BlfViews {
   void leg_changed(const Call& call, const Leg& leg);
   /// The call has rung as long as its pickup_alert members' delay: pickup groups see it now.
   void pickup_alert(const Call& call);
+  /// A call started or stopped waiting on parking slot `slot`: the slot's key shows it.
+  void slot_changed(const Call& call, const std::string& slot, bool parked);
   /// The dialogs `resource` has now, for a subscription's first NOTIFY.
   std::vector<DialogView> dialogs_of(const std::string& resource) const;
 
  private:
+  /// What a parking slot's key shows of the call waiting there (Terminated once it left).
+  DialogView slot_view(const Call& call, const std::string& slot, bool parked) const;
   /// BLF: may pick it up, or a `blf:` rule allows watching it.
   bool may_watch(const Extension& watcher, std::string_view number) const {
     return pickup_.may_intercept(watcher, number) == PickupVerdict::Allowed ||

@@ -28,6 +28,7 @@ constexpr std::uint16_t kNoAnswerTimer = 1;
 constexpr std::uint16_t kMemberTimer = 2;
 constexpr std::uint16_t kAlertTimer = 3;
 constexpr std::uint16_t kTransferTimer = 4;
+constexpr std::uint16_t kAnnouncedTimer = 5;
 // RFC 7462: the phone rung again because a transfer it made failed.
 constexpr std::string_view kRecallAlert = "<urn:alert:service:recall:transfer>";
 // RFC 3515 §2.4.5: how long the implicit subscription of a REFER is said to last.
@@ -959,8 +960,8 @@ void Call::on_callee_final_failure(Leg& leg, int status) {
 }
 
 void Call::after_leg_change() {
-  if (!ringing() && !transferring()) {
-    return;
+  if ((!ringing() && !transferring()) || parked()) {
+    return;  // a parked call rings nothing: a leg of an earlier round ending changes nothing
   }
   if (plan_.strategy == RingStrategy::Sequential && !member_ringing(current_member_)) {
     advance_member();
@@ -1257,6 +1258,21 @@ void Call::terminate(std::string_view why, std::string_view by) {
 }
 
 void Call::on_timer(base::Timer& timer) {
+  if (timer.tag() == kAnnouncedTimer) {
+    // The parker heard its slot: the REFER succeeded (RFC 3515), and its part is over.
+    if (transfer_ && !transfer_->transferor_left) {
+      notify_transferor(200, "OK");
+      Leg& parker = legs_[transfer_->transferor];
+      if (parker.state == LegState::Answered) {
+        send_in_dialog(parker, sip::Method::Bye, {}, {}, {});
+        parker.state = LegState::Ended;
+        changed(parker);
+      }
+      transfer_->transferor_left = true;
+      ends_[ends_[0] == transfer_->transferor ? 0 : 1] = kNoLeg;
+    }
+    return;
+  }
   if (timer.tag() == kTransferTimer) {
     if (transferring()) {
       spdlog::info("transfer no-answer call={} target={}", id_, plan_.number);
@@ -1311,6 +1327,11 @@ void Call::end(std::string_view disposition, std::string_view hangup_by) {
   }
   if (transfer_) {
     transfer_->timer.cancel();
+    transfer_->announce.cancel();
+    if (!transfer_->park_slot.empty()) {
+      host_.park_changed(*this, transfer_->park_slot, false);
+      transfer_->park_slot.clear();
+    }
   }
   for (const Leg& leg : legs_) {
     changed(leg);  // BLF: every dialog shown ends terminated
@@ -1449,11 +1470,65 @@ void Call::on_refer(LegId id, sip::txn::ServerTransaction& t, const sip::Message
   }
   const std::string number = sip::unescape(target->uri.user);
   TransferTarget resolved = host_.transfer_target(party_of(transferor), number);
+  if (resolved.park) {
+    start_park(id, t, request, *resolved.park);
+    return;
+  }
   if (!resolved.plan) {
     refuse(resolved.status, resolved.reason);
     return;
   }
   start_transfer(id, t, request, std::move(*resolved.plan), number);
+}
+
+void Call::start_park(LegId id, sip::txn::ServerTransaction& t, const sip::Message& request,
+                      const ParkTarget& park) {
+  const LegId transferee = other_end(id);
+  host_.layer().respond(t, 202);
+  transfer_ = std::make_unique<Transfer>();
+  transfer_->transferor = id;
+  transfer_->transferee = transferee;
+  transfer_->refer_cseq = request.cseq_number();
+  transfer_->comebacks = {legs_[id].extension};
+  if (!park.comeback.empty()) {
+    transfer_->comebacks.push_back(park.comeback);
+  }
+  transfer_->comeback_time = park.comeback_time;
+  transfer_->mark = " (parked " + park.slot + ")";
+  transfer_->park_slot = park.slot;
+  transfer_->park_lot = park.lot;
+  shown_ = party_of(legs_[transferee]);  // what a retriever and a comeback are shown
+  state_ = Transferring{answered_leg()};
+  notify_transferor(100, "Trying");
+  host_.park_changed(*this, park.slot, true);
+  std::chrono::milliseconds announcing(0);
+  if (media_) {
+    // The parked phone hears hold music; the parker hears where it parked, then is let go.
+    media_->unbridge();
+    media_->play(transferee, "hold_music");
+    std::vector<std::string> names{"parked_on"};
+    for (std::string& digit : media::audio::spoken_digits(park.slot)) {
+      names.push_back(std::move(digit));
+    }
+    announcing = media_->announce(id, names);
+  }
+  spdlog::info("park call={} parker={} parked={} lot={} slot={}", id_, legs_[id].extension,
+               legs_[transferee].extension, park.lot, park.slot);
+  host_.timers().schedule_in(transfer_->announce, announcing, *this, kAnnouncedTimer);
+  host_.timers().schedule_in(transfer_->timer, park.timeout, *this, kTransferTimer);
+}
+
+const std::string& Call::park_slot() const {
+  static const std::string none;
+  return transfer_ ? transfer_->park_slot : none;
+}
+
+PickupResult Call::retrieve(sip::txn::ServerTransaction& invite, const sip::Message& request,
+                            const sip::transport::Peer& source, const Pickup& pickup) {
+  if (!parked()) {
+    return PickupResult::NotPickable;
+  }
+  return pick_up_transfer(invite, request, source, pickup);
 }
 
 void Call::start_transfer(LegId id, sip::txn::ServerTransaction& t, const sip::Message& request,
@@ -1469,6 +1544,9 @@ void Call::start_transfer(LegId id, sip::txn::ServerTransaction& t, const sip::M
   transfer_->referred_by =
       std::string(request.header_value(Header::ReferredBy)
                       .value_or("<sip:" + transferor.extension + "@" + host_.domain() + ">"));
+  transfer_->comebacks = {transferor.extension};
+  transfer_->comeback_time = host_.recall_timeout();
+  transfer_->mark = " (transfer failed)";
   state_ = Transferring{answered_leg()};
   notify_transferor(100, "Trying");
   spdlog::info("transfer start call={} transferor={} transferee={} target={}", id_,
@@ -1538,6 +1616,12 @@ void Call::join_transfer_target(LegId joined, std::string_view for_transferee) {
   const LegId transferee = transfer_->transferee;
   Leg& leg = legs_[joined];
   transfer_->timer.cancel();
+  transfer_->announce.cancel();
+  if (!transfer_->park_slot.empty()) {
+    spdlog::info("park retrieved call={} slot={} by={}", id_, transfer_->park_slot, leg.extension);
+    host_.park_changed(*this, transfer_->park_slot, false);
+    transfer_->park_slot.clear();
+  }
   if (member_timer_) {
     member_timer_->cancel();
   }
@@ -1596,30 +1680,50 @@ void Call::fail_transfer(int status, std::string_view reason) {
   Leg& transferor = legs_[transfer.transferor];
   spdlog::info("transfer failed call={} target={} status={} transferor_left={}", id_, plan_.number,
                status, transfer.transferor_left);
-  if (!transfer.transferor_left && transferor.state == LegState::Answered) {
-    // The transferor is still there: it has the transferee back (its phone resumes the call).
-    if (media_) {
-      media_->bridge(transferee, transfer.transferor);
-    }
-    state_ = Talking{answered_leg()};
-    transfer_.reset();
-    host_.pickable_changed(*this);
-    return;
+  const bool parking = !transfer.park_slot.empty();
+  if (parking) {
+    transfer.announce.cancel();
+    host_.park_changed(*this, transfer.park_slot, false);
+    transfer.park_slot.clear();
   }
-  if (!transfer.recall) {
-    if (std::optional<RingPlan> plan = host_.recall_plan(transferor.extension)) {
-      // The transferor hung up: ring it again, marked, rather than drop the call in silence.
-      transfer.recall = true;
-      next_round(std::move(*plan));
-      const std::string who = shown_.name.empty() ? shown_.number : shown_.name;
-      shown_.name = who + " (transfer failed)";
-      host_.timers().schedule_in(transfer.timer, host_.recall_timeout(), *this, kTransferTimer);
-      const std::string extension = transferor.extension;  // ring_round() grows legs_
-      if (ring_round() != 0) {
-        spdlog::info("transfer recall call={} transferor={}", id_, extension);
-        host_.pickable_changed(*this);
-        return;
+  if (!transfer.transferor_left && transferor.state == LegState::Answered) {
+    if (!parking) {
+      // The transferor is still there: it has the transferee back (its phone resumes it).
+      if (media_) {
+        media_->bridge(transferee, transfer.transferor);
       }
+      state_ = Talking{answered_leg()};
+      transfer_.reset();
+      host_.pickable_changed(*this);
+      return;
+    }
+    send_in_dialog(transferor, sip::Method::Bye, {}, {}, {});
+    transferor.state = LegState::Ended;
+    transfer.transferor_left = true;
+    changed(transferor);
+  }
+  // Ring the comebacks in turn (the transferor or parker, then a lot's fallback), marked,
+  // rather than drop the call in silence.
+  while (transfer.next_comeback < transfer.comebacks.size()) {
+    const std::string number = transfer.comebacks[transfer.next_comeback++];
+    std::optional<RingPlan> plan = host_.recall_plan(number);
+    if (!plan) {
+      continue;
+    }
+    if (!transfer.recall) {
+      transfer.recall = true;
+      const std::string who = shown_.name.empty() ? shown_.number : shown_.name;
+      shown_.name = who + transfer.mark;
+      if (media_ && parking) {
+        media_->play(transferee, "ringback");
+      }
+    }
+    next_round(std::move(*plan));
+    host_.timers().schedule_in(transfer.timer, transfer.comeback_time, *this, kTransferTimer);
+    if (ring_round() != 0) {
+      spdlog::info("transfer recall call={} number={}", id_, number);
+      host_.pickable_changed(*this);
+      return;
     }
   }
   // Nobody is left to take the call.

@@ -83,6 +83,8 @@ class CallHost {
   /// After a call was changed from outside its own callbacks (an attended transfer ended it):
   /// destroys it when idle (as settle()).
   virtual void settle_other(Call& call) = 0;
+  /// The call now waits on parking slot `slot`, or left it (retrieved, hung up, timed out).
+  virtual void park_changed(Call& call, const std::string& slot, bool parked) = 0;
 
  protected:
   ~CallHost() = default;
@@ -212,6 +214,15 @@ class Call final : private base::TimerHandler,
   bool transferring() const { return std::holds_alternative<Transferring>(state_); }
   /// The legs ring for the caller: nobody answered yet.
   bool ringing() const { return std::holds_alternative<Ringing>(state_); }
+  /// Waits on a parking slot (not yet timed out).
+  bool parked() const { return transfer_ && !transfer_->park_slot.empty() && !transfer_->recall; }
+  /// The slot it waits on, "" when not parked; and who waits (the transferee's leg).
+  const std::string& park_slot() const;
+  LegId parked_leg() const { return transfer_ ? transfer_->transferee : kNoLeg; }
+  /// A phone dialled the slot the call waits on (or sent INVITE with Replaces naming it): it
+  /// takes the call as a picker does. NotPickable when the call is no longer parked.
+  PickupResult retrieve(sip::txn::ServerTransaction& invite, const sip::Message& request,
+                        const sip::transport::Peer& source, const Pickup& pickup);
   /// Both ends talk, and no transfer is under way.
   bool talking() const { return std::holds_alternative<Talking>(state_); }
   /// The end `id` talks to; kNoLeg when `id` is not one of the two ends.
@@ -317,6 +328,10 @@ class Call final : private base::TimerHandler,
   /// Accepts the REFER (202) and rings `plan` for the transferee (the blind transfer's steps).
   void start_transfer(LegId transferor, sip::txn::ServerTransaction& t, const sip::Message& request,
                       RingPlan plan, std::string_view number);
+  /// Park (a blind transfer to a lot's code or slot): the transferee hears hold music on
+  /// `park.slot`, the transferor hears the slot announced, then the REFER completes.
+  void start_park(LegId transferor, sip::txn::ServerTransaction& t, const sip::Message& request,
+                  const ParkTarget& park);
   /// Leg `joined` (answered, or a picker) takes the transfer: the transferee is bridged to it
   /// and told `for_transferee` (its description, as the transferee's phone must read it).
   void join_transfer_target(LegId joined, std::string_view for_transferee);
@@ -431,7 +446,16 @@ class Call final : private base::TimerHandler,
     bool recall = false;           // the round rings the transferor back
     std::uint32_t refer_cseq = 0;  // the Event's id (RFC 3515 §2.4.6)
     std::string referred_by;       // Referred-By of the target's INVITE (RFC 3892)
-    base::Timer timer;             // transfer_timeout, then recall_timeout
+    base::Timer timer;             // transfer_timeout (a lot's timeout), then each comeback's
+    // Rung in turn when the transfer fails or the park times out: the transferor (parker),
+    // then a lot's comeback number; each for comeback_time, the caller's name marked `mark`.
+    std::vector<std::string> comebacks;
+    std::size_t next_comeback = 0;
+    std::chrono::milliseconds comeback_time{30'000};
+    std::string mark;
+    std::string park_slot;  // parked there ("": a transfer, or no longer parked)
+    std::string park_lot;
+    base::Timer announce;  // the parker hears its slot, then its part ends
   };
   std::unique_ptr<Transfer> transfer_;
   // Relayed in-dialog requests: our client transaction -> the server transaction to answer

@@ -195,28 +195,48 @@ void CallMedia::unbridge() {
 }
 
 void CallMedia::play(LegId leg, std::string_view name) {
+  const std::string names[] = {std::string(name)};
+  send_prompts(leg, names, media::relay::PlayMode::Loop);
+}
+
+std::chrono::milliseconds CallMedia::announce(LegId leg, std::span<const std::string> names) {
+  if (!send_prompts(leg, names, media::relay::PlayMode::Once)) {
+    return std::chrono::milliseconds(0);
+  }
+  std::chrono::milliseconds total(0);
+  for (const std::string& name : names) {
+    total += host_.prompts()->duration(name);
+  }
+  return total;
+}
+
+bool CallMedia::send_prompts(LegId leg, std::span<const std::string> names,
+                             media::relay::PlayMode mode) {
   base::assert_on_signaling_thread();
   const media::audio::PromptSet* prompts = host_.prompts();
+  bool sent = false;
+  const std::string_view name = names.empty() ? std::string_view() : names.front();
   for (Stream& stream : side(leg).streams) {
     if (prompts == nullptr || stream.type != "audio" || !stream.g711) {
       continue;
     }
     const auto codec = stream.g711->alaw ? media::audio::Codec::Pcma : media::audio::Codec::Pcmu;
-    auto sound = prompts->find(name, codec);
-    if (!sound) {
+    auto sounds = prompts->sequence(names, codec);
+    if (!sounds) {
       continue;
     }
-    media::relay::PlayRequest request{
-        {std::move(sound)}, codec, stream.g711->payload, media::relay::PlayMode::Loop};
+    media::relay::PlayRequest request{std::move(*sounds), codec, stream.g711->payload, mode};
     if (auto play = host_.relay().play(stream.id, std::move(request))) {
       stream.prompt = *play;
       stream.music = 0;  // a play replaces the one running
+      sent = true;
       spdlog::info("media play call={} stream={} prompt={}", call_, stream.id, name);
     } else {
       spdlog::warn("media play call={} stream={} prompt={} reason=\"{}\"", call_, stream.id, name,
                    play.error().reason);
     }
   }
+  return sent;
 }
 
 CallMedia::Stream* CallMedia::partner(const Stream& stream) {

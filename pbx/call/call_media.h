@@ -1,7 +1,9 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +78,9 @@ class CallMedia {
   /// Plays prompt `name` looped to the leg's audio streams, in the first G.711 format its phone
   /// wrote (ringback to a transferee while the target rings); bridge() with that leg ends it.
   void play(LegId leg, std::string_view name);
+  /// Plays the prompts `names` one after the other, once, to the leg's audio streams (the
+  /// parker hears "parked on 7 0 1"); returns how long that takes (zero when nothing plays).
+  std::chrono::milliseconds announce(LegId leg, std::span<const std::string> names);
 
   struct Side;
   /// Takes the leg's streams out of this call without closing them (an attended transfer moves
@@ -113,6 +118,8 @@ class CallMedia {
 
  private:
   Side& side(LegId leg);
+  /// Sends `names` to the leg's audio streams; false when nothing plays.
+  bool send_prompts(LegId leg, std::span<const std::string> names, media::relay::PlayMode mode);
   /// Opens streams until `side` has `count`; the error when no ports are left (503).
   std::optional<sip::ParseError> ensure(Side& side, std::size_t count,
                                         const sip::transport::Peer& peer);

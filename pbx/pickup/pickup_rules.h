@@ -4,8 +4,8 @@
 #include <string_view>
 #include <vector>
 
-#include "pbx/routing/directory.h"
 #include "pbx/pickup/pickup_index.h"
+#include "pbx/routing/directory.h"
 
 namespace catchline::pbx {
 

@@ -6,12 +6,13 @@ namespace catchline::pbx {
 
 Directory::Directory(std::vector<Extension> extensions, std::vector<RingGroup> ring_groups,
                      PickupSettings pickup, std::vector<Trunk> trunks,
-                     std::vector<BlfRule> blf_rules)
+                     std::vector<BlfRule> blf_rules, std::vector<ParkLot> parking)
     : extensions_(std::move(extensions)),
       ring_groups_(std::move(ring_groups)),
       pickup_(std::move(pickup)),
       trunks_(std::move(trunks)),
-      blf_rules_(std::move(blf_rules)) {
+      blf_rules_(std::move(blf_rules)),
+      parking_(std::move(parking)) {
   build_index();
 }
 

@@ -85,6 +85,22 @@ struct PickupSettings {
   bool completed_elsewhere = true;     // cancel_reason: completed-elsewhere (or none)
 };
 
+/// A parking lot (`parking:`): a call transferred to `code` waits on the first free slot, one
+/// transferred to a slot waits there, with hold music, until a phone dials the slot.
+struct ParkLot {
+  std::string name;                                 // "main": for logs and records
+  std::string code;                                 // "700": park on the first free slot
+  unsigned first_slot = 0;                          // 701
+  unsigned last_slot = 0;                           // 720
+  std::chrono::milliseconds timeout{45'000};        // then the parker is rung
+  std::chrono::milliseconds comeback_time{30'000};  // each comeback rings this long
+  std::string comeback;  // rung after the parker: an extension or ring group; "" = none
+  // Who may park here and who may retrieve: numbers, "group:NAME" (an extension in call or
+  // pickup group NAME) or "*" (the default).
+  std::vector<std::string> park{"*"};
+  std::vector<std::string> retrieve{"*"};
+};
+
 /// Every extension and ring group by number. Built from configuration; immutable once handed
 /// to the signaling thread (a reload builds a new one and swaps it in).
 class Directory {
@@ -92,7 +108,7 @@ class Directory {
   Directory() = default;
   explicit Directory(std::vector<Extension> extensions, std::vector<RingGroup> ring_groups = {},
                      PickupSettings pickup = {}, std::vector<Trunk> trunks = {},
-                     std::vector<BlfRule> blf_rules = {});
+                     std::vector<BlfRule> blf_rules = {}, std::vector<ParkLot> parking = {});
 
   /// The extension with this number, or nullptr.
   const Extension* find(std::string_view number) const;
@@ -102,6 +118,7 @@ class Directory {
   const std::vector<RingGroup>& ring_groups() const { return ring_groups_; }
   const std::vector<Trunk>& trunks() const { return trunks_; }
   const std::vector<BlfRule>& blf_rules() const { return blf_rules_; }
+  const std::vector<ParkLot>& parking() const { return parking_; }
   /// Whether a `blf:` rule lets `watcher` watch `number` (an extension or ring group).
   bool blf_rule_allows(const Extension& watcher, std::string_view number) const;
   /// The trunk whose outbound prefix starts `dialled` (the longest such prefix), or nullptr.
@@ -124,16 +141,17 @@ class Directory {
   PickupSettings pickup_;
   std::vector<Trunk> trunks_;
   std::vector<BlfRule> blf_rules_;
+  std::vector<ParkLot> parking_;
   std::unordered_map<std::string_view, std::size_t> by_number_;  // views into extensions_
   std::unordered_map<std::string_view, std::size_t> ring_group_by_number_;
 
  public:
   Directory(const Directory& other)
       : Directory(other.extensions_, other.ring_groups_, other.pickup_, other.trunks_,
-                  other.blf_rules_) {}
+                  other.blf_rules_, other.parking_) {}
   Directory& operator=(const Directory& other) {
     *this = Directory(other.extensions_, other.ring_groups_, other.pickup_, other.trunks_,
-                      other.blf_rules_);
+                      other.blf_rules_, other.parking_);
     return *this;
   }
   Directory(Directory&&) = default;

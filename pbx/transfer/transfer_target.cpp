@@ -2,12 +2,14 @@
 
 #include <algorithm>
 
+#include "pbx/park/park_lots.h"
 #include "pbx/registrar/registrar.h"
 #include "pbx/routing/dial_plan.h"
 
 namespace catchline::pbx {
 
 TransferTarget resolve_transfer(const DialPlan& dial_plan, const Registrar& registrar,
+                                const Directory& directory, const ParkLots& parking,
                                 const Party& transferor, std::string_view target) {
   TransferTarget out;
   if (transferor.external) {
@@ -18,6 +20,28 @@ TransferTarget resolve_transfer(const DialPlan& dial_plan, const Registrar& regi
   if (target.empty()) {
     out.status = 400;
     out.reason = "Refer-To names no number";
+    return out;
+  }
+  if (auto place = parking.find(target)) {
+    const ParkLot& lot = *place->lot;
+    const Extension* parker = directory.find(transferor.number);
+    if (parker == nullptr || !named_by(*parker, lot.park)) {
+      out.status = 403;
+      out.reason = transferor.number + " may not park in " + lot.name;
+      return out;
+    }
+    std::string slot = place->slot.empty() ? parking.free_slot(lot) : place->slot;
+    if (slot.empty()) {
+      out.status = 486;
+      out.reason = "Every slot of " + lot.name + " is taken";
+      return out;
+    }
+    if (parking.occupant(slot) != 0) {
+      out.status = 486;
+      out.reason = "Slot " + slot + " is taken";
+      return out;
+    }
+    out.park = ParkTarget{lot.name, std::move(slot), lot.timeout, lot.comeback_time, lot.comeback};
     return out;
   }
   std::optional<RingPlan> plan = dial_plan.outgoing(target);

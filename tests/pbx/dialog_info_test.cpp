@@ -176,7 +176,7 @@ TEST(XmlEscape, ReplacesBytesThatAreNotUtf8) {
   // The document declares UTF-8: a caller's name from a trunk may not be.
   EXPECT_EQ(xml_escape("\xff\xfe Evil \xc3"), "\xEF\xBF\xBD\xEF\xBF\xBD Evil \xEF\xBF\xBD");
   EXPECT_EQ(xml_escape("Zo\xc3\xab & \xe2\x82\xac"), "Zo\xc3\xab &amp; \xe2\x82\xac");
-  EXPECT_EQ(xml_escape("\xc0\xaf"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+  EXPECT_EQ(xml_escape("\xc0\xaf"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong '/'
   EXPECT_EQ(xml_escape("\xed\xa0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
 }
 

@@ -96,7 +96,7 @@ class PbxTest : public ::testing::Test {
     }
     pbx_ = std::make_unique<Pbx>(
         timers_, settings,
-        Directory(std::move(extensions), std::move(groups), {}, std::move(trunks)),
+        Directory(std::move(extensions), std::move(groups), {}, std::move(trunks), {}, parking_),
         RegistrarSettings{}, writer_);
     layer_ = std::make_unique<sip::txn::TransactionLayer>(sender_, timers_, *pbx_,
                                                           sip::txn::TimerSettings{});
@@ -324,6 +324,7 @@ class PbxTest : public ::testing::Test {
   }
 
   PbxSettings settings_;                  // what start() gives the Pbx; set before it
+  std::vector<ParkLot> parking_;          // the parking lots start() gives the directory
   store::StoreWriter* writer_ = nullptr;  // where the Pbx writes call records
   base::ManualClock clock_;
   base::TimerQueue timers_{clock_};

@@ -28,31 +28,31 @@ RingGroup group(std::string number, std::vector<std::string> members,
 enum class Path { Group, Directed, Replaces };
 
 struct Case {
-  const char* target;    // what the caller dials
-  const char* rings;     // the member whose leg Replaces names (and that answers 180)
+  const char* target;  // what the caller dials
+  const char* rings;   // the member whose leg Replaces names (and that answers 180)
   const char* picker;
   Path path;
-  int status;            // the picker's final answer
-  const char* reason;    // its reason phrase, "" for 200
+  int status;          // the picker's final answer
+  const char* reason;  // its reason phrase, "" for 200
 };
 
 class PickupMatrix : public PbxTest, public ::testing::WithParamInterface<Case> {
  protected:
   void SetUp() override {
-    start({ext("1001"),                                   // the caller
-           ext("1002", {"reception"}),                    // rung
-           ext("1003", {}, {"reception"}),                // picks up reception
-           ext("1004", {}, {}, {"1002"}),                 // may pick up 1002 by name
-           ext("1005"),                                   // no rights
-           ext("1006", {"support"}),                      // rung
-           ext("1007", {}, {"support"}),                  // picks up support
-           ext("1008", {"reception"}, {}, {}, true),      // protected
-           ext("1009", {}, {}, {"*"}),                    // may pick up anyone unprotected
-           ext("1010", {}, {"sales"})},                   // picks up sales
-          {group("600", {"1002", "1006"}),                // no call groups of its own
+    start({ext("1001"),                               // the caller
+           ext("1002", {"reception"}),                // rung
+           ext("1003", {}, {"reception"}),            // picks up reception
+           ext("1004", {}, {}, {"1002"}),             // may pick up 1002 by name
+           ext("1005"),                               // no rights
+           ext("1006", {"support"}),                  // rung
+           ext("1007", {}, {"support"}),              // picks up support
+           ext("1008", {"reception"}, {}, {}, true),  // protected
+           ext("1009", {}, {}, {"*"}),                // may pick up anyone unprotected
+           ext("1010", {}, {"sales"})},               // picks up sales
+          {group("600", {"1002", "1006"}),            // no call groups of its own
            group("601", {"1002", "1006"}, {}, false, RingStrategy::Sequential),
-           group("602", {"1008", "1006"}, {"sales"}),     // a protected member
-           group("603", {"1002"}, {"sales"}, true)});     // protected as a whole
+           group("602", {"1008", "1006"}, {"sales"}),  // a protected member
+           group("603", {"1002"}, {"sales"}, true)});  // protected as a whole
     for (const char* number : {"1002", "1006", "1008"}) {
       register_phone(number);
     }
@@ -74,8 +74,8 @@ TEST_P(PickupMatrix, AnswersTheSameOnEveryPath) {
       break;
     case Path::Replaces:
       code = c.target;
-      extra = "Replaces: " + rung.call_id + ";to-tag=" + rung.our_tag + ";from-tag=" +
-              rung.phone_tag + ";early-only\r\n";
+      extra = "Replaces: " + rung.call_id + ";to-tag=" + rung.our_tag +
+              ";from-tag=" + rung.phone_tag + ";early-only\r\n";
       break;
   }
   Sent pickup = dial(c.picker, code, extra);
@@ -109,29 +109,29 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"1002", "1002", "1009", Path::Replaces, 200, ""},
                       Case{"1002", "1002", "1001", Path::Directed, 403, kNotAllowed1002}));
 
-INSTANTIATE_TEST_SUITE_P(
-    ProtectedExtension, PickupMatrix,
-    ::testing::Values(
-        Case{"1008", "1008", "1003", Path::Group, 480, "No call to pick up"},
-        Case{"1008", "1008", "1003", Path::Directed, 403, "Pickup of 1008 is not allowed: protected"},
-        Case{"1008", "1008", "1003", Path::Replaces, 403,
-             "Pickup of 1008 is not allowed: protected"},
-        Case{"1008", "1008", "1009", Path::Directed, 403,
-             "Pickup of 1008 is not allowed: protected"},
-        Case{"1008", "1008", "1009", Path::Replaces, 403,
-             "Pickup of 1008 is not allowed: protected"}));
+INSTANTIATE_TEST_SUITE_P(ProtectedExtension, PickupMatrix,
+                         ::testing::Values(Case{"1008", "1008", "1003", Path::Group, 480,
+                                                "No call to pick up"},
+                                           Case{"1008", "1008", "1003", Path::Directed, 403,
+                                                "Pickup of 1008 is not allowed: protected"},
+                                           Case{"1008", "1008", "1003", Path::Replaces, 403,
+                                                "Pickup of 1008 is not allowed: protected"},
+                                           Case{"1008", "1008", "1009", Path::Directed, 403,
+                                                "Pickup of 1008 is not allowed: protected"},
+                                           Case{"1008", "1008", "1009", Path::Replaces, 403,
+                                                "Pickup of 1008 is not allowed: protected"}));
 
 // Issue 9: a ring group is pickable by whatever rings now, its own groups or its members'.
-INSTANTIATE_TEST_SUITE_P(
-    RingGroupWithoutGroups, PickupMatrix,
-    ::testing::Values(Case{"600", "1002", "1003", Path::Directed, 200, ""},
-                      Case{"600", "1006", "1007", Path::Directed, 200, ""},
-                      Case{"600", "1006", "1003", Path::Replaces, 200, ""},
-                      Case{"600", "1002", "1003", Path::Group, 200, ""},
-                      Case{"600", "1002", "1004", Path::Directed, 200, ""},
-                      Case{"600", "1002", "1010", Path::Directed, 403, "Pickup of 600 is not allowed"},
-                      Case{"600", "1002", "1010", Path::Replaces, 403,
-                           "Pickup of 600 is not allowed"}));
+INSTANTIATE_TEST_SUITE_P(RingGroupWithoutGroups, PickupMatrix,
+                         ::testing::Values(Case{"600", "1002", "1003", Path::Directed, 200, ""},
+                                           Case{"600", "1006", "1007", Path::Directed, 200, ""},
+                                           Case{"600", "1006", "1003", Path::Replaces, 200, ""},
+                                           Case{"600", "1002", "1003", Path::Group, 200, ""},
+                                           Case{"600", "1002", "1004", Path::Directed, 200, ""},
+                                           Case{"600", "1002", "1010", Path::Directed, 403,
+                                                "Pickup of 600 is not allowed"},
+                                           Case{"600", "1002", "1010", Path::Replaces, 403,
+                                                "Pickup of 600 is not allowed"}));
 
 // Sequential: only the member whose turn it is (1002 first) lends its rule.
 INSTANTIATE_TEST_SUITE_P(
@@ -142,27 +142,26 @@ INSTANTIATE_TEST_SUITE_P(
                            "Pickup of 601 is not allowed"},
                       Case{"601", "1002", "1007", Path::Group, 480, "No call to pick up"}));
 
-INSTANTIATE_TEST_SUITE_P(
-    RingGroupWithAProtectedMember, PickupMatrix,
-    ::testing::Values(Case{"602", "1008", "1010", Path::Directed, 200, ""},
-                      Case{"602", "1008", "1007", Path::Directed, 200, ""},
-                      Case{"602", "1008", "1003", Path::Directed, 403,
-                           "Pickup of 602 is not allowed"},
-                      Case{"602", "1008", "1003", Path::Group, 480, "No call to pick up"},
-                      Case{"602", "1008", "1003", Path::Replaces, 403,
-                           "Pickup of 602 is not allowed"}));
+INSTANTIATE_TEST_SUITE_P(RingGroupWithAProtectedMember, PickupMatrix,
+                         ::testing::Values(Case{"602", "1008", "1010", Path::Directed, 200, ""},
+                                           Case{"602", "1008", "1007", Path::Directed, 200, ""},
+                                           Case{"602", "1008", "1003", Path::Directed, 403,
+                                                "Pickup of 602 is not allowed"},
+                                           Case{"602", "1008", "1003", Path::Group, 480,
+                                                "No call to pick up"},
+                                           Case{"602", "1008", "1003", Path::Replaces, 403,
+                                                "Pickup of 602 is not allowed"}));
 
 // A protected ring group: nobody intercepts its calls, by any path.
 INSTANTIATE_TEST_SUITE_P(
     ProtectedRingGroup, PickupMatrix,
-    ::testing::Values(Case{"603", "1002", "1003", Path::Directed, 403,
-                           "Pickup of 603 is not allowed: protected"},
-                      Case{"603", "1002", "1003", Path::Group, 480, "No call to pick up"},
-                      Case{"603", "1002", "1010", Path::Group, 480, "No call to pick up"},
-                      Case{"603", "1002", "1003", Path::Replaces, 403,
-                           "Pickup of 603 is not allowed: protected"},
-                      Case{"603", "1002", "1004", Path::Directed, 403,
-                           "Pickup of 603 is not allowed: protected"}));
+    ::testing::Values(
+        Case{"603", "1002", "1003", Path::Directed, 403, "Pickup of 603 is not allowed: protected"},
+        Case{"603", "1002", "1003", Path::Group, 480, "No call to pick up"},
+        Case{"603", "1002", "1010", Path::Group, 480, "No call to pick up"},
+        Case{"603", "1002", "1003", Path::Replaces, 403, "Pickup of 603 is not allowed: protected"},
+        Case{"603", "1002", "1004", Path::Directed, 403,
+             "Pickup of 603 is not allowed: protected"}));
 
 class PickupRace : public PbxTest {
  protected:

@@ -419,5 +419,107 @@ TEST_F(TransferPickup, AGroupPickupTakesTheRingingTargetAndTheTransfereeTalksToT
               ::testing::HasSubstr("<sip:1004@pbx.test>"));
 }
 
+// ---- park and retrieve: a blind transfer to a lot's code or slot ----
+
+class Park : public Transfer {
+ protected:
+  void SetUp() override {
+    ParkLot lot;
+    lot.name = "main";
+    lot.code = "700";
+    lot.first_slot = 701;
+    lot.last_slot = 702;
+    lot.timeout = 10s;
+    lot.comeback_time = 5s;
+    lot.park = park_rule_;
+    parking_ = {lot};
+    Transfer::SetUp();
+  }
+  std::vector<std::string> park_rule_{"*"};
+};
+
+TEST_F(Park, TheCodeParksOnTheFirstFreeSlotAndDiallingTheSlotRetrievesIt) {
+  Established call = establish();
+  callee_refers(call, "Refer-To: <sip:700@pbx.test>\r\n");
+  EXPECT_THAT(refer_statuses(call), ElementsAre(202));
+  // Direct media: nothing to announce, so the parker's part ends at once.
+  EXPECT_THAT(notified(), ElementsAre("SIP/2.0 100 Trying | active;expires=60",
+                                      "SIP/2.0 200 OK | terminated;reason=noresource"));
+  EXPECT_EQ(requests_to("1002", "BYE").size(), 1u);
+  EXPECT_TRUE(requests_to("1001", "BYE").empty()) << "the parked caller waits";
+
+  Sent retrieve = dial("1003", "701");
+  EXPECT_EQ(final_status(phone("1003"), retrieve), 200);
+  auto reinvites = requests_to("1001", "INVITE");
+  ASSERT_EQ(reinvites.size(), 1u);
+  EXPECT_THAT(header(reinvites[0], sip::Header::PAssertedIdentity),
+              ::testing::HasSubstr("<sip:1003@pbx.test>"));
+  Sent again = dial("1004", "701");
+  EXPECT_EQ(final_status(phone("1004"), again), 404) << "the slot is free once retrieved";
+}
+
+TEST_F(Park, AnEmptySlotIs404AndNeverParksTheDialler) {
+  Sent empty = dial("1003", "702");
+  EXPECT_EQ(final_status(phone("1003"), empty), 404);
+  EXPECT_EQ(final_reason(phone("1003"), empty), "Nothing parked at 702");
+  Sent code = dial("1003", "700");
+  EXPECT_EQ(final_status(phone("1003"), code), 404);
+}
+
+TEST_F(Park, ATakenSlotIsRefusedWithTheReason) {
+  Established call = establish();
+  callee_refers(call, "Refer-To: <sip:701@pbx.test>\r\n");
+  EXPECT_THAT(refer_statuses(call), ElementsAre(202));
+  Sent second = dial("1004", "1003");
+  ring("1003");
+  Rung rung = answer("1003", kTargetAnswer);
+  caller_acks("1004", second, second.cseq);
+  const Message& invite = rung.invite;
+  deliver(with_headers(request(phone("1003"), "REFER", uri_in(header(invite, sip::Header::Contact)),
+                               header(invite, sip::Header::To) + ";tag=" + rung.phone_tag,
+                               header(invite, sip::Header::From), rung.call_id, 2),
+                       "Refer-To: <sip:701@pbx.test>\r\n"),
+          phone("1003").peer);
+  auto responses = responses_to("1003", rung.call_id, 2, "REFER");
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].status(), 486);
+  EXPECT_EQ(responses[0].reason_phrase(), "Slot 701 is taken");
+}
+
+TEST_F(Park, ACallNobodyRetrievesRingsTheParkerMarked) {
+  Established call = establish();
+  callee_refers(call, "Refer-To: <sip:700@pbx.test>\r\n");
+  advance(9s);
+  EXPECT_EQ(requests_to("1002", "INVITE").size(), 1u);
+  advance(2s);
+  auto invites = requests_to("1002", "INVITE");
+  ASSERT_GE(invites.size(), 2u) << "the parker's phone rings again";
+  EXPECT_NE(invites.back().call_id(), invites.front().call_id());
+  EXPECT_EQ(header(invites.back(), sip::Header::AlertInfo), "<urn:alert:service:recall:transfer>");
+  EXPECT_THAT(header(invites.back(), sip::Header::From), ::testing::HasSubstr("(parked 701)"));
+  Sent retrieve = dial("1003", "701");
+  EXPECT_EQ(final_status(phone("1003"), retrieve), 404) << "the slot was freed at the timeout";
+  ring("1002");
+  answer("1002", kTargetAnswer);
+  auto reinvites = requests_to("1001", "INVITE");
+  ASSERT_EQ(reinvites.size(), 1u);
+  EXPECT_THAT(header(reinvites[0], sip::Header::PAssertedIdentity),
+              ::testing::HasSubstr("<sip:1002@pbx.test>"));
+}
+
+class ParkRestricted : public Park {
+ protected:
+  void SetUp() override {
+    park_rule_ = {"1003"};
+    Park::SetUp();
+  }
+};
+
+TEST_F(ParkRestricted, AnExtensionTheLotDoesNotNameMayNotPark) {
+  Established call = establish();
+  callee_refers(call, "Refer-To: <sip:700@pbx.test>\r\n");
+  EXPECT_THAT(refer_statuses(call), ElementsAre(403));
+}
+
 }  // namespace
 }  // namespace catchline::pbx::testing

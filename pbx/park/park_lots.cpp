@@ -1,0 +1,62 @@
+#include "pbx/park/park_lots.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace catchline::pbx {
+
+bool named_by(const Extension& extension, const std::vector<std::string>& list) {
+  auto in = [](const std::vector<std::string>& groups, std::string_view name) {
+    return std::find(groups.begin(), groups.end(), name) != groups.end();
+  };
+  return std::any_of(list.begin(), list.end(), [&](const std::string& entry) {
+    if (entry == "*" || entry == extension.number) {
+      return true;
+    }
+    if (!entry.starts_with("group:")) {
+      return false;
+    }
+    const std::string_view group = std::string_view(entry).substr(6);
+    return in(extension.call_groups, group) || in(extension.pickup_groups, group);
+  });
+}
+
+std::optional<ParkLots::Place> ParkLots::find(std::string_view number) const {
+  unsigned value = 0;
+  const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);
+  const bool numeric = error == std::errc() && end == number.data() + number.size();
+  for (const ParkLot& lot : directory_.parking()) {
+    if (number == lot.code) {
+      return Place{&lot, {}};
+    }
+    const std::size_t digits = std::to_string(lot.first_slot).size();
+    if (numeric && number.size() == digits && value >= lot.first_slot && value <= lot.last_slot) {
+      return Place{&lot, std::string(number)};
+    }
+  }
+  return std::nullopt;
+}
+
+std::string ParkLots::free_slot(const ParkLot& lot) const {
+  for (unsigned slot = lot.first_slot; slot <= lot.last_slot; ++slot) {
+    std::string name = std::to_string(slot);
+    if (slots_.find(name) == slots_.end()) {
+      return name;
+    }
+  }
+  return {};
+}
+
+CallId ParkLots::occupant(std::string_view slot) const {
+  auto found = slots_.find(std::string(slot));
+  return found == slots_.end() ? 0 : found->second;
+}
+
+void ParkLots::release(const std::string& slot, CallId call) {
+  auto found = slots_.find(slot);
+  if (found != slots_.end() && found->second == call) {
+    slots_.erase(found);
+  }
+}
+
+}  // namespace catchline::pbx
