@@ -333,6 +333,11 @@ class Call(Dialog):
                         content_type="application/sdp", reliable=True)
         self.final_status = 200
 
+    def reject(self, status):
+        """Incoming, still ringing: a final `status` (486, 603, ...), sent until the ACK comes."""
+        self.final_status = status
+        self.ua.respond(self.received, status, to_tag=self.local_tag, reliable=True)
+
 
 class UA:
     """One scripted phone on its own UDP port on 127.0.0.1, talking to the server."""

