@@ -6,9 +6,10 @@ test says what to do. Standard library only.
 One UDP socket per UA. One thread reads it: responses go to the client transaction that sent
 the request (top Via branch and CSeq method, RFC 3261 §17.1.3); requests are answered as
 configured (NOTIFY 200 or `notify_status`, INVITE 180 then wait / 200 / a final status, CANCEL
-200 + 487, BYE 200, ACK absorbed). Client transactions retransmit per timer A/E (T1 = 500 ms,
-doubling; non-INVITE capped at T2 = 4 s) and give up after 64*T1 (timers B/F); a 401/407 is
-answered once with MD5 digest (qop=auth, RFC 2617/7616).
+200 + 487, BYE 200, in-dialog UPDATE 200 with an SDP answer to an offer, ACK kept on its
+dialog). Client transactions retransmit per timer A/E (T1 = 500 ms, doubling; non-INVITE capped
+at T2 = 4 s) and give up after 64*T1 (timers B/F); a 401/407 is answered once with MD5 digest
+(qop=auth, RFC 2617/7616). REFER (RFC 3515) is sent with Dialog.refer().
 """
 import dataclasses
 import hashlib
@@ -239,7 +240,8 @@ class Dialog:
         self.local_tag, self.remote_tag = local_tag, ""
         self.remote_target = remote_uri
         self.cseq = 0
-        self.requests = []   # requests received in it (NOTIFY, BYE, ...)
+        self.requests = []   # requests received in it (NOTIFY, BYE, UPDATE, re-INVITE, ...)
+        self.acks = []       # ACKs received in it (of our 2xx to its INVITE or a re-INVITE)
         self.notify_status = None  # NOTIFY answer for this dialog, else the UA's
 
     def headers(self, cseq_method):
@@ -261,6 +263,20 @@ class Dialog:
         t = self.ua.send_request(method, self.remote_target, self.headers(method) +
                                  list(headers), body, content_type)
         return t.wait_final()
+
+    def refer(self, refer_to, referred_by=None, headers=()):
+        """Sends REFER in this dialog (RFC 3515) with `Refer-To: <refer_to>` (none when
+        `refer_to` is None) and `Referred-By: <referred_by>` when given; returns the client
+        transaction at once (its `cseq_number` is the REFER's CSeq, the NOTIFYs' Event id)."""
+        extra = [("Contact", self.ua.contact())]
+        if refer_to is not None:
+            extra.append(("Refer-To", f"<{refer_to}>"))
+        if referred_by is not None:
+            extra.append(("Referred-By", f"<{referred_by}>"))
+        t = self.ua.send_request("REFER", self.remote_target,
+                                 self.headers("REFER") + extra + list(headers))
+        t.cseq_number = self.cseq
+        return t
 
     def wait_request(self, method, predicate=lambda m: True, timeout=5.0, start=0):
         """The first `method` request (from index `start`) received in this dialog."""
@@ -316,6 +332,11 @@ class Call(Dialog):
         self.ua.respond(self.received, 200, to_tag=self.local_tag, body=self.ua.sdp(),
                         content_type="application/sdp", reliable=True)
         self.final_status = 200
+
+    def reject(self, status):
+        """Incoming, still ringing: a final `status` (486, 603, ...), sent until the ACK comes."""
+        self.final_status = status
+        self.ua.respond(self.received, status, to_tag=self.local_tag, reliable=True)
 
 
 class UA:
@@ -541,6 +562,8 @@ class UA:
         dialog = self.dialogs.get((call_id, request.tag("to"))) or \
             self.dialogs.get((call_id, ""))
         if method == "ACK":
+            if dialog is not None:
+                dialog.acks.append(request)
             self.reliable.pop(request.branch(), None)
             for branch, entry in list(self.reliable.items()):
                 if entry[3] == call_id:  # the ACK of a 2xx has a branch of its own
@@ -560,6 +583,12 @@ class UA:
             dialog.requests.append(request)
             self.respond(request, 200, to_tag=dialog.local_tag, body=self.answer_sdp(request.body),
                          content_type="application/sdp", reliable=True)
+        elif method == "UPDATE" and dialog is not None:  # RFC 3311: 200, an answer to an offer
+            offer = request.body if request.get("content-type", "").startswith("application/sdp") \
+                else ""
+            self.respond(request, 200, to_tag=dialog.local_tag,
+                         body=self.answer_sdp(offer) if offer else "",
+                         content_type="application/sdp" if offer else None)
         elif method == "CANCEL" and isinstance(dialog, Call) and dialog.received is not None:
             dialog.cancel_request = request
             self.respond(request, 200)
@@ -571,7 +600,8 @@ class UA:
         elif method == "OPTIONS":
             self.respond(request, 200)
         else:
-            self.respond(request, 405, headers=[("Allow", "INVITE, ACK, CANCEL, BYE, NOTIFY")])
+            self.respond(request, 405,
+                         headers=[("Allow", "INVITE, ACK, CANCEL, BYE, NOTIFY, UPDATE")])
 
     def _on_invite(self, request):
         """Phone role: a new call rings here."""
