@@ -48,6 +48,18 @@ constexpr const char* kMigrations[] = {
          bytes_out INTEGER NOT NULL,
          lost INTEGER);
        CREATE INDEX call_media_by_call ON call_media (call);)",
+    // 2 -> 3: what happened after pickup (issue 12). The defaults make older rows read as
+    // "nothing happened".
+    R"(ALTER TABLE calls ADD COLUMN transferred_by TEXT NOT NULL DEFAULT '';
+       ALTER TABLE calls ADD COLUMN transferred_to TEXT NOT NULL DEFAULT '';
+       ALTER TABLE calls ADD COLUMN transfer_kind TEXT NOT NULL DEFAULT '';
+       ALTER TABLE calls ADD COLUMN parked_by TEXT NOT NULL DEFAULT '';
+       ALTER TABLE calls ADD COLUMN park_slot TEXT NOT NULL DEFAULT '';
+       ALTER TABLE calls ADD COLUMN retrieved_by TEXT NOT NULL DEFAULT '';
+       ALTER TABLE calls ADD COLUMN parked_ms INTEGER NOT NULL DEFAULT 0;
+       ALTER TABLE calls ADD COLUMN forwarded_from TEXT NOT NULL DEFAULT '';
+       ALTER TABLE calls ADD COLUMN forward_reason TEXT NOT NULL DEFAULT '';
+       ALTER TABLE calls ADD COLUMN missed INTEGER NOT NULL DEFAULT 0;)",
 };
 
 void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
@@ -88,8 +100,10 @@ Database::Database(const std::string& path) : path_(path) {
   delete_registration_ = prepare("DELETE FROM registrations WHERE extension = ? AND contact = ?");
   insert_call_ = prepare(
       "INSERT INTO calls (call_id, caller, dialled, legs, answered_by, start_ms, ring_ms, "
-      "answer_ms, end_ms, disposition, hangup_by, pickup_kind, picked_from) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "answer_ms, end_ms, disposition, hangup_by, pickup_kind, picked_from, transferred_by, "
+      "transferred_to, transfer_kind, parked_by, park_slot, retrieved_by, parked_ms, "
+      "forwarded_from, forward_reason, missed) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert_media_ = prepare(
       "INSERT INTO call_media (call, party, type, packets_in, bytes_in, packets_out, bytes_out, "
       "lost) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
@@ -223,6 +237,16 @@ void Database::insert_call(const CallRecord& r) {
   bind_text(stmt, 11, r.hangup_by);
   bind_text(stmt, 12, r.pickup_kind);
   bind_text(stmt, 13, r.picked_from);
+  bind_text(stmt, 14, r.transferred_by);
+  bind_text(stmt, 15, r.transferred_to);
+  bind_text(stmt, 16, r.transfer_kind);
+  bind_text(stmt, 17, r.parked_by);
+  bind_text(stmt, 18, r.park_slot);
+  bind_text(stmt, 19, r.retrieved_by);
+  sqlite3_bind_int64(stmt, 20, r.parked_ms.count());
+  bind_text(stmt, 21, r.forwarded_from);
+  bind_text(stmt, 22, r.forward_reason);
+  sqlite3_bind_int(stmt, 23, r.missed ? 1 : 0);
   int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
   if (rc != SQLITE_DONE) {
@@ -254,8 +278,9 @@ void Database::insert_call(const CallRecord& r) {
 std::vector<CallRecord> Database::load_calls(std::int64_t since_ms) {
   sqlite3_stmt* stmt = prepare(
       "SELECT call_id, caller, dialled, legs, answered_by, start_ms, ring_ms, answer_ms, end_ms, "
-      "disposition, hangup_by, pickup_kind, picked_from, id FROM calls WHERE start_ms >= ? "
-      "ORDER BY start_ms, id");
+      "disposition, hangup_by, pickup_kind, picked_from, id, transferred_by, transferred_to, "
+      "transfer_kind, parked_by, park_slot, retrieved_by, parked_ms, forwarded_from, "
+      "forward_reason, missed FROM calls WHERE start_ms >= ? ORDER BY start_ms, id");
   sqlite3_bind_int64(stmt, 1, since_ms);
   std::vector<CallRecord> rows;
   std::unordered_map<sqlite3_int64, std::size_t> index;  // calls.id -> its row
@@ -274,6 +299,16 @@ std::vector<CallRecord> Database::load_calls(std::int64_t since_ms) {
     r.hangup_by = column_text(stmt, 10);
     r.pickup_kind = column_text(stmt, 11);
     r.picked_from = column_text(stmt, 12);
+    r.transferred_by = column_text(stmt, 14);
+    r.transferred_to = column_text(stmt, 15);
+    r.transfer_kind = column_text(stmt, 16);
+    r.parked_by = column_text(stmt, 17);
+    r.park_slot = column_text(stmt, 18);
+    r.retrieved_by = column_text(stmt, 19);
+    r.parked_ms = std::chrono::milliseconds(sqlite3_column_int64(stmt, 20));
+    r.forwarded_from = column_text(stmt, 21);
+    r.forward_reason = column_text(stmt, 22);
+    r.missed = sqlite3_column_int(stmt, 23) != 0;
     index[sqlite3_column_int64(stmt, 13)] = rows.size();
     rows.push_back(std::move(r));
   }

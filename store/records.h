@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -47,6 +48,17 @@ struct CallRecord {
   std::string hangup_by;    // caller, callee, system
   std::string pickup_kind;  // group, directed, blf; "" when not picked up
   std::string picked_from;  // whose call it was
+  // What happened after pickup (issue 12); each "" / 0 / false when it did not happen.
+  std::string transferred_by;              // extension that sent the REFER
+  std::string transferred_to;              // number the call was transferred to
+  std::string transfer_kind;               // blind, attended
+  std::string parked_by;                   // extension that parked it
+  std::string park_slot;                   // "701"
+  std::string retrieved_by;                // extension that retrieved it; "" when nobody did
+  std::chrono::milliseconds parked_ms{0};  // time spent parked
+  std::string forwarded_from;              // extension whose forwarding sent the call on
+  std::string forward_reason;              // always, busy, no-answer
+  bool missed = false;                     // nobody answered the call anywhere
   /// Relayed calls: every stream that carried packets, in the order they closed.
   std::vector<MediaCounters> media;
 };

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -34,7 +35,7 @@ RegistrationRow row(std::string ext, std::string contact, std::int64_t expires_a
 TEST_F(StoreTest, CreatesFileAndFolderAndMigratesToLatest) {
   Database db(path_);
   EXPECT_TRUE(std::filesystem::exists(path_));
-  EXPECT_EQ(db.schema_version(), 2);
+  EXPECT_EQ(db.schema_version(), 3);
 }
 
 TEST_F(StoreTest, WriterKeepsRegistrationsAcrossReopen) {
@@ -111,6 +112,110 @@ TEST_F(StoreTest, CallRecordsKeepTheirMediaCounters) {
   auto later = db.load_calls(6);
   ASSERT_EQ(later.size(), 1u);
   EXPECT_EQ(later[0].media.size(), 2u);
+}
+
+TEST_F(StoreTest, CallRecordsKeepWhatHappenedAfterPickup) {
+  CallRecord record;
+  record.call_id = "after-pickup";
+  record.start_ms = 10;
+  record.transferred_by = "1002";
+  record.transferred_to = "1003";
+  record.transfer_kind = "attended";
+  record.parked_by = "1004";
+  record.park_slot = "701";
+  record.retrieved_by = "1005";
+  record.parked_ms = std::chrono::milliseconds(42'500);
+  record.forwarded_from = "1006";
+  record.forward_reason = "no-answer";
+  record.missed = true;
+  {
+    StoreWriter writer(path_);
+    writer.save_call(record);
+  }
+  Database db(path_);
+  auto calls = db.load_calls(0);
+  ASSERT_EQ(calls.size(), 1u);
+  const CallRecord& got = calls[0];
+  EXPECT_EQ(got.transferred_by, "1002");
+  EXPECT_EQ(got.transferred_to, "1003");
+  EXPECT_EQ(got.transfer_kind, "attended");
+  EXPECT_EQ(got.parked_by, "1004");
+  EXPECT_EQ(got.park_slot, "701");
+  EXPECT_EQ(got.retrieved_by, "1005");
+  EXPECT_EQ(got.parked_ms, std::chrono::milliseconds(42'500));
+  EXPECT_EQ(got.forwarded_from, "1006");
+  EXPECT_EQ(got.forward_reason, "no-answer");
+  EXPECT_TRUE(got.missed);
+}
+
+// The schema of version 2, as released, with one call and its media written by that version.
+void write_version_2_database(const std::string& path) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const char* sql = R"(
+    CREATE TABLE registrations (
+      extension TEXT NOT NULL, contact TEXT NOT NULL, expires_at INTEGER NOT NULL,
+      source TEXT NOT NULL, call_id TEXT NOT NULL, cseq INTEGER NOT NULL,
+      user_agent TEXT NOT NULL, PRIMARY KEY (extension, contact));
+    CREATE TABLE calls (
+      id INTEGER PRIMARY KEY, call_id TEXT NOT NULL, caller TEXT NOT NULL,
+      dialled TEXT NOT NULL, legs TEXT NOT NULL, answered_by TEXT NOT NULL,
+      start_ms INTEGER NOT NULL, ring_ms INTEGER NOT NULL, answer_ms INTEGER NOT NULL,
+      end_ms INTEGER NOT NULL, disposition TEXT NOT NULL, hangup_by TEXT NOT NULL,
+      pickup_kind TEXT NOT NULL, picked_from TEXT NOT NULL);
+    CREATE INDEX calls_by_start ON calls (start_ms);
+    CREATE TABLE call_media (
+      call INTEGER NOT NULL REFERENCES calls (id), party TEXT NOT NULL, type TEXT NOT NULL,
+      packets_in INTEGER NOT NULL, bytes_in INTEGER NOT NULL, packets_out INTEGER NOT NULL,
+      bytes_out INTEGER NOT NULL, lost INTEGER);
+    CREATE INDEX call_media_by_call ON call_media (call);
+    INSERT INTO calls VALUES (1, 'old@x', '1001', '1002', '1002,1003', '1003', 100, 150, 4600,
+                              9000, 'answered', 'caller', 'group', '1002');
+    INSERT INTO call_media VALUES (1, '1001', 'audio', 10, 1720, 9, 1548, 0);
+    PRAGMA user_version = 2;)";
+  char* error = nullptr;
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
+  std::string why = error != nullptr ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << why;
+}
+
+TEST_F(StoreTest, OpensAVersion2DatabaseAndReadsItsCallsAsNothingHappenedAfterPickup) {
+  std::filesystem::create_directories(std::filesystem::path(path_).parent_path());
+  ASSERT_NO_FATAL_FAILURE(write_version_2_database(path_));
+  Database db(path_);
+  EXPECT_EQ(db.schema_version(), 3);
+  auto calls = db.load_calls(0);
+  ASSERT_EQ(calls.size(), 1u);
+  const CallRecord& old = calls[0];
+  // What version 2 wrote is still there...
+  EXPECT_EQ(old.call_id, "old@x");
+  EXPECT_EQ(old.answered_by, "1003");
+  EXPECT_EQ(old.pickup_kind, "group");
+  EXPECT_EQ(old.end_ms, 9000);
+  ASSERT_EQ(old.media.size(), 1u);
+  EXPECT_EQ(old.media[0].bytes_out, 1548u);
+  // ...and the columns it did not have read as empty.
+  EXPECT_EQ(old.transferred_by, "");
+  EXPECT_EQ(old.transferred_to, "");
+  EXPECT_EQ(old.transfer_kind, "");
+  EXPECT_EQ(old.parked_by, "");
+  EXPECT_EQ(old.park_slot, "");
+  EXPECT_EQ(old.retrieved_by, "");
+  EXPECT_EQ(old.parked_ms, std::chrono::milliseconds(0));
+  EXPECT_EQ(old.forwarded_from, "");
+  EXPECT_EQ(old.forward_reason, "");
+  EXPECT_FALSE(old.missed);
+  // New calls go in beside the old one.
+  CallRecord fresh;
+  fresh.call_id = "new@x";
+  fresh.start_ms = 200;
+  fresh.missed = true;
+  db.insert_call(fresh);
+  calls = db.load_calls(0);
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_TRUE(calls[1].missed);
 }
 
 TEST_F(StoreTest, FlushDoesNotWaitForTheLinger) {
