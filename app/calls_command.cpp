@@ -1,6 +1,7 @@
 #include "app/calls_command.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <chrono>
 #include <cstdio>
@@ -8,6 +9,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "app/config.h"
 #include "store/database.h"
@@ -55,6 +58,33 @@ std::string time_text(std::int64_t ms) {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
 }
 
+/// The table's short account of what happened to the call besides ringing and answering, in
+/// the order forward, transfer, park, missed ("fwd 1002 busy; xfer→1003 by 1002"), or "-".
+std::string what_happened(const store::CallRecord& c) {
+  // " by 1002", or nothing when the server did not know who.
+  auto by = [](const std::string& who) { return who.empty() ? std::string() : " by " + who; };
+  std::vector<std::string> parts;
+  if (!c.forwarded_from.empty()) {
+    parts.push_back(c.forward_reason.empty()
+                        ? "fwd " + c.forwarded_from
+                        : fmt::format("fwd {} {}", c.forwarded_from, c.forward_reason));
+  }
+  if (!c.transferred_to.empty()) {
+    parts.push_back(fmt::format("xfer→{}{}", c.transferred_to, by(c.transferred_by)));
+  }
+  if (!c.park_slot.empty()) {
+    std::string parked = fmt::format("parked {}{}", c.park_slot, by(c.parked_by));
+    if (!c.retrieved_by.empty()) {
+      parked += "," + by(c.retrieved_by);
+    }
+    parts.push_back(std::move(parked));
+  }
+  if (c.missed) {
+    parts.push_back("missed");
+  }
+  return parts.empty() ? "-" : fmt::format("{}", fmt::join(parts, "; "));
+}
+
 }  // namespace
 
 int run_calls(const std::string& db_path, const std::string& since, bool json, std::ostream& out,
@@ -86,13 +116,30 @@ int run_calls(const std::string& db_path, const std::string& since, bool json, s
   if (json) {
     for (const store::CallRecord& c : calls) {
       nlohmann::json row = {
-          {"call_id", c.call_id},         {"caller", c.caller},
-          {"dialled", c.dialled},         {"legs", c.legs},
-          {"answered_by", c.answered_by}, {"start", time_text(c.start_ms)},
-          {"ring", time_text(c.ring_ms)}, {"answer", time_text(c.answer_ms)},
-          {"end", time_text(c.end_ms)},   {"disposition", c.disposition},
-          {"hangup_by", c.hangup_by},     {"pickup_kind", c.pickup_kind},
-          {"picked_from", c.picked_from}, {"rang_ms", rang_ms(c)},
+          {"call_id", c.call_id},
+          {"caller", c.caller},
+          {"dialled", c.dialled},
+          {"legs", c.legs},
+          {"answered_by", c.answered_by},
+          {"start", time_text(c.start_ms)},
+          {"ring", time_text(c.ring_ms)},
+          {"answer", time_text(c.answer_ms)},
+          {"end", time_text(c.end_ms)},
+          {"disposition", c.disposition},
+          {"hangup_by", c.hangup_by},
+          {"pickup_kind", c.pickup_kind},
+          {"picked_from", c.picked_from},
+          {"rang_ms", rang_ms(c)},
+          {"transferred_by", c.transferred_by},
+          {"transferred_to", c.transferred_to},
+          {"transfer_kind", c.transfer_kind},
+          {"parked_by", c.parked_by},
+          {"park_slot", c.park_slot},
+          {"retrieved_by", c.retrieved_by},
+          {"parked_ms", c.parked_ms.count()},
+          {"forwarded_from", c.forwarded_from},
+          {"forward_reason", c.forward_reason},
+          {"missed", c.missed},
       };
       nlohmann::json media = nlohmann::json::array();
       for (const store::MediaCounters& m : c.media) {
@@ -109,15 +156,16 @@ int run_calls(const std::string& db_path, const std::string& since, bool json, s
     }
     return 0;
   }
-  out << fmt::format("{:<24} {:<10} {:<10} {:<12} {:<12} {:<10} {:<9} {:<10} {:>7} {}\n", "start",
-                     "caller", "dialled", "answered_by", "disposition", "hangup_by", "pickup",
-                     "from", "rang_s", "call_id");
+  out << fmt::format("{:<24} {:<10} {:<10} {:<12} {:<12} {:<10} {:<9} {:<10} {:>7} {:<28} {}\n",
+                     "start", "caller", "dialled", "answered_by", "disposition", "hangup_by",
+                     "pickup", "from", "rang_s", "happened", "call_id");
   for (const store::CallRecord& c : calls) {
-    out << fmt::format("{:<24} {:<10} {:<10} {:<12} {:<12} {:<10} {:<9} {:<10} {:>7.1f} {}\n",
-                       time_text(c.start_ms), c.caller, c.dialled,
-                       c.answered_by.empty() ? "-" : c.answered_by, c.disposition, c.hangup_by,
-                       c.pickup_kind.empty() ? "-" : c.pickup_kind,
-                       c.picked_from.empty() ? "-" : c.picked_from, rang_ms(c) / 1000.0, c.call_id);
+    out << fmt::format(
+        "{:<24} {:<10} {:<10} {:<12} {:<12} {:<10} {:<9} {:<10} {:>7.1f} {:<28} {}\n",
+        time_text(c.start_ms), c.caller, c.dialled, c.answered_by.empty() ? "-" : c.answered_by,
+        c.disposition, c.hangup_by, c.pickup_kind.empty() ? "-" : c.pickup_kind,
+        c.picked_from.empty() ? "-" : c.picked_from, rang_ms(c) / 1000.0, what_happened(c),
+        c.call_id);
   }
   return 0;
 }
