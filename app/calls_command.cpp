@@ -82,6 +82,9 @@ std::string what_happened(const store::CallRecord& c) {
   if (c.missed) {
     parts.push_back("missed");
   }
+  if (!c.voicemail.empty()) {
+    parts.push_back("voicemail");
+  }
   return parts.empty() ? "-" : fmt::format("{}", fmt::join(parts, "; "));
 }
 
@@ -140,6 +143,7 @@ int run_calls(const std::string& db_path, const std::string& since, bool json, s
           {"forwarded_from", c.forwarded_from},
           {"forward_reason", c.forward_reason},
           {"missed", c.missed},
+          {"voicemail", c.voicemail},
       };
       nlohmann::json media = nlohmann::json::array();
       for (const store::MediaCounters& m : c.media) {

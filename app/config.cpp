@@ -294,7 +294,7 @@ pbx::Extension read_extension(const Reader& r, const yaml::Node& node) {
   r.only_keys(node, "extensions[]",
               {"number", "name", "password", "call_groups", "pickup_groups", "directed_pickup",
                "pickup_protected", "pickup_cancel_reason", "blf_private", "blf_list",
-               "pickup_alert", "pickup_alert_delay", "media"});
+               "pickup_alert", "pickup_alert_delay", "media", "forward"});
   pbx::Extension ext;
   if (!node["number"]) {
     r.fail(node, "extensions[]", "missing number");
@@ -336,6 +336,27 @@ pbx::Extension read_extension(const Reader& r, const yaml::Node& node) {
   }
   if (node["media"]) {
     ext.media = read_media_mode(r, node["media"], "media");
+  }
+  if (const yaml::Node forward = node["forward"]) {
+    r.expect_map(forward, "forward");
+    r.only_keys(forward, "forward", {"always", "busy", "no_answer", "ring_time"});
+    for (auto [key, target] :
+         {std::pair{"always", &ext.forward.always}, std::pair{"busy", &ext.forward.busy},
+          std::pair{"no_answer", &ext.forward.no_answer}}) {
+      if (forward[key]) {
+        *target = r.string(forward[key], std::string("forward.") + key);
+        if (!is_number(*target)) {
+          r.fail(forward[key], std::string("forward.") + key,
+                 fmt::format("expected a number to forward to, got \"{}\"", *target));
+        }
+      }
+    }
+    if (forward["ring_time"]) {
+      ext.forward.ring_time = r.duration(forward["ring_time"], "forward.ring_time");
+      if (ext.forward.ring_time.count() == 0) {
+        r.fail(forward["ring_time"], "forward.ring_time", "must be longer than 0s");
+      }
+    }
   }
   if (node["blf_private"]) {
     ext.blf_private = r.boolean(node["blf_private"], "blf_private");
@@ -542,6 +563,32 @@ void read_pickup(const Reader& r, const yaml::Node& node, pbx::PickupSettings& p
   }
 }
 
+/// The `forward_codes:` section: the feature codes that set forwarding from a phone.
+void read_forward_codes(const Reader& r, const yaml::Node& node, pbx::ForwardCodes& codes) {
+  r.expect_map(node, "forward_codes");
+  r.only_keys(node, "forward_codes",
+              {"always", "always_off", "busy", "busy_off", "no_answer", "no_answer_off"});
+  const std::pair<const char*, std::string*> keys[] = {
+      {"always", &codes.always.on},       {"always_off", &codes.always.off},
+      {"busy", &codes.busy.on},           {"busy_off", &codes.busy.off},
+      {"no_answer", &codes.no_answer.on}, {"no_answer_off", &codes.no_answer.off}};
+  for (auto [key, code] : keys) {
+    if (node[key]) {
+      const std::string field = std::string("forward_codes.") + key;
+      *code = r.string(node[key], field);
+      if (!code->empty()) {
+        check_code(r, node[key], field, *code);
+      }
+    }
+  }
+  std::set<std::string_view> seen;
+  for (auto [key, code] : keys) {
+    if (!code->empty() && !seen.insert(*code).second) {
+      r.fail(node, "forward_codes", fmt::format("code \"{}\" is given twice", *code));
+    }
+  }
+}
+
 /// The `security:` section: when failed digest attempts ban their source (issue 9).
 void read_security(const Reader& r, const yaml::Node& node,
                    pbx::security::GuardSettings& security) {
@@ -698,6 +745,28 @@ void check_numbers(const Reader& r, const yaml::Node& root, const Config& config
       }
     }
   });
+  // Forwarding codes are matched before pickup codes: none may start like a pickup code.
+  const pbx::ForwardCodes& forward = config.forward_codes;
+  const yaml::Node forward_node = root["forward_codes"] ? root["forward_codes"] : root;
+  for (const std::string* code :
+       {&forward.always.on, &forward.always.off, &forward.busy.on, &forward.busy.off,
+        &forward.no_answer.on, &forward.no_answer.off}) {
+    if (code->empty()) {
+      continue;
+    }
+    for (const std::string* pickup_code : {&pickup.group_code, &pickup.directed_prefix}) {
+      if (code->starts_with(*pickup_code) || pickup_code->starts_with(*code)) {
+        r.fail(forward_node, "forward_codes",
+               fmt::format("code \"{}\" clashes with pickup code \"{}\"", *code, *pickup_code));
+      }
+    }
+    each_number([&](std::string_view number) {
+      if (number.starts_with(*code)) {
+        r.fail(forward_node, "forward_codes",
+               fmt::format("code \"{}\" shadows number {}", *code, number));
+      }
+    });
+  }
   const yaml::Node trunk_nodes = root["trunks"];
   std::set<std::string> trunk_names;
   for (std::size_t i = 0; i < config.trunks.size(); ++i) {
@@ -811,7 +880,7 @@ Config parse_config(const std::string& text, const std::string& name) {
   r.expect_map(root, "(top level)");
   r.only_keys(root, "",
               {"demo", "log_level", "sip", "registrar", "storage", "extensions", "ring_groups",
-               "pickup", "trunks", "blf", "security", "media", "parking"});
+               "pickup", "trunks", "blf", "security", "media", "parking", "forward_codes"});
   if (root["log_level"]) {
     config.log_level = r.string(root["log_level"], "log_level");
     if (config.log_level != "error" && config.log_level != "warn" && config.log_level != "info" &&
@@ -878,6 +947,9 @@ Config parse_config(const std::string& text, const std::string& name) {
   }
   if (root["pickup"]) {
     read_pickup(r, root["pickup"], config.pickup);
+  }
+  if (root["forward_codes"]) {
+    read_forward_codes(r, root["forward_codes"], config.forward_codes);
   }
   if (const yaml::Node trunks = root["trunks"]) {
     if (!trunks.IsSequence()) {

@@ -72,6 +72,7 @@ struct Config {
   std::vector<pbx::Extension> extensions;
   std::vector<pbx::RingGroup> ring_groups;
   pbx::PickupSettings pickup;
+  pbx::ForwardCodes forward_codes;  // `forward_codes:` (issue 12)
   std::vector<pbx::Trunk> trunks;
   pbx::PresenceSettings blf;
   std::vector<pbx::BlfRule> blf_rules;
@@ -81,13 +82,17 @@ struct Config {
 
   /// The directory the signaling thread works with: extensions, ring groups, pickup codes.
   pbx::Directory directory() const {
-    return pbx::Directory(extensions, ring_groups, pickup, trunks, blf_rules, parking);
+    pbx::Directory directory(extensions, ring_groups, pickup, trunks, blf_rules, parking);
+    directory.set_forward_codes(forward_codes);
+    return directory;
   }
   /// The same, moving the lists out of this configuration (they are left empty): at start-up,
   /// no second copy of 100,000 extensions.
   pbx::Directory take_directory() {
-    return pbx::Directory(std::move(extensions), std::move(ring_groups), pickup, std::move(trunks),
-                          std::move(blf_rules), std::move(parking));
+    pbx::Directory directory(std::move(extensions), std::move(ring_groups), pickup,
+                             std::move(trunks), std::move(blf_rules), std::move(parking));
+    directory.set_forward_codes(forward_codes);
+    return directory;
   }
 };
 

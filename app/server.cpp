@@ -208,12 +208,14 @@ int run_server(const std::string& config_path) {
 
   std::unique_ptr<store::StoreWriter> writer;
   std::vector<store::RegistrationRow> saved;
+  std::vector<store::ForwardRow> forwards;  // set from phones with feature codes
   try {
     {
       store::Database db(config.storage.path);
       saved = db.load_registrations(std::chrono::duration_cast<std::chrono::seconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count());
+      forwards = db.load_forwarding();
     }
     writer = std::make_unique<store::StoreWriter>(config.storage.path);
   } catch (const store::StoreError& e) {
@@ -223,10 +225,10 @@ int run_server(const std::string& config_path) {
 
   // Everything below is built and wired here, before the loop runs on this thread.
   base::SignalingThread signaling;
-  // The media relay (issue 11), when some call may be relayed: its own thread and loop. Made
+  // The media relay (issue 11): its own thread and loop. It runs in media.mode direct too,
+  // idle but for what the server answers itself (feature-code confirmations, voicemail). Made
   // after the Pbx (its observer) below, but declared before it, so that the Pbx and the calls
   // that hold relay streams go first, and the relay after both loops stopped.
-  const bool relayed = config.media.needed(config.extensions);
   std::unique_ptr<base::MediaThread> media_thread;
   std::unique_ptr<media::relay::MediaControl> relay;
   std::optional<media::audio::PromptSet> prompts;  // what the player sends (hold music)
@@ -268,7 +270,7 @@ int run_server(const std::string& config_path) {
     return 1;
   }
   pbx.attach(layer, local);
-  if (relayed) {
+  {
     media::relay::MediaOptions options;
     boost::system::error_code error;
     options.address = boost::asio::ip::make_address(media_address, error);
@@ -304,6 +306,16 @@ int run_server(const std::string& config_path) {
                  config.media.mode == pbx::MediaMode::Relay ? "relay" : "direct");
   }
   pbx.registrar().restore(saved);
+  std::vector<pbx::ForwardSetting> settings;
+  for (const store::ForwardRow& row : forwards) {
+    if (auto kind = pbx::forward_kind_named(row.kind)) {
+      settings.push_back(pbx::ForwardSetting{row.extension, *kind, row.target});
+    }
+  }
+  pbx.restore_forwarding(settings);
+  if (!settings.empty()) {
+    spdlog::info("forwarding: {} settings from phones restored", settings.size());
+  }
   // The rows were only needed to restore: give their memory back (27 MiB at 100,000).
   std::vector<store::RegistrationRow>().swap(saved);
   // Parsing the configuration leaves freed heap resident; return it.

@@ -39,6 +39,7 @@ Pbx::Pbx(base::TimerQueue& timers, PbxSettings settings, Directory directory,
       pickup_(directory_, pickable_, calls_),
       presence_(static_cast<PresenceHost&>(*this), settings_.presence),
       blf_(directory_, settings_.domain, presence_, calls_, pickup_) {
+  dial_plan_.use_forwarding(forwarding_);
   // BLF replaces this listener; until then the changes are there for the debug log.
   pickable_.set_listener([](PickupScope scope, std::string_view name, bool pickable) {
     spdlog::debug("pickable {}={} state={}", scope == PickupScope::Number ? "number" : "group",
@@ -277,6 +278,10 @@ void Pbx::handle_new_invite(sip::txn::ServerTransaction& t, const sip::Message& 
     retrieve(t, request, source, caller, calls_.find(parking_.occupant(place->slot)), place->slot);
     return;
   }
+  if (auto code = match_forward_code(dialled, directory_.forward_codes())) {
+    set_forwarding(t, request, source, caller, *code);
+    return;
+  }
   if (PickupCode code = classify_pickup_code(dialled, directory_.pickup()); code.is_pickup) {
     pickup_.by_code(t, request, source, caller, code);
     return;
@@ -309,7 +314,9 @@ void Pbx::handle_trunk_invite(sip::txn::ServerTransaction& t, const sip::Message
 void Pbx::start_call(sip::txn::ServerTransaction& t, const sip::Message& request,
                      const sip::transport::Peer& source, Party caller, std::string dialled,
                      RingPlan plan) {
+  // A forward always rings elsewhere; the forward's target is checked when it rings.
   const bool reachable =
+      plan.service != nullptr || !plan.forward.always.empty() || !plan.forward.no_answer.empty() ||
       std::any_of(plan.members.begin(), plan.members.end(), [&](const RingMember& member) {
         return member.route || !registrar_.bindings(member.number).empty();
       });
@@ -323,6 +330,73 @@ void Pbx::start_call(sip::txn::ServerTransaction& t, const sip::Message& request
   const CallId id = call.id();
   call.start(t, request, source, std::move(plan), settings_.no_answer_timeout);
   calls_.reap(id);
+}
+
+void Pbx::set_forwarding(sip::txn::ServerTransaction& t, const sip::Message& request,
+                         const sip::transport::Peer& source, const Extension& caller,
+                         const ForwardCodeMatch& code) {
+  const ForwardChange& change = code.change;
+  const std::string_view kind = forward_kind_name(change.kind);
+  auto refuse = [&](int status, const std::string& reason) {
+    spdlog::info("forward refused extension={} kind={} to={} status={} reason=\"{}\"",
+                 caller.number, kind, change.target, status, reason);
+    layer_->respond(t, status, reason);
+  };
+  if (code.missing_target) {
+    refuse(484, "Dial the code, then the number to forward to");
+    return;
+  }
+  if (change.target == caller.number) {
+    refuse(403, caller.number + " cannot forward to itself");
+    return;
+  }
+  if (!change.target.empty() && !dial_plan_.outgoing(change.target)) {
+    refuse(404, "Nothing at " + change.target + " to forward to");
+    return;
+  }
+  ForwardSetting setting{caller.number, change.kind, change.target};
+  forwarding_.set(setting);
+  if (writer_ != nullptr) {
+    writer_->save_forwarding(store::ForwardRow{caller.number, std::string(kind), change.target});
+  }
+  spdlog::info("forward set extension={} kind={} to={}", caller.number, kind,
+               change.target.empty() ? "off" : change.target);
+  // The phone hears what it set: "all calls now go to 1 0 0 3", "call forwarding is off".
+  ServiceSpec confirmation;
+  confirmation.kind = ServiceSpec::Kind::Announcement;
+  confirmation.disposition = "feature";
+  const std::string prompt = "forward_" + std::string(kind);
+  if (change.target.empty()) {
+    confirmation.prompts.push_back(prompt + "_off");
+  } else {
+    confirmation.prompts.push_back(prompt + "_on");
+    for (std::string& digit : media::audio::spoken_digits(change.target)) {
+      confirmation.prompts.push_back(std::move(digit));
+    }
+  }
+  start_service(t, request, source, caller, uri_user(request.request_uri()), "Call forwarding",
+                std::move(confirmation));
+}
+
+void Pbx::start_service(sip::txn::ServerTransaction& t, const sip::Message& request,
+                        const sip::transport::Peer& source, const Extension& caller,
+                        std::string dialled, std::string name, ServiceSpec spec) {
+  RingPlan plan;
+  plan.number = dialled;
+  plan.name = std::move(name);
+  plan.service = std::make_shared<const ServiceSpec>(std::move(spec));
+  start_call(t, request, source, Party{caller.number, caller.name}, std::move(dialled),
+             std::move(plan));
+}
+
+std::unique_ptr<Service> Pbx::make_service(const ServiceSpec& spec) {
+  switch (spec.kind) {
+    case ServiceSpec::Kind::Announcement:
+    case ServiceSpec::Kind::Voicemail:
+    case ServiceSpec::Kind::Mailbox:
+      break;
+  }
+  return std::make_unique<Announcement>(spec.prompts);
 }
 
 void Pbx::retrieve(sip::txn::ServerTransaction& t, const sip::Message& request,

@@ -165,6 +165,11 @@ class Pbx final : public sip::txn::TransactionUser,
                                       std::string_view tag_b) override;
   void settle_other(Call& call) override { calls_.reap(call.id()); }
   void park_changed(Call& call, const std::string& slot, bool parked) override;
+  std::optional<RingPlan> forward_plan(std::string_view target) override {
+    return dial_plan_.outgoing(target);
+  }
+  std::unique_ptr<Service> make_service(const ServiceSpec& spec) override;
+  MediaHost* service_media() override { return relay_ != nullptr ? this : nullptr; }
   // MediaHost
   media::relay::MediaControl& relay() override { return *relay_; }
   const std::string& media_address() const override { return media_address_; }
@@ -173,6 +178,9 @@ class Pbx final : public sip::txn::TransactionUser,
   }
   void stream_closed(media::relay::LegId stream, LegId leg, const std::string& type) override;
   const media::audio::PromptSet* prompts() const override { return prompts_; }
+  void recording_started(media::relay::LegId stream, RecordingSink sink) override {
+    recordings_[stream] = std::move(sink);
+  }
 
   /// While shutting down (503) or when Max-Forwards ran out (483): answers and returns true.
   bool refuse_new_call(sip::txn::ServerTransaction& t, const sip::Message& request);
@@ -192,13 +200,32 @@ class Pbx final : public sip::txn::TransactionUser,
   void retrieve(sip::txn::ServerTransaction& t, const sip::Message& request,
                 const sip::transport::Peer& source, const Extension& caller, Call* call,
                 const std::string& slot);
+  /// A forwarding feature code (`*72` 1003, `*73`, ...): the caller's forward changes, is
+  /// kept across restarts, and the server answers with a confirmation; a target that
+  /// reaches nothing is 404, a missing one 484.
+  void set_forwarding(sip::txn::ServerTransaction& t, const sip::Message& request,
+                      const sip::transport::Peer& source, const Extension& caller,
+                      const ForwardCodeMatch& code);
+  /// Starts a call the server answers itself with `spec` (a RingPlan that rings no phone).
+  void start_service(sip::txn::ServerTransaction& t, const sip::Message& request,
+                     const sip::transport::Peer& source, const Extension& caller,
+                     std::string dialled, std::string name, ServiceSpec spec);
 
+ public:
+  /// The forwards phones set with feature codes, read back from the store at start.
+  void restore_forwarding(const std::vector<ForwardSetting>& settings) {
+    forwarding_.load(settings);
+  }
+  const ForwardingTable& forwarding() const { return forwarding_; }
+
+ private:
   base::TimerQueue& timers_;
   PbxSettings settings_;
   Directory directory_;  // replaced in place on reload: the features below keep a reference
   Registrar registrar_;
   store::StoreWriter* writer_;
   Authenticator auth_;
+  ForwardingTable forwarding_;  // before the dial plan, which reads it
   DialPlan dial_plan_;
   ParkLots parking_{directory_};
   sip::txn::TransactionLayer* layer_ = nullptr;
@@ -208,6 +235,8 @@ class Pbx final : public sip::txn::TransactionUser,
   std::string media_address_;
   const media::audio::PromptSet* prompts_ = nullptr;
   std::unordered_map<media::relay::LegId, CallId> streams_;  // relay stream -> its call
+  // Relay streams that record, and where each recording goes when the relay reports it.
+  std::unordered_map<media::relay::LegId, RecordingSink> recordings_;
   MediaRecords records_;  // call records, with the relay's counters when relayed
   // Every dialog of a call leg or subscription, routed to its usage. Declared before the
   // calls and subscriptions, which take their dialogs out of it when they end.

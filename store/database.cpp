@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <functional>
 #include <unordered_map>
 
 namespace catchline::store {
@@ -60,6 +61,24 @@ constexpr const char* kMigrations[] = {
        ALTER TABLE calls ADD COLUMN forwarded_from TEXT NOT NULL DEFAULT '';
        ALTER TABLE calls ADD COLUMN forward_reason TEXT NOT NULL DEFAULT '';
        ALTER TABLE calls ADD COLUMN missed INTEGER NOT NULL DEFAULT 0;)",
+    // 3 -> 4: forwards set from phones, voicemail messages, and the message a call left
+    // (issue 12).
+    R"(CREATE TABLE forwarding (
+         extension TEXT NOT NULL,
+         kind TEXT NOT NULL,
+         target TEXT NOT NULL,
+         PRIMARY KEY (extension, kind));
+       CREATE TABLE voicemail (
+         file TEXT PRIMARY KEY,
+         box TEXT NOT NULL,
+         caller TEXT NOT NULL,
+         caller_name TEXT NOT NULL,
+         call_id TEXT NOT NULL,
+         received_ms INTEGER NOT NULL,
+         duration_ms INTEGER NOT NULL,
+         heard INTEGER NOT NULL);
+       CREATE INDEX voicemail_by_box ON voicemail (box, received_ms);
+       ALTER TABLE calls ADD COLUMN voicemail TEXT NOT NULL DEFAULT '';)",
 };
 
 void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
@@ -102,11 +121,87 @@ Database::Database(const std::string& path) : path_(path) {
       "INSERT INTO calls (call_id, caller, dialled, legs, answered_by, start_ms, ring_ms, "
       "answer_ms, end_ms, disposition, hangup_by, pickup_kind, picked_from, transferred_by, "
       "transferred_to, transfer_kind, parked_by, park_slot, retrieved_by, parked_ms, "
-      "forwarded_from, forward_reason, missed) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "forwarded_from, forward_reason, missed, voicemail) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   insert_media_ = prepare(
       "INSERT INTO call_media (call, party, type, packets_in, bytes_in, packets_out, bytes_out, "
       "lost) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+}
+
+void Database::run(const char* sql, const std::function<void(sqlite3_stmt*)>& bind) {
+  sqlite3_stmt* stmt = prepare(sql);
+  bind(stmt);
+  int rc = sqlite3_step(stmt);
+  sqlite3_finalize(stmt);
+  if (rc != SQLITE_DONE) {
+    throw StoreError(fmt::format("{}: {}", path_, sqlite3_errmsg(db_)));
+  }
+}
+
+void Database::upsert_forwarding(const ForwardRow& row) {
+  run("INSERT INTO forwarding (extension, kind, target) VALUES (?, ?, ?) "
+      "ON CONFLICT (extension, kind) DO UPDATE SET target = excluded.target",
+      [&](sqlite3_stmt* stmt) {
+        bind_text(stmt, 1, row.extension);
+        bind_text(stmt, 2, row.kind);
+        bind_text(stmt, 3, row.target);
+      });
+}
+
+std::vector<ForwardRow> Database::load_forwarding() {
+  sqlite3_stmt* stmt = prepare("SELECT extension, kind, target FROM forwarding");
+  std::vector<ForwardRow> rows;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    rows.push_back(ForwardRow{column_text(stmt, 0), column_text(stmt, 1), column_text(stmt, 2)});
+  }
+  sqlite3_finalize(stmt);
+  return rows;
+}
+
+void Database::insert_voicemail(const VoicemailRow& row) {
+  run("INSERT OR REPLACE INTO voicemail (file, box, caller, caller_name, call_id, received_ms, "
+      "duration_ms, heard) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      [&](sqlite3_stmt* stmt) {
+        bind_text(stmt, 1, row.file);
+        bind_text(stmt, 2, row.box);
+        bind_text(stmt, 3, row.caller);
+        bind_text(stmt, 4, row.caller_name);
+        bind_text(stmt, 5, row.call_id);
+        sqlite3_bind_int64(stmt, 6, row.received_ms);
+        sqlite3_bind_int64(stmt, 7, row.duration_ms);
+        sqlite3_bind_int(stmt, 8, row.heard ? 1 : 0);
+      });
+}
+
+void Database::mark_voicemail_heard(const std::string& file) {
+  run("UPDATE voicemail SET heard = 1 WHERE file = ?",
+      [&](sqlite3_stmt* stmt) { bind_text(stmt, 1, file); });
+}
+
+void Database::delete_voicemail(const std::string& file) {
+  run("DELETE FROM voicemail WHERE file = ?",
+      [&](sqlite3_stmt* stmt) { bind_text(stmt, 1, file); });
+}
+
+std::vector<VoicemailRow> Database::load_voicemail() {
+  sqlite3_stmt* stmt = prepare(
+      "SELECT file, box, caller, caller_name, call_id, received_ms, duration_ms, heard "
+      "FROM voicemail ORDER BY box, received_ms");
+  std::vector<VoicemailRow> rows;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    VoicemailRow row;
+    row.file = column_text(stmt, 0);
+    row.box = column_text(stmt, 1);
+    row.caller = column_text(stmt, 2);
+    row.caller_name = column_text(stmt, 3);
+    row.call_id = column_text(stmt, 4);
+    row.received_ms = sqlite3_column_int64(stmt, 5);
+    row.duration_ms = sqlite3_column_int64(stmt, 6);
+    row.heard = sqlite3_column_int(stmt, 7) != 0;
+    rows.push_back(std::move(row));
+  }
+  sqlite3_finalize(stmt);
+  return rows;
 }
 
 Database::~Database() {
@@ -247,6 +342,7 @@ void Database::insert_call(const CallRecord& r) {
   bind_text(stmt, 21, r.forwarded_from);
   bind_text(stmt, 22, r.forward_reason);
   sqlite3_bind_int(stmt, 23, r.missed ? 1 : 0);
+  bind_text(stmt, 24, r.voicemail);
   int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
   if (rc != SQLITE_DONE) {
@@ -280,7 +376,7 @@ std::vector<CallRecord> Database::load_calls(std::int64_t since_ms) {
       "SELECT call_id, caller, dialled, legs, answered_by, start_ms, ring_ms, answer_ms, end_ms, "
       "disposition, hangup_by, pickup_kind, picked_from, id, transferred_by, transferred_to, "
       "transfer_kind, parked_by, park_slot, retrieved_by, parked_ms, forwarded_from, "
-      "forward_reason, missed FROM calls WHERE start_ms >= ? ORDER BY start_ms, id");
+      "forward_reason, missed, voicemail FROM calls WHERE start_ms >= ? ORDER BY start_ms, id");
   sqlite3_bind_int64(stmt, 1, since_ms);
   std::vector<CallRecord> rows;
   std::unordered_map<sqlite3_int64, std::size_t> index;  // calls.id -> its row
@@ -309,6 +405,7 @@ std::vector<CallRecord> Database::load_calls(std::int64_t since_ms) {
     r.forwarded_from = column_text(stmt, 21);
     r.forward_reason = column_text(stmt, 22);
     r.missed = sqlite3_column_int(stmt, 23) != 0;
+    r.voicemail = column_text(stmt, 24);
     index[sqlite3_column_int64(stmt, 13)] = rows.size();
     rows.push_back(std::move(r));
   }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -44,6 +45,17 @@ class Database {
   /// Calls that started at or after `since_ms`, oldest first.
   std::vector<CallRecord> load_calls(std::int64_t since_ms);
 
+  /// Forwards set from phones (issue 12): one row per extension and kind.
+  void upsert_forwarding(const ForwardRow& row);
+  std::vector<ForwardRow> load_forwarding();
+
+  /// Voicemail messages (issue 12), keyed by their file.
+  void insert_voicemail(const VoicemailRow& row);
+  void mark_voicemail_heard(const std::string& file);
+  void delete_voicemail(const std::string& file);
+  /// Every message, by box, oldest first.
+  std::vector<VoicemailRow> load_voicemail();
+
   /// The schema version after migration.
   int schema_version();
 
@@ -51,6 +63,8 @@ class Database {
   void exec(const char* sql);
   void migrate();
   sqlite3_stmt* prepare(const char* sql);
+  /// Prepares `sql`, lets `bind` fill its parameters, runs it once. Throws StoreError.
+  void run(const char* sql, const std::function<void(sqlite3_stmt*)>& bind);
 
   sqlite3* db_ = nullptr;
   std::string path_;

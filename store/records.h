@@ -19,6 +19,26 @@ struct RegistrationRow {
   std::string user_agent;
 };
 
+/// A forward a phone set with a feature code (issue 12), kept across restarts; it overrides
+/// the configuration's until the phone changes it again.
+struct ForwardRow {
+  std::string extension;  // "1002"
+  std::string kind;       // "always", "busy", "no_answer"
+  std::string target;     // "" = switched off from the phone
+};
+
+/// One voicemail message (issue 12): its sound is a WAV file under the store's folder.
+struct VoicemailRow {
+  std::string file;  // path of the WAV file, relative to the voicemail folder; the key
+  std::string box;   // the extension whose box it is
+  std::string caller;
+  std::string caller_name;
+  std::string call_id;
+  std::int64_t received_ms = 0;  // unix milliseconds
+  std::int64_t duration_ms = 0;
+  bool heard = false;
+};
+
 /// What the media relay counted on one stream of a call (one m= line of one phone), when the
 /// relay carried the call. "In" is what the phone sent the relay, "out" what the relay sent it.
 struct MediaCounters {
@@ -59,6 +79,7 @@ struct CallRecord {
   std::string forwarded_from;              // extension whose forwarding sent the call on
   std::string forward_reason;              // always, busy, no-answer
   bool missed = false;                     // nobody answered the call anywhere
+  std::string voicemail;                   // the message it left (its file), "" for none
   /// Relayed calls: every stream that carried packets, in the order they closed.
   std::vector<MediaCounters> media;
 };

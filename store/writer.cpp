@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+#include <fstream>
+
 namespace catchline::store {
 
 StoreWriter::StoreWriter(const std::string& path, std::chrono::milliseconds linger)
@@ -23,6 +26,48 @@ void StoreWriter::delete_registration(std::string extension, std::string contact
 }
 
 void StoreWriter::save_call(CallRecord record) { push(std::move(record)); }
+
+void StoreWriter::save_forwarding(ForwardRow row) { push(std::move(row)); }
+
+void StoreWriter::save_voicemail(VoicemailRow row, std::string path, std::string wav) {
+  push(NewVoicemail{std::move(row), std::move(path), std::move(wav)});
+}
+
+void StoreWriter::voicemail_heard(std::string file) { push(VoicemailHeard{std::move(file)}); }
+
+void StoreWriter::delete_voicemail(std::string file, std::string path) {
+  push(DeleteVoicemail{std::move(file), std::move(path)});
+}
+
+void StoreWriter::apply(const Operation& op) {
+  if (const auto* row = std::get_if<RegistrationRow>(&op)) {
+    db_->upsert_registration(*row);
+  } else if (const auto* del = std::get_if<DeleteRegistration>(&op)) {
+    db_->delete_registration(del->extension, del->contact);
+  } else if (const auto* call = std::get_if<CallRecord>(&op)) {
+    db_->insert_call(*call);
+  } else if (const auto* forward = std::get_if<ForwardRow>(&op)) {
+    db_->upsert_forwarding(*forward);
+  } else if (const auto* message = std::get_if<NewVoicemail>(&op)) {
+    // The file first: a row never names a sound that is not on disk.
+    std::error_code error;
+    std::filesystem::create_directories(std::filesystem::path(message->path).parent_path(), error);
+    std::ofstream out(message->path, std::ios::binary | std::ios::trunc);
+    out.write(message->wav.data(), static_cast<std::streamsize>(message->wav.size()));
+    out.close();
+    if (!out) {
+      spdlog::error("voicemail not saved file={} reason=\"cannot write\"", message->path);
+      return;
+    }
+    db_->insert_voicemail(message->row);
+  } else if (const auto* heard = std::get_if<VoicemailHeard>(&op)) {
+    db_->mark_voicemail_heard(heard->file);
+  } else if (const auto* gone = std::get_if<DeleteVoicemail>(&op)) {
+    db_->delete_voicemail(gone->file);
+    std::error_code error;
+    std::filesystem::remove(gone->path, error);
+  }
+}
 
 void StoreWriter::push(Operation op) {
   bool first = false;
@@ -71,13 +116,7 @@ void StoreWriter::run() {
     try {
       db_->begin();
       for (const Operation& op : batch) {
-        if (const auto* row = std::get_if<RegistrationRow>(&op)) {
-          db_->upsert_registration(*row);
-        } else if (const auto* del = std::get_if<DeleteRegistration>(&op)) {
-          db_->delete_registration(del->extension, del->contact);
-        } else {
-          db_->insert_call(std::get<CallRecord>(op));
-        }
+        apply(op);
       }
       db_->commit();
     } catch (const StoreError& e) {

@@ -33,6 +33,13 @@ class StoreWriter {
   void save_registration(RegistrationRow row);
   void delete_registration(std::string extension, std::string contact);
   void save_call(CallRecord record);
+  void save_forwarding(ForwardRow row);
+  /// Writes `wav` (a whole WAV file) to `path`, its folders made when missing, then the row;
+  /// a file that cannot be written is logged and its row not kept.
+  void save_voicemail(VoicemailRow row, std::string path, std::string wav);
+  void voicemail_heard(std::string file);
+  /// Deletes the row, then the file at `path`.
+  void delete_voicemail(std::string file, std::string path);
   /// Blocks until everything queued before the call is written (tests, shutdown).
   void flush();
   /// How many writes failed (logged); the writer goes on with the next batch.
@@ -43,7 +50,21 @@ class StoreWriter {
     std::string extension;
     std::string contact;
   };
-  using Operation = std::variant<RegistrationRow, DeleteRegistration, CallRecord>;
+  struct NewVoicemail {
+    VoicemailRow row;
+    std::string path;
+    std::string wav;
+  };
+  struct VoicemailHeard {
+    std::string file;
+  };
+  struct DeleteVoicemail {
+    std::string file;
+    std::string path;
+  };
+  using Operation = std::variant<RegistrationRow, DeleteRegistration, CallRecord, ForwardRow,
+                                 NewVoicemail, VoicemailHeard, DeleteVoicemail>;
+  void apply(const Operation& op);
 
   void push(Operation op);
   void run();

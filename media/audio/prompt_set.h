@@ -21,11 +21,30 @@ namespace catchline::media::audio {
 
 /// The prompts the call features play, which every prompt folder must hold (prompts/ makes
 /// them at build time; a user's folder replaces them all).
-inline constexpr std::string_view kServerPrompts[] = {
-    "hold_music",      "ringback",         "ringback_us",   "parked_on", "not_available",
-    "transfer_failed", "nobody_available", "not_picked_up", "digit_0",   "digit_1",
-    "digit_2",         "digit_3",          "digit_4",       "digit_5",   "digit_6",
-    "digit_7",         "digit_8",          "digit_9"};
+inline constexpr std::string_view kServerPrompts[] = {"hold_music",
+                                                      "ringback",
+                                                      "ringback_us",
+                                                      "parked_on",
+                                                      "not_available",
+                                                      "transfer_failed",
+                                                      "nobody_available",
+                                                      "not_picked_up",
+                                                      "digit_0",
+                                                      "digit_1",
+                                                      "digit_2",
+                                                      "digit_3",
+                                                      "digit_4",
+                                                      "digit_5",
+                                                      "digit_6",
+                                                      "digit_7",
+                                                      "digit_8",
+                                                      "digit_9",
+                                                      "forward_always_on",
+                                                      "forward_always_off",
+                                                      "forward_busy_on",
+                                                      "forward_busy_off",
+                                                      "forward_no_answer_on",
+                                                      "forward_no_answer_off"};
 
 /// The prompt names that say `number` digit by digit: "701" gives digit_7, digit_0, digit_1.
 /// Characters other than 0-9 are left out.

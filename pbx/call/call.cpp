@@ -29,6 +29,8 @@ constexpr std::uint16_t kMemberTimer = 2;
 constexpr std::uint16_t kAlertTimer = 3;
 constexpr std::uint16_t kTransferTimer = 4;
 constexpr std::uint16_t kAnnouncedTimer = 5;
+constexpr std::uint16_t kForwardTimer = 6;
+constexpr std::uint16_t kPlayedTimer = 7;
 // RFC 7462: the phone rung again because a transfer it made failed.
 constexpr std::string_view kRecallAlert = "<urn:alert:service:recall:transfer>";
 // RFC 3515 §2.4.5: how long the implicit subscription of a REFER is said to last.
@@ -75,6 +77,33 @@ bool talks(std::string_view sdp) {
 /// Whether a request of `method` (or a response to one) may hold an SDP offer or answer that the
 /// relay rewrites: RFC 3264 over INVITE and ACK, RFC 3311 UPDATE. INFO (RFC 6086) and other
 /// in-dialog bodies pass as they are.
+/// The key of a SIP INFO DTMF (application/dtmf-relay "Signal=5", application/dtmf "5"), as
+/// phones without RFC 4733 send it; nullopt for anything else.
+std::optional<char> info_digit(const sip::Message& info) {
+  const std::string_view type = info.header_value(Header::ContentType).value_or("");
+  std::string_view body = info.body();
+  if (type.starts_with("application/dtmf-relay")) {
+    const auto at = body.find("Signal=");
+    if (at == std::string_view::npos) {
+      return std::nullopt;
+    }
+    body = body.substr(at + 7);
+  } else if (!type.starts_with("application/dtmf")) {
+    return std::nullopt;
+  }
+  while (!body.empty() && body.front() == ' ') {
+    body.remove_prefix(1);
+  }
+  if (body.empty()) {
+    return std::nullopt;
+  }
+  const char key = body.front();
+  if ((key >= '0' && key <= '9') || key == '*' || key == '#') {
+    return key;
+  }
+  return std::nullopt;
+}
+
 bool carries_sdp(sip::Method method) {
   return method == sip::Method::Invite || method == sip::Method::Update;
 }
@@ -147,6 +176,8 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
   record_.dialled = dialled_;
   record_.start_ms = now_ms();
 
+  forward_always();
+  callee_ = Party{plan_.number, plan_.name};
   host_.layer().attach(invite, *this);
   Leg& caller = legs_.emplace_back();
   caller.id = 0;
@@ -186,13 +217,22 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
   changed(caller);
   ring_started_ = host_.timers().now();
 
-  const std::size_t sent = ring_round();
+  std::size_t sent = ring_round();
+  if (sent == 0 && !plan_.forward.no_answer.empty() &&
+      forward(plan_.forward.no_answer, "unavailable")) {
+    // No phone of it is registered: its no-answer forward takes the call at once.
+    forward_always();
+    sent = ring_round();
+  }
   spdlog::info("call start call={} caller={} dialled={} legs={}", id_, caller_.number, dialled_,
                legs_.size() - 1);
   if (sent == 0) {
     host_.layer().respond(invite, 480, "Temporarily Unavailable");
     end("failed", "system");
     return;
+  }
+  if (!ringing()) {
+    return;  // a service answered it (or could not): nothing rings
   }
   host_.timers().schedule_in(no_answer_timer_, no_answer, *this, kNoAnswerTimer);
   std::optional<std::chrono::milliseconds> alert;
@@ -204,7 +244,98 @@ void Call::start(sip::txn::ServerTransaction& invite, const sip::Message& reques
   if (alert) {
     arm(alert_timer_, *alert, kAlertTimer);
   }
+  arm_forward_timer();
   host_.pickable_changed(*this);
+}
+
+bool Call::forward(std::string_view target, std::string_view reason) {
+  const bool loops = target == plan_.number || target == dialled_ ||
+                     std::any_of(diversions_.begin(), diversions_.end(),
+                                 [&](const Diversion& d) { return d.number == target; });
+  if (loops) {
+    spdlog::info("forward loop call={} from={} to={}: {} keeps ringing", id_, plan_.number, target,
+                 plan_.number);
+    return false;
+  }
+  std::optional<RingPlan> plan = host_.forward_plan(target);
+  if (!plan) {
+    spdlog::warn("forward refused call={} from={} to={} reason=\"no such number\"", id_,
+                 plan_.number, target);
+    return false;
+  }
+  spdlog::info("call forward call={} from={} to={} reason={}", id_, plan_.number, target, reason);
+  diversions_.push_back(Diversion{plan_.number, std::string(reason)});
+  next_round(std::move(*plan));
+  return true;
+}
+
+void Call::forward_always() {
+  while (!plan_.forward.always.empty() && forward(plan_.forward.always, "unconditional")) {
+  }
+}
+
+void Call::arm_forward_timer() {
+  if (!plan_.forward.no_answer.empty()) {
+    arm(forward_timer_, plan_.forward.ring_time, kForwardTimer);
+  }
+}
+
+void Call::ring_forwarded() {
+  forward_always();
+  host_.timers().schedule_in(no_answer_timer_, host_.recall_timeout(), *this, kNoAnswerTimer);
+  if (ring_round() == 0) {
+    finish_unanswered();
+    return;
+  }
+  if (!ringing()) {
+    return;  // a service answered
+  }
+  arm_forward_timer();
+  host_.pickable_changed(*this);
+}
+
+std::string Call::diversion_header() const {
+  std::string out;
+  const std::string& domain = host_.domain();
+  for (auto d = diversions_.rbegin(); d != diversions_.rend(); ++d) {
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += "<sip:" + d->number + "@" + domain + ">;reason=" + d->reason + ";counter=1";
+  }
+  return out;
+}
+
+std::string Call::history_info_header() const {
+  // RFC 7044: the number first called, then each number the call was retargeted to; the
+  // Reason on an entry says why the call left it, mp= which entry it came from.
+  auto cause = [](const std::string& reason) {
+    return reason == "user-busy"     ? "486"
+           : reason == "no-answer"   ? "408"
+           : reason == "unavailable" ? "503"
+                                     : "302";
+  };
+  std::string out;
+  std::string index = "1";
+  std::string previous;
+  const std::string& domain = host_.domain();
+  for (std::size_t i = 0; i <= diversions_.size(); ++i) {
+    const std::string& number = i < diversions_.size() ? diversions_[i].number : plan_.number;
+    if (!out.empty()) {
+      out += ",";
+    }
+    out += "<sip:" + number + "@" + domain;
+    if (i < diversions_.size()) {
+      out += std::string("?Reason=SIP%3Bcause%3D") + cause(diversions_[i].reason);
+    }
+    out += ">;index=" + index;
+    if (!previous.empty()) {
+      out += ";mp=" + previous;
+    }
+    previous = index;
+    index += ".1";
+  }
+  return out;
 }
 
 void Call::next_round(RingPlan plan) {
@@ -219,6 +350,9 @@ const RingPlan& Call::plan_of(const Leg& leg) const {
 }
 
 std::size_t Call::ring_round() {
+  if (plan_.service) {
+    return serve();
+  }
   std::size_t sent = 0;
   next_member_ = 0;
   if (member_timer_) {
@@ -239,6 +373,117 @@ std::size_t Call::ring_round() {
     }
   }
   return sent;
+}
+
+std::size_t Call::serve() {
+  if (!ringing()) {
+    return 0;  // a transfer or a recall: the line is a phone's already
+  }
+  Leg& caller = legs_[0];
+  if (!media_) {
+    // The server answers with its own media, also when the phones would talk directly.
+    MediaHost* media = host_.service_media();
+    if (media == nullptr) {
+      spdlog::warn("service refused call={} service={} reason=\"no media relay\"", id_,
+                   plan_.number);
+      return 0;
+    }
+    media_ = std::make_unique<CallMedia>(*media, id_,
+                                         static_cast<std::uint64_t>(now_ms()) * 1000 + id_ % 1000);
+  }
+  auto sdp = media_->answer_locally(0, caller.peer, caller_offer_);
+  if (!sdp) {
+    spdlog::info("service refused call={} service={} status={} reason=\"{}\"", id_, plan_.number,
+                 sdp.error().status, sdp.error().reason);
+    if (auto* t = host_.layer().find_server(caller.invite)) {
+      host_.layer().respond(*t, sdp.error().status, sdp.error().reason);
+    }
+    end("failed", "system");
+    return 1;  // answered: the caller has its final response
+  }
+  service_ = host_.make_service(*plan_.service);
+  callee_ = Party{plan_.number, plan_.name};
+  state_ = Serving{0, caller_offer_.empty(), false};
+  ends_[0] = 0;
+  ends_[1] = kNoLeg;
+  no_answer_timer_.cancel();
+  if (forward_timer_) {
+    forward_timer_->cancel();
+  }
+  spdlog::info("call served call={} caller={} service={}", id_, caller_.number, plan_.number);
+  if (!send_uas_ok(caller, callee_, false, "application/sdp", *sdp)) {
+    end(plan_.service->disposition, "system");
+    return 1;
+  }
+  host_.pickable_changed(*this);
+  return 1;
+}
+
+void Call::play(std::vector<Clip> clips) {
+  if (!serving() || !media_) {
+    return;
+  }
+  const std::chrono::milliseconds length = media_->announce(0, clips);
+  // The relay's clock paces the packets: the play ends after its length (and one packet).
+  arm(played_timer_, length + std::chrono::milliseconds(20), kPlayedTimer);
+}
+
+void Call::record(std::chrono::milliseconds max, RecordingSink sink) {
+  if (!serving() || !media_) {
+    return;
+  }
+  recording_ = media_->record(0, max, std::move(sink));
+  if (!recording_) {
+    service_->on_recorded(*this, std::chrono::milliseconds(0));
+  }
+}
+
+void Call::stop_recording() {
+  if (recording_ && media_) {
+    media_->stop_recording(0);
+  }
+}
+
+void Call::recorded(std::chrono::milliseconds length) {
+  if (!recording_) {
+    return;
+  }
+  recording_ = false;
+  if (serving() && service_) {
+    service_->on_recorded(*this, length);
+  }
+}
+
+void Call::dtmf(char digit) {
+  if (const auto* serving = std::get_if<Serving>(&state_); serving && serving->started) {
+    spdlog::debug("service dtmf call={} digit={}", id_, digit);
+    service_->on_dtmf(*this, digit);
+  }
+}
+
+void Call::hang_up() {
+  if (!serving()) {
+    return;
+  }
+  Leg& caller = legs_[0];
+  if (caller.state == LegState::Answered) {
+    send_in_dialog(caller, sip::Method::Bye, {}, {}, {});
+    caller.state = LegState::Ended;
+  }
+  end(plan_.service->disposition, "system");
+}
+
+void Call::on_bye_while_serving() {
+  // A recording ends here too: its sink still gets what came (end() stops it).
+  legs_[0].state = LegState::Ended;
+  end(plan_.service->disposition, "caller");
+}
+
+void Call::left_slot() {
+  if (transfer_ && transfer_->parked_ms != 0) {
+    record_.parked_ms = std::chrono::milliseconds(now_ms() - transfer_->parked_ms);
+    transfer_->parked_ms = 0;
+  }
 }
 
 void Call::arm(std::unique_ptr<base::Timer>& timer, std::chrono::milliseconds delay,
@@ -331,6 +576,10 @@ std::string Call::build_leg_invite(const Leg& leg, sip::Header auth_header, std:
   // Some phones read only Remote-Party-ID (draft-ietf-sip-privacy-04) for the caller's name.
   out.header(Header::RemotePartyId, from + ";party=calling;screen=yes;privacy=off");
   out.header(Header::Allow, kAllow);
+  if (!diversions_.empty()) {
+    out.header(Header::Diversion, diversion_header());
+    out.header(Header::HistoryInfo, history_info_header());
+  }
   if (transfer_) {
     out.header(Header::ReferredBy, transfer_->referred_by);
     if (transfer_->recall) {
@@ -967,6 +1216,11 @@ void Call::after_leg_change() {
     advance_member();
   }
   if (round_over()) {
+    if (ringing() && round_status() == 486 && !plan_.forward.busy.empty() &&
+        forward(plan_.forward.busy, "user-busy")) {
+      ring_forwarded();
+      return;
+    }
     if (transferring()) {
       const int status = round_status();
       fail_transfer(status, sip::default_reason(status));
@@ -996,7 +1250,10 @@ int Call::round_status() const {
     all_busy = all_busy && (leg.final_status == 486 || leg.final_status == 600);
     declined = declined || leg.final_status == 603;
   }
-  return all_busy ? 486 : declined ? 603 : 480;
+  bool any = std::any_of(legs_.begin(), legs_.end(), [&](const Leg& leg) {
+    return !leg.caller && !leg.picker && leg.round == round_;
+  });
+  return !any ? 480 : all_busy ? 486 : declined ? 603 : 480;
 }
 
 void Call::advance_member() {
@@ -1051,6 +1308,19 @@ void Call::on_caller_cancel() {
 }
 
 void Call::on_uas_ack(LegId id, const sip::Message& ack) {
+  if (auto* serving = std::get_if<Serving>(&state_); serving && id == 0 && !serving->started) {
+    serving->started = true;
+    if (serving->late) {
+      auto learned = media_->learn_local_answer(0, legs_[0].peer, ack.body());
+      if (ack.body().empty() || !learned) {
+        spdlog::warn("service without answer call={}", id_);
+        hang_up();
+        return;
+      }
+    }
+    service_->start(*this);
+    return;
+  }
   // The ACK of a 200 that carried no late offer completes nothing.
   if (const auto* answering = std::get_if<Answering>(&state_);
       answering && id == answering->ack_from) {
@@ -1132,6 +1402,10 @@ void Call::handle_in_dialog(LegId id, sip::txn::ServerTransaction& t, const sip:
       on_bye_while_transferring(id);
       return;
     }
+    if (serving()) {
+      on_bye_while_serving();
+      return;
+    }
     if (!connected()) {
       return;
     }
@@ -1149,6 +1423,19 @@ void Call::handle_in_dialog(LegId id, sip::txn::ServerTransaction& t, const sip:
   const bool offer = request.method() == sip::Method::Invite ||
                      request.method() == sip::Method::Update ||
                      request.method() == sip::Method::Refer;
+  if (serving()) {
+    // The server's own media answers the line: a new offer (hold) gets what it has; INFO
+    // (RFC 2976 DTMF from phones that send it so) is a key.
+    if (request.method() == sip::Method::Info) {
+      layer.respond(t, 200);
+      if (auto digit = info_digit(request)) {
+        dtmf(*digit);
+      }
+    } else {
+      layer.respond(t, offer ? 488 : 200, offer ? "Not here: a service answers" : "");
+    }
+    return;
+  }
   if (transferring() && leg.state == LegState::Answered) {
     // The transferee waits and the transferor watches: nothing is relayed to a target that
     // has not answered. An offer waits for the transfer's outcome (RFC 3261 §14.1: retry).
@@ -1234,6 +1521,13 @@ void Call::terminate(std::string_view why, std::string_view by) {
     cancel_other_legs(kNoLeg, false);
     notify_transferor(487, "Request Terminated");
   }
+  if (serving()) {
+    if (legs_[0].state == LegState::Answered) {
+      send_in_dialog(legs_[0], sip::Method::Bye, {}, {}, {});
+    }
+    end(plan_.service->disposition, by);
+    return;
+  }
   if (connected()) {
     // A UAS leg still waiting for its 200 (a pickup's late offer) gets a failure instead.
     for (LegId id : ends_) {
@@ -1258,6 +1552,12 @@ void Call::terminate(std::string_view why, std::string_view by) {
 }
 
 void Call::on_timer(base::Timer& timer) {
+  if (timer.tag() == kPlayedTimer) {
+    if (serving() && service_) {
+      service_->on_played(*this);
+    }
+    return;
+  }
   if (timer.tag() == kAnnouncedTimer) {
     // The parker heard its slot: the REFER succeeded (RFC 3515), and its part is over.
     if (transfer_ && !transfer_->transferor_left) {
@@ -1287,6 +1587,28 @@ void Call::on_timer(base::Timer& timer) {
     return;
   }
   if (!ringing()) {
+    return;
+  }
+  if (timer.tag() == kForwardTimer) {
+    // Nobody answered in ring_time: these phones stop (a plain CANCEL: they missed it).
+    const std::string target = plan_.forward.no_answer;
+    const std::uint8_t rang = round_;
+    if (!forward(target, "no-answer")) {
+      return;  // a loop: these phones ring on
+    }
+    if (member_timer_) {
+      member_timer_->cancel();
+    }
+    for (Leg& leg : legs_) {
+      if (!leg.caller && !leg.picker && leg.round == rang &&
+          (leg.state == LegState::Calling || leg.state == LegState::Ringing)) {
+        auto outcome = host_.layer().cancel(leg.invite);
+        leg.state =
+            outcome == sip::txn::CancelOutcome::TooLate ? LegState::Ended : LegState::Cancelling;
+        changed(leg);
+      }
+    }
+    ring_forwarded();
     return;
   }
   if (timer.tag() == kAlertTimer) {
@@ -1325,12 +1647,23 @@ void Call::end(std::string_view disposition, std::string_view hangup_by) {
   if (alert_timer_) {
     alert_timer_->cancel();
   }
+  if (forward_timer_) {
+    forward_timer_->cancel();
+  }
+  if (played_timer_) {
+    played_timer_->cancel();
+  }
+  if (recording_ && media_) {
+    recording_ = false;
+    media_->stop_recording(0);  // before the streams close: the sink gets what came
+  }
   if (transfer_) {
     transfer_->timer.cancel();
     transfer_->announce.cancel();
     if (!transfer_->park_slot.empty()) {
       host_.park_changed(*this, transfer_->park_slot, false);
       transfer_->park_slot.clear();
+      left_slot();
     }
   }
   for (const Leg& leg : legs_) {
@@ -1345,6 +1678,16 @@ void Call::end(std::string_view disposition, std::string_view hangup_by) {
     }
   }
   record_.end_ms = now_ms();
+  // Missed only when no phone answered anywhere (voicemail is no phone); a feature code's
+  // confirmation is nobody's call.
+  record_.missed = std::get<Ended>(state_).answered == 0 && disposition != "feature";
+  if (!diversions_.empty()) {
+    const std::string& why = diversions_.front().reason;
+    record_.forwarded_from = diversions_.front().number;
+    record_.forward_reason = why == "unconditional" ? "always"
+                             : why == "user-busy"   ? "busy"
+                                                    : why;  // no-answer, unavailable
+  }
   record_.disposition = std::string(disposition);
   record_.hangup_by = std::string(hangup_by);
   spdlog::info("call end call={} disposition={} hangup_by={}", id_, disposition, hangup_by);
@@ -1501,6 +1844,9 @@ void Call::start_park(LegId id, sip::txn::ServerTransaction& t, const sip::Messa
   state_ = Transferring{answered_leg()};
   notify_transferor(100, "Trying");
   host_.park_changed(*this, park.slot, true);
+  record_.parked_by = legs_[id].extension;
+  record_.park_slot = park.slot;
+  transfer_->parked_ms = now_ms();
   std::chrono::milliseconds announcing(0);
   if (media_) {
     // The parked phone hears hold music; the parker hears where it parked, then is let go.
@@ -1515,7 +1861,9 @@ void Call::start_park(LegId id, sip::txn::ServerTransaction& t, const sip::Messa
   spdlog::info("park call={} parker={} parked={} lot={} slot={}", id_, legs_[id].extension,
                legs_[transferee].extension, park.lot, park.slot);
   host_.timers().schedule_in(transfer_->announce, announcing, *this, kAnnouncedTimer);
-  host_.timers().schedule_in(transfer_->timer, park.timeout, *this, kTransferTimer);
+  // The lot's timeout counts from the end of the announcement: the parker's REFER completes
+  // with 200 first, and a comeback never rings a phone that is still hearing its slot.
+  host_.timers().schedule_in(transfer_->timer, announcing + park.timeout, *this, kTransferTimer);
 }
 
 const std::string& Call::park_slot() const {
@@ -1547,6 +1895,7 @@ void Call::start_transfer(LegId id, sip::txn::ServerTransaction& t, const sip::M
   transfer_->comebacks = {transferor.extension};
   transfer_->comeback_time = host_.recall_timeout();
   transfer_->mark = " (transfer failed)";
+  transfer_->target = std::string(number);
   state_ = Transferring{answered_leg()};
   notify_transferor(100, "Trying");
   spdlog::info("transfer start call={} transferor={} transferee={} target={}", id_,
@@ -1621,6 +1970,12 @@ void Call::join_transfer_target(LegId joined, std::string_view for_transferee) {
     spdlog::info("park retrieved call={} slot={} by={}", id_, transfer_->park_slot, leg.extension);
     host_.park_changed(*this, transfer_->park_slot, false);
     transfer_->park_slot.clear();
+    record_.retrieved_by = leg.extension;
+    left_slot();
+  } else if (transfer_->park_lot.empty() && !transfer_->recall) {
+    record_.transferred_by = legs_[transfer_->transferor].extension;
+    record_.transferred_to = transfer_->target.empty() ? leg.extension : transfer_->target;
+    record_.transfer_kind = "blind";
   }
   if (member_timer_) {
     member_timer_->cancel();
@@ -1685,6 +2040,7 @@ void Call::fail_transfer(int status, std::string_view reason) {
     transfer.announce.cancel();
     host_.park_changed(*this, transfer.park_slot, false);
     transfer.park_slot.clear();
+    left_slot();
   }
   if (!transfer.transferor_left && transferor.state == LegState::Answered) {
     if (!parking) {
@@ -1811,6 +2167,9 @@ void Call::refer_with_replaces(LegId id, sip::txn::ServerTransaction& t,
   }
   spdlog::info("transfer attended call={} transferor={} transferee={} target={}", id_,
                gone.extension, legs_[transferee].extension, target_number);
+  record_.transferred_by = gone.extension;
+  record_.transferred_to = legs_[joined].extension;
+  record_.transfer_kind = "attended";
   // Each side learns who it talks to; the transferee is offered the target's description, so
   // that its phone sends what the target's phone receives.
   auto to_transferee = carry(joined, transferee, legs_[joined].sdp);

@@ -85,6 +85,14 @@ class CallHost {
   virtual void settle_other(Call& call) = 0;
   /// The call now waits on parking slot `slot`, or left it (retrieved, hung up, timed out).
   virtual void park_changed(Call& call, const std::string& slot, bool parked) = 0;
+  /// What a call forwarded to `target` rings (an extension forwards as it would dial), or
+  /// nullopt when `target` reaches nothing.
+  virtual std::optional<RingPlan> forward_plan(std::string_view target) = 0;
+  /// Runs `spec` on a line the call answered itself (pbx/call/service.h).
+  virtual std::unique_ptr<Service> make_service(const ServiceSpec& spec) = 0;
+  /// The media relay, for a service the server answers itself even in a call whose phones
+  /// send media to each other; nullptr when the server has none.
+  virtual MediaHost* service_media() = 0;
 
  protected:
   ~CallHost() = default;
@@ -150,7 +158,8 @@ struct Pickup {
 /// the call record. Owned by the Pbx on the signaling thread.
 class Call final : private base::TimerHandler,
                    private sip::txn::TransactionHandler,
-                   private sip::dialog::DialogUsage {
+                   private sip::dialog::DialogUsage,
+                   private ServiceLine {
  public:
   Call(CallHost& host, CallId id, Party caller, std::string dialled);
   ~Call();
@@ -173,7 +182,7 @@ class Call final : private base::TimerHandler,
              std::chrono::milliseconds no_answer);
 
   /// Who is calling (the caller's extension, or the external number).
-  const Party& caller() const { return caller_; }
+  const Party& caller() const override { return caller_; }
   /// Who answered (a member, or the picker); before that, the number dialled.
   const Party& callee() const { return callee_; }
   /// What rings now: the number dialled, or a transfer's target.
@@ -229,6 +238,13 @@ class Call final : private base::TimerHandler,
   LegId other_end(LegId id) const;
   /// Relayed (media.mode relay), or its phones send media to each other.
   bool relayed() const { return media_ != nullptr; }
+  /// The server answered the caller itself: a service runs the line (an announcement,
+  /// voicemail).
+  bool serving() const { return std::holds_alternative<Serving>(state_); }
+  /// A key the caller pressed (RFC 4733 through the relay) while a service runs the line.
+  void dtmf(char digit);
+  /// A service's record() ended, `length` long (the relay handed the sound to its sink).
+  void recorded(std::chrono::milliseconds length);
 
   /// Attended transfer, the consultation call's side: leg `id` (the transfer target) leaves
   /// this call with its dialog and streams; the other end (the transferor) gets BYE and the
@@ -271,6 +287,8 @@ class Call final : private base::TimerHandler,
   void on_uas_ack(LegId leg, const sip::Message& ack);
   void on_caller_ack_timeout();
 
+  /// The call left its parking slot: the record gets how long it waited there.
+  void left_slot();
   /// Arms `timer`, making it first when the call has none yet.
   void arm(std::unique_ptr<base::Timer>& timer, std::chrono::milliseconds delay, std::uint16_t tag);
 
@@ -321,6 +339,33 @@ class Call final : private base::TimerHandler,
   std::size_t ring_round();
   /// plan_ becomes `plan`, for round round_ + 1; the one before is kept for its legs.
   void next_round(RingPlan plan);
+
+  // Forwarding (RFC 5806 Diversion, RFC 7044 History-Info): an extension called directly
+  // forwards always (its phones never ring), on busy, or after ring_time without an answer;
+  // each forward is a new ring round, pickable by the groups of whoever rings now.
+  /// Re-targets the call to `target` for `reason` ("unconditional", "user-busy",
+  /// "no-answer"); false (and nothing changes) when it reaches nothing or would loop back to a
+  /// number the call already went through: the number last reached keeps ringing.
+  bool forward(std::string_view target, std::string_view reason);
+  /// Follows plan_'s forward-always chain.
+  void forward_always();
+  /// Rings the round a forward made; the call ends as unanswered when nothing of it rings.
+  void ring_forwarded();
+  /// Arms the no-answer forward of plan_, when it has one.
+  void arm_forward_timer();
+  /// plan_ is a service: the call answers its caller itself and runs it; 1 when it did, 0
+  /// when it cannot (no relay, no G.711 in the caller's offer: the caller gets the error).
+  std::size_t serve();
+  // ServiceLine (and caller() above): what the running service does with the caller's line.
+  void play(std::vector<Clip> clips) override;
+  void record(std::chrono::milliseconds max, RecordingSink sink) override;
+  void stop_recording() override;
+  void hang_up() override;
+  /// The caller's BYE while a service runs: the service hears it, the call ends.
+  void on_bye_while_serving();
+  /// The Diversion and History-Info values of a forwarded call's INVITEs ("" when none).
+  std::string diversion_header() const;
+  std::string history_info_header() const;
   /// Attended transfer (RFC 5589 §7): Refer-To names the target with Replaces, the transferor's
   /// dialog of its consultation call; its other end joins the transferee here.
   void refer_with_replaces(LegId transferor, sip::txn::ServerTransaction& t,
@@ -421,7 +466,13 @@ class Call final : private base::TimerHandler,
   struct Transferring {
     LegId answered = 0;  // the leg that answered before (the record keeps it)
   };
-  std::variant<Ringing, Answering, Talking, Transferring, Ended> state_;
+  /// The server answered the caller itself (serve()); service_ runs the line.
+  struct Serving {
+    LegId answered = 0;    // no phone answered
+    bool late = false;     // our 200 carried the offer: the caller's ACK brings the answer
+    bool started = false;  // the ACK came: the service runs
+  };
+  std::variant<Ringing, Answering, Talking, Transferring, Serving, Ended> state_;
 
   /// Answering or Talking: both answered legs are a call's, BYE ends it.
   bool connected() const { return !ringing() && !ended(); }
@@ -455,7 +506,9 @@ class Call final : private base::TimerHandler,
     std::string mark;
     std::string park_slot;  // parked there ("": a transfer, or no longer parked)
     std::string park_lot;
-    base::Timer announce;  // the parker hears its slot, then its part ends
+    std::int64_t parked_ms = 0;  // when it was parked (unix ms); 0 once it left the slot
+    std::string target;          // a blind transfer's Refer-To number, for the record
+    base::Timer announce;        // the parker hears its slot, then its part ends
   };
   std::unique_ptr<Transfer> transfer_;
   // Relayed in-dialog requests: our client transaction -> the server transaction to answer
@@ -467,9 +520,19 @@ class Call final : private base::TimerHandler,
   std::unordered_map<sip::txn::TransactionId, Relay> relays_;
   base::Timer no_answer_timer_;
   // Most calls need neither: made when first armed (a Timer is 40 bytes of every call).
-  std::unique_ptr<base::Timer> member_timer_;  // sequential: the next member's turn
-  std::unique_ptr<base::Timer> alert_timer_;   // pickup_alert: tell pickup-group watchers
-  bool alerted_ = false;                       // the pickup alert went out (alerted())
+  std::unique_ptr<base::Timer> member_timer_;   // sequential: the next member's turn
+  std::unique_ptr<base::Timer> alert_timer_;    // pickup_alert: tell pickup-group watchers
+  std::unique_ptr<base::Timer> forward_timer_;  // forward.no_answer: ring_time ran out
+  std::unique_ptr<Service> service_;            // Serving: what runs the line
+  std::unique_ptr<base::Timer> played_timer_;   // Serving: what play() plays ends
+  bool recording_ = false;                      // Serving: record() runs
+  // Each forward so far: the number that forwarded and why (Diversion reasons).
+  struct Diversion {
+    std::string number;
+    std::string reason;
+  };
+  std::vector<Diversion> diversions_;
+  bool alerted_ = false;  // the pickup alert went out (alerted())
   store::CallRecord record_;
   std::unique_ptr<CallMedia> media_;  // relayed calls only; last, so its streams close first
 };

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/thread_check.h"
+#include "media/sdp.h"
 
 namespace catchline::pbx {
 namespace {
@@ -341,6 +342,159 @@ void CallMedia::put(LegId leg, Side streams) {
     host_.stream_opened(stream.id, call_);
   }
 }
+
+namespace {
+
+/// The RFC 4733 payload type `media` offers at 8 kHz, or nullopt.
+std::optional<std::uint32_t> telephone_event_of(const media::Media& media) {
+  for (const media::RtpMap& map : media.rtpmaps) {
+    if (map.clock_rate == 8000 && map.encoding.size() == 15 &&
+        std::equal(map.encoding.begin(), map.encoding.end(), "telephone-event",
+                   [](char a, char b) { return std::tolower(a) == b; })) {
+      return map.payload;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+sip::Result<std::string> CallMedia::answer_locally(LegId leg, const sip::transport::Peer& peer,
+                                                   std::string_view offer) {
+  base::assert_on_signaling_thread();
+  const std::string& address = host_.media_address();
+  const bool ipv6 = address.find(':') != std::string::npos;
+  std::string body =
+      "s=-\r\nc=IN " + std::string(ipv6 ? "IP6 " : "IP4 ") + address + "\r\nt=0 0\r\n";
+  Side* answered = nullptr;
+  if (offer.empty()) {
+    answered = &side(leg);
+    if (auto error = ensure(*answered, 1, peer)) {
+      return *error;
+    }
+    answered->streams[0].type = "audio";
+    body += "m=audio " + std::to_string(answered->streams[0].rtp_port) +
+            " RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n"
+            "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=ptime:20\r\n"
+            "a=sendrecv\r\n";
+  } else {
+    auto session = media::parse_sdp(offer);
+    if (!session) {
+      return session.error();
+    }
+    auto streams = media::read_leg_streams(offer);
+    if (!streams) {
+      return streams.error();
+    }
+    if (auto learned = learn(leg, peer, offer); !learned) {
+      return learned.error();
+    }
+    answered = &side(leg);
+    bool taken = false;
+    for (std::size_t i = 0; i < session->media.size(); ++i) {
+      const media::Media& line = session->media[i];
+      const media::LegStream& written = (*streams)[i];
+      const bool plain_rtp = line.protocol == "RTP/AVP" || line.protocol == "RTP/AVPF";
+      if (taken || line.type != "audio" || !plain_rtp || line.port == 0 || !written.g711) {
+        body += "m=" + std::string(line.type) + " 0 " + std::string(line.protocol) + " " +
+                std::string(line.formats.front()) + "\r\n";
+        continue;
+      }
+      taken = true;
+      Stream& stream = answered->streams[i];
+      const media::G711Format g711 = *written.g711;
+      const std::string codec = g711.alaw ? "PCMA" : "PCMU";
+      std::string formats = std::to_string(g711.payload);
+      std::string attributes = "a=rtpmap:" + formats + " " + codec + "/8000\r\n";
+      stream.telephone_event = telephone_event_of(line);
+      if (stream.telephone_event) {
+        const std::string event = std::to_string(*stream.telephone_event);
+        formats += " " + event;
+        attributes +=
+            "a=rtpmap:" + event + " telephone-event/8000\r\na=fmtp:" + event + " 0-15\r\n";
+      }
+      body += "m=audio " + std::to_string(stream.rtp_port) + " " + std::string(line.protocol) +
+              " " + formats + "\r\n" + attributes + "a=ptime:20\r\na=sendrecv\r\n";
+    }
+    if (!taken) {
+      return sip::ParseError{488, "No G.711 audio to answer with"};
+    }
+  }
+  std::string sdp =
+      "v=0\r\no=" + answered->origin.line_for(body, ipv6 ? "IP6" : "IP4", address) + "\r\n";
+  sdp += body;
+  return sdp;
+}
+
+sip::Result<std::size_t> CallMedia::learn_local_answer(LegId leg, const sip::transport::Peer& peer,
+                                                       std::string_view answer) {
+  auto learned = learn(leg, peer, answer);
+  auto session = media::parse_sdp(answer);
+  if (learned && session) {
+    Side& answered = side(leg);
+    for (std::size_t i = 0; i < session->media.size() && i < answered.streams.size(); ++i) {
+      answered.streams[i].telephone_event = telephone_event_of(session->media[i]);
+    }
+  }
+  return learned;
+}
+
+std::chrono::milliseconds CallMedia::announce(LegId leg, std::span<const Clip> clips) {
+  base::assert_on_signaling_thread();
+  const media::audio::PromptSet* prompts = host_.prompts();
+  std::chrono::milliseconds total(0);
+  for (Stream& stream : side(leg).streams) {
+    if (stream.type != "audio" || !stream.g711) {
+      continue;
+    }
+    const auto codec = stream.g711->alaw ? media::audio::Codec::Pcma : media::audio::Codec::Pcmu;
+    media::relay::PlayRequest request{
+        {}, codec, stream.g711->payload, media::relay::PlayMode::Once};
+    std::chrono::milliseconds length(0);
+    for (const Clip& clip : clips) {
+      if (clip.sound) {
+        if (clip.sound->samples.empty()) {
+          continue;
+        }
+        request.sounds.push_back(
+            std::make_shared<const media::audio::EncodedSound>(*clip.sound, codec));
+        length += clip.sound->duration();
+      } else if (prompts != nullptr) {
+        if (auto sound = prompts->find(clip.prompt, codec)) {
+          request.sounds.push_back(std::move(sound));
+          length += prompts->duration(clip.prompt);
+        } else {
+          spdlog::warn("media play call={} prompt={} reason=\"no such prompt\"", call_,
+                       clip.prompt);
+        }
+      }
+    }
+    if (request.sounds.empty()) {
+      return std::chrono::milliseconds(0);
+    }
+    if (auto play = host_.relay().play(stream.id, std::move(request))) {
+      stream.prompt = *play;
+      stream.music = 0;
+      total = length;
+    } else {
+      spdlog::warn("media play call={} stream={} reason=\"{}\"", call_, stream.id,
+                   play.error().reason);
+    }
+    break;  // one audio stream: the one answer_locally() took
+  }
+  return total;
+}
+
+bool CallMedia::record(LegId leg, std::chrono::milliseconds max, RecordingSink sink) {
+  base::assert_on_signaling_thread();
+  // The relay's recorder (media/relay) comes with voicemail; until then nothing records.
+  (void)leg;
+  (void)max;
+  (void)sink;
+  return false;
+}
+
+void CallMedia::stop_recording(LegId leg) { (void)leg; }
 
 void CallMedia::close(LegId leg) {
   base::assert_on_signaling_thread();

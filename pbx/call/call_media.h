@@ -11,6 +11,7 @@
 #include "media/audio/prompt_set.h"
 #include "media/relay/media_control.h"
 #include "media/sdp_rewrite.h"
+#include "pbx/call/service.h"
 #include "sip/result.h"
 #include "sip/transport/peer.h"
 
@@ -31,6 +32,9 @@ class MediaHost {
   virtual void stream_closed(media::relay::LegId stream, LegId leg, const std::string& type) = 0;
   /// The prompts the player sends (hold music); nullptr when the server has none.
   virtual const media::audio::PromptSet* prompts() const = 0;
+  /// `stream` records: when the relay reports its end, `sink` gets the sound (the call that
+  /// asked may be gone by then).
+  virtual void recording_started(media::relay::LegId stream, RecordingSink sink) = 0;
 
  protected:
   ~MediaHost() = default;
@@ -82,6 +86,27 @@ class CallMedia {
   /// parker hears "parked on 7 0 1"); returns how long that takes (zero when nothing plays).
   std::chrono::milliseconds announce(LegId leg, std::span<const std::string> names);
 
+  /// The server itself answers leg `leg`'s phone (a service): the SDP answer to `offer` takes
+  /// its first audio line in the first G.711 format it offered, with RFC 4733 telephone-event
+  /// when offered, at the relay's port, and rejects every other line (RFC 3264 §6); the phone
+  /// then hears only what the server plays. With no `offer` (the INVITE had none), the
+  /// server's own offer (PCMU, PCMA, telephone-event), whose answer comes to learn().
+  /// Errors: 488 "No G.711 audio to answer with" (no transcoding), the SDP's, no ports (503).
+  sip::Result<std::string> answer_locally(LegId leg, const sip::transport::Peer& peer,
+                                          std::string_view offer);
+  /// learn() of the answer a phone gave (in its ACK) to the offer of answer_locally().
+  sip::Result<std::size_t> learn_local_answer(LegId leg, const sip::transport::Peer& peer,
+                                              std::string_view answer);
+  /// Plays `clips` once, one after the other, to the leg's audio stream; returns how long
+  /// that takes (zero when nothing plays).
+  std::chrono::milliseconds announce(LegId leg, std::span<const Clip> clips);
+
+  /// Records what the leg's phone sends on its audio stream for at most `max`; when it ends
+  /// the host hands the sound to `sink`. False when nothing can record (no audio stream).
+  bool record(LegId leg, std::chrono::milliseconds max, RecordingSink sink);
+  /// Ends what record() records (the sink gets what came so far).
+  void stop_recording(LegId leg);
+
   struct Side;
   /// Takes the leg's streams out of this call without closing them (an attended transfer moves
   /// the leg to another call): its phone keeps its ports, latching and o= line. Plays stop.
@@ -107,6 +132,7 @@ class CallMedia {
     media::relay::PlayId music = 0;         // hold music plays to its phone; 0: none
     bool told_sendonly = false;             // its phone read "sendonly" for its holder's "inactive"
     media::relay::PlayId prompt = 0;        // play() sends its phone a prompt; 0: none
+    std::optional<std::uint32_t> telephone_event;  // RFC 4733 payload type (answer_locally())
   };
 
  public:

@@ -152,6 +152,7 @@ std::optional<RingPlan> DialPlan::ring_plan(std::string_view number) const {
     plan.number = extension->number;
     plan.name = extension->name;
     plan.members.push_back(ring_member(*extension));
+    plan.forward = forwarding_ != nullptr ? forwarding_->of(*extension) : extension->forward;
     return plan;
   }
   const RingGroup* group = directory_.find_ring_group(number);

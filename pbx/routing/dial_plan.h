@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pbx/forwarding/forwarding_table.h"
 #include "pbx/routing/directory.h"
 #include "pbx/routing/ring_plan.h"
 #include "sip/message.h"
@@ -31,6 +32,9 @@ class DialPlan {
 
   /// Indexes the trunks' inbound sources anew after the directory changed.
   void reload();
+  /// Extensions forward as `forwarding` says (the phones' settings over the configuration's);
+  /// without it, as configured. It must outlive the plan.
+  void use_forwarding(const ForwardingTable& forwarding) { forwarding_ = &forwarding; }
 
   /// What calling `number` rings, or nullopt when it is neither an extension nor a ring group.
   std::optional<RingPlan> ring_plan(std::string_view number) const;
@@ -50,6 +54,7 @@ class DialPlan {
   RingMember ring_member(const Extension& extension) const;
 
   const Directory& directory_;
+  const ForwardingTable* forwarding_ = nullptr;
   struct TrunkSource {
     boost::asio::ip::address address;
     std::uint16_t port = 0;  // 0 = any port

@@ -15,11 +15,21 @@ namespace catchline::pbx {
 /// `Reason: SIP;cause=200;text="Call completed elsewhere"` (phones then log no missed call).
 enum class CancelReason : std::uint8_t { Default, CompletedElsewhere, None };
 
-/// One extension: a number a user owns, its credentials and its pickup rules (DESIGN.md §4).
-/// Plain configuration data, copied into the signaling thread on start and on reload.
 /// Where a call's RTP goes (issue 11): through the server's relay, or from phone to phone.
 enum class MediaMode : std::uint8_t { Relay, Direct };
 
+/// An extension's call forwarding (`forward:`): where its calls go instead of, or after, its
+/// phones. Each target is an extension, a ring group or a number outside (dialled as the
+/// extension would dial it); "" = off.
+struct Forwarding {
+  std::string always;     // its phones never ring
+  std::string busy;       // every phone of it said busy (486/600)
+  std::string no_answer;  // nobody answered within ring_time
+  std::chrono::milliseconds ring_time{20'000};
+};
+
+/// One extension: a number a user owns, its credentials and its pickup rules (DESIGN.md §4).
+/// Plain configuration data, copied into the signaling thread on start and on reload.
 struct Extension {
   std::string number;                        // "1001"
   std::string name;                          // display name: "Front desk"
@@ -36,6 +46,7 @@ struct Extension {
   bool pickup_alert = false;
   std::chrono::milliseconds pickup_alert_delay{6'000};
   std::optional<MediaMode> media;  // `media:` of the extension; unset: the server's media.mode
+  Forwarding forward;
 };
 
 enum class RingStrategy : std::uint8_t { RingAll, Sequential };
@@ -85,6 +96,18 @@ struct PickupSettings {
   bool completed_elsewhere = true;     // cancel_reason: completed-elsewhere (or none)
 };
 
+/// The feature codes that set forwarding from a phone (`forward_codes:`): `on` + a number
+/// forwards there, `off` switches that forward off. Any code may be "" (not offered).
+struct ForwardCodes {
+  struct Pair {
+    std::string on;
+    std::string off;
+  };
+  Pair always{"*72", "*73"};
+  Pair busy{"*90", "*91"};
+  Pair no_answer{"*52", "*53"};
+};
+
 /// A parking lot (`parking:`): a call transferred to `code` waits on the first free slot, one
 /// transferred to a slot waits there, with hold music, until a phone dials the slot.
 struct ParkLot {
@@ -124,6 +147,8 @@ class Directory {
   /// The trunk whose outbound prefix starts `dialled` (the longest such prefix), or nullptr.
   const Trunk* outbound_trunk(std::string_view dialled) const;
   const PickupSettings& pickup() const { return pickup_; }
+  const ForwardCodes& forward_codes() const { return forward_codes_; }
+  void set_forward_codes(ForwardCodes codes) { forward_codes_ = std::move(codes); }
   std::size_t size() const { return extensions_.size(); }
 
   /// Whether the phones of `extension` are told "Call completed elsewhere" when cancelled.
@@ -142,16 +167,20 @@ class Directory {
   std::vector<Trunk> trunks_;
   std::vector<BlfRule> blf_rules_;
   std::vector<ParkLot> parking_;
+  ForwardCodes forward_codes_;
   std::unordered_map<std::string_view, std::size_t> by_number_;  // views into extensions_
   std::unordered_map<std::string_view, std::size_t> ring_group_by_number_;
 
  public:
   Directory(const Directory& other)
       : Directory(other.extensions_, other.ring_groups_, other.pickup_, other.trunks_,
-                  other.blf_rules_, other.parking_) {}
+                  other.blf_rules_, other.parking_) {
+    forward_codes_ = other.forward_codes_;
+  }
   Directory& operator=(const Directory& other) {
     *this = Directory(other.extensions_, other.ring_groups_, other.pickup_, other.trunks_,
                       other.blf_rules_, other.parking_);
+    forward_codes_ = other.forward_codes_;
     return *this;
   }
   Directory(Directory&&) = default;

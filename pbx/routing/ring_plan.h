@@ -10,6 +10,8 @@
 
 namespace catchline::pbx {
 
+struct ServiceSpec;
+
 /// Who is calling, as the callee should see it.
 struct Party {
   std::string number;
@@ -52,6 +54,9 @@ struct RingPlan {
   RingStrategy strategy = RingStrategy::RingAll;
   std::chrono::milliseconds member_ring_time{15'000};
   std::vector<RingMember> members;
+  Forwarding forward;  // the extension's own, when the plan rings one extension
+  // Set: no phone rings; the server answers with this service (pbx/call/service.h).
+  std::shared_ptr<const ServiceSpec> service;
 };
 
 /// Calls `f(group)` for each call group that a ringing leg of `member` puts its call in

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "store/database.h"
 #include "store/writer.h"
@@ -35,7 +36,7 @@ RegistrationRow row(std::string ext, std::string contact, std::int64_t expires_a
 TEST_F(StoreTest, CreatesFileAndFolderAndMigratesToLatest) {
   Database db(path_);
   EXPECT_TRUE(std::filesystem::exists(path_));
-  EXPECT_EQ(db.schema_version(), 3);
+  EXPECT_EQ(db.schema_version(), 4);
 }
 
 TEST_F(StoreTest, WriterKeepsRegistrationsAcrossReopen) {
@@ -185,7 +186,7 @@ TEST_F(StoreTest, OpensAVersion2DatabaseAndReadsItsCallsAsNothingHappenedAfterPi
   std::filesystem::create_directories(std::filesystem::path(path_).parent_path());
   ASSERT_NO_FATAL_FAILURE(write_version_2_database(path_));
   Database db(path_);
-  EXPECT_EQ(db.schema_version(), 3);
+  EXPECT_EQ(db.schema_version(), 4);
   auto calls = db.load_calls(0);
   ASSERT_EQ(calls.size(), 1u);
   const CallRecord& old = calls[0];
@@ -245,6 +246,56 @@ TEST_F(StoreTest, UnopenablePathFailsAtStart) {
   std::string blocked = (dir_ / "file").string();
   { std::ofstream(blocked) << "x"; }
   EXPECT_THROW(Database(blocked + "/catchline.db"), StoreError);
+}
+
+TEST_F(StoreTest, ForwardsSetFromPhonesAreKeptOnePerExtensionAndKind) {
+  {
+    StoreWriter writer(path_);
+    writer.save_forwarding(ForwardRow{"1002", "always", "1003"});
+    writer.save_forwarding(ForwardRow{"1002", "busy", "2000"});
+    writer.save_forwarding(ForwardRow{"1002", "always", ""});  // *73: off wins over config too
+    writer.flush();
+    EXPECT_EQ(writer.failures(), 0u);
+  }
+  Database db(path_);
+  auto rows = db.load_forwarding();
+  ASSERT_EQ(rows.size(), 2u);
+  std::map<std::string, std::string> by_kind;
+  for (const ForwardRow& r : rows) {
+    EXPECT_EQ(r.extension, "1002");
+    by_kind[r.kind] = r.target;
+  }
+  EXPECT_EQ(by_kind["always"], "");
+  EXPECT_EQ(by_kind["busy"], "2000");
+}
+
+TEST_F(StoreTest, AVoicemailMessageIsItsFileThenItsRowAndGoesWithBoth) {
+  const std::string wav_path = (dir_ / "voicemail" / "1002" / "m1.wav").string();
+  VoicemailRow message{"1002/m1.wav", "1002", "1001", "Alice", "c1@host", 1000, 2500, false};
+  {
+    StoreWriter writer(path_);
+    writer.save_voicemail(message, wav_path, "RIFF-bytes");
+    writer.flush();
+    ASSERT_TRUE(std::filesystem::exists(wav_path)) << "its folders were made";
+    writer.voicemail_heard("1002/m1.wav");
+    writer.flush();
+  }
+  {
+    Database db(path_);
+    auto rows = db.load_voicemail();
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].box, "1002");
+    EXPECT_EQ(rows[0].caller_name, "Alice");
+    EXPECT_EQ(rows[0].duration_ms, 2500);
+    EXPECT_TRUE(rows[0].heard);
+  }
+  {
+    StoreWriter writer(path_);
+    writer.delete_voicemail("1002/m1.wav", wav_path);
+    writer.flush();
+  }
+  EXPECT_FALSE(std::filesystem::exists(wav_path));
+  EXPECT_TRUE(Database(path_).load_voicemail().empty());
 }
 
 }  // namespace
