@@ -24,6 +24,8 @@ f. 1004 may not park (REFER to 700: 403 with a reason; its call goes on) nor ret
 g. 1003 watches sip:701@domain (Event: dialog); the NOTIFY shows the parked call with the
    parked phone's call-id and tags; INVITE with Replaces built from them retrieves it; the lamp
    goes terminated.
+h. Five calls parked fill 701-705: a REFER to 700 gets 486 "Every slot of main is taken", and
+   the refused transferor still talks with its caller.
 
 The lot timeout is 5 s: the announcement "parked on seven zero one" lasts about 3.0 s, and a
 timeout that fires before it ends makes the parker's final NOTIFY 480 instead of 200 (a known
@@ -449,6 +451,33 @@ def case_blf_replaces(bench):
     sub.refresh(0)
 
 
+def case_full_lot(bench):
+    parks, spare = [], []
+    try:
+        for _ in range(5):
+            parks.append(Park(bench))
+            parks[-1].stop_recording_if()
+            # The next call gets new phones: these keep their calls (1001's hears hold music,
+            # which would never let a Pair drain its socket) but are rung no more.
+            for number in (ALICE[0], BOB[0]):
+                phone = bench.phones.pop(number)
+                phone.register(expires=0)
+                spare.append(phone)
+        pair = Pair(bench, ALICE, BOB)
+        final = pair.callee.dialog.refer(pair.callee.phone.aor("700")).wait_final(timeout=5)
+        wanted = (486, "Every slot of main is taken")
+        harness.check((final.status, final.reason) == wanted,
+                      f"REFER to 700 with 701-705 taken answered {final.status} {final.reason!r}, "
+                      f"not 486 {wanted[1]!r}")
+        pair.talking("after the refused park")
+        pair.hang_up()
+    finally:
+        for park in parks:
+            park.parked.dialog.bye()  # its slot is free again; a failure here says nothing new
+        for phone in spare:
+            phone.close()
+
+
 def main():
     binary = harness.catchline_binary()
     results = harness.Results()
@@ -487,6 +516,8 @@ def main():
             case_not_allowed)
         run("g. BLF on 701 shows the parked dialog; INVITE with Replaces from it retrieves",
             case_blf_replaces)
+        run("h. five calls parked on 701-705: a sixth REFER to 700 gets 486 'Every slot of main "
+            "is taken' and its transferor keeps the call", case_full_lot)
         if results.failed:
             for current, _ in servers:
                 print(f"--- {current.server.name}.log, last 6000 bytes ---\n"
