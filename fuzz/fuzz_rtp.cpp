@@ -1,12 +1,14 @@
 // Fuzzes the RTP and RTCP readers: every part of a parsed RTP packet lies inside the datagram,
-// in order, and the parts add up to it; a parsed RTCP compound's report blocks lie inside it
-// and are whole; classification never reads past two bytes.
+// in order, and the parts add up to it; its payload read as an RFC 4733 event parses when long
+// enough; a parsed RTCP compound's report blocks lie inside it and are whole; classification
+// never reads past two bytes.
 
 #include <cstddef>
 #include <cstdint>
 
 #include "media/rtp/rtcp.h"
 #include "media/rtp/rtp_header.h"
+#include "media/rtp/telephone_event.h"
 
 namespace rtp = catchline::media::rtp;
 
@@ -23,6 +25,18 @@ void inside(rtp::Bytes datagram, rtp::Bytes part) {
     require(part.data() >= datagram.data() &&
             part.data() + part.size() <= datagram.data() + datagram.size());
   }
+}
+
+// Any payload may be read as a telephone-event (the relay reads what a leg's payload type
+// says): it parses exactly when it holds the 4 bytes of one, and only events 0-15 are keys.
+void check_telephone_event(rtp::Bytes payload) {
+  auto event = rtp::parse_telephone_event(payload);
+  require(event.has_value() == (payload.size() >= rtp::kTelephoneEventSize));
+  if (!event) {
+    return;
+  }
+  require(event->volume < 64);
+  require(rtp::dtmf_digit(event->event).has_value() == (event->event < 16));
 }
 
 void check_rtp(rtp::Bytes datagram) {
@@ -52,6 +66,7 @@ void check_rtp(rtp::Bytes datagram) {
   for (std::size_t i = 0; i < header->csrc_count; ++i) {
     (void)header->csrc_at(i);
   }
+  check_telephone_event(header->payload);
 }
 
 void check_rtcp(rtp::Bytes datagram) {

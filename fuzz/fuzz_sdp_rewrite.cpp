@@ -104,6 +104,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   require(streams->size() == session->media.size());
   for (const media::LegStream& stream : *streams) {
     require(!stream.active || (stream.rtp_port != 0 && !stream.address.empty()));
+    require(!stream.telephone_event || *stream.telephone_event < 128);
   }
   check(*session, *rewritten, endpoint);
 

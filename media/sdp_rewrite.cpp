@@ -1,7 +1,9 @@
 #include "media/sdp_rewrite.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "media/sdp_fields.h"
@@ -100,6 +102,23 @@ std::optional<G711Format> first_g711(const Media& m) {
     }
     if (sip::iequals(name, "PCMU") || sip::iequals(name, "PCMA")) {
       return G711Format{sip::iequals(name, "PCMA"), static_cast<std::uint8_t>(payload)};
+    }
+  }
+  return std::nullopt;
+}
+
+// RFC 4733 §7.1.1: "telephone-event" at the stream's clock rate; G.711 streams run at 8000 Hz.
+std::optional<std::uint8_t> telephone_event(const Media& m) {
+  for (const RtpMap& map : m.rtpmaps) {
+    if (map.payload > 127 || map.clock_rate != 8000 ||
+        !sip::iequals(map.encoding, "telephone-event")) {
+      continue;
+    }
+    const bool listed = std::any_of(m.formats.begin(), m.formats.end(), [&](std::string_view f) {
+      return f == std::to_string(map.payload);
+    });
+    if (listed) {
+      return static_cast<std::uint8_t>(map.payload);
     }
   }
   return std::nullopt;
@@ -386,6 +405,7 @@ sip::Result<std::vector<LegStream>> read_leg_streams(std::string_view sdp) {
     stream.on_hold = m.direction == Direction::SendOnly || m.direction == Direction::Inactive ||
                      is_unspecified(stream.address);
     stream.g711 = first_g711(m);
+    stream.telephone_event = telephone_event(m);
     streams.push_back(std::move(stream));
   }
   return streams;

@@ -114,6 +114,10 @@ struct LegStream {
   /// The first format of the line that is G.711 (RFC 3551 PCMU or PCMA, by its rtpmap, else by
   /// its static number), in the phone's order of preference: what the player can send it.
   std::optional<G711Format> g711;
+  /// The payload type of the line's RFC 4733 telephone-events (a=rtpmap:<pt>
+  /// telephone-event/8000 of a listed format): what the relay watches for DTMF keys. The first
+  /// at 8000 Hz; nullopt when the phone sends no events at 8 kHz.
+  std::optional<std::uint8_t> telephone_event;
 };
 
 /// Reads every m= line of `sdp`, in order, as LegStream values. Addresses are as written (the

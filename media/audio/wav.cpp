@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -196,6 +197,66 @@ sip::Result<Sound> read_wav(const std::string& path) {
     return sip::fail(path + ": cannot read: " + std::strerror(errno));
   }
   return parse_wav(bytes, path);
+}
+
+std::string make_wav(std::span<const std::int16_t> samples) {
+  const std::uint32_t data_size = static_cast<std::uint32_t>(samples.size() * 2);
+  std::string out;
+  out.reserve(kRiffHeader + kChunkHeader + kFmtMinimum + kChunkHeader + data_size);
+  const auto put16 = [&out](std::uint16_t value) {
+    out += static_cast<char>(value & 0xff);
+    out += static_cast<char>(value >> 8);
+  };
+  const auto put32 = [&put16](std::uint32_t value) {
+    put16(static_cast<std::uint16_t>(value & 0xffff));
+    put16(static_cast<std::uint16_t>(value >> 16));
+  };
+  out += "RIFF";
+  // The RIFF size counts what follows it: "WAVE", the fmt chunk and the data chunk.
+  put32(static_cast<std::uint32_t>(4 + kChunkHeader + kFmtMinimum + kChunkHeader) + data_size);
+  out += "WAVE";
+  out += "fmt ";
+  put32(static_cast<std::uint32_t>(kFmtMinimum));
+  put16(kFormatPcm);
+  put16(1);  // channels
+  put32(kSampleRate);
+  put32(kSampleRate * 2);  // bytes a second
+  put16(2);                // block align: one 16-bit sample
+  put16(16);               // bits per sample
+  out += "data";
+  put32(data_size);
+  // Little-endian whatever the host: the samples are written one byte at a time.
+  for (std::int16_t sample : samples) {
+    put16(static_cast<std::uint16_t>(sample));
+  }
+  return out;
+}
+
+sip::Result<std::size_t> write_wav(const std::string& path, std::span<const std::int16_t> samples) {
+  if (samples.size() * 2 > kMaxWavSize) {
+    return sip::fail(path + ": over 64 MiB", 0);
+  }
+  const std::string bytes = make_wav(samples);
+  const std::string part = path + ".part";
+  {
+    std::ofstream file(part, std::ios::binary | std::ios::trunc);
+    if (!file) {
+      return sip::fail(path + ": cannot write: " + std::strerror(errno));
+    }
+    file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    file.close();
+    if (!file) {
+      const std::string reason = std::strerror(errno);
+      std::remove(part.c_str());
+      return sip::fail(path + ": cannot write: " + reason);
+    }
+  }
+  if (std::rename(part.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(part.c_str());
+    return sip::fail(path + ": cannot write: " + reason);
+  }
+  return bytes.size();
 }
 
 }  // namespace catchline::media::audio

@@ -2,9 +2,12 @@
 
 // WAV files (RIFF WAVE) of prompts: 8 kHz mono, 16-bit PCM or G.711 µ-law/A-law as sox writes
 // them ("sox in.wav -r 8000 -c 1 -e mu-law out.wav"). Anything else is refused with a reason
-// that names the file, what it holds and what is needed.
+// that names the file, what it holds and what is needed. Recordings (voicemail) are written as
+// 8 kHz mono 16-bit PCM.
 
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -31,5 +34,15 @@ sip::Result<Sound> parse_wav(std::string_view bytes, std::string_view name);
 /// Reads the WAV file at `path` with parse_wav(), named by its path in errors; a file that
 /// cannot be read gives "<path>: cannot read: <system reason>".
 sip::Result<Sound> read_wav(const std::string& path);
+
+/// A WAV file of `samples`: 8 kHz mono 16-bit PCM, the canonical 44-byte header (RIFF, fmt of
+/// 16 bytes, data), as parse_wav() and every player read it.
+std::string make_wav(std::span<const std::int16_t> samples);
+
+/// Writes make_wav(samples) to `path` (a voicemail message), through "<path>.part" renamed at
+/// the end, so that nobody reads half a file; returns the bytes written. Errors (the file is
+/// not left behind): "<path>: cannot write: <system reason>", "<path>: over 64 MiB" (the most
+/// read_wav() takes back).
+sip::Result<std::size_t> write_wav(const std::string& path, std::span<const std::int16_t> samples);
 
 }  // namespace catchline::media::audio

@@ -7,6 +7,7 @@
 
 #include "base/thread_check.h"
 #include "media/relay/playback.h"
+#include "media/relay/recording.h"
 
 namespace catchline::media::relay {
 
@@ -34,6 +35,20 @@ class MediaControl::Forwarder final : public RelayEvents {
     signaling_.post([alive = alive_, event] {
       if (MediaControl* control = *alive) {
         control->observer_.on_play_ended(event);
+      }
+    });
+  }
+  void on_record_ended(RecordEnded event) override {
+    signaling_.post([alive = alive_, event = std::move(event)] {
+      if (MediaControl* control = *alive) {
+        control->observer_.on_record_ended(event);
+      }
+    });
+  }
+  void on_dtmf(const DtmfEvent& event) override {
+    signaling_.post([alive = alive_, event] {
+      if (MediaControl* control = *alive) {
+        control->observer_.on_dtmf(event);
       }
     });
   }
@@ -122,6 +137,31 @@ sip::Result<PlayId> MediaControl::play(LegId leg, PlayRequest request) {
 void MediaControl::stop_playing(LegId leg) {
   base::assert_on_signaling_thread();
   media_.post([relay = relay_.get(), leg] { relay->stop_playing(leg); });
+}
+
+sip::Result<RecordId> MediaControl::record(LegId leg, RecordRequest request) {
+  base::assert_on_signaling_thread();
+  if (!open_.contains(leg)) {
+    log_->warn("media record leg={} error=\"no such leg\"", leg);
+    return sip::fail("no such leg " + std::to_string(leg), 0, 500);
+  }
+  if (auto checked = check_record_request(request); !checked) {
+    log_->warn("media record leg={} error=\"{}\"", leg, checked.error().reason);
+    return checked.error();
+  }
+  const RecordId id = next_record_++;
+  media_.post([relay = relay_.get(), leg, id, request] { relay->record(leg, id, request); });
+  return id;
+}
+
+void MediaControl::stop_recording(LegId leg) {
+  base::assert_on_signaling_thread();
+  media_.post([relay = relay_.get(), leg] { relay->stop_recording(leg); });
+}
+
+void MediaControl::watch_dtmf(LegId leg, std::optional<std::uint8_t> payload_type) {
+  base::assert_on_signaling_thread();
+  media_.post([relay = relay_.get(), leg, payload_type] { relay->watch_dtmf(leg, payload_type); });
 }
 
 std::size_t MediaControl::open_legs() const {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "base/event_thread.h"
@@ -47,6 +48,14 @@ class MediaObserver {
   /// side since replaced may still be on its way. Does nothing unless overridden (an observer
   /// that plays nothing needs no handler).
   virtual void on_play_ended(const PlayEnded& event) { (void)event; }
+  /// A recording ended (see RecordEndReason), with its audio: at max_duration, after
+  /// stop_recording() or a record() that replaced it (Stopped), or when close_leg() closed the
+  /// leg (Closed, before on_leg_closed(): what the caller said before hanging up is kept).
+  /// Compare event.record with the RecordId record() gave. Does nothing unless overridden.
+  virtual void on_record_ended(const RecordEnded& event) { (void)event; }
+  /// A DTMF key pressed on a leg that watches for them (watch_dtmf()): once per key, when the
+  /// phone says it was released. Does nothing unless overridden.
+  virtual void on_dtmf(const DtmfEvent& event) { (void)event; }
 
  protected:
   ~MediaObserver() = default;
@@ -89,7 +98,8 @@ class MediaControl {
   /// Leaves the leg's bridge; its packets are counted and dropped until bridged again.
   void unbridge(LegId leg);
   /// Closes the leg; MediaObserver::on_leg_closed() follows with its counters. A play on it
-  /// ends without on_play_ended().
+  /// ends without on_play_ended(); a recording on it ends with on_record_ended() (Closed), just
+  /// before on_leg_closed().
   void close_leg(LegId leg);
   /// Plays `request` to the leg's phone: 20 ms packets paced by the media thread, with the
   /// play's own RTP stream (see Playback), instead of what its peer sends; a play already
@@ -102,6 +112,26 @@ class MediaControl {
   /// Ends the leg's play (on_play_ended, Stopped, unless it ended meanwhile); its peer's
   /// packets reach its phone again. Nothing when it plays nothing.
   void stop_playing(LegId leg);
+  /// Records what the leg's phone sends (voicemail), per `request`: the packets of its payload
+  /// type, decoded to 8 kHz samples in timestamp order, gaps filled with silence (see
+  /// Recording). Recording only reads the packets: the leg stays bridged and playing as it was,
+  /// and its peer still gets every packet. A recording already running on the leg ends first
+  /// (on_record_ended, Stopped). MediaObserver::on_record_ended() hands over the samples.
+  /// It does not watch DTMF: call watch_dtmf() too (a caller ends a message with '#').
+  /// Returns the recording's id. Errors (status 500, nothing posted): the leg is not open
+  /// ("no such leg 7"), or the request fails check_record_request() (payload type, max_duration
+  /// not above 0 or over kMaxRecordDuration).
+  sip::Result<RecordId> record(LegId leg, RecordRequest request);
+  /// Ends the leg's recording (on_record_ended, Stopped, unless it ended meanwhile). Nothing
+  /// when it records nothing.
+  void stop_recording(LegId leg);
+  /// Reports the DTMF keys the leg's phone sends as RFC 4733 telephone-events of
+  /// `payload_type` (MediaObserver::on_dtmf()); nullopt stops. The payload type is the one the
+  /// phone sends with: the number its SDP gives telephone-event/8000 (media::LegStream::
+  /// telephone_event), when both sides use the same (RFC 3264 §6.1 asks the answer to). It
+  /// stays through set_remote(): call it again when a new SDP changes the number. The events
+  /// are still forwarded to the leg's peer as before (DTMF passthrough).
+  void watch_dtmf(LegId leg, std::optional<std::uint8_t> payload_type);
 
   /// Legs opened and not yet closed (by close_leg()).
   std::size_t open_legs() const;
@@ -124,6 +154,7 @@ class MediaControl {
   std::unordered_map<LegId, std::uint16_t> open_;  // leg -> its RTP port
   LegId next_leg_ = 1;
   PlayId next_play_ = 1;
+  RecordId next_record_ = 1;
   // Events posted to the signaling loop hold this, and find nullptr once the control is gone.
   std::shared_ptr<MediaControl*> alive_;
 };

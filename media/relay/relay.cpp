@@ -18,7 +18,9 @@
 #include <variant>
 
 #include "base/thread_check.h"
+#include "media/relay/dtmf.h"
 #include "media/relay/playback.h"
+#include "media/relay/recording.h"
 #include "media/rtp/rtcp.h"
 #include "media/rtp/rtp_header.h"
 
@@ -38,6 +40,12 @@ constexpr int kWaitsPerTurn = 4;
 // buffer absorbs 60 ms); frames missed beyond that are skipped. Packets sent per sendmmsg batch.
 constexpr std::uint64_t kMaxCatchUpPackets = 3;
 constexpr std::size_t kPlayBatch = 256;
+// A recording whose phone sends less than max_duration of audio (silence, hold, a lost stream)
+// ends this long after max_duration: room for the last packets' network delay.
+constexpr auto kRecordGrace = std::chrono::milliseconds{500};
+// Which of a leg's timers fired (base::Timer::tag()).
+constexpr std::uint16_t kSilenceTimer = 0;
+constexpr std::uint16_t kRecordTimer = 1;
 
 void assert_on_media_thread(base::CallSite where = {}) {
   base::assert_on_thread(ThreadRole::Media, where);
@@ -52,6 +60,17 @@ struct Latched {
 };
 
 struct Leg;
+
+// What the relay reads of a leg's incoming RTP besides forwarding it (see the class comment of
+// Relay). Exists only while the leg records or watches DTMF.
+struct Tap {
+  std::optional<Recording> recording;
+  base::Timer record_timer;                       // max_duration + kRecordGrace after record()
+  std::optional<std::uint8_t> dtmf_payload_type;  // set: the leg watches DTMF
+  DtmfDetector dtmf;
+
+  bool idle() const { return !recording && !dtmf_payload_type; }
+};
 
 // One socket of a leg, RTP or RTCP.
 struct Port {
@@ -95,6 +114,8 @@ struct Leg final : base::TimerHandler {
   std::unique_ptr<Playback> playback;
   std::size_t playing_index = 0;  // in Relay::Impl::playing
   std::uint64_t next_tick = 0;    // the player tick of its next packet
+  // Recording and DTMF; null for most legs, which is all the packet path checks.
+  std::unique_ptr<Tap> tap;
 };
 
 struct Relay::Impl {
@@ -214,6 +235,10 @@ struct Relay::Impl {
       // No event: on_leg_closed() follows, and the signaling side closed it.
       stop_play(*leg);
     }
+    if (leg->tap && leg->tap->recording) {
+      // Reported: the caller hanging up is how most voicemail messages end.
+      events.on_record_ended(end_recording(*leg, RecordEndReason::Closed));
+    }
     leg->silence_timer.cancel();
     unwatch(*leg);
     leg->rtp.socket = BoundSocket();
@@ -263,6 +288,139 @@ struct Relay::Impl {
       return;
     }
     end_play(*leg, PlayEndReason::Stopped);
+  }
+
+  void record(LegId id, RecordId record_id, const RecordRequest& request) {
+    Leg* leg = find(id, "record");
+    if (leg == nullptr) {
+      return;
+    }
+    if (auto checked = check_record_request(request); !checked) {
+      log->error("relay record leg={} record={} error=\"{}\"", id, record_id,
+                 checked.error().reason);
+      return;
+    }
+    if (leg->tap && leg->tap->recording) {
+      events.on_record_ended(end_recording(*leg, RecordEndReason::Stopped));
+    }
+    Tap& tap = tap_of(*leg);
+    tap.recording.emplace(record_id, request);
+    media.timers().schedule_at(tap.record_timer,
+                               media.clock().now() + request.max_duration + kRecordGrace, *leg,
+                               kRecordTimer);
+    log->debug("relay record leg={} record={} payload_type={} max_ms={}", id, record_id,
+               request.payload_type, request.max_duration.count());
+  }
+
+  void stop_recording(LegId id) {
+    Leg* leg = find(id, "stop_recording");
+    if (leg == nullptr || !leg->tap || !leg->tap->recording) {
+      return;
+    }
+    events.on_record_ended(end_recording(*leg, RecordEndReason::Stopped));
+  }
+
+  void watch_dtmf(LegId id, std::optional<std::uint8_t> payload_type) {
+    Leg* leg = find(id, "watch_dtmf");
+    if (leg == nullptr) {
+      return;
+    }
+    if (payload_type) {
+      Tap& tap = tap_of(*leg);
+      tap.dtmf_payload_type = payload_type;
+      tap.dtmf = DtmfDetector{};
+    } else if (leg->tap) {
+      leg->tap->dtmf_payload_type.reset();
+      drop_idle_tap(*leg);
+    }
+    log->debug("relay watch_dtmf leg={} payload_type={}", id,
+               payload_type ? static_cast<int>(*payload_type) : -1);
+  }
+
+  // ---- taps: recording and DTMF ----
+
+  static Tap& tap_of(Leg& leg) {
+    if (!leg.tap) {
+      leg.tap = std::make_unique<Tap>();
+    }
+    return *leg.tap;
+  }
+
+  static void drop_idle_tap(Leg& leg) {
+    if (leg.tap && leg.tap->idle()) {
+      leg.tap.reset();
+    }
+  }
+
+  // Ends the leg's recording; the caller reports the event.
+  RecordEnded end_recording(Leg& leg, RecordEndReason reason) {
+    Recording& recording = *leg.tap->recording;
+    RecordEnded ended{leg.id, recording.id(), reason, recording.take_samples(),
+                      recording.packets()};
+    leg.tap->recording.reset();
+    leg.tap->record_timer.cancel();
+    drop_idle_tap(leg);
+    log->debug("relay record end leg={} record={} reason={} packets={} ms={}", ended.leg,
+               ended.record, reason_name(reason), ended.packets, ended.duration().count());
+    return ended;
+  }
+
+  static const char* reason_name(RecordEndReason reason) {
+    switch (reason) {
+      case RecordEndReason::MaxDuration:
+        return "max_duration";
+      case RecordEndReason::Stopped:
+        return "stopped";
+      case RecordEndReason::Closed:
+        return "closed";
+    }
+    return "?";
+  }
+
+  void on_record_timer(Leg& leg) {
+    assert_on_media_thread();
+    if (leg.tap && leg.tap->recording) {
+      events.on_record_ended(end_recording(leg, RecordEndReason::MaxDuration));
+    }
+  }
+
+  // An RTP packet a tapped leg accepted. Its events wait for the end of the turn (tap_events).
+  void read_tap(Leg& leg, rtp::Bytes bytes) {
+    auto packet = rtp::parse_rtp(bytes);
+    if (!packet) {
+      return;  // forwarded all the same: the relay passes what it cannot read
+    }
+    Tap& tap = *leg.tap;
+    if (tap.dtmf_payload_type == packet->payload_type) {
+      if (auto key = tap.dtmf.on_packet(*packet)) {
+        log->debug("relay dtmf leg={} digit={} ms={}", leg.id, key->digit, key->duration.count());
+        tap_events.emplace_back(DtmfEvent{leg.id, key->digit, key->duration});
+      }
+      return;
+    }
+    if (tap.recording) {
+      tap.recording->add(*packet);
+      if (tap.recording->full()) {
+        tap_events.emplace_back(end_recording(leg, RecordEndReason::MaxDuration));
+      }
+    }
+  }
+
+  // What the packet path ended or detected in this turn, now that no Port pointer of the
+  // turn is held any more: a handler may close legs.
+  void report_tap_events() {
+    if (tap_events.empty()) {
+      return;
+    }
+    std::vector<std::variant<RecordEnded, DtmfEvent>> pending;
+    pending.swap(tap_events);
+    for (auto& event : pending) {
+      if (auto* ended = std::get_if<RecordEnded>(&event)) {
+        events.on_record_ended(std::move(*ended));
+      } else {
+        events.on_dtmf(std::get<DtmfEvent>(event));
+      }
+    }
   }
 
   // ---- the player ----
@@ -409,7 +567,8 @@ struct Relay::Impl {
   }
 
   void arm_silence_timer(Leg& leg) {
-    media.timers().schedule_at(leg.silence_timer, leg.last_received + timeout_of(leg), leg);
+    media.timers().schedule_at(leg.silence_timer, leg.last_received + timeout_of(leg), leg,
+                               kSilenceTimer);
   }
 
   void on_silence_timer(Leg& leg) {
@@ -418,7 +577,7 @@ struct Relay::Impl {
     const base::TimePoint deadline = leg.last_received + timeout_of(leg);
     if (deadline > now) {
       // Packets came since it was armed: wait for the rest of the timeout after the last one.
-      media.timers().schedule_at(leg.silence_timer, deadline, leg);
+      media.timers().schedule_at(leg.silence_timer, deadline, leg, kSilenceTimer);
       return;
     }
     leg.silence_reported = true;
@@ -480,6 +639,7 @@ struct Relay::Impl {
     // More ready sockets left in the set make the re-armed wait complete at once.
     start_watch();
     post_backlog();
+    report_tap_events();
   }
 
   // Sockets left with datagrams after their rounds will not be signalled again (edge-triggered):
@@ -506,6 +666,7 @@ struct Relay::Impl {
         }
       }
       post_backlog();
+      report_tap_events();
     });
   }
 
@@ -576,6 +737,8 @@ struct Relay::Impl {
     if (is_rtcp) {
       ++leg.stats.rtcp_in;
       read_rtcp(leg, bytes);
+    } else if (leg.tap != nullptr) {
+      read_tap(leg, bytes);
     }
     Leg* peer = leg.peer;
     if (peer == nullptr) {
@@ -743,9 +906,18 @@ struct Relay::Impl {
   std::uint64_t next_tick = 0;  // the next tick to run
   std::vector<std::uint8_t> play_buffer;
   std::mt19937 random{std::random_device{}()};
+
+  // Recordings ended and keys detected by the packet path, reported at the end of the turn.
+  std::vector<std::variant<RecordEnded, DtmfEvent>> tap_events;
 };
 
-void Leg::on_timer(base::Timer&) { relay.on_silence_timer(*this); }
+void Leg::on_timer(base::Timer& timer) {
+  if (timer.tag() == kRecordTimer) {
+    relay.on_record_timer(*this);
+    return;
+  }
+  relay.on_silence_timer(*this);
+}
 
 Relay::Relay(base::EventThread& media, RelayOptions options, RelayEvents& events,
              std::shared_ptr<spdlog::logger> log)
@@ -820,6 +992,30 @@ void Relay::play(LegId id, PlayId play, PlayRequest request) {
 void Relay::stop_playing(LegId id) {
   assert_on_media_thread();
   impl_->stop_playing(id);
+}
+
+void Relay::record(LegId id, RecordId record, RecordRequest request) {
+  assert_on_media_thread();
+  impl_->record(id, record, request);
+}
+
+void Relay::stop_recording(LegId id) {
+  assert_on_media_thread();
+  impl_->stop_recording(id);
+}
+
+void Relay::watch_dtmf(LegId id, std::optional<std::uint8_t> payload_type) {
+  assert_on_media_thread();
+  impl_->watch_dtmf(id, payload_type);
+}
+
+std::optional<RecordId> Relay::recording(LegId id) const {
+  assert_on_media_thread();
+  auto it = impl_->legs.find(id);
+  if (it == impl_->legs.end() || !it->second->tap || !it->second->tap->recording) {
+    return std::nullopt;
+  }
+  return it->second->tap->recording->id();
 }
 
 std::optional<PlayId> Relay::playing(LegId id) const {

@@ -41,6 +41,11 @@ class RelayEvents {
   /// A play ended: a once play after its last frame's 20 ms, or stop_playing() or a new play()
   /// on the leg. Not called for the play of a leg closed while playing.
   virtual void on_play_ended(const PlayEnded& event) = 0;
+  /// A recording ended (see RecordEndReason), with its samples (moved in: they may be
+  /// megabytes). When the leg closes, before on_leg_closed().
+  virtual void on_record_ended(RecordEnded event) = 0;
+  /// A DTMF key of a leg that watches for them (watch_dtmf()), once per key.
+  virtual void on_dtmf(const DtmfEvent& event) = 0;
 
  protected:
   ~RelayEvents() = default;
@@ -82,6 +87,15 @@ class RelayEvents {
 /// unbridge (a held phone, or one that hears ringback, then still reaches the other side only
 /// if the signaling side keeps them bridged; unbridge() for a one-way announcement). When the
 /// play ends the bridge carries the peer's packets to the phone again.
+/// Taps (voicemail): record() and watch_dtmf() read a leg's incoming RTP besides forwarding it,
+/// which goes on unchanged (the bytes are only read). A leg that neither records nor watches
+/// costs the packet path one pointer check. A recording (see Recording) ends when it holds
+/// max_duration of audio, or max_duration + 500 ms after record() on the media clock whatever it
+/// holds (a phone that went silent or on hold), at stop_recording() or a new record(), or at
+/// close_leg(), which reports it (Closed) before the leg's counters: a caller who hangs up
+/// leaves a message. The keys of a watched leg are told by a DtmfDetector. What the packet path
+/// ends or detects is reported after the turn of the loop that read it, so an event handler may
+/// give the relay commands.
 ///
 /// Lifetime: destroy it while its io_context does not run (the media loop stopped or not yet
 /// started); its sockets are registered there.
@@ -114,6 +128,15 @@ class Relay {
   void play(LegId id, PlayId play, PlayRequest request);
   /// Ends the leg's play (on_play_ended, Stopped); nothing when it plays nothing.
   void stop_playing(LegId id);
+  /// Records what the leg's phone sends, per `request` (checked by check_record_request()), as
+  /// recording `record`; a recording already running on the leg ends first (on_record_ended,
+  /// Stopped). Unknown id: ignored and logged.
+  void record(LegId id, RecordId record, RecordRequest request);
+  /// Ends the leg's recording (on_record_ended, Stopped); nothing when it records nothing.
+  void stop_recording(LegId id);
+  /// Reports the leg's DTMF keys sent as telephone-events of `payload_type` (on_dtmf);
+  /// nullopt stops. Unknown id: ignored and logged.
+  void watch_dtmf(LegId id, std::optional<std::uint8_t> payload_type);
 
   /// A leg's counters so far; nullopt for an unknown id.
   std::optional<LegStats> stats(LegId id) const;
@@ -124,6 +147,8 @@ class Relay {
   std::optional<PlayId> playing(LegId id) const;
   /// Legs playing now.
   std::size_t playing_count() const;
+  /// The recording running on a leg; nullopt when it records nothing or is unknown.
+  std::optional<RecordId> recording(LegId id) const;
 
   /// Relay-wide counters, for the bench and metrics.
   struct Totals {

@@ -111,4 +111,53 @@ struct PlayEnded {
   std::uint64_t packets = 0;  // sent by this play
 };
 
+/// One recording on a leg: given by MediaControl::record(), never reused while the process runs,
+/// so that the end of a recording that was since replaced can be told from the current one.
+using RecordId = std::uint64_t;
+
+/// What to record of a leg: the audio its phone sends in one G.711 format (voicemail).
+struct RecordRequest {
+  /// How to decode the payload: the codec the leg's SDP chose.
+  audio::Codec codec = audio::Codec::Pcmu;
+  /// The payload type the leg's SDP gives that codec; packets of other payload types (comfort
+  /// noise, RFC 4733 events, another codec) are not recorded.
+  std::uint8_t payload_type = 0;
+  /// The longest recording: it ends once it holds this much audio, and it bounds its memory
+  /// (16 kB a second). Above 0 and at most kMaxRecordDuration.
+  std::chrono::milliseconds max_duration{60'000};
+};
+
+/// The longest recording a request may ask for: 30 minutes are 28.8 MB of samples.
+inline constexpr std::chrono::milliseconds kMaxRecordDuration{30 * 60 * 1000};
+
+/// Why a recording ended.
+enum class RecordEndReason {
+  MaxDuration,  // it holds max_duration of audio, or max_duration passed since it started
+  Stopped,      // stop_recording(), or a new record() on the same leg replaced it
+  Closed,       // close_leg(): the caller hung up; voicemail keeps what was said
+};
+
+/// A recording ended on the media thread, with its audio: linear samples at 8 kHz, mono, in
+/// RTP timestamp order from the first packet recorded, gaps (lost packets, silence suppression)
+/// filled with silence. Moved to the signaling thread, which writes it (audio::write_wav()).
+struct RecordEnded {
+  LegId leg = 0;
+  RecordId record = 0;
+  RecordEndReason reason = RecordEndReason::Stopped;
+  std::vector<std::int16_t> samples;
+  std::uint64_t packets = 0;  // recorded (of the request's payload type)
+
+  std::chrono::milliseconds duration() const {
+    return std::chrono::milliseconds(samples.size() * 1000 / audio::kSampleRate);
+  }
+};
+
+/// An RFC 4733 telephone-event (a key the phone's user pressed), on a leg that watches DTMF.
+struct DtmfEvent {
+  LegId leg = 0;
+  char digit = 0;  // '0'-'9', '*', '#', 'A'-'D'
+  /// How long the key was held, from the event's last packet (RFC 4733 §2.5.1.3).
+  std::chrono::milliseconds duration{0};
+};
+
 }  // namespace catchline::media::relay

@@ -166,11 +166,22 @@ inline Bytes receiver_report(std::uint32_t lost) {
 class RecordingObserver final : public MediaObserver {
  public:
   void on_leg_inactive(const LegInactive& event) override { inactive.push_back(event); }
-  void on_leg_closed(const LegClosed& event) override { closed.push_back(event); }
+  void on_leg_closed(const LegClosed& event) override {
+    closed.push_back(event);
+    order.push_back("closed");
+  }
   void on_play_ended(const PlayEnded& event) override { play_ended.push_back(event); }
+  void on_record_ended(const RecordEnded& event) override {
+    record_ended.push_back(event);
+    order.push_back("record_ended");
+  }
+  void on_dtmf(const DtmfEvent& event) override { dtmf.push_back(event); }
   std::vector<LegInactive> inactive;
   std::vector<LegClosed> closed;
   std::vector<PlayEnded> play_ended;
+  std::vector<RecordEnded> record_ended;
+  std::vector<DtmfEvent> dtmf;
+  std::vector<std::string> order;  // of record_ended and closed
 };
 
 /// The relay as the server runs it: a media thread of its own, and MediaControl on the test

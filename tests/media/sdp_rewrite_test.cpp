@@ -530,6 +530,26 @@ TEST(LegStreams, FirstG711FormatInThePhonesOrder) {
   EXPECT_FALSE(only_stream(offer).g711);
 }
 
+TEST(LegStreams, ReadsTelephoneEventPayloadType) {
+  EXPECT_EQ(only_stream(kYealink).telephone_event, 101);
+  EXPECT_EQ(only_stream(kBaresip).telephone_event, 101);
+}
+
+TEST(LegStreams, TelephoneEventOnlyAt8kHzAndListed) {
+  // A wideband stream's events run at its clock (RFC 4733 §7.1.1): the 8 kHz one is taken.
+  std::string offer = sdp({"v=0", "o=- 1 1 IN IP4 10.0.0.7", "s=-", "c=IN IP4 10.0.0.7", "t=0 0",
+                           "m=audio 4000 RTP/AVP 9 0 100 101", "a=rtpmap:100 telephone-event/16000",
+                           "a=rtpmap:101 TELEPHONE-EVENT/8000"});
+  EXPECT_EQ(only_stream(offer).telephone_event, 101);
+  // An rtpmap of a format the m= line does not list is no offer of it.
+  offer = sdp({"v=0", "o=- 1 1 IN IP4 10.0.0.7", "s=-", "c=IN IP4 10.0.0.7", "t=0 0",
+               "m=audio 4000 RTP/AVP 0", "a=rtpmap:101 telephone-event/8000"});
+  EXPECT_FALSE(only_stream(offer).telephone_event);
+  offer = sdp({"v=0", "o=- 1 1 IN IP4 10.0.0.7", "s=-", "c=IN IP4 10.0.0.7", "t=0 0",
+               "m=audio 4000 RTP/AVP 0 8"});
+  EXPECT_FALSE(only_stream(offer).telephone_event);
+}
+
 TEST(SdpRewrite, DirectionOverrideReplacesThePhonesDirection) {
   // Hold music: the holder wrote "inactive" (session level here) and c=0.0.0.0; the held phone
   // reads "sendonly" and the relay's address, so that it plays what the relay sends.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <initializer_list>
 #include <string>
@@ -226,6 +227,44 @@ TEST(WavReader, SoxEncodingIsWithinOneStepOfOurs) {
     const int theirs = level(encode_ulaw(sox->samples[i]));
     ASSERT_LE(std::abs(ours - theirs), 1) << "sample " << i << " = " << source->samples[i];
   }
+}
+
+// --- writing -----------------------------------------------------------------------------------
+
+TEST(WavWriter, WritesTheCanonicalHeaderOfSixteenBitMono8kHz) {
+  const std::vector<std::int16_t> samples = {0, 1, -1, 32767, -32768};
+  EXPECT_EQ(make_wav(samples), wav(WavShape{}, pcm({0, 1, -1, 32767, -32768})));
+}
+
+TEST(WavWriter, ReadsBackWhatItWrote) {
+  std::vector<std::int16_t> samples;
+  for (int i = 0; i < 8000; ++i) {
+    samples.push_back(static_cast<std::int16_t>((i * 37) % 65536 - 32768));
+  }
+  auto sound = parse_wav(make_wav(samples), "message.wav");
+  ASSERT_TRUE(sound) << sound.error().reason;
+  EXPECT_EQ(sound->samples, samples);
+}
+
+TEST(WavWriter, WritesTheFileWithoutLeavingAPart) {
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/wav_writer_test_message.wav";
+  const std::vector<std::int16_t> samples(160, 1000);
+  auto written = write_wav(path, samples);
+  ASSERT_TRUE(written) << written.error().reason;
+  EXPECT_EQ(*written, 44u + 320u);
+  auto sound = read_wav(path);
+  ASSERT_TRUE(sound) << sound.error().reason;
+  EXPECT_EQ(sound->samples, samples);
+  EXPECT_FALSE(read_wav(path + ".part"));
+  std::remove(path.c_str());
+}
+
+TEST(WavWriter, NamesThePathItCannotWrite) {
+  auto written = write_wav("/nonexistent-folder/message.wav", std::vector<std::int16_t>(8, 0));
+  ASSERT_FALSE(written);
+  EXPECT_EQ(written.error().reason,
+            "/nonexistent-folder/message.wav: cannot write: No such file or directory");
 }
 
 }  // namespace
