@@ -126,6 +126,20 @@ struct Call {
   LegPorts a, b;
 };
 
+// A key pressed for 100 ms: three packets while it is down, three with the end bit.
+std::vector<Bytes> key_press(std::uint8_t event, std::uint32_t timestamp, std::uint16_t sequence) {
+  std::vector<Bytes> packets;
+  for (std::uint16_t n = 1; n <= 3; ++n) {
+    packets.push_back(rtp_at(sequence++, timestamp, kTelephoneEvent,
+                             event_payload(event, false, static_cast<std::uint16_t>(160 * n))));
+  }
+  for (int n = 0; n < 3; ++n) {
+    packets.push_back(
+        rtp_at(sequence++, timestamp, kTelephoneEvent, event_payload(event, true, 800)));
+  }
+  return packets;
+}
+
 RecordRequest pcmu(std::chrono::milliseconds max_duration = 10s) {
   return RecordRequest{Codec::Pcmu, 0, max_duration};
 }
@@ -276,6 +290,29 @@ TEST(Recorder, RecordsWhileTheLegPlays) {
   EXPECT_TRUE(relay.observer().play_ended.empty());
 }
 
+TEST(Recorder, RecordsALegBridgedToNobody) {
+  // Voicemail: the caller's leg talks to the server alone.
+  RunningRelay relay(options());
+  Phone caller;
+  auto leg = relay.control().open_leg(remote(caller.endpoint()));
+  ASSERT_TRUE(leg);
+  ASSERT_TRUE(relay.control().record(leg->leg, pcmu(40ms)));
+  relay.control().watch_dtmf(leg->leg, kTelephoneEvent);
+  relay.settle();
+  const std::vector<std::uint8_t> tone = ulaw_tone(40ms);
+  caller.send(leg->rtp_port, rtp_at(1, 0, 0, frame(tone, 0)));
+  caller.send(leg->rtp_port, rtp_at(2, 160, 0, frame(tone, 1)));
+  for (const Bytes& packet : key_press(11, 320, 3)) {
+    caller.send(leg->rtp_port, packet);
+  }
+  ASSERT_TRUE(relay.pump([&] { return relay.observer().dtmf.size() == 1; }));
+  EXPECT_EQ(relay.observer().dtmf[0].digit, '#');
+  ASSERT_EQ(relay.observer().record_ended.size(), 1u);  // reported before the key, in order
+  const RecordEnded& ended = relay.observer().record_ended[0];
+  EXPECT_EQ(ended.reason, RecordEndReason::MaxDuration);
+  EXPECT_EQ(ended.samples, decoded(tone));
+}
+
 TEST(Recorder, RefusesAnUnknownLegAndABadRequest) {
   RunningRelay relay(options());
   auto unknown = relay.control().record(99, pcmu());
@@ -286,20 +323,6 @@ TEST(Recorder, RefusesAnUnknownLegAndABadRequest) {
   auto bad = relay.control().record(call.a.leg, pcmu(0ms));
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().reason, "max_duration of 0 ms is not above 0");
-}
-
-// A key pressed for 100 ms: three packets while it is down, three with the end bit.
-std::vector<Bytes> key_press(std::uint8_t event, std::uint32_t timestamp, std::uint16_t sequence) {
-  std::vector<Bytes> packets;
-  for (std::uint16_t n = 1; n <= 3; ++n) {
-    packets.push_back(rtp_at(sequence++, timestamp, kTelephoneEvent,
-                             event_payload(event, false, static_cast<std::uint16_t>(160 * n))));
-  }
-  for (int n = 0; n < 3; ++n) {
-    packets.push_back(
-        rtp_at(sequence++, timestamp, kTelephoneEvent, event_payload(event, true, 800)));
-  }
-  return packets;
 }
 
 TEST(Dtmf, ReportsOneKeyForThreeStartAndThreeEndPacketsAndPassesThemOn) {
