@@ -289,6 +289,19 @@ void read_blf(const Reader& r, const yaml::Node& node, pbx::PresenceSettings& bl
   }
 }
 
+/// A forward's target: a number, "voicemail", "voicemail:NUMBER" or "announcement" (that the
+/// numbers exist is checked with the whole plan).
+void check_forward_target(const Reader& r, const yaml::Node& node, const std::string& key,
+                          const std::string& target) {
+  const bool box = target.starts_with("voicemail:") && is_number(target.substr(10));
+  if (!is_number(target) && target != "voicemail" && target != "announcement" && !box) {
+    r.fail(node, key,
+           fmt::format("expected a number, voicemail, voicemail:NUMBER or announcement, got "
+                       "\"{}\"",
+                       target));
+  }
+}
+
 pbx::Extension read_extension(const Reader& r, const yaml::Node& node) {
   r.expect_map(node, "extensions[]");
   r.only_keys(node, "extensions[]",
@@ -345,10 +358,7 @@ pbx::Extension read_extension(const Reader& r, const yaml::Node& node) {
           std::pair{"no_answer", &ext.forward.no_answer}}) {
       if (forward[key]) {
         *target = r.string(forward[key], std::string("forward.") + key);
-        if (!is_number(*target)) {
-          r.fail(forward[key], std::string("forward.") + key,
-                 fmt::format("expected a number to forward to, got \"{}\"", *target));
-        }
+        check_forward_target(r, forward[key], std::string("forward.") + key, *target);
       }
     }
     if (forward["ring_time"]) {
@@ -371,9 +381,9 @@ pbx::Extension read_extension(const Reader& r, const yaml::Node& node) {
 
 pbx::RingGroup read_ring_group(const Reader& r, const yaml::Node& node) {
   r.expect_map(node, "ring_groups[]");
-  r.only_keys(
-      node, "ring_groups[]",
-      {"number", "name", "members", "strategy", "ring_time", "call_groups", "pickup_protected"});
+  r.only_keys(node, "ring_groups[]",
+              {"number", "name", "members", "strategy", "ring_time", "call_groups",
+               "pickup_protected", "no_answer", "no_answer_time"});
   pbx::RingGroup group;
   if (!node["number"]) {
     r.fail(node, "ring_groups[]", "missing number");
@@ -414,6 +424,20 @@ pbx::RingGroup read_ring_group(const Reader& r, const yaml::Node& node) {
   }
   if (node["pickup_protected"]) {
     group.pickup_protected = r.boolean(node["pickup_protected"], "pickup_protected");
+  }
+  if (node["no_answer"]) {
+    group.no_answer = r.string(node["no_answer"], "no_answer");
+    check_forward_target(r, node["no_answer"], "no_answer", group.no_answer);
+    if (group.no_answer == "voicemail") {
+      r.fail(node["no_answer"], "no_answer",
+             "a ring group has no box of its own: name one, \"voicemail:NUMBER\"");
+    }
+  }
+  if (node["no_answer_time"]) {
+    group.no_answer_time = r.duration(node["no_answer_time"], "no_answer_time");
+    if (group.no_answer_time.count() == 0) {
+      r.fail(node["no_answer_time"], "no_answer_time", "must be longer than 0s");
+    }
   }
   return group;
 }
@@ -466,7 +490,7 @@ pbx::Trunk read_trunk(const Reader& r, const yaml::Node& node) {
   r.expect_map(node, "trunks[]");
   r.only_keys(node, "trunks[]",
               {"name", "address", "transport", "inbound_from", "inbound_auth", "username",
-               "password", "dids", "outbound_prefix", "caller_id"});
+               "password", "dids", "outbound_prefix", "caller_id", "callers"});
   pbx::Trunk trunk;
   if (!node["name"]) {
     r.fail(node, "trunks[]", "missing name");
@@ -541,6 +565,9 @@ pbx::Trunk read_trunk(const Reader& r, const yaml::Node& node) {
   if (node["caller_id"]) {
     trunk.caller_id = r.string(node["caller_id"], "caller_id");
   }
+  if (node["callers"]) {
+    trunk.callers = r.strings(node["callers"], "callers");
+  }
   return trunk;
 }
 
@@ -585,6 +612,28 @@ void read_forward_codes(const Reader& r, const yaml::Node& node, pbx::ForwardCod
   for (auto [key, code] : keys) {
     if (!code->empty() && !seen.insert(*code).second) {
       r.fail(node, "forward_codes", fmt::format("code \"{}\" is given twice", *code));
+    }
+  }
+}
+
+/// The `voicemail:` section (issue 12).
+void read_voicemail(const Reader& r, const yaml::Node& node, pbx::VoicemailSettings& voicemail) {
+  r.expect_map(node, "voicemail");
+  r.only_keys(node, "voicemail", {"code", "folder", "max_message"});
+  if (node["code"]) {
+    voicemail.code = r.string(node["code"], "voicemail.code");
+    if (!voicemail.code.empty()) {
+      check_code(r, node["code"], "voicemail.code", voicemail.code);
+    }
+  }
+  if (node["folder"]) {
+    voicemail.folder = r.string(node["folder"], "voicemail.folder");
+  }
+  if (node["max_message"]) {
+    voicemail.max_message = r.duration(node["max_message"], "voicemail.max_message");
+    if (voicemail.max_message < std::chrono::seconds(5) ||
+        voicemail.max_message > std::chrono::minutes(30)) {
+      r.fail(node["max_message"], "voicemail.max_message", "must be from 5s to 30m");
     }
   }
 }
@@ -878,9 +927,10 @@ Config parse_config(const std::string& text, const std::string& name) {
     throw ConfigError(fmt::format("{}:1: the file is empty", name));
   }
   r.expect_map(root, "(top level)");
-  r.only_keys(root, "",
-              {"demo", "log_level", "sip", "registrar", "storage", "extensions", "ring_groups",
-               "pickup", "trunks", "blf", "security", "media", "parking", "forward_codes"});
+  r.only_keys(
+      root, "",
+      {"demo", "log_level", "sip", "registrar", "storage", "extensions", "ring_groups", "pickup",
+       "trunks", "blf", "security", "media", "parking", "forward_codes", "voicemail"});
   if (root["log_level"]) {
     config.log_level = r.string(root["log_level"], "log_level");
     if (config.log_level != "error" && config.log_level != "warn" && config.log_level != "info" &&
@@ -950,6 +1000,9 @@ Config parse_config(const std::string& text, const std::string& name) {
   }
   if (root["forward_codes"]) {
     read_forward_codes(r, root["forward_codes"], config.forward_codes);
+  }
+  if (root["voicemail"]) {
+    read_voicemail(r, root["voicemail"], config.voicemail);
   }
   if (const yaml::Node trunks = root["trunks"]) {
     if (!trunks.IsSequence()) {

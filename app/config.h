@@ -10,6 +10,7 @@
 #include "pbx/registrar/registrar.h"
 #include "pbx/routing/directory.h"
 #include "pbx/security/guess_guard.h"
+#include "pbx/voicemail/voicemail.h"
 
 namespace catchline::app {
 
@@ -72,7 +73,8 @@ struct Config {
   std::vector<pbx::Extension> extensions;
   std::vector<pbx::RingGroup> ring_groups;
   pbx::PickupSettings pickup;
-  pbx::ForwardCodes forward_codes;  // `forward_codes:` (issue 12)
+  pbx::ForwardCodes forward_codes;   // `forward_codes:` (issue 12)
+  pbx::VoicemailSettings voicemail;  // `voicemail:`; folder "" = beside storage.path
   std::vector<pbx::Trunk> trunks;
   pbx::PresenceSettings blf;
   std::vector<pbx::BlfRule> blf_rules;

@@ -145,6 +145,12 @@ pbx::PbxSettings pbx_settings(const Config& config) {
   settings.presence = config.blf;
   settings.security = config.security;
   settings.media = config.media.mode;
+  settings.voicemail = config.voicemail;
+  if (settings.voicemail.folder.empty()) {
+    // Beside the database: one place to back up.
+    settings.voicemail.folder =
+        (std::filesystem::path(config.storage.path).parent_path() / "voicemail").string();
+  }
   settings.digest_algorithms.clear();
   for (const std::string& name : config.sip.digest_algorithms) {
     settings.digest_algorithms.push_back(*sip::digest_algorithm_from_name(name));
@@ -209,6 +215,7 @@ int run_server(const std::string& config_path) {
   std::unique_ptr<store::StoreWriter> writer;
   std::vector<store::RegistrationRow> saved;
   std::vector<store::ForwardRow> forwards;  // set from phones with feature codes
+  std::vector<store::VoicemailRow> messages;
   try {
     {
       store::Database db(config.storage.path);
@@ -216,6 +223,7 @@ int run_server(const std::string& config_path) {
                                         std::chrono::system_clock::now().time_since_epoch())
                                         .count());
       forwards = db.load_forwarding();
+      messages = db.load_voicemail();
     }
     writer = std::make_unique<store::StoreWriter>(config.storage.path);
   } catch (const store::StoreError& e) {
@@ -313,6 +321,8 @@ int run_server(const std::string& config_path) {
     }
   }
   pbx.restore_forwarding(settings);
+  spdlog::info("voicemail: {} messages in {}", messages.size(), pbx.voicemail().settings().folder);
+  pbx.restore_voicemail(std::move(messages));
   if (!settings.empty()) {
     spdlog::info("forwarding: {} settings from phones restored", settings.size());
   }

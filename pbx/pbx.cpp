@@ -6,6 +6,7 @@
 
 #include "base/thread_check.h"
 #include "sip/builder.h"
+#include "sip/headers/params.h"
 #include "sip/headers/simple.h"
 #include "store/writer.h"
 
@@ -28,6 +29,7 @@ Pbx::Pbx(base::TimerQueue& timers, PbxSettings settings, Directory directory,
       directory_(std::move(directory)),
       registrar_(timers, registrar, writer),
       writer_(writer),
+      voicemail_(settings_.voicemail, writer),
       auth_(timers, settings_.domain, settings_.nonce_secret, settings_.digest_algorithms,
             settings_.security),
       dial_plan_(directory_),
@@ -38,8 +40,10 @@ Pbx::Pbx(base::TimerQueue& timers, PbxSettings settings, Directory directory,
       }),
       pickup_(directory_, pickable_, calls_),
       presence_(static_cast<PresenceHost&>(*this), settings_.presence),
+      mwi_(static_cast<PresenceHost&>(*this), settings_.presence),
       blf_(directory_, settings_.domain, presence_, calls_, pickup_) {
   dial_plan_.use_forwarding(forwarding_);
+  voicemail_.on_change([this](const std::string& box) { box_changed(box); });
   // BLF replaces this listener; until then the changes are there for the debug log.
   pickable_.set_listener([](PickupScope scope, std::string_view name, bool pickable) {
     spdlog::debug("pickable {}={} state={}", scope == PickupScope::Number ? "number" : "group",
@@ -136,9 +140,45 @@ void Pbx::on_leg_closed(const media::relay::LegClosed& event) {
   records_.closed(event);
 }
 
+void Pbx::on_record_ended(const media::relay::RecordEnded& event) {
+  auto sink = recordings_.find(event.leg);
+  if (sink != recordings_.end()) {
+    RecordingSink done = std::move(sink->second);
+    recordings_.erase(sink);
+    done(media::audio::Sound{event.samples});
+  }
+  if (auto owner = streams_.find(event.leg); owner != streams_.end()) {
+    if (Call* call = calls_.find(owner->second)) {
+      call->recorded(event.duration());
+      calls_.reap(owner->second);
+    }
+  }
+}
+
+void Pbx::box_changed(const std::string& box) {
+  const MailboxCounts now = voicemail_.counts(box);
+  mwi_.changed(box, now);
+  const std::string account = "sip:" + box + "@" + settings_.domain;
+  for (const Binding& binding : registrar_.bindings(box)) {
+    if (!mwi_.subscribed(box, binding.source)) {
+      mwi_.send_unsolicited(account, binding.contact, binding.source, now);
+    }
+  }
+}
+
+void Pbx::on_dtmf(const media::relay::DtmfEvent& event) {
+  if (auto owner = streams_.find(event.leg); owner != streams_.end()) {
+    if (Call* call = calls_.find(owner->second)) {
+      call->dtmf(event.digit);
+      calls_.reap(owner->second);
+    }
+  }
+}
+
 void Pbx::reload(Directory directory, RegistrarSettings registrar, PresenceSettings blf) {
   base::assert_on_signaling_thread();
   presence_.set_settings(blf);
+  mwi_.set_settings(blf);
   directory_ = std::move(directory);
   dial_plan_.reload();
   registrar_.set_settings(registrar);
@@ -149,6 +189,7 @@ void Pbx::shutdown() {
   base::assert_on_signaling_thread();
   shutting_down_ = true;
   presence_.shutdown();
+  mwi_.shutdown();
   std::vector<CallId> ids;
   calls_.for_each([&](const Call& call) { ids.push_back(call.id()); });
   for (CallId id : ids) {
@@ -213,6 +254,18 @@ void Pbx::on_request(const sip::Message& request, const sip::transport::Peer& so
     case Method::Subscribe:
       if (const Extension* watcher = auth_.extension(request, source, directory_)) {
         ServerTransaction& t = start();
+        auto event = sip::parse_event(t.request().header_value(Header::Event).value_or(""));
+        if (event && sip::iequals(event->package, MessageSummary::kEvent)) {
+          // A message-waiting lamp: a phone watches its own box only.
+          const std::string box = uri_user(t.request().request_uri());
+          if (box != watcher->number) {
+            layer_->respond(t, 403, watcher->number + " may not watch the box of " + box);
+            return;
+          }
+          mwi_.subscribe(t, t.request(), source, box, voicemail_.counts(box),
+                         "sip:" + box + "@" + settings_.domain);
+          return;
+        }
         blf_.subscribe(t, t.request(), source, *watcher);
       }
       return;
@@ -220,7 +273,7 @@ void Pbx::on_request(const sip::Message& request, const sip::transport::Peer& so
       ServerTransaction& t = start();
       auto ok = t.make_response(200);
       ok.header(Header::Allow, kAllow);
-      ok.header(Header::AllowEvents, Presence::kAllowEvents);
+      ok.header(Header::AllowEvents, "dialog, presence, message-summary");
       ok.header(Header::Accept, "application/sdp");
       ok.header(Header::Supported, "replaces");
       layer_->send_response(t, 200, ok.finish());
@@ -278,6 +331,14 @@ void Pbx::handle_new_invite(sip::txn::ServerTransaction& t, const sip::Message& 
     retrieve(t, request, source, caller, calls_.find(parking_.occupant(place->slot)), place->slot);
     return;
   }
+  if (!voicemail_.settings().code.empty() && dialled == voicemail_.settings().code) {
+    ServiceSpec box;
+    box.kind = ServiceSpec::Kind::Mailbox;
+    box.box = caller.number;
+    box.disposition = "voicemail-box";
+    start_service(t, request, source, caller, dialled, "Voicemail", std::move(box));
+    return;
+  }
   if (auto code = match_forward_code(dialled, directory_.forward_codes())) {
     set_forwarding(t, request, source, caller, *code);
     return;
@@ -291,6 +352,12 @@ void Pbx::handle_new_invite(sip::txn::ServerTransaction& t, const sip::Message& 
     spdlog::info("call refused caller={} dialled={} reason=\"no such number\"", caller.number,
                  dialled);
     layer_->respond(t, 404);
+    return;
+  }
+  if (!directory_.may_call_out(caller, dialled)) {
+    spdlog::info("call refused caller={} dialled={} reason=\"may not call out\"", caller.number,
+                 dialled);
+    layer_->respond(t, 403, caller.number + " may not call out to " + dialled);
     return;
   }
   start_call(t, request, source, Party{caller.number, caller.name}, dialled, std::move(*plan));
@@ -314,13 +381,7 @@ void Pbx::handle_trunk_invite(sip::txn::ServerTransaction& t, const sip::Message
 void Pbx::start_call(sip::txn::ServerTransaction& t, const sip::Message& request,
                      const sip::transport::Peer& source, Party caller, std::string dialled,
                      RingPlan plan) {
-  // A forward always rings elsewhere; the forward's target is checked when it rings.
-  const bool reachable =
-      plan.service != nullptr || !plan.forward.always.empty() || !plan.forward.no_answer.empty() ||
-      std::any_of(plan.members.begin(), plan.members.end(), [&](const RingMember& member) {
-        return member.route || !registrar_.bindings(member.number).empty();
-      });
-  if (!reachable) {
+  if (!reachable(plan)) {
     spdlog::info("call refused caller={} dialled={} reason=\"not registered\"", caller.number,
                  dialled);
     layer_->respond(t, 480, "Temporarily Unavailable");
@@ -350,32 +411,55 @@ void Pbx::set_forwarding(sip::txn::ServerTransaction& t, const sip::Message& req
     refuse(403, caller.number + " cannot forward to itself");
     return;
   }
-  if (!change.target.empty() && !dial_plan_.outgoing(change.target)) {
+  ForwardChange wanted = change;
+  if (!voicemail_.settings().code.empty() && wanted.target == voicemail_.settings().code) {
+    wanted.target = "voicemail";  // *52*97: unanswered calls go to my box
+  }
+  if (!wanted.target.empty() && !directory_.may_call_out(caller, wanted.target)) {
+    refuse(403, caller.number + " may not call out to " + wanted.target);
+    return;
+  }
+  // The target must exist; whether it has a phone now is asked on each call.
+  const bool exists = wanted.target == "voicemail" ? !voicemail_.settings().folder.empty()
+                                                   : dial_plan_.outgoing(wanted.target).has_value();
+  if (!wanted.target.empty() && !exists) {
     refuse(404, "Nothing at " + change.target + " to forward to");
     return;
   }
-  ForwardSetting setting{caller.number, change.kind, change.target};
+  ForwardSetting setting{caller.number, wanted.kind, wanted.target};
   forwarding_.set(setting);
   if (writer_ != nullptr) {
-    writer_->save_forwarding(store::ForwardRow{caller.number, std::string(kind), change.target});
+    writer_->save_forwarding(store::ForwardRow{caller.number, std::string(kind), wanted.target});
   }
   spdlog::info("forward set extension={} kind={} to={}", caller.number, kind,
-               change.target.empty() ? "off" : change.target);
+               wanted.target.empty() ? "off" : wanted.target);
   // The phone hears what it set: "all calls now go to 1 0 0 3", "call forwarding is off".
   ServiceSpec confirmation;
   confirmation.kind = ServiceSpec::Kind::Announcement;
   confirmation.disposition = "feature";
   const std::string prompt = "forward_" + std::string(kind);
-  if (change.target.empty()) {
+  if (wanted.target.empty()) {
     confirmation.prompts.push_back(prompt + "_off");
+  } else if (wanted.target == "voicemail") {
+    confirmation.prompts.push_back(prompt + "_on");
+    confirmation.prompts.push_back("vm_voicemail");
   } else {
     confirmation.prompts.push_back(prompt + "_on");
-    for (std::string& digit : media::audio::spoken_digits(change.target)) {
+    for (std::string& digit : media::audio::spoken_digits(wanted.target)) {
       confirmation.prompts.push_back(std::move(digit));
     }
   }
   start_service(t, request, source, caller, uri_user(request.request_uri()), "Call forwarding",
                 std::move(confirmation));
+}
+
+bool Pbx::reachable(const RingPlan& plan) const {
+  // A forward always or on no answer goes on elsewhere; its target is checked when it rings.
+  return plan.service != nullptr || !plan.forward.always.empty() ||
+         !plan.forward.no_answer.empty() ||
+         std::any_of(plan.members.begin(), plan.members.end(), [&](const RingMember& member) {
+           return member.route || !registrar_.bindings(member.number).empty();
+         });
 }
 
 void Pbx::start_service(sip::txn::ServerTransaction& t, const sip::Message& request,
@@ -391,12 +475,62 @@ void Pbx::start_service(sip::txn::ServerTransaction& t, const sip::Message& requ
 
 std::unique_ptr<Service> Pbx::make_service(const ServiceSpec& spec) {
   switch (spec.kind) {
-    case ServiceSpec::Kind::Announcement:
     case ServiceSpec::Kind::Voicemail:
+      return std::make_unique<LeaveMessage>(voicemail_, spec.box);
     case ServiceSpec::Kind::Mailbox:
+      return std::make_unique<ListenToBox>(voicemail_, spec.box);
+    case ServiceSpec::Kind::Announcement:
       break;
   }
   return std::make_unique<Announcement>(spec.prompts);
+}
+
+std::optional<RingPlan> Pbx::forward_plan(std::string_view target, std::string_view from) {
+  // "voicemail" (the box of whoever forwards), "voicemail:1002" (that box), "announcement"
+  // (nobody is available, then the server hangs up); else a number.
+  std::string_view box;
+  if (target == "voicemail") {
+    box = from;
+  } else if (target.starts_with("voicemail:")) {
+    box = target.substr(10);
+  } else if (target == "announcement") {
+    RingPlan plan;
+    plan.number = std::string(from);
+    plan.name = "Announcement";
+    auto spec = std::make_shared<ServiceSpec>();
+    spec->prompts = {directory_.find(from) != nullptr ? "not_available" : "nobody_available"};
+    spec->disposition = "announcement";
+    plan.service = std::move(spec);
+    return plan;
+  } else {
+    // An outside target is checked against the forwarding extension's right to call out
+    // when it is set and again on every call (toll fraud: the right may have gone since).
+    const Extension* forwarder = directory_.find(from);
+    if (forwarder != nullptr && !directory_.may_call_out(*forwarder, target)) {
+      spdlog::warn("forward refused from={} to={} reason=\"may not call out\"", from, target);
+      return std::nullopt;
+    }
+    // A target with no phone to ring is no forward: the number last reached keeps ringing
+    // (or the call ends as it would have), never a call cut short by a colleague logged off.
+    std::optional<RingPlan> plan = dial_plan_.outgoing(target);
+    if (plan && !reachable(*plan)) {
+      spdlog::info("forward skipped from={} to={} reason=\"not registered\"", from, target);
+      return std::nullopt;
+    }
+    return plan;
+  }
+  if (directory_.find(box) == nullptr || voicemail_.settings().folder.empty()) {
+    return std::nullopt;  // no box: the number last reached keeps ringing
+  }
+  RingPlan plan;
+  plan.number = std::string(box);
+  plan.name = "Voicemail";
+  auto spec = std::make_shared<ServiceSpec>();
+  spec->kind = ServiceSpec::Kind::Voicemail;
+  spec->box = std::string(box);
+  spec->disposition = "voicemail";
+  plan.service = std::move(spec);
+  return plan;
 }
 
 void Pbx::retrieve(sip::txn::ServerTransaction& t, const sip::Message& request,

@@ -26,6 +26,7 @@
 #include "pbx/security/authenticator.h"
 #include "pbx/security/guess_guard.h"
 #include "pbx/transfer/transfer_target.h"
+#include "pbx/voicemail/voicemail.h"
 #include "sip/dialog/dialog_table.h"
 #include "sip/digest.h"
 #include "sip/transport/peer.h"
@@ -48,6 +49,7 @@ struct PbxSettings {
   PresenceSettings presence;           // `blf:` section
   security::GuardSettings security;    // `security:` section: bans for password guessing
   MediaMode media = MediaMode::Relay;  // media.mode: extensions without their own follow it
+  VoicemailSettings voicemail;         // `voicemail:` section
 };
 
 /// How the server is reached: per listen socket, the "host:port" to put in Via and Contact.
@@ -89,6 +91,12 @@ class Pbx final : public sip::txn::TransactionUser,
   // MediaObserver: the relay's events, on the signaling thread.
   void on_leg_inactive(const media::relay::LegInactive& event) override;
   void on_leg_closed(const media::relay::LegClosed& event) override;
+  /// A recording's sound goes to its sink (a voicemail box), then to its call if it lives.
+  void on_record_ended(const media::relay::RecordEnded& event) override;
+  void on_dtmf(const media::relay::DtmfEvent& event) override;
+  /// A box's counts changed: its subscribers get a NOTIFY, its other registered phones an
+  /// unsolicited one (phones that never subscribe, the default of several vendors).
+  void box_changed(const std::string& box);
   /// Writes the records of ended calls still waiting for the relay's last counters (after the
   /// loops stopped, before the store writer goes: those counters will not come).
   void write_waiting_records() { records_.flush(); }
@@ -165,9 +173,7 @@ class Pbx final : public sip::txn::TransactionUser,
                                       std::string_view tag_b) override;
   void settle_other(Call& call) override { calls_.reap(call.id()); }
   void park_changed(Call& call, const std::string& slot, bool parked) override;
-  std::optional<RingPlan> forward_plan(std::string_view target) override {
-    return dial_plan_.outgoing(target);
-  }
+  std::optional<RingPlan> forward_plan(std::string_view target, std::string_view from) override;
   std::unique_ptr<Service> make_service(const ServiceSpec& spec) override;
   MediaHost* service_media() override { return relay_ != nullptr ? this : nullptr; }
   // MediaHost
@@ -206,6 +212,8 @@ class Pbx final : public sip::txn::TransactionUser,
   void set_forwarding(sip::txn::ServerTransaction& t, const sip::Message& request,
                       const sip::transport::Peer& source, const Extension& caller,
                       const ForwardCodeMatch& code);
+  /// Something of `plan` can ring now: a registered phone, a trunk, a service, or a forward.
+  bool reachable(const RingPlan& plan) const;
   /// Starts a call the server answers itself with `spec` (a RingPlan that rings no phone).
   void start_service(sip::txn::ServerTransaction& t, const sip::Message& request,
                      const sip::transport::Peer& source, const Extension& caller,
@@ -217,6 +225,11 @@ class Pbx final : public sip::txn::TransactionUser,
     forwarding_.load(settings);
   }
   const ForwardingTable& forwarding() const { return forwarding_; }
+  /// The voicemail messages read back from the store at start.
+  void restore_voicemail(std::vector<store::VoicemailRow> rows) {
+    voicemail_.restore(std::move(rows));
+  }
+  VoicemailBoxes& voicemail() { return voicemail_; }
 
  private:
   base::TimerQueue& timers_;
@@ -226,6 +239,7 @@ class Pbx final : public sip::txn::TransactionUser,
   store::StoreWriter* writer_;
   Authenticator auth_;
   ForwardingTable forwarding_;  // before the dial plan, which reads it
+  VoicemailBoxes voicemail_;    // before the calls, whose recordings end in it
   DialPlan dial_plan_;
   ParkLots parking_{directory_};
   sip::txn::TransactionLayer* layer_ = nullptr;
@@ -245,6 +259,7 @@ class Pbx final : public sip::txn::TransactionUser,
   CallTable calls_;
   PickupService pickup_;
   Presence presence_;
+  MessageSummary mwi_;  // message-waiting lamps of the voicemail boxes (RFC 3842)
   BlfViews blf_;
   bool shutting_down_ = false;
 };

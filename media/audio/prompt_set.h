@@ -44,7 +44,19 @@ inline constexpr std::string_view kServerPrompts[] = {"hold_music",
                                                       "forward_busy_on",
                                                       "forward_busy_off",
                                                       "forward_no_answer_on",
-                                                      "forward_no_answer_off"};
+                                                      "forward_no_answer_off",
+                                                      "beep",
+                                                      "vm_person_at",
+                                                      "vm_leave_message",
+                                                      "vm_saved",
+                                                      "vm_you_have",
+                                                      "vm_new_messages",
+                                                      "vm_no_messages",
+                                                      "vm_message",
+                                                      "vm_from",
+                                                      "vm_deleted",
+                                                      "vm_no_more",
+                                                      "vm_voicemail"};
 
 /// The prompt names that say `number` digit by digit: "701" gives digit_7, digit_0, digit_1.
 /// Characters other than 0-9 are left out.

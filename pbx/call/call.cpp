@@ -257,7 +257,7 @@ bool Call::forward(std::string_view target, std::string_view reason) {
                  plan_.number);
     return false;
   }
-  std::optional<RingPlan> plan = host_.forward_plan(target);
+  std::optional<RingPlan> plan = host_.forward_plan(target, plan_.number);
   if (!plan) {
     spdlog::warn("forward refused call={} from={} to={} reason=\"no such number\"", id_,
                  plan_.number, target);

@@ -85,9 +85,10 @@ class CallHost {
   virtual void settle_other(Call& call) = 0;
   /// The call now waits on parking slot `slot`, or left it (retrieved, hung up, timed out).
   virtual void park_changed(Call& call, const std::string& slot, bool parked) = 0;
-  /// What a call forwarded to `target` rings (an extension forwards as it would dial), or
-  /// nullopt when `target` reaches nothing.
-  virtual std::optional<RingPlan> forward_plan(std::string_view target) = 0;
+  /// What a call forwarded from `from` to `target` rings (an extension forwards as it would
+  /// dial; "voicemail" is the box of `from`, "voicemail:1002" that of 1002), or nullopt when
+  /// `target` reaches nothing.
+  virtual std::optional<RingPlan> forward_plan(std::string_view target, std::string_view from) = 0;
   /// Runs `spec` on a line the call answered itself (pbx/call/service.h).
   virtual std::unique_ptr<Service> make_service(const ServiceSpec& spec) = 0;
   /// The media relay, for a service the server answers itself even in a call whose phones
@@ -166,7 +167,7 @@ class Call final : private base::TimerHandler,
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
 
-  CallId id() const { return id_; }
+  CallId id() const override { return id_; }
   /// Some device answered (also once the call has ended after that).
   bool answered() const { return answered_leg() != 0; }
   bool ended() const { return std::holds_alternative<Ended>(state_); }
@@ -356,7 +357,9 @@ class Call final : private base::TimerHandler,
   /// plan_ is a service: the call answers its caller itself and runs it; 1 when it did, 0
   /// when it cannot (no relay, no G.711 in the caller's offer: the caller gets the error).
   std::size_t serve();
-  // ServiceLine (and caller() above): what the running service does with the caller's line.
+  // ServiceLine (and caller(), id() above): what the running service does with the line.
+  const std::string& call_id() const override { return record_.call_id; }
+  void note_message(const std::string& file) override { record_.voicemail = file; }
   void play(std::vector<Clip> clips) override;
   void record(std::chrono::milliseconds max, RecordingSink sink) override;
   void stop_recording() override;

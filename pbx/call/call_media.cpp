@@ -407,6 +407,7 @@ sip::Result<std::string> CallMedia::answer_locally(LegId leg, const sip::transpo
       std::string formats = std::to_string(g711.payload);
       std::string attributes = "a=rtpmap:" + formats + " " + codec + "/8000\r\n";
       stream.telephone_event = telephone_event_of(line);
+      watch_dtmf(stream);  // a service reads the caller's keys
       if (stream.telephone_event) {
         const std::string event = std::to_string(*stream.telephone_event);
         formats += " " + event;
@@ -434,6 +435,7 @@ sip::Result<std::size_t> CallMedia::learn_local_answer(LegId leg, const sip::tra
     Side& answered = side(leg);
     for (std::size_t i = 0; i < session->media.size() && i < answered.streams.size(); ++i) {
       answered.streams[i].telephone_event = telephone_event_of(session->media[i]);
+      watch_dtmf(answered.streams[i]);
     }
   }
   return learned;
@@ -487,14 +489,41 @@ std::chrono::milliseconds CallMedia::announce(LegId leg, std::span<const Clip> c
 
 bool CallMedia::record(LegId leg, std::chrono::milliseconds max, RecordingSink sink) {
   base::assert_on_signaling_thread();
-  // The relay's recorder (media/relay) comes with voicemail; until then nothing records.
-  (void)leg;
-  (void)max;
-  (void)sink;
+  for (Stream& stream : side(leg).streams) {
+    if (stream.type != "audio" || !stream.g711) {
+      continue;
+    }
+    media::relay::RecordRequest request;
+    request.codec = stream.g711->alaw ? media::audio::Codec::Pcma : media::audio::Codec::Pcmu;
+    request.payload_type = stream.g711->payload;
+    request.max_duration = max;
+    auto recording = host_.relay().record(stream.id, request);
+    if (!recording) {
+      spdlog::warn("media record call={} stream={} reason=\"{}\"", call_, stream.id,
+                   recording.error().reason);
+      return false;
+    }
+    host_.recording_started(stream.id, std::move(sink));
+    spdlog::info("media record call={} stream={} max_ms={}", call_, stream.id, max.count());
+    return true;
+  }
   return false;
 }
 
-void CallMedia::stop_recording(LegId leg) { (void)leg; }
+void CallMedia::stop_recording(LegId leg) {
+  base::assert_on_signaling_thread();
+  for (const Stream& stream : side(leg).streams) {
+    if (stream.type == "audio") {
+      host_.relay().stop_recording(stream.id);
+    }
+  }
+}
+
+void CallMedia::watch_dtmf(Stream& stream) {
+  if (stream.telephone_event && *stream.telephone_event < 128) {
+    host_.relay().watch_dtmf(stream.id, static_cast<std::uint8_t>(*stream.telephone_event));
+  }
+}
 
 void CallMedia::close(LegId leg) {
   base::assert_on_signaling_thread();

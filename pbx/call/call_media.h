@@ -149,6 +149,8 @@ class CallMedia {
   /// Opens streams until `side` has `count`; the error when no ports are left (503).
   std::optional<sip::ParseError> ensure(Side& side, std::size_t count,
                                         const sip::transport::Peer& peer);
+  /// The relay reports the keys pressed on `stream` (its RFC 4733 payload type, if any).
+  void watch_dtmf(Stream& stream);
   /// Tells the relay what it knows of `stream` (RFC 5761: mux when both SDPs have it).
   void update(const Stream& stream);
   /// Bridges what bridge() asked for and can be bridged now.

@@ -42,6 +42,11 @@ class ServiceLine {
  public:
   /// Who called.
   virtual const Party& caller() const = 0;
+  /// The caller's Call-ID, and the server's number for the call (unique while it runs).
+  virtual const std::string& call_id() const = 0;
+  virtual std::uint64_t id() const = 0;
+  /// The call's record names the voicemail message it left (`file`).
+  virtual void note_message(const std::string& file) = 0;
   /// Plays `clips` once, one after the other; Service::on_played() follows when they end.
   /// Playing anew replaces what played.
   virtual void play(std::vector<Clip> clips) = 0;

@@ -5,22 +5,6 @@
 
 namespace catchline::pbx {
 
-bool named_by(const Extension& extension, const std::vector<std::string>& list) {
-  auto in = [](const std::vector<std::string>& groups, std::string_view name) {
-    return std::find(groups.begin(), groups.end(), name) != groups.end();
-  };
-  return std::any_of(list.begin(), list.end(), [&](const std::string& entry) {
-    if (entry == "*" || entry == extension.number) {
-      return true;
-    }
-    if (!entry.starts_with("group:")) {
-      return false;
-    }
-    const std::string_view group = std::string_view(entry).substr(6);
-    return in(extension.call_groups, group) || in(extension.pickup_groups, group);
-  });
-}
-
 std::optional<ParkLots::Place> ParkLots::find(std::string_view number) const {
   unsigned value = 0;
   const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);

@@ -11,10 +11,6 @@ namespace catchline::pbx {
 
 using CallId = std::uint64_t;
 
-/// Whether `extension` is named by `list` (a lot's park or retrieve rule): its number,
-/// "group:NAME" with NAME among its call or pickup groups, or "*".
-bool named_by(const Extension& extension, const std::vector<std::string>& list);
-
 /// The parking lots of the directory and which call waits on which slot (issue 12). Reads the
 /// Pbx's directory, which a reload replaces in place: calls parked stay on their slots.
 /// Owned by the signaling thread.

@@ -166,6 +166,8 @@ std::optional<RingPlan> DialPlan::ring_plan(std::string_view number) const {
   plan.pickup_protected = group->pickup_protected;
   plan.strategy = group->strategy;
   plan.member_ring_time = group->ring_time;
+  plan.forward.no_answer = group->no_answer;
+  plan.forward.ring_time = group->no_answer_time;
   for (const std::string& number : group->members) {
     if (const Extension* member = directory_.find(number)) {
       plan.members.push_back(ring_member(*member));

@@ -4,6 +4,22 @@
 
 namespace catchline::pbx {
 
+bool named_by(const Extension& extension, const std::vector<std::string>& list) {
+  auto in = [](const std::vector<std::string>& groups, std::string_view name) {
+    return std::find(groups.begin(), groups.end(), name) != groups.end();
+  };
+  return std::any_of(list.begin(), list.end(), [&](const std::string& entry) {
+    if (entry == "*" || entry == extension.number) {
+      return true;
+    }
+    if (!entry.starts_with("group:")) {
+      return false;
+    }
+    const std::string_view group = std::string_view(entry).substr(6);
+    return in(extension.call_groups, group) || in(extension.pickup_groups, group);
+  });
+}
+
 Directory::Directory(std::vector<Extension> extensions, std::vector<RingGroup> ring_groups,
                      PickupSettings pickup, std::vector<Trunk> trunks,
                      std::vector<BlfRule> blf_rules, std::vector<ParkLot> parking)
@@ -74,6 +90,11 @@ bool Directory::blf_rule_allows(const Extension& watcher, std::string_view numbe
     }
   }
   return false;
+}
+
+bool Directory::may_call_out(const Extension& caller, std::string_view dialled) const {
+  const Trunk* trunk = outbound_trunk(dialled);
+  return trunk == nullptr || named_by(caller, trunk->callers);
 }
 
 const Trunk* Directory::outbound_trunk(std::string_view dialled) const {

@@ -20,7 +20,8 @@ enum class MediaMode : std::uint8_t { Relay, Direct };
 
 /// An extension's call forwarding (`forward:`): where its calls go instead of, or after, its
 /// phones. Each target is an extension, a ring group or a number outside (dialled as the
-/// extension would dial it); "" = off.
+/// extension would dial it), "voicemail" (its own box), "voicemail:1002" (another box) or
+/// "announcement" (not available, then the server hangs up); "" = off.
 struct Forwarding {
   std::string always;     // its phones never ring
   std::string busy;       // every phone of it said busy (486/600)
@@ -62,6 +63,10 @@ struct RingGroup {
   std::chrono::milliseconds ring_time{15'000};  // per member, sequential only
   std::vector<std::string> call_groups;
   bool pickup_protected = false;
+  // Nobody answered within no_answer_time: the call goes to `no_answer` (a number,
+  // "voicemail:1002", "announcement"); "" = it rings until sip.no_answer_timeout.
+  std::string no_answer;
+  std::chrono::milliseconds no_answer_time{20'000};
 };
 
 /// A SIP provider (`trunks:`). Its INVITEs, recognised by source address, ring the extension
@@ -78,6 +83,8 @@ struct Trunk {
   std::map<std::string, std::string> dids;  // DID -> extension or ring group number
   std::string outbound_prefix;              // "9": 9 + number leaves here; "" = inbound only
   std::string caller_id;                    // From user of outbound calls; "" = the extension
+  // Who may call out through it (toll fraud): numbers, "group:NAME", "*" (the default).
+  std::vector<std::string> callers{"*"};
 };
 
 /// A `blf:` rule: lets `watchers` watch `may_watch` beyond the default (who may pick a number
@@ -124,6 +131,10 @@ struct ParkLot {
   std::vector<std::string> retrieve{"*"};
 };
 
+/// Whether `extension` is named by `list` (a lot's park or retrieve rule, a trunk's callers):
+/// its number, "group:NAME" with NAME among its call or pickup groups, or "*".
+bool named_by(const Extension& extension, const std::vector<std::string>& list);
+
 /// Every extension and ring group by number. Built from configuration; immutable once handed
 /// to the signaling thread (a reload builds a new one and swaps it in).
 class Directory {
@@ -144,6 +155,9 @@ class Directory {
   const std::vector<ParkLot>& parking() const { return parking_; }
   /// Whether a `blf:` rule lets `watcher` watch `number` (an extension or ring group).
   bool blf_rule_allows(const Extension& watcher, std::string_view number) const;
+  /// Whether `caller` may dial `dialled`: true unless it leaves through a trunk whose
+  /// `callers` do not name it (a call, a transfer or a forward it sets up).
+  bool may_call_out(const Extension& caller, std::string_view dialled) const;
   /// The trunk whose outbound prefix starts `dialled` (the longest such prefix), or nullptr.
   const Trunk* outbound_trunk(std::string_view dialled) const;
   const PickupSettings& pickup() const { return pickup_; }

@@ -50,6 +50,12 @@ TransferTarget resolve_transfer(const DialPlan& dial_plan, const Registrar& regi
     out.reason = "No such number " + std::string(target);
     return out;
   }
+  const Extension* who = directory.find(transferor.number);
+  if (who == nullptr || !directory.may_call_out(*who, target)) {
+    out.status = 403;
+    out.reason = transferor.number + " may not call out to " + std::string(target);
+    return out;
+  }
   const bool reachable =
       std::any_of(plan->members.begin(), plan->members.end(), [&](const RingMember& member) {
         return member.route || !registrar.bindings(member.number).empty();

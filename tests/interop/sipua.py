@@ -360,6 +360,7 @@ class UA:
         self.answered = {}      # (branch, method) of requests received -> [response text]
         self.reliable = {}      # branch of an INVITE we answered finally -> [text, next, interval]
         self.incoming = []      # Calls rung here (phone role), in order
+        self.unsolicited = []   # NOTIFYs of message-summary outside any subscription (MWI)
         self.notify_status = 200
         self.invite_mode = "ring"  # "ring": 180 and wait; "answer": 180, 200; or a final status
         self.closed = False
@@ -438,7 +439,9 @@ class UA:
         final answer (after a challenge, the one to the request with credentials)."""
         sub = self.new_dialog(Subscription, self.aor(resource))
         sub.event = event
-        accept = "application/pidf+xml" if event == "presence" else "application/dialog-info+xml"
+        accept = {"presence": "application/pidf+xml",
+                  "message-summary": "application/simple-message-summary"}.get(
+                      event, "application/dialog-info+xml")
         t = self.authenticated(sub, "SUBSCRIBE", self.aor(resource),
                                [("Event", event), ("Expires", str(expires)), ("Accept", accept),
                                 ("Contact", self.contact())] + list(headers))
@@ -571,7 +574,11 @@ class UA:
             return
         if dialog is not None and method != "INVITE":
             dialog.requests.append(request)
-        if method == "NOTIFY":
+        if method == "NOTIFY" and dialog is None and \
+                request.get("event", "").startswith("message-summary"):
+            self.unsolicited.append(request)  # a message-waiting lamp without a subscription
+            self.respond(request, 200)
+        elif method == "NOTIFY":
             if dialog is not None:
                 dialog.update(request)
             status = self.notify_status if dialog is None or dialog.notify_status is None \

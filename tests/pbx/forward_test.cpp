@@ -156,5 +156,42 @@ TEST_F(Forward, AFeatureCodeWithoutTargetOrToNothingIsRefusedWithTheReason) {
   EXPECT_EQ(now.always + now.busy + now.no_answer, "") << "nothing was set";
 }
 
+/// Trunk "provider" (prefix 9) lets only 1001 call out: 1002 may not, nor may a forward or
+/// a feature code of 1002's reach outside (toll fraud).
+class CallOutRight : public CallFlow {
+ protected:
+  void SetUp() override {
+    settings_.media = MediaMode::Direct;
+    Trunk trunk;
+    trunk.name = "provider";
+    trunk.host = "127.0.0.1";
+    trunk.port = 7000;
+    trunk.outbound_prefix = "9";
+    trunk.callers = {"1001"};
+    start({ext("1001"), ext("1002"), forwarding("1003", "9555"), ext("1004")}, {}, {trunk});
+    phones_["trunk"] = Phone{"trunk", "", udp_peer(7000)};
+    register_phone("1003");
+  }
+};
+
+TEST_F(CallOutRight, OnlyTheTrunksCallersDialOut) {
+  Sent refused = dial("1002", "9555");
+  EXPECT_EQ(final_status(phone("1002"), refused), 403);
+  EXPECT_EQ(final_reason(phone("1002"), refused), "1002 may not call out to 9555");
+  EXPECT_TRUE(requests_to("trunk", "INVITE").empty());
+  dial("1001", "9555");
+  EXPECT_EQ(requests_to("trunk", "INVITE").size(), 1u);
+}
+
+TEST_F(CallOutRight, AForwardOutsideNeedsTheRightWhenSetAndOnEveryCall) {
+  Sent set = dial("1002", "*729555");
+  EXPECT_EQ(final_status(phone("1002"), set), 403);
+  EXPECT_EQ(pbx_->forwarding().of(*pbx_->directory().find("1002")).always, "");
+  // 1003's configured forward goes outside, which 1003 may not: its own phone rings instead.
+  dial("1001", "1003");
+  EXPECT_TRUE(requests_to("trunk", "INVITE").empty());
+  EXPECT_FALSE(requests_to("1003", "INVITE").empty());
+}
+
 }  // namespace
 }  // namespace catchline::pbx::testing
