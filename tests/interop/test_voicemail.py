@@ -242,6 +242,32 @@ def check_forward_to_voicemail_code(bench):
     carol.close()
 
 
+def check_direct_mode_still_answers(procs, binary):
+    """media.mode direct: phones send media to each other, but what the server answers itself
+    (a feature code's confirmation) still comes from its relay."""
+    udp, tcp = harness.free_port(), harness.free_port()
+    first, last = port_range()
+    extra = f"media:\n  mode: direct\n  address: 127.0.0.1\n  ports: {first}-{last}\n"
+    config, _ = harness.write_server_config(
+        procs.workdir, udp, tcp, EVERYONE, domain=DOMAIN, extra_yaml=extra, name="direct.yaml",
+        database_name="direct.db")
+    server = harness.start_catchline(procs, binary, config, name="direct")
+    carol = Phone(udp, CAROL)
+    try:
+        call = carol.invite(carol.aor("*73"))
+        final = call.final()
+        harness.check(final is not None and final.status == 200, f"*73: {final and final.start}")
+        relay = media_of(final.body)[1]
+        harness.check(first <= relay <= last, f"SDP names {relay}, not the relay")
+        send_tone(carol, ("127.0.0.1", relay), 0.1)
+        heard = loud_packets(carol, relay)
+        harness.check(heard > 20, f"confirmation: {heard} loud packets")
+        harness.check(call.wait_request("BYE", timeout=5) is not None, "no BYE")
+    finally:
+        carol.close()
+        procs.stop(server)
+
+
 def main():
     binary = harness.catchline_binary()
     results = harness.Results()
@@ -256,6 +282,9 @@ def main():
                     check_forward_to_voicemail_code, bench)
         if results.failed:
             print(procs.log_of(bench.server)[-6000:])
+        procs.stop(bench.server)
+        results.run("media.mode direct: *73 is still answered from the relay and confirmed",
+                    check_direct_mode_still_answers, procs, binary)
     results.finish()
 
 
