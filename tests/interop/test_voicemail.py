@@ -65,7 +65,12 @@ class Bench:
         self.first, self.last = port_range()
         self.folder = os.path.join(procs.workdir, "voicemail")
         extra = (f"media:\n  mode: relay\n  address: 127.0.0.1\n  ports: {self.first}-{self.last}\n"
-                 f"voicemail:\n  folder: {self.folder}\n  max_message: 10s\n")
+                 f"voicemail:\n  folder: {self.folder}\n  max_message: 10s\n"
+                 "ring_groups:\n"
+                 "  - {number: \"2000\", members: [\"1003\"], no_answer: \"voicemail:1002\","
+                 " no_answer_time: 2s}\n"
+                 "  - {number: \"2001\", members: [\"1003\"], no_answer: announcement,"
+                 " no_answer_time: 2s}\n")
         self.config, self.database = harness.write_server_config(
             procs.workdir, self.udp, self.tcp, EVERYONE, domain=DOMAIN, no_answer_timeout="20s",
             extra_yaml=extra, name="voicemail.yaml", database_name="voicemail.db")
@@ -242,6 +247,39 @@ def check_forward_to_voicemail_code(bench):
     carol.close()
 
 
+def check_ring_group_no_answer(bench):
+    """Ring group 2000 rings 1003 for 2 s, then Bob's box answers; group 2001 rings 1003 for
+    2 s, then "nobody is available" and the server hangs up."""
+    carol = bench.phone(CAROL, register=True)  # rings, never answers
+    alice = bench.phone(ALICE)
+    try:
+        for group, ends in (("2000", "voicemail"), ("2001", "announcement")):
+            started = time.monotonic()
+            call = alice.invite(alice.aor(group))
+            final = call.final()
+            waited = time.monotonic() - started
+            harness.check(final is not None and final.status == 200,
+                          f"{group}: {final and final.start}")
+            harness.check(1.5 <= waited <= 4.0, f"{group} answered after {waited:.1f}s, not ~2s")
+            harness.check(carol.incoming and carol.incoming[-1].cancel_request is not None or
+                          harness.wait_until(lambda: carol.incoming[-1].cancel_request,
+                                             timeout=2.0),
+                          f"{group}: 1003 was not cancelled")
+            relay = media_of(final.body)[1]
+            send_tone(alice, ("127.0.0.1", relay), 0.1)
+            heard = loud_packets(alice, relay)
+            harness.check(heard > 20, f"{group}: {heard} loud packets")
+            if ends == "announcement":
+                harness.check(call.wait_request("BYE", timeout=5) is not None,
+                              "no BYE after the announcement")
+            else:
+                call.bye()
+    finally:
+        alice.close()
+        carol.register(expires=0)
+        carol.close()
+
+
 def check_direct_mode_still_answers(procs, binary):
     """media.mode direct: phones send media to each other, but what the server answers itself
     (a feature code's confirmation) still comes from its relay."""
@@ -280,6 +318,8 @@ def main():
         results.run("*97: intro, both messages, BYE; both heard", check_listen, bench)
         results.run("*52*97: unanswered calls to my box, confirmed and stored",
                     check_forward_to_voicemail_code, bench)
+        results.run("ring groups' no_answer: voicemail:1002 after 2 s, announcement after 2 s",
+                    check_ring_group_no_answer, bench)
         if results.failed:
             print(procs.log_of(bench.server)[-6000:])
         procs.stop(bench.server)
