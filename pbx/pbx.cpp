@@ -166,6 +166,21 @@ void Pbx::box_changed(const std::string& box) {
   }
 }
 
+void Pbx::lamp_after_register(const std::string& box, const sip::transport::Peer& source) {
+  // A phone that (re)registers while its box holds new messages learns it at once: after a
+  // reboot its lamp is right without waiting for the next message.
+  const MailboxCounts now = voicemail_.counts(box);
+  if (now.new_messages == 0 || mwi_.subscribed(box, source)) {
+    return;
+  }
+  for (const Binding& binding : registrar_.bindings(box)) {
+    if (binding.source == source) {
+      mwi_.send_unsolicited("sip:" + box + "@" + settings_.domain, binding.contact, binding.source,
+                            now);
+    }
+  }
+}
+
 void Pbx::on_dtmf(const media::relay::DtmfEvent& event) {
   if (auto owner = streams_.find(event.leg); owner != streams_.end()) {
     if (Call* call = calls_.find(owner->second)) {
@@ -249,6 +264,7 @@ void Pbx::on_request(const sip::Message& request, const sip::transport::Peer& so
       if (const Extension* user = auth_.extension(request, source, directory_)) {
         ServerTransaction& t = start();
         registrar_.handle(*layer_, t, t.request(), source, user->number);
+        lamp_after_register(user->number, source);
       }
       return;
     case Method::Subscribe:

@@ -97,6 +97,8 @@ class Pbx final : public sip::txn::TransactionUser,
   /// A box's counts changed: its subscribers get a NOTIFY, its other registered phones an
   /// unsolicited one (phones that never subscribe, the default of several vendors).
   void box_changed(const std::string& box);
+  /// After a REGISTER from `source`: its phone hears of new messages in `box` (unsolicited).
+  void lamp_after_register(const std::string& box, const sip::transport::Peer& source);
   /// Writes the records of ended calls still waiting for the relay's last counters (after the
   /// loops stopped, before the store writer goes: those counters will not come).
   void write_waiting_records() { records_.flush(); }
