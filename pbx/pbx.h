@@ -117,6 +117,16 @@ class Pbx final : public sip::txn::TransactionUser,
   /// Pickable calls by number and group; BLF sets its listener.
   PickupIndex& pickable_calls() { return pickable_; }
   const Presence& presence() const { return presence_; }
+  /// The forwards phones set with feature codes, read back from the store at start.
+  void restore_forwarding(const std::vector<ForwardSetting>& settings) {
+    forwarding_.load(settings);
+  }
+  const ForwardingTable& forwarding() const { return forwarding_; }
+  /// The voicemail messages read back from the store at start.
+  void restore_voicemail(std::vector<store::VoicemailRow> rows) {
+    voicemail_.restore(std::move(rows));
+  }
+  VoicemailBoxes& voicemail() { return voicemail_; }
 
   /// False when `source` is banned for guessing passwords: the application drops its requests
   /// unanswered as they leave the transport, before the transaction layer (so retransmissions,
@@ -221,19 +231,6 @@ class Pbx final : public sip::txn::TransactionUser,
                      const sip::transport::Peer& source, const Extension& caller,
                      std::string dialled, std::string name, ServiceSpec spec);
 
- public:
-  /// The forwards phones set with feature codes, read back from the store at start.
-  void restore_forwarding(const std::vector<ForwardSetting>& settings) {
-    forwarding_.load(settings);
-  }
-  const ForwardingTable& forwarding() const { return forwarding_; }
-  /// The voicemail messages read back from the store at start.
-  void restore_voicemail(std::vector<store::VoicemailRow> rows) {
-    voicemail_.restore(std::move(rows));
-  }
-  VoicemailBoxes& voicemail() { return voicemail_; }
-
- private:
   base::TimerQueue& timers_;
   PbxSettings settings_;
   Directory directory_;  // replaced in place on reload: the features below keep a reference

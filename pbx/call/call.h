@@ -391,7 +391,7 @@ class Call final : private base::TimerHandler,
   /// A callee leg of the transfer round answered: the transferee talks to it from now on.
   void complete_transfer(Leg& leg, const sip::txn::ClientTransaction& t,
                          const sip::Message& response);
-  /// The transfer round ended without an answer (`status` is what the target said, or 408
+  /// The transfer round ended without an answer (`status` is what the target said, or 480
   /// when transfer_timeout ran out).
   void fail_transfer(int status, std::string_view reason);
   /// Tells the transferor how the transfer goes: a NOTIFY (Event: refer) with `status` as
