@@ -1789,6 +1789,19 @@ void Call::on_refer(LegId id, sip::txn::ServerTransaction& t, const sip::Message
     return;
   }
   auto target = sip::parse_name_addr(*refer_to);
+  std::string lenient;
+  if (!target && refer_to->find('?') != std::string_view::npos) {
+    // Phones that write Replaces' Call-ID with its '@' unescaped (RFC 3261 §19.1.1 wants
+    // %40) still mean it: escape what follows '?' and read it again.
+    lenient = std::string(*refer_to);
+    const std::size_t close = lenient.rfind('>');
+    for (std::size_t i = lenient.find('?'); i < lenient.size() && i < close; ++i) {
+      if (lenient[i] == '@') {
+        lenient.replace(i, 1, "%40");
+      }
+    }
+    target = sip::parse_name_addr(lenient);
+  }
   if (!target) {
     refuse(400, "Bad Refer-To: " + target.error().reason);
     return;

@@ -347,6 +347,18 @@ TEST_F(AttendedTransfer, JoinsTheTransfereeWithTheConsultedTargetAndReleasesTheT
       << "the consultation call is transferred, the first call answered";
 }
 
+TEST_F(AttendedTransfer, AReplacesWhoseCallIdKeepsItsAtUnescapedIsReadToo) {
+  Established call = establish();
+  Sent consultation = consult();
+  std::string refer = refer_to(consultation);
+  const std::size_t at = refer.find("%40");
+  ASSERT_NE(at, std::string::npos) << "the fixture's Call-IDs hold an '@'";
+  refer.replace(at, 3, "@");  // as some phones write it
+  callee_refers(call, refer);
+  EXPECT_THAT(refer_statuses(call), ElementsAre(202));
+  EXPECT_EQ(requests_to("1002", "BYE").size(), 2u);
+}
+
 TEST_F(AttendedTransfer, ReplacesTagsInEitherOrderNameTheSameDialog) {
   Established call = establish();
   Sent consultation = consult();
