@@ -12,6 +12,15 @@ seconds, then the test accepts the call there. Checks:
   tone, in that order, and C's recording holds A's tone;
 - A and C got their RTP from ports of media.ports (the relay), never from each other.
 
+Park and retrieve (README "Park and retrieve"): the server has a lot (code 700, slots 701-705,
+timeout 30 s). A calls B, which answers; B transfers A to 700 (a park). Checks:
+- B's call closes once the server has told it where A waits ("parked on 7 0 1", about 3 s):
+  B's recording holds A's tone, then the announcement (loud, none of the tones);
+- C dials 701 and is connected to A;
+- A's recording holds B's tone, then the server's hold music (loud, none of the phones' tones
+  nor the ringback) while parked, then C's tone, in that order; C's recording holds A's tone;
+- A and C got their RTP from the relay.
+
 Exits 77 (skipped) when baresip or a module it needs is not installed, or its menu has no
 `transfer` command. Usage: test_transfer_baresip.py --catchline PATH.
 """
@@ -33,8 +42,17 @@ CAROL = ("1003", "Carol Target", "carol-secret")
 # Each phone its own tone, so that a recording tells who was heard; the ringback is 425 Hz.
 TONES = {ALICE[0]: 1000, BOB[0]: 1600, CAROL[0]: 2000}
 RINGBACK = 425
+MUSIC = "music"  # timeline's key for loud blocks that are none of the tones above
 RINGING = 2.5  # seconds C rings before it answers (the ringback is 1 s on, 4 s off)
 TALK = 3.0
+PARKED = 4.0  # seconds A waits parked after B's call closed, before C retrieves it
+ANNOUNCEMENT = 3.0  # "parked on seven zero one", which B hears before its call is closed
+PARKING = """parking:
+  - name: main
+    code: "700"
+    slots: "701-705"
+    timeout: 30s
+"""
 MODULES = ("g711.so", "aubridge.so", "ausine.so", "sndfile.so", "menu.so", "ctrl_tcp.so",
            "account.so", "uuid.so")
 SKIPPED = 77
@@ -60,29 +78,32 @@ def blocks(path):
 
 def timeline(phone):
     """Where each tone is heard in `phone`'s recordings (all of its calls' decoded audio, oldest
-    file first): {frequency: [block start in seconds since the first file began]}."""
+    file first): {frequency: [block start in seconds since the first file began]}, and under
+    MUSIC the loud blocks in which no tone has even half of the energy (a tune or speech)."""
     files = phone.recordings()
     harness.check(files, f"{phone.number} recorded nothing in {phone.dumps}")
     harness.check(harness.wait_until(lambda: phone.finished_recording(files[-1]), 5.0),
                   f"{phone.number}'s recording {files[-1]} was not closed")
     tones = list(TONES.values()) + [RINGBACK]
-    found = {tone: [] for tone in tones}
+    found = {tone: [] for tone in tones + [MUSIC]}
     offset = 0.0
     for path in files:
         with wave.open(path, "rb") as w:
             length = w.getnframes() / w.getframerate()
         for start, rate, block in blocks(path):
+            shares = {tone: goertzel_share(block, rate, tone) for tone in tones}
             for tone in tones:
-                if goertzel_share(block, rate, tone) > 0.8 and all(
-                        goertzel_share(block, rate, other) < 0.05
-                        for other in tones if other != tone):
+                if shares[tone] > 0.8 and all(shares[other] < 0.05
+                                              for other in tones if other != tone):
                     found[tone].append(offset + start)
+            if all(share < 0.5 for share in shares.values()):
+                found[MUSIC].append(offset + start)
         offset += length
     return found
 
 
 def describe(found):
-    return ", ".join(f"{tone} Hz {len(starts) * BLOCK:.2f} s" +
+    return ", ".join(f"{tone if tone == MUSIC else f'{tone} Hz'} {len(starts) * BLOCK:.2f} s" +
                      (f" ({starts[0]:.2f}-{starts[-1]:.2f})" if starts else "")
                      for tone, starts in found.items())
 
@@ -151,6 +172,93 @@ def check_blind_transfer(procs, binary):
         office.close()
 
 
+def parking_office(procs, binary, label, extensions, answermodes):
+    """test_media_baresip's Office, whose server's config also holds the lot PARKING (Office
+    writes that config itself: PARKING is appended to what it writes)."""
+    write = harness.write_server_config
+
+    def with_lot(*args, extra_yaml="", **kwargs):
+        return write(*args, extra_yaml=extra_yaml + PARKING, **kwargs)
+
+    harness.write_server_config = with_lot
+    try:
+        return media_baresip.Office(procs, binary, label, extensions, answermodes)
+    finally:
+        harness.write_server_config = write
+
+
+def check_park(procs, binary):
+    office = parking_office(procs, binary, "park", [ALICE, BOB, CAROL],
+                            ["manual", "auto", "manual"])
+    try:
+        alice, bob, carol = (office.phones[e[0]] for e in (ALICE, BOB, CAROL))
+        marks = {phone: phone.mark() for phone in (alice, bob, carol)}
+        office.dial(alice, BOB[0])
+        for phone in (alice, bob):
+            harness.check(phone.event("CALL_ESTABLISHED", marks[phone]),
+                          f"no CALL_ESTABLISHED on {phone.number}")
+        time.sleep(1.5)  # A hears B for a while
+        response = bob.control.command("transfer", f"sip:700@{office.address}:{office.udp}")
+        if not response.get("ok"):
+            skipped.append(f"baresip has no usable transfer command: {response}")
+            return
+        parked = time.monotonic()
+        harness.check(bob.event("CALL_CLOSED", marks[bob], timeout=ANNOUNCEMENT + 7),
+                      f"the parker 1002's call did not close {ANNOUNCEMENT + 7:.0f} s after "
+                      f"the park")
+        let_go = time.monotonic() - parked
+        print(f"     1002's call closed {let_go:.2f} s after its transfer to 700", flush=True)
+        # The server lets the parker go after the announcement, not at once.
+        harness.check(let_go >= ANNOUNCEMENT - 1,
+                      f"1002's call closed {let_go:.2f} s after the park, before the "
+                      f"{ANNOUNCEMENT:.0f} s announcement could be heard")
+        harness.check(alice.event("CALL_CLOSED", marks[alice], timeout=0.1) is None,
+                      "the parked 1001's call closed")
+        time.sleep(PARKED)
+        marks[carol] = carol.mark()
+        office.dial(carol, "701")
+        harness.check(carol.event("CALL_ESTABLISHED", marks[carol]),
+                      "1003's call to 701 was not established")
+        time.sleep(TALK)
+        harness.check(alice.control.command("hangup").get("ok"), "1001's hangup refused")
+        for phone in (alice, carol):
+            harness.check(phone.event("CALL_CLOSED", marks[phone]),
+                          f"no CALL_CLOSED on {phone.number}")
+
+        heard = timeline(alice)
+        print(f"     1001 heard: {describe(heard)}", flush=True)
+        b, music, c = heard[TONES[BOB[0]]], heard[MUSIC], heard[TONES[CAROL[0]]]
+        harness.check(len(b) * BLOCK >= 0.5, f"1001 did not hear 1002 before the park: "
+                      f"{describe(heard)}")
+        # Parked from the transfer until 701 answered (the announcement, then PARKED seconds):
+        # the music plays throughout, give or take a second for set-up and jitter.
+        harness.check(len(music) * BLOCK >= let_go + PARKED - 1,
+                      f"1001 heard {len(music) * BLOCK:.2f} s of hold music while parked for "
+                      f"{let_go + PARKED:.1f} s: {describe(heard)}")
+        harness.check(len(c) * BLOCK >= TALK / 2,
+                      f"1001 heard 1003's tone for {len(c) * BLOCK:.2f} s of {TALK:.0f} s: "
+                      f"{describe(heard)}")
+        harness.check(b[-1] < music[0] and music[-1] < c[0],
+                      f"1001 did not hear 1002, hold music, 1003 in that order: "
+                      f"{describe(heard)}")
+        heard = timeline(carol)
+        print(f"     1003 heard: {describe(heard)}", flush=True)
+        a = heard[TONES[ALICE[0]]]
+        harness.check(len(a) * BLOCK >= TALK / 2,
+                      f"1003 heard 1001's tone for {len(a) * BLOCK:.2f} s of {TALK:.0f} s: "
+                      f"{describe(heard)}")
+        heard = timeline(bob)
+        print(f"     1002 heard: {describe(heard)}", flush=True)
+        a, speech = heard[TONES[ALICE[0]]], heard[MUSIC]
+        # Spoken words with pauses between them: not every block of the announcement is loud.
+        harness.check(a and len(speech) * BLOCK >= ANNOUNCEMENT / 3 and a[-1] < speech[0],
+                      f"1002 did not hear 1001, then the announcement: {describe(heard)}")
+        for phone in (alice, carol):
+            check_from_relay(office, phone)
+    finally:
+        office.close()
+
+
 def main():
     binary = harness.catchline_binary()
     missing = [m for m in MODULES if baresip.MODULES is None or
@@ -166,6 +274,9 @@ def main():
         results.run("baresip 1002 blind-transfers 1001 to 1003: 1001 hears 1002, the 425 Hz "
                     "ringback while 1003 rings, then 1003; 1003 hears 1001; all through the "
                     "relay", check_blind_transfer, procs, binary)
+        results.run("baresip 1002 parks 1001 on 700 (blind transfer) and 1003 retrieves it "
+                    "from 701: 1001 hears 1002, hold music, then 1003; 1003 hears 1001; all "
+                    "through the relay", check_park, procs, binary)
         if results.failed:
             for proc in procs.started:
                 print(f"--- {proc.name} ---\n{procs.log_of(proc)[-3000:]}")
