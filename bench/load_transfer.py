@@ -68,6 +68,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -103,15 +104,17 @@ class Sizes:
     samples: int             # timed transfers (and parks, and retrieves) per W, all rounds
     cpu_calls: int           # calls of each kind in the CPU phases, all phases
     cpu_phases: int          # pairs of phases (basic, transferred)
-    races: int               # race iterations in total
+    races: int               # race iterations in total, media.mode direct
+    relay_races: int         # the same again with the media relay
     crews: int               # race iterations at once
     scale: str
 
 
 FULL = Sizes(calls=(10, 10_000), rounds=3, samples=600, cpu_calls=1_600, cpu_phases=4,
-             races=1_000, crews=32, scale="")
+             races=1_000, relay_races=300, crews=32, scale="")
 QUICK = Sizes(calls=(10, 1_000), rounds=2, samples=100, cpu_calls=200, cpu_phases=2, races=150,
-              crews=16, scale=" (quick)")
+              relay_races=60, crews=16, scale=" (quick)")
+RELAY_PORTS = "34000-35999"
 
 
 def log(message: str) -> None:
@@ -205,8 +208,14 @@ class Phone:
 
     datagrams = 0  # sent and read by all phones together: each one the server handled too
 
-    def __init__(self, loop: Loop, server: tuple[str, int], number: str):
+    def __init__(self, loop: Loop, server: tuple[str, int], number: str, rtp: bool = False):
         self.number = number
+        # With the relay, the port our SDP names is bound (never read): the relay's ringback
+        # and music go nowhere else on this machine.
+        self.rtp = None
+        if rtp:
+            self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.rtp.bind((LOOPBACK, 0))
         self.endpoint = Endpoint(server, number)
         self.endpoint.handler = self.on_message
         loop.add(self.endpoint)
@@ -229,6 +238,8 @@ class Phone:
 
     def close(self) -> None:
         self.endpoint.close()
+        if self.rtp is not None:
+            self.rtp.close()
 
     def forget(self) -> None:
         """Drops the dialogs of a finished iteration."""
@@ -320,6 +331,8 @@ class Phone:
 
     @property
     def rtp_port(self) -> int:
+        if self.rtp is not None:
+            return self.rtp.getsockname()[1]
         return 40_000 + int(self.number) % 20_000
 
     def sdp(self) -> str:
@@ -501,8 +514,9 @@ def crew_numbers(index: int) -> list[str]:
     return [str(FIRST_CREW + 4 * index + k) for k in range(4)]
 
 
-def make_crews(loop: Loop, server: tuple[str, int], count: int) -> list[Crew]:
-    crews = [Crew(*(Phone(loop, server, n) for n in crew_numbers(i)), index=i)
+def make_crews(loop: Loop, server: tuple[str, int], count: int,
+               rtp: bool = False) -> list[Crew]:
+    crews = [Crew(*(Phone(loop, server, n, rtp) for n in crew_numbers(i)), index=i)
              for i in range(count)]
     phones = [phone for crew in crews for phone in crew.phones]
     for phone in phones:
@@ -679,12 +693,14 @@ def basic(crew: Crew) -> Iterator:
 
 
 def write_config(workdir: Path, name: str, port: int, crews: int, callers: int, race: bool,
-                 log_level: str) -> Path:
+                 log_level: str, relay: bool = False) -> Path:
     timers = "{t1: 100ms, t2: 400ms, t4: 500ms}" if race else "{t1: 500ms}"
     lines = [f"log_level: {log_level}", "sip:", f"  listen: [\"udp:{LOOPBACK}:{port}\"]",
              f"  domain: {DOMAIN}", "  no_answer_timeout: 10m", "  transfer_timeout: 30s",
              f"  timers: {timers}", "registrar: {min_expires: 60s}",
-             f"storage: {{path: {workdir / (name + '.db')}}}", "media: {mode: direct}",
+             f"storage: {{path: {workdir / (name + '.db')}}}",
+             f"media: {{mode: relay, address: {LOOPBACK}, ports: {RELAY_PORTS}}}" if relay
+             else "media: {mode: direct}",
              "extensions:"]
     for i in range(crews):
         a, b, c, p = crew_numbers(i)
@@ -912,8 +928,9 @@ def cpu_phases(loop: Loop, server: Server, crews: list[Crew], sizes: Sizes,
 class Races:
     """The race iterations, their outcomes and the violations found."""
 
-    def __init__(self, crews: list[Crew]):
+    def __init__(self, crews: list[Crew], relay: bool):
         self.crews = crews
+        self.relay = relay
         self.violations: dict[str, list[str]] = {"a": [], "b": [], "c": []}
         self.outcomes: dict[str, dict[str, int]] = {"a": {}, "b": {}, "c": {}}
         self.iterations = {"a": 0, "b": 0, "c": 0}
@@ -973,8 +990,9 @@ class Races:
 
     def check_media(self, kind: str, crew: Crew, call: Dialog, seen: int,
                     winner: Phone | None) -> Iterator:
-        """media.mode direct: the caller's last re-INVITE must name the winner's RTP port."""
-        if winner is None or call.done:
+        """media.mode direct: the caller's last re-INVITE must name the winner's RTP port. (With
+        the relay the caller keeps its relay port and is re-bridged inside the relay.)"""
+        if winner is None or call.done or self.relay:
             return
         try:
             yield from until(lambda: len(call.reinvites) > seen, 1, "")
@@ -988,12 +1006,18 @@ class Races:
             self.violation(kind, crew, f"the caller's media points at port {port}, not at "
                                        f"{winner.number}'s {winner.rtp_port}")
 
+    @property
+    def announced(self) -> float:
+        """How long a park's final NOTIFY may take: with the relay the parker first hears
+        "parked on ..." (about 3 s)."""
+        return 6.0 if self.relay else 3.0
+
     def wait_transfer_final(self, leg: Dialog, refer: Request, kind: str, crew: Crew) -> Iterator:
         """A REFER gets a final response; a 202 is followed by a final NOTIFY."""
         yield from until(lambda: refer.status is not None, 3, "the REFER got no final response")
         if refer.status == 202:
             try:
-                yield from until(lambda: leg.final_notify() is not None, 3, "")
+                yield from until(lambda: leg.final_notify() is not None, self.announced, "")
             except Fault:
                 pass
             if leg.final_notify() is None:
@@ -1087,7 +1111,8 @@ class Races:
         b.mode = "answer"  # the comeback rings the parker: it answers at once
         seen_a = len(call.reinvites)
         refer = b.refer(leg, str(code))
-        yield from until(lambda: leg.final_notify() is not None, 3, "no final NOTIFY to the park")
+        yield from until(lambda: leg.final_notify() is not None, self.announced,
+                         "no final NOTIFY to the park")
         parked = leg.final_notify()
         if refer.status != 202 or parked.status != 200:
             if refer.status == 486 or parked.status == 486:
@@ -1126,20 +1151,22 @@ class Races:
             yield from hang_up(a, call)
 
 
-def race_matrix(binary: Path, workdir: Path, sizes: Sizes) -> dict:
-    server = Server(binary, workdir, "race", crews=sizes.crews, callers=0, race=True,
-                    log_level="info")
+def race_matrix(binary: Path, workdir: Path, sizes: Sizes, relay: bool) -> dict:
+    name = "race-relay" if relay else "race"
+    iterations = sizes.relay_races if relay else sizes.races
+    server = Server(binary, workdir, name, crews=sizes.crews, callers=0, race=True,
+                    log_level="info", relay=relay)
     loop = Loop()
     crews: list[Crew] = []
-    results: dict = {}
+    results: dict = {"relay": relay}
     try:
-        crews = make_crews(loop, server.address, sizes.crews)
-        races = Races(crews)
+        crews = make_crews(loop, server.address, sizes.crews, rtp=relay)
+        races = Races(crews, relay)
         kinds = "abc"
         counter = [0]
 
         def next_task(lane: int) -> Iterator | None:
-            if counter[0] >= sizes.races:
+            if counter[0] >= iterations:
                 return None
             number = counter[0]
             counter[0] += 1
@@ -1147,11 +1174,11 @@ def race_matrix(binary: Path, workdir: Path, sizes: Sizes) -> dict:
 
         started = time.monotonic()
         run_tasks(loop, next_task, len(crews), server.alive)
-        log(f"race matrix: {counter[0]} iterations in {time.monotonic() - started:.1f} s "
+        log(f"{name} matrix: {counter[0]} iterations in {time.monotonic() - started:.1f} s "
             f"({', '.join(f'{k}: {n}' for k, n in races.iterations.items())})")
         for kind in kinds:
             for what, count in sorted(races.outcomes[kind].items()):
-                log(f"race {kind} outcome: {what}: {count}")
+                log(f"{name} {kind} outcome: {what}: {count}")
         # The calls' last transactions end (64*T1 = 6.4 s), then the server says what is left.
         time.sleep(7)
         results["races"] = races
@@ -1183,7 +1210,7 @@ def count_records(binary: Path, database: Path) -> int | None:
 # ---- rows ----------------------------------------------------------------------------------------
 
 
-def print_rows(latency: dict | None, races: dict | None, sizes: Sizes) -> None:
+def print_rows(latency: dict | None, matrices: list[dict], sizes: Sizes) -> None:
     rows = []
     goal = f"<= {GOAL_P99_US} µs"
     direct = "media.mode direct"
@@ -1234,20 +1261,22 @@ def print_rows(latency: dict | None, races: dict | None, sizes: Sizes) -> None:
         rows.append({"name": f"failed transfers, parks or retrieves, latency and CPU phases"
                              f"{sizes.scale}",
                      "value": failures, "unit": "failures", "goal": "0", "met": failures == 0})
-    if races is not None:
+    for races in matrices:
         outcome = races["races"]
+        media = "media relay" if races["relay"] else direct
         titles = {"a": "pickup vs transfer completion", "b": "park vs hang-up",
                   "c": "retrieve vs comeback (lot timeout 1 s)"}
         for kind, title in titles.items():
             count = len(outcome.violations[kind])
             rows.append({"name": f"race {kind}, {title}: violations in "
-                                 f"{outcome.iterations[kind]} iterations{sizes.scale}",
+                                 f"{outcome.iterations[kind]} iterations, {media}{sizes.scale}",
                          "value": count, "unit": "violations", "goal": "0", "met": count == 0})
-        server_faults = len(races["errors"]) + (races["calls_left"] != 0)
+        server_faults = (len(races["errors"]) + (races["calls_left"] != 0)
+                         + (races["exit"] != 0))
         if races["records"] is not None and races["records"] < outcome.calls_made:
             server_faults += 1
         rows.append({"name": f"race matrix, server side: errors logged, calls left at the end, "
-                             f"records missing{sizes.scale}",
+                             f"records missing, {media}{sizes.scale}",
                      "value": server_faults, "unit": "violations", "goal": "0",
                      "met": server_faults == 0})
     for row in rows:
@@ -1272,17 +1301,25 @@ def main() -> int:
         f"{os.cpu_count()} CPUs at the start")
     raise_open_files()
     workdir = Path(tempfile.mkdtemp(prefix="catchline-transfer-"))
-    latency = races = None
+    latency = None
+    matrices: list[dict] = []
     status = 0
     try:
+        # Each part on its own server: one that fails leaves the others their rows.
         if args.only != "races":
-            latency = latency_and_cpu(binary, workdir, sizes)
+            try:
+                latency = latency_and_cpu(binary, workdir, sizes)
+            except (RuntimeError, OSError) as error:
+                log(f"FAILED latency and CPU: {error}")
+                status = 1
         if args.only != "latency":
-            races = race_matrix(binary, workdir, sizes)
-            report_races(races)
-    except (RuntimeError, OSError) as error:
-        log(f"FAILED {error}")
-        status = 1
+            for relay in (False, True):
+                try:
+                    matrices.append(race_matrix(binary, workdir, sizes, relay))
+                    report_races(matrices[-1])
+                except (RuntimeError, OSError) as error:
+                    log(f"FAILED race matrix{' with the relay' if relay else ''}: {error}")
+                    status = 1
     except KeyboardInterrupt:
         log("FAILED interrupted")
         status = 1
@@ -1293,7 +1330,7 @@ def main() -> int:
             shutil.rmtree(workdir, ignore_errors=True)
     log(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
     try:
-        print_rows(latency, races, sizes)
+        print_rows(latency, matrices, sizes)
     except KeyError as error:
         log(f"FAILED a figure is missing: {error}")
         status = 1
@@ -1302,16 +1339,17 @@ def main() -> int:
 
 def report_races(races: dict) -> None:
     outcome = races["races"]
+    name = "race-relay" if races["relay"] else "race"
     for kind, found in outcome.violations.items():
         for text in found[:10]:
-            log(f"race {kind} violation: {text}")
+            log(f"{name} {kind} violation: {text}")
         if len(found) > 10:
-            log(f"race {kind}: {len(found) - 10} more violations")
-    log(f"race server: exit {races['exit']}, calls left at stop {races['calls_left']}, "
+            log(f"{name} {kind}: {len(found) - 10} more violations")
+    log(f"{name} server: exit {races['exit']}, calls left at stop {races['calls_left']}, "
         f"{outcome.calls_made} calls made, {races['records']} call records, "
         f"{len(races['errors'])} error lines, {len(races['warnings'])} warnings")
     for line in (races["errors"] + races["warnings"])[:10]:
-        log(f"race server said: {line}")
+        log(f"{name} server said: {line}")
 
 
 if __name__ == "__main__":
