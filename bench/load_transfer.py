@@ -775,12 +775,12 @@ class Server:
 # ---- latency and CPU -----------------------------------------------------------------------------
 
 
-def latency_and_cpu(binary: Path, workdir: Path, sizes: Sizes) -> dict:
+def latency_and_cpu(binary: Path, workdir: Path, sizes: Sizes, results: dict) -> None:
+    """Fills `results` as the figures come, so that an interrupted run keeps what it has."""
     pool = max(sizes.calls) + 200
     server = Server(binary, workdir, "latency", crews=8, callers=pool, race=False,
                     log_level="warn")
     loop = Loop()
-    results: dict = {"problems": []}
     phones = None
     crews: list[Crew] = []
     try:
@@ -821,7 +821,6 @@ def latency_and_cpu(binary: Path, workdir: Path, sizes: Sizes) -> dict:
                 phone.close()
         for line in server_problems(server.log_path)[:10]:
             log(f"latency server said: {line}")
-    return results
 
 
 def measure(loop: Loop, server: Server, crew: Crew, calls: int, samples: int, timed: dict,
@@ -1221,6 +1220,8 @@ def print_rows(latency: dict | None, matrices: list[dict], sizes: Sizes) -> None
                  "park": "park p99, REFER to the lot's code -> NOTIFY 200",
                  "retrieve": "retrieve p99, INVITE to the slot -> 200"}
         for kind, name in names.items():
+            if any((calls, kind) not in latency for calls in sizes.calls):
+                continue
             for calls in sizes.calls:
                 p99 = latency[(calls, kind)]["p99"]
                 rows.append({"name": f"{name}, {calls:,} calls in progress, {direct}"
@@ -1240,23 +1241,27 @@ def print_rows(latency: dict | None, matrices: list[dict], sizes: Sizes) -> None
                          "goal": f"ratio <= {GOAL_FLATNESS}",
                          "met": ratio is not None and ratio <= GOAL_FLATNESS})
         for calls in sizes.calls:
+            if (calls, "options") not in latency:
+                continue
             rows.append({"name": f"reference: OPTIONS round trip p99 (no call work: the loopback "
                                  f"and the machine's load), before each transfer, {calls:,} "
                                  f"calls in progress{sizes.scale}",
                          "value": round(latency[(calls, "options")]["p99"]), "unit": "µs",
                          "goal": ""})
-        cpu = latency["cpu"]
-        ours, base = cpu["transfer"]["us"], cpu["basic"]["us"]
-        ratio = ours / base if ours and base else None
-        messages = (f"{cpu['transfer']['messages']:.0f} SIP messages against "
-                    f"{cpu['basic']['messages']:.0f}")
-        rows.append({"name": f"server CPU per transferred call (A->B, B blind-transfers A to C, C "
-                             f"answers, BYE; utime+stime; {messages}), {direct}{sizes.scale}",
-                     "value": round(ours) if ours else None, "unit": "µs",
-                     "baseline": round(base) if base else None,
-                     "ratio": round(ratio, 2) if ratio else None,
-                     "goal": f"ratio to a basic call <= {GOAL_CPU_RATIO}",
-                     "met": ratio is not None and ratio <= GOAL_CPU_RATIO})
+        if "cpu" in latency:
+            cpu = latency["cpu"]
+            ours, base = cpu["transfer"]["us"], cpu["basic"]["us"]
+            ratio = ours / base if ours and base else None
+            messages = (f"{cpu['transfer']['messages']:.0f} SIP messages against "
+                        f"{cpu['basic']['messages']:.0f}")
+            rows.append({"name": f"server CPU per transferred call (A->B, B blind-transfers A to "
+                                 f"C, C answers, BYE; utime+stime; {messages}), {direct}"
+                                 f"{sizes.scale}",
+                         "value": round(ours) if ours else None, "unit": "µs",
+                         "baseline": round(base) if base else None,
+                         "ratio": round(ratio, 2) if ratio else None,
+                         "goal": f"ratio to a basic call <= {GOAL_CPU_RATIO}",
+                         "met": ratio is not None and ratio <= GOAL_CPU_RATIO})
         failures = len(latency["problems"])
         rows.append({"name": f"failed transfers, parks or retrieves, latency and CPU phases"
                              f"{sizes.scale}",
@@ -1301,14 +1306,15 @@ def main() -> int:
         f"{os.cpu_count()} CPUs at the start")
     raise_open_files()
     workdir = Path(tempfile.mkdtemp(prefix="catchline-transfer-"))
-    latency = None
+    latency: dict | None = None
     matrices: list[dict] = []
     status = 0
     try:
         # Each part on its own server: one that fails leaves the others their rows.
         if args.only != "races":
             try:
-                latency = latency_and_cpu(binary, workdir, sizes)
+                latency = {"problems": []}
+                latency_and_cpu(binary, workdir, sizes, latency)
             except (RuntimeError, OSError) as error:
                 log(f"FAILED latency and CPU: {error}")
                 status = 1
