@@ -230,6 +230,32 @@ TEST_F(Transfer, ReferIsRefusedWithAReason) {
   EXPECT_EQ(requests_to("1003", "INVITE").size(), 1u);
 }
 
+/// Trunk "provider" (prefix 9) lets only 1001 call out: 1002 may not transfer outside.
+class TransferOutside : public Transfer {
+ protected:
+  void SetUp() override {
+    settings_.media = MediaMode::Direct;
+    Trunk trunk;
+    trunk.name = "provider";
+    trunk.host = "127.0.0.1";
+    trunk.port = 7000;
+    trunk.outbound_prefix = "9";
+    trunk.callers = {"1001"};
+    start({ext("1001"), ext("1002"), ext("1003"), ext("1004")}, {}, {trunk});
+    phones_["trunk"] = Phone{"trunk", "", udp_peer(7000)};
+    register_phone("1002");
+    register_phone("1003");
+    watching("1002");
+  }
+};
+
+TEST_F(TransferOutside, NeedsTheTransferorsRightToCallOut) {
+  Established call = establish();
+  callee_refers(call, "Refer-To: <sip:9555@pbx.test>\r\n");
+  EXPECT_THAT(refer_statuses(call), ElementsAre(403)) << "toll fraud: 1002 may not call out";
+  EXPECT_TRUE(requests_to("trunk", "INVITE").empty());
+}
+
 TEST_F(Transfer, TransferToARingGroupRingsItsMembers) {
   Established call = establish("1003");  // 1001 calls 1003; 1003 transfers to group 600
   const Message& invite = call.rung.invite;
