@@ -95,26 +95,24 @@ MediaHost* Pbx::media_for(const Party& caller, const RingPlan& plan) {
 
 std::pair<Call*, LegId> Pbx::find_dialog(std::string_view call_id, std::string_view tag_a,
                                          std::string_view tag_b) {
-  // A walk over the calls: a REFER with Replaces is rare, and the caller's own dialog is in no
-  // index by Call-ID (only callee legs are, for pickup).
-  std::pair<Call*, LegId> found{nullptr, 0};
-  calls_.for_each([&](const Call& call) {
-    if (found.first != nullptr || call.ended()) {
-      return;
+  // One look-up in the dialog table per tag order (phones write Replaces' tags both ways),
+  // then the call that indexed that dialog: flat however many calls run.
+  for (const sip::dialog::DialogId id : {sip::dialog::DialogId{call_id, tag_a, tag_b},
+                                         sip::dialog::DialogId{call_id, tag_b, tag_a}}) {
+    const sip::dialog::DialogTable::Entry* entry = dialogs_.find(id);
+    if (entry == nullptr) {
+      continue;
     }
-    for (const Leg& leg : call.legs()) {
-      if (!leg.dialog) {
-        continue;
-      }
-      const sip::dialog::DialogId id = leg.dialog->id();
-      if (id.call_id == call_id && ((id.local_tag == tag_a && id.remote_tag == tag_b) ||
-                                    (id.local_tag == tag_b && id.remote_tag == tag_a))) {
-        found = {calls_.find(call.id()), leg.id};
-        return;
-      }
+    auto owner = call_of_dialog_.find(entry->dialog);
+    if (owner == call_of_dialog_.end()) {
+      continue;  // a subscription's dialog
     }
-  });
-  return found;
+    Call* call = calls_.find(owner->second);
+    if (call != nullptr && !call->ended()) {
+      return {call, call->leg_with(*entry->dialog)};
+    }
+  }
+  return {nullptr, 0};
 }
 
 void Pbx::on_leg_inactive(const media::relay::LegInactive& event) {

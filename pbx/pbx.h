@@ -166,6 +166,12 @@ class Pbx final : public sip::txn::TransactionUser,
     calls_.index_leg(call_id, call, leg);
   }
   void unindex_leg(const std::string& call_id) override { calls_.unindex_leg(call_id); }
+  void dialog_indexed(const sip::dialog::Dialog& dialog, CallId call) override {
+    call_of_dialog_[&dialog] = call;
+  }
+  void dialog_unindexed(const sip::dialog::Dialog& dialog) override {
+    call_of_dialog_.erase(&dialog);
+  }
   const Bindings& contacts(std::string_view extension) const override {
     return registrar_.bindings(extension);
   }
@@ -254,6 +260,7 @@ class Pbx final : public sip::txn::TransactionUser,
   // Every dialog of a call leg or subscription, routed to its usage. Declared before the
   // calls and subscriptions, which take their dialogs out of it when they end.
   sip::dialog::DialogTable dialogs_;
+  std::unordered_map<const sip::dialog::Dialog*, CallId> call_of_dialog_;  // call legs' only
   PickupIndex pickable_;
   CallTable calls_;
   PickupService pickup_;

@@ -2292,6 +2292,9 @@ void Call::index(Leg& leg) {
     return;
   }
   leg.indexed = host_.dialogs().insert(*leg.dialog, *this);
+  if (leg.indexed) {
+    host_.dialog_indexed(*leg.dialog, id_);
+  }
 }
 
 void Call::unindex(Leg& leg) {
@@ -2299,6 +2302,7 @@ void Call::unindex(Leg& leg) {
     return;
   }
   host_.dialogs().erase(leg.dialog->id());
+  host_.dialog_unindexed(*leg.dialog);
   leg.indexed = false;
 }
 

@@ -59,6 +59,10 @@ class CallHost {
   /// the call is destroyed.
   virtual void index_leg(const std::string& call_id, CallId call, LegId leg) = 0;
   virtual void unindex_leg(const std::string& call_id) = 0;
+  /// A leg's dialog entered the dialog table for call `call`, or left it: the host finds the
+  /// call of a dialog that Replaces names (attended transfer, retrieve) in O(1).
+  virtual void dialog_indexed(const sip::dialog::Dialog& dialog, CallId call) = 0;
+  virtual void dialog_unindexed(const sip::dialog::Dialog& dialog) = 0;
   /// The call has rung as long as its members' pickup_alert_delay (Call::alerted()).
   virtual void pickup_alert(Call& call) = 0;
   /// The registered contacts of an extension, read when its phones are rung.
@@ -237,6 +241,8 @@ class Call final : private base::TimerHandler,
   bool talking() const { return std::holds_alternative<Talking>(state_); }
   /// The end `id` talks to; kNoLeg when `id` is not one of the two ends.
   LegId other_end(LegId id) const;
+  /// The leg whose dialog is `dialog` (one of this call's: see CallHost::dialog_indexed()).
+  LegId leg_with(const sip::dialog::Dialog& dialog) const { return leg_of(dialog); }
   /// Relayed (media.mode relay), or its phones send media to each other.
   bool relayed() const { return media_ != nullptr; }
   /// The server answered the caller itself: a service runs the line (an announcement,
