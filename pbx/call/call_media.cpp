@@ -84,6 +84,7 @@ sip::Result<std::size_t> CallMedia::learn(LegId from, const sip::transport::Peer
     stream.remote.signaling_source = from_peer.address;
     stream.direction = written.direction;
     stream.g711 = written.g711;
+    stream.telephone_event = written.telephone_event;
     stream.holds = written.on_hold;
     // The held phone (recvonly) sends nothing either: both get the long silence timeout.
     stream.remote.on_hold = written.on_hold || written.direction == media::Direction::RecvOnly;
@@ -343,22 +344,6 @@ void CallMedia::put(LegId leg, Side streams) {
   }
 }
 
-namespace {
-
-/// The RFC 4733 payload type `media` offers at 8 kHz, or nullopt.
-std::optional<std::uint32_t> telephone_event_of(const media::Media& media) {
-  for (const media::RtpMap& map : media.rtpmaps) {
-    if (map.clock_rate == 8000 && map.encoding.size() == 15 &&
-        std::equal(map.encoding.begin(), map.encoding.end(), "telephone-event",
-                   [](char a, char b) { return std::tolower(a) == b; })) {
-      return map.payload;
-    }
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
 sip::Result<std::string> CallMedia::answer_locally(LegId leg, const sip::transport::Peer& peer,
                                                    std::string_view offer) {
   base::assert_on_signaling_thread();
@@ -406,8 +391,7 @@ sip::Result<std::string> CallMedia::answer_locally(LegId leg, const sip::transpo
       const std::string codec = g711.alaw ? "PCMA" : "PCMU";
       std::string formats = std::to_string(g711.payload);
       std::string attributes = "a=rtpmap:" + formats + " " + codec + "/8000\r\n";
-      stream.telephone_event = telephone_event_of(line);
-      watch_dtmf(stream);  // a service reads the caller's keys
+      watch_dtmf(stream);  // learn() read its telephone-event  // a service reads the caller's keys
       if (stream.telephone_event) {
         const std::string event = std::to_string(*stream.telephone_event);
         formats += " " + event;
@@ -430,12 +414,9 @@ sip::Result<std::string> CallMedia::answer_locally(LegId leg, const sip::transpo
 sip::Result<std::size_t> CallMedia::learn_local_answer(LegId leg, const sip::transport::Peer& peer,
                                                        std::string_view answer) {
   auto learned = learn(leg, peer, answer);
-  auto session = media::parse_sdp(answer);
-  if (learned && session) {
-    Side& answered = side(leg);
-    for (std::size_t i = 0; i < session->media.size() && i < answered.streams.size(); ++i) {
-      answered.streams[i].telephone_event = telephone_event_of(session->media[i]);
-      watch_dtmf(answered.streams[i]);
+  if (learned) {
+    for (Stream& stream : side(leg).streams) {
+      watch_dtmf(stream);
     }
   }
   return learned;
@@ -520,8 +501,8 @@ void CallMedia::stop_recording(LegId leg) {
 }
 
 void CallMedia::watch_dtmf(Stream& stream) {
-  if (stream.telephone_event && *stream.telephone_event < 128) {
-    host_.relay().watch_dtmf(stream.id, static_cast<std::uint8_t>(*stream.telephone_event));
+  if (stream.telephone_event) {
+    host_.relay().watch_dtmf(stream.id, *stream.telephone_event);
   }
 }
 

@@ -132,7 +132,7 @@ class CallMedia {
     media::relay::PlayId music = 0;         // hold music plays to its phone; 0: none
     bool told_sendonly = false;             // its phone read "sendonly" for its holder's "inactive"
     media::relay::PlayId prompt = 0;        // play() sends its phone a prompt; 0: none
-    std::optional<std::uint32_t> telephone_event;  // RFC 4733 payload type (answer_locally())
+    std::optional<std::uint8_t> telephone_event;  // RFC 4733 payload type its phone wrote
   };
 
  public:

@@ -162,12 +162,7 @@ class CallOutRight : public CallFlow {
  protected:
   void SetUp() override {
     settings_.media = MediaMode::Direct;
-    Trunk trunk;
-    trunk.name = "provider";
-    trunk.host = "127.0.0.1";
-    trunk.port = 7000;
-    trunk.outbound_prefix = "9";
-    trunk.callers = {"1001"};
+    const Trunk trunk = provider_trunk({"1001"});
     start({ext("1001"), ext("1002"), forwarding("1003", "9555"), ext("1004")}, {}, {trunk});
     phones_["trunk"] = Phone{"trunk", "", udp_peer(7000)};
     register_phone("1003");

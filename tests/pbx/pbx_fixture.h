@@ -33,6 +33,18 @@ inline constexpr std::string_view kOffer =
     "m=audio 49170 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
     "a=rtpmap:101 telephone-event/8000\r\n";
 
+/// Trunk "provider" of the tests: prefix 9, its gateway on 127.0.0.1:7000 (a phone "trunk"
+/// the test registers at that port plays it); `callers` may call out through it.
+inline Trunk provider_trunk(std::vector<std::string> callers = {"*"}) {
+  Trunk trunk;
+  trunk.name = "provider";
+  trunk.host = "127.0.0.1";
+  trunk.port = 7000;
+  trunk.outbound_prefix = "9";
+  trunk.callers = std::move(callers);
+  return trunk;
+}
+
 /// An extension of the test: number N, password "pw-N", the given groups and rights.
 inline Extension ext(std::string number, std::vector<std::string> call_groups = {},
                      std::vector<std::string> pickup_groups = {},

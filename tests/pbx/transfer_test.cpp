@@ -235,12 +235,7 @@ class TransferOutside : public Transfer {
  protected:
   void SetUp() override {
     settings_.media = MediaMode::Direct;
-    Trunk trunk;
-    trunk.name = "provider";
-    trunk.host = "127.0.0.1";
-    trunk.port = 7000;
-    trunk.outbound_prefix = "9";
-    trunk.callers = {"1001"};
+    const Trunk trunk = provider_trunk({"1001"});
     start({ext("1001"), ext("1002"), ext("1003"), ext("1004")}, {}, {trunk});
     phones_["trunk"] = Phone{"trunk", "", udp_peer(7000)};
     register_phone("1002");
